@@ -1,0 +1,85 @@
+// A job file (TOML) describes one zoo: data, feature net, families and structured designs.
+// The schema (keys, types, ranges, defaults, descriptions) is declared once in job.cpp; validation,
+// `genzoo job-reference` and the README's job reference all come from that declaration.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace genzoo {
+
+struct DataConfig {
+  std::string dir;                 // empty: $GENZOO_DATA or the Debian package
+  int64_t num_classes = 3;         // K: number of most distant classes to select
+  std::vector<int64_t> classes;    // explicit class labels (skips feature-net selection when set)
+  double alpha = 1.0;              // Dirichlet concentration of class proportions
+  int64_t samples_min = 1000;      // per-model sample size n ~ U{samples_min..samples_max}
+  int64_t samples_max = 3000;
+};
+
+struct FeatureNetConfig {
+  int64_t epochs = 3;
+  int64_t batch_size = 128;
+  double lr = 2e-3;
+  int64_t embedding = 64;          // width of the penultimate layer (centroids, FID)
+};
+
+struct FamilyConfig {
+  std::string name;                // registered family: linear_ae, conv_ae, ...
+  int64_t models = 0;              // random-mixture models
+  int64_t triplets = 0;            // additivity triplets (3 models each: D1, D2, D1 u D2)
+  int64_t chains = 0;              // nested chains (3 models each: Da < Db < Dc)
+  int64_t probe_models = 0;        // models per probe dataset (A and B, and per gap)
+  int64_t latent = 16;             // code width k
+  int64_t channels = 8;            // conv families: base channel count
+  int64_t steps = 500;
+  int64_t batch_size = 64;
+  double lr = 1e-3;
+  double lr_spread = 0.0;          // per-model lr = lr * exp(U(-spread, spread))
+  int64_t chunk_models = 32;       // models trained together (one chunk = one batch = one shard)
+  std::string init = "group";      // "group": shared init per init group; "model": own init
+  int64_t init_groups = 1;
+  std::string regularizer = "none";  // none | sparse | denoising | contractive
+  double reg_weight = 0.0;         // sparse: L1 weight; contractive: lambda
+  std::string noise = "gaussian";  // denoising: gaussian | mask
+  double noise_level = 0.0;        // gaussian std or masking probability p0
+  std::vector<int64_t> checkpoint_steps;
+
+  int64_t total_models(int64_t probe_datasets) const {
+    return models + 3 * triplets + 3 * chains + probe_models * probe_datasets;
+  }
+};
+
+struct ProbeConfig {
+  std::vector<double> proportions_a;   // class proportions of dataset A (length K); empty = uniform
+  std::vector<double> proportions_b;   // of dataset B; empty = A shifted by the first gap
+  std::vector<double> gaps;            // proportion gaps for the harder variant (dataset B per gap)
+  int64_t pool = 3000;                 // samples in each probe dataset
+  double keep = 0.5;                   // each sample of the pool kept with probability q
+
+  // Number of distinct datasets in the probe design: A, plus B (or one B per gap).
+  int64_t datasets() const { return 1 + std::max<int64_t>(1, static_cast<int64_t>(gaps.size())); }
+};
+
+struct Job {
+  std::string name;
+  uint64_t seed = 0;
+  std::string source;  // file path or "<string>"
+  std::string text;    // the job file's text, stored in every output file
+  DataConfig data;
+  FeatureNetConfig featurenet;
+  ProbeConfig probe;
+  std::vector<FamilyConfig> families;
+
+  int64_t total_models() const;
+};
+
+// Parse and strictly validate. Throws JobError naming the source, the key and the allowed range.
+Job parse_job(const std::string& text, const std::string& source);
+Job load_job(const std::string& path);
+
+// Markdown reference of every key (generated from the schema declaration).
+std::string job_reference_markdown();
+
+}  // namespace genzoo

@@ -1,0 +1,26 @@
+// How one model's flat parameter vector splits into named tensors. Stored next to the weights so a
+// reader can rebuild every tensor with numpy alone.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace genzoo {
+
+struct ParamLayout {
+  std::string name;             // e.g. "encoder.weight"
+  std::string role;             // "encoder", "decoder", "generator", "discriminator", "classifier"
+  std::vector<int64_t> shape;
+  int64_t offset = 0;           // into the flat vector
+  int64_t numel() const;
+};
+
+using Layout = std::vector<ParamLayout>;
+
+// Appends a tensor at the end of the layout, returns its offset.
+int64_t add_param(Layout& layout, std::string name, std::string role, std::vector<int64_t> shape);
+int64_t layout_size(const Layout& layout);
+const ParamLayout& find_param(const Layout& layout, const std::string& name);
+
+}  // namespace genzoo
