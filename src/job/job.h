@@ -3,6 +3,7 @@
 // `genzoo job-reference` and the README's job reference all come from that declaration.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -61,6 +62,21 @@ struct ProbeConfig {
   // Number of distinct datasets in the probe design: A, plus B (or one B per gap).
   int64_t datasets() const { return 1 + std::max<int64_t>(1, static_cast<int64_t>(gaps.size())); }
 };
+
+// Fashion-MNIST's training split has this many images of every class; validation checks that the
+// sample sizes a job asks for fit in it.
+constexpr int64_t kTrainImagesPerClass = 6000;
+
+// Target class proportions of every probe dataset: [0] = A, then B (or one B per gap, B_g = A moved
+// by total-variation distance g towards proportions_b, or from the last class to the first).
+std::vector<std::vector<double>> probe_dataset_proportions(const ProbeConfig& probe, int64_t num_classes);
+// Class counts of every probe dataset: probe.pool samples apportioned by its proportions.
+std::vector<std::vector<int64_t>> probe_dataset_counts(const ProbeConfig& probe, int64_t num_classes);
+// Requested gap of probe dataset d: 0 for A and for a B given by proportions_b alone.
+double probe_dataset_gap(const ProbeConfig& probe, int64_t dataset);
+
+// Splits n into integer parts proportional to p (largest remainder; the parts sum to n).
+std::vector<int64_t> apportion(int64_t n, const std::vector<double>& p);
 
 struct Job {
   std::string name;

@@ -18,9 +18,15 @@ struct ParamLayout {
 
 using Layout = std::vector<ParamLayout>;
 
-// Appends a tensor at the end of the layout, returns its offset.
+// Appends a tensor at the end of the layout, returns its offset. Throws std::invalid_argument for a
+// repeated name or a negative extent.
 int64_t add_param(Layout& layout, std::string name, std::string role, std::vector<int64_t> shape);
+// Length of the flat vector: where the last parameter ends.
 int64_t layout_size(const Layout& layout);
+// Throws StorageError naming the parameter (and the ones the layout has) when it is absent.
 const ParamLayout& find_param(const Layout& layout, const std::string& name);
+// [{"name": .., "role": .., "shape": [..], "offset": ..}, ...]: the layout as a human reads it,
+// stored next to the CSR datasets in zoo files.
+std::string layout_json(const Layout& layout);
 
 }  // namespace genzoo

@@ -75,7 +75,9 @@ struct ZooData {
   std::optional<FeatureNetRecord> featurenet;
 };
 
-// Writes path via "<path>.tmp-<pid>" and an atomic rename. Throws StorageError naming the file.
+// Writes path via "<path>.tmp-<pid>" and an atomic rename. Throws StorageError naming the file; the
+// image is checked first (ids ascending and unique, one K, sizes matching layouts, weights only of known
+// models of their family) and nothing is left behind on failure.
 void write_zoo(const std::string& path, const ZooData& zoo);
 // Reads a whole zoo (or shard). Throws StorageError for a missing file, another schema version or a
 // missing/ill-shaped dataset, naming the file and the object.

@@ -1,0 +1,38 @@
+// genzoo command line: one subcommand per pipeline stage. Errors become one line and a non-zero exit.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <map>
+
+#include "cli/commands.h"
+#include "common/error.h"
+#include "dist/comm.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"genzoo " GENZOO_VERSION
+               ": train zoos of small generative models on class mixtures, store every model's weights in HDF5,\n"
+               "and reduce the zoo into model vectors, a hierarchical embedding space and distillation priors.\n\n"
+               "Typical session:\n"
+               "  genzoo plan jobs/quickstart.toml                 # what the job will train\n"
+               "  genzoo train jobs/quickstart.toml --run runs/q   # train (resumable; also under mpirun/srun)\n"
+               "  genzoo inspect runs/q/zoo.h5                     # look at the result\n"};
+  app.require_subcommand(1);
+  std::map<std::string, genzoo::cli::Runner> runners{
+      {"train", genzoo::cli::add_train_command(app)},     {"merge", genzoo::cli::add_merge_command(app)},
+      {"plan", genzoo::cli::add_plan_command(app)},       {"inspect", genzoo::cli::add_inspect_command(app)},
+      {"bench", genzoo::cli::add_bench_command(app)},     {"job-reference", genzoo::cli::add_job_reference_command(app)},
+  };
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  const std::string command = app.get_subcommands().front()->get_name();
+  try {
+    return runners.at(command)();
+  } catch (const genzoo::Error& e) {
+    return genzoo::report_fatal_error(e.what());
+  } catch (const std::exception& e) {
+    return genzoo::report_fatal_error(std::string("internal error: ") + e.what());
+  }
+}

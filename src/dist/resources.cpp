@@ -1,0 +1,62 @@
+#include "dist/resources.h"
+
+#include <sched.h>
+
+#include <torch/torch.h>
+
+#include <cstdlib>
+
+#include "common/error.h"
+
+namespace genzoo {
+
+namespace {
+int env_int(const char* name, int fallback) {
+  const char* value = std::getenv(name);
+  if (!value || !*value) return fallback;
+  char* end = nullptr;
+  const long parsed = std::strtol(value, &end, 10);
+  return (end && *end == '\0' && parsed >= 0) ? static_cast<int>(parsed) : fallback;
+}
+}  // namespace
+
+int owned_cores() {
+  const int slurm = env_int("SLURM_CPUS_PER_TASK", 0);
+  if (slurm > 0) return slurm;
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return 1;
+}
+
+int local_rank() {
+  const int ompi = env_int("OMPI_COMM_WORLD_LOCAL_RANK", -1);
+  if (ompi >= 0) return ompi;
+  return std::max(0, env_int("SLURM_LOCALID", 0));
+}
+
+std::string resolve_device(const std::string& requested) {
+  const bool has_cuda = torch::cuda::is_available();
+  const int gpus = has_cuda ? static_cast<int>(torch::cuda::device_count()) : 0;
+  if (requested == "cpu") return "cpu";
+  if (requested == "auto") return gpus > 0 ? "cuda:" + std::to_string(local_rank() % gpus) : "cpu";
+  if (requested == "cuda" || requested.rfind("cuda:", 0) == 0) {
+    if (gpus == 0) throw UsageError("--device " + requested + ": this LibTorch build sees no CUDA device");
+    return requested == "cuda" ? "cuda:" + std::to_string(local_rank() % gpus) : requested;
+  }
+  throw UsageError("--device " + requested + ": expected auto, cpu, cuda or cuda:N");
+}
+
+void set_threads(int n) {
+  static bool interop_set = false;
+  if (!interop_set) {
+    // Inter-op threads can be set only once, before any parallel work.
+    try {
+      at::set_num_interop_threads(1);
+    } catch (const std::exception&) {
+    }
+    interop_set = true;
+  }
+  torch::set_num_threads(std::max(1, n));
+}
+
+}  // namespace genzoo

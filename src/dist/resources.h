@@ -1,0 +1,18 @@
+// What this rank owns: cores (LibTorch threads) and a device (DESIGN.md section 4).
+#pragma once
+
+#include <string>
+
+namespace genzoo {
+
+// Cores this process may use: SLURM_CPUS_PER_TASK when set, else the size of its CPU affinity mask.
+int owned_cores();
+// Node-local rank: OMPI_COMM_WORLD_LOCAL_RANK, else SLURM_LOCALID, else 0.
+int local_rank();
+// "auto" -> cuda:(local_rank mod visible GPUs) when LibTorch has CUDA, else cpu; "cpu"; "cuda" or
+// "cuda:N". Throws UsageError for cuda without CUDA or an unknown name.
+std::string resolve_device(const std::string& requested);
+// Sets LibTorch intra-op threads to n (and inter-op to 1: genzoo runs one model batch at a time).
+void set_threads(int n);
+
+}  // namespace genzoo

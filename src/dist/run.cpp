@@ -1,0 +1,485 @@
+#include "dist/run.h"
+
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <thread>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <numeric>
+#include <set>
+
+#include <boost/serialization/vector.hpp>
+
+#include "common/error.h"
+#include "common/progress.h"
+#include "common/rng.h"
+#include "data/dataset.h"
+#include "data/feature_net.h"
+#include "dist/comm.h"
+#include "dist/resources.h"
+#include "job/job.h"
+#include "models/family.h"
+#include "plan/plan.h"
+#include "store/run_dir.h"
+#include "store/zoo.h"
+#include "train/trainer.h"
+
+namespace genzoo {
+
+namespace {
+
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  return buf;
+}
+
+ZooAttributes attributes_for(const Job& job, const std::vector<int64_t>& classes) {
+  ZooAttributes attrs;
+  attrs.genzoo_version = GENZOO_VERSION;
+  attrs.created_utc = utc_now();
+  attrs.job_name = job.name;
+  attrs.job_toml = job.text;
+  attrs.job_fingerprint = fingerprint(job.text);
+  attrs.dataset = "fashion-mnist";
+  attrs.classes = classes;
+  return attrs;
+}
+
+ModelRecord record_of(const ModelSpec& spec, const std::string& family, const TrainedModel& trained, int32_t rank) {
+  ModelRecord r;
+  r.id = spec.id;
+  r.family = family;
+  r.seed = spec.seed;
+  r.init_group = spec.init_group;
+  r.lr = spec.lr;
+  r.counts = spec.counts;
+  r.proportions = spec.proportions;
+  r.sample_indices = spec.sample_indices;
+  r.design = design_name(spec.design);
+  r.design_group = spec.design_group;
+  r.design_role = spec.design_role;
+  r.probe_gap = spec.probe_gap;
+  r.status = trained.status;
+  r.final_loss = trained.final_loss;
+  r.test_loss = trained.test_loss;
+  r.train_seconds = trained.train_seconds;
+  r.rank = rank;
+  r.metrics = trained.metrics;
+  return r;
+}
+
+// The feature net is trained once per run and kept in featurenet.h5, so a resumed run (and every
+// rank) selects the same classes. With classes given in the job, no feature net is trained.
+std::optional<FeatureNetRecord> ensure_feature_net(const RunDir& run, const Job& job, const Dataset& dataset, bool quiet) {
+  if (!job.data.classes.empty()) return std::nullopt;
+  if (std::filesystem::exists(run.featurenet_path())) return read_zoo(run.featurenet_path()).featurenet;
+  Progress progress("featurenet", "epochs", static_cast<double>(job.featurenet.epochs), quiet);
+  ZooData zoo;
+  zoo.featurenet = train_feature_net(dataset, job.featurenet, mix_seed(job.seed, 0xfea7ULL), job.data.num_classes,
+                                     [&](int64_t epoch, int64_t) { progress.update(static_cast<double>(epoch)); });
+  char note[96];
+  std::snprintf(note, sizeof note, "test accuracy %.4f", zoo.featurenet->test_accuracy);
+  progress.finish(note);
+  zoo.attrs = attributes_for(job, zoo.featurenet->selected_classes);
+  write_zoo(run.featurenet_path(), zoo);
+  return zoo.featurenet;
+}
+
+std::string describe_classes(const std::vector<int64_t>& classes, const std::optional<FeatureNetRecord>& net) {
+  std::string text;
+  for (size_t i = 0; i < classes.size(); ++i) text += (i ? ", " : "") + std::to_string(classes[i]);
+  if (net) {
+    double min_distance = INFINITY;
+    for (size_t i = 0; i < classes.size(); ++i)
+      for (size_t j = i + 1; j < classes.size(); ++j)
+        min_distance = std::min(min_distance, net->centroid_distances[classes[i] * 10 + classes[j]]);
+    char buf[128];
+    std::snprintf(buf, sizeof buf, " (feature net test accuracy %.4f, min centroid distance %.3f)", net->test_accuracy,
+                  min_distance);
+    text += buf;
+  } else {
+    text += " (given by the job)";
+  }
+  return text;
+}
+
+}  // namespace
+
+namespace {
+
+// Set asynchronously by SIGTERM / SIGUSR1 (what Slurm sends before a time limit or preemption).
+std::atomic<bool> g_stop_requested{false};
+
+extern "C" void request_stop(int) { g_stop_requested.store(true); }
+
+void install_stop_handlers() {
+  struct sigaction action {};
+  action.sa_handler = request_stop;
+  sigemptyset(&action.sa_mask);
+  for (int signal : {SIGTERM, SIGUSR1}) sigaction(signal, &action, nullptr);
+}
+
+// A broken PMI launch starts N lone "rank 0 of 1" processes that would all train the same models.
+void check_slurm_world_size(const Comm& comm) {
+  const char* ntasks = std::getenv("SLURM_NTASKS");
+  const char* ignore = std::getenv("GENZOO_IGNORE_SLURM_NTASKS");
+  if (!ntasks || (ignore && std::string(ignore) == "1")) return;
+  if (std::atoi(ntasks) != comm.size()) {
+    throw MpiError("MPI world size is " + std::to_string(comm.size()) + " but SLURM_NTASKS is " + ntasks +
+                   ": the MPI launch is broken (every task would start as its own rank 0). Launch with "
+                   "`srun --mpi=pmix` (or --mpi=pmi2) or mpirun inside the allocation; set "
+                   "GENZOO_IGNORE_SLURM_NTASKS=1 to override");
+  }
+}
+
+// Messages between ranks (tags separate the two directions).
+constexpr int kTagToLeader = 11;
+constexpr int kTagToWorker = 12;
+
+struct WorkerMessage {
+  enum Kind : int32_t { kRequest = 0, kReport = 1, kFinished = 2 };
+  int32_t kind = kRequest;
+  int64_t models_done = 0;   // models finished since the previous message
+  bool stopped = false;      // the worker stopped because of a signal
+  template <class Archive>
+  void serialize(Archive& ar, unsigned) {
+    ar & kind & models_done & stopped;
+  }
+};
+
+struct LeaderMessage {
+  enum Kind : int32_t { kAssign = 0, kNoMoreWork = 1, kStop = 2 };
+  int32_t kind = kAssign;
+  int64_t chunk = -1;
+  template <class Archive>
+  void serialize(Archive& ar, unsigned) {
+    ar & kind & chunk;
+  }
+};
+
+struct PendingWork {
+  int64_t already_done = 0;
+  std::vector<int64_t> chunks;  // indices into Plan::chunks still to train
+  template <class Archive>
+  void serialize(Archive& ar, unsigned) {
+    ar & already_done & chunks;
+  }
+};
+
+// Trains chunks into shards on one rank; the leader (rank 0) also schedules and reports progress.
+class ChunkRunner {
+ public:
+  ChunkRunner(const Job& job, const Plan& plan, const RunDir& run, const EvalData& eval, TrainOptions train_options,
+              Comm& comm)
+      : job_(job), plan_(plan), run_(run), eval_(eval), options_(std::move(train_options)), comm_(comm) {
+    options_.stop = &g_stop_requested;
+  }
+
+  // Trains one chunk and writes its shard; false when a stop request abandoned it.
+  bool train(int64_t chunk_index, const std::function<void(double)>& on_fraction) {
+    const Chunk& chunk = plan_.chunks[chunk_index];
+    const FamilyConfig& config = job_.families[chunk.family_index];
+    std::vector<const ModelSpec*> specs;
+    for (int64_t id : chunk.model_ids) specs.push_back(&plan_.models[id]);
+    options_.on_step = [&](int64_t step) { on_fraction(static_cast<double>(step) / static_cast<double>(config.steps)); };
+    std::vector<TrainedModel> trained;
+    try {
+      trained = train_chunk(config, specs, eval_, options_);
+    } catch (const ChunkAbandoned&) {
+      return false;
+    }
+    ZooData shard;
+    shard.attrs = attributes_for(job_, plan_.classes);
+    FamilyWeights& weights = shard.weights[config.name];
+    weights.family = config.name;
+    weights.layout = find_family(config.name).layout(config);
+    weights.checkpoint_steps = config.checkpoint_steps;
+    for (size_t i = 0; i < specs.size(); ++i) {
+      shard.models.push_back(record_of(*specs[i], config.name, trained[i], comm_.rank()));
+      weights.model_ids.push_back(specs[i]->id);
+      weights.data.insert(weights.data.end(), trained[i].weights.begin(), trained[i].weights.end());
+      weights.checkpoints.insert(weights.checkpoints.end(), trained[i].checkpoints.begin(), trained[i].checkpoints.end());
+    }
+    write_zoo(run_.shard_path(chunk.index), shard);
+    return true;
+  }
+
+  int64_t models_in(int64_t chunk_index) const { return static_cast<int64_t>(plan_.chunks[chunk_index].model_ids.size()); }
+
+ private:
+  const Job& job_;
+  const Plan& plan_;
+  const RunDir& run_;
+  const EvalData& eval_;
+  TrainOptions options_;
+  Comm& comm_;
+};
+
+// Worker ranks: a stop from the leader (another rank was signalled) ends the chunk in hand.
+void poll_leader_for_stop(Comm& comm) {
+  LeaderMessage message;
+  int source = 0;
+  while (comm.try_receive(kTagToWorker, message, source)) {
+    if (message.kind == LeaderMessage::kStop) g_stop_requested.store(true);
+  }
+}
+
+int64_t run_worker(ChunkRunner& runner, const PendingWork& work, const RunOptions& options, Comm& comm) {
+  int64_t trained = 0;
+  const auto poll = [&](double) { poll_leader_for_stop(comm); };
+  if (options.schedule == "static") {
+    for (size_t i = comm.rank(); i < work.chunks.size() && !g_stop_requested; i += comm.size()) {
+      if (!runner.train(work.chunks[i], poll)) break;
+      trained += runner.models_in(work.chunks[i]);
+      comm.send(WorkerMessage{WorkerMessage::kReport, runner.models_in(work.chunks[i]), false}, 0, kTagToLeader);
+    }
+  } else {
+    int64_t unreported = 0;
+    while (!g_stop_requested) {
+      comm.send(WorkerMessage{WorkerMessage::kRequest, unreported, false}, 0, kTagToLeader);
+      unreported = 0;
+      const auto reply = comm.receive<LeaderMessage>(0, kTagToWorker);
+      if (reply.kind == LeaderMessage::kStop) g_stop_requested.store(true);
+      if (reply.kind != LeaderMessage::kAssign) break;
+      if (!runner.train(reply.chunk, poll)) break;
+      unreported = runner.models_in(reply.chunk);
+      trained += unreported;
+    }
+    if (unreported > 0) comm.send(WorkerMessage{WorkerMessage::kReport, unreported, false}, 0, kTagToLeader);
+  }
+  comm.send(WorkerMessage{WorkerMessage::kFinished, 0, g_stop_requested.load()}, 0, kTagToLeader);
+  return trained;
+}
+
+// Rank 0: trains like a worker and, between its own steps, answers requests and counts progress.
+int64_t run_leader(ChunkRunner& runner, const PendingWork& work, const RunOptions& options, Comm& comm,
+                   int64_t total_models) {
+  const bool dynamic = options.schedule != "static";
+  std::deque<int64_t> queue;  // dynamic: every pending chunk; static: this rank's share
+  for (size_t i = 0; i < work.chunks.size(); ++i) {
+    if (dynamic || static_cast<int>(i % comm.size()) == 0) queue.push_back(work.chunks[i]);
+  }
+  Progress progress("train", "models", static_cast<double>(total_models), options.quiet);
+  double finished = static_cast<double>(work.already_done);
+  int64_t trained_everywhere = 0;
+  int workers_running = comm.size() - 1;
+  std::vector<bool> stop_sent(comm.size(), false);
+  progress.update(finished);
+
+  const auto serve = [&] {
+    WorkerMessage message;
+    int source = 0;
+    while (comm.try_receive(kTagToLeader, message, source)) {
+      finished += static_cast<double>(message.models_done);
+      trained_everywhere += message.models_done;
+      if (message.kind == WorkerMessage::kFinished) {
+        --workers_running;
+        stop_sent[source] = true;  // nothing more to tell it
+        if (message.stopped) g_stop_requested.store(true);
+      } else if (message.kind == WorkerMessage::kRequest) {
+        LeaderMessage reply{LeaderMessage::kNoMoreWork, -1};
+        if (g_stop_requested) {
+          reply.kind = LeaderMessage::kStop;
+        } else if (!queue.empty()) {
+          reply = {LeaderMessage::kAssign, queue.front()};
+          queue.pop_front();
+        }
+        comm.send(reply, source, kTagToWorker);
+        if (reply.kind == LeaderMessage::kStop) stop_sent[source] = true;
+      }
+    }
+    if (g_stop_requested) {
+      for (int rank = 1; rank < comm.size(); ++rank) {
+        if (!stop_sent[rank]) {
+          comm.send(LeaderMessage{LeaderMessage::kStop, -1}, rank, kTagToWorker);
+          stop_sent[rank] = true;
+        }
+      }
+    }
+  };
+
+  for (;;) {
+    serve();
+    if (!g_stop_requested && !queue.empty()) {
+      const int64_t chunk = queue.front();
+      queue.pop_front();
+      const double models = static_cast<double>(runner.models_in(chunk));
+      const bool done = runner.train(chunk, [&](double fraction) {
+        serve();
+        progress.update(finished + models * fraction);
+      });
+      if (done) {
+        finished += models;
+        trained_everywhere += runner.models_in(chunk);
+      }
+      progress.update(finished);
+    } else if (workers_running == 0) {
+      break;
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  progress.finish(g_stop_requested ? "stopped by signal" : "");
+  return trained_everywhere;
+}
+
+}  // namespace
+
+RunSummary train_run(const Job& job, const RunOptions& options) {
+  Comm& comm = Comm::world();
+  check_slurm_world_size(comm);
+  install_stop_handlers();
+  RunSummary summary;
+  summary.total_models = job.total_models();
+  const RunDir run(options.run_dir);
+  const bool leader = comm.rank() == 0;
+  const bool quiet = options.quiet || !leader;
+
+  // Rank 0 claims the directory (or refuses it) before anyone reads from it.
+  bool complete = false;
+  if (leader) {
+    run.claim(job);
+    run.remove_stale_temporaries();
+    complete = std::filesystem::exists(run.zoo_path()) &&
+               static_cast<int64_t>(read_model_ids(run.zoo_path()).size()) == summary.total_models;
+  }
+  complete = comm.broadcast(complete);
+  if (!leader) run.claim(job);
+  if (complete) {
+    summary.was_complete = true;
+    summary.already_done = summary.total_models;
+    return summary;
+  }
+
+  set_threads(owned_cores());
+  TrainOptions train_options;
+  train_options.device = resolve_device(options.device);
+  train_options.kernels = options.kernels;
+  train_options.rank = comm.rank();
+  if (options.fault_rank < 0 || options.fault_rank == comm.rank()) train_options.fault_model = options.fault_model;
+
+  const std::string data_dir = resolve_data_dir(options.data_dir.empty() ? job.data.dir : options.data_dir);
+  const Dataset dataset = load_fashion_mnist(data_dir);
+  std::optional<FeatureNetRecord> net;
+  if (leader) net = ensure_feature_net(run, job, dataset, quiet);
+  comm.barrier();
+  if (!leader) net = ensure_feature_net(run, job, dataset, true);  // reads what rank 0 stored
+  const std::vector<int64_t> classes = net ? net->selected_classes : job.data.classes;
+  if (!quiet) std::fprintf(stderr, "[train] classes %s\n", describe_classes(classes, net).c_str());
+
+  std::vector<std::vector<int64_t>> train_pools, test_pools;
+  for (int64_t label : classes) {
+    train_pools.push_back(dataset.train.indices_of_class(static_cast<int>(label)));
+    test_pools.push_back(dataset.test.indices_of_class(static_cast<int>(label)));
+  }
+  const Plan plan = make_plan(job, classes, train_pools);
+  const EvalData eval{&dataset, test_pools};
+
+  PendingWork work;
+  if (leader) {
+    std::set<int64_t> done;
+    for (const auto& shard : run.shard_files()) {
+      for (int64_t id : read_model_ids(shard)) done.insert(id);
+    }
+    work.already_done = static_cast<int64_t>(done.size());
+    for (const Chunk& chunk : plan.chunks) {
+      const bool chunk_done = std::all_of(chunk.model_ids.begin(), chunk.model_ids.end(),
+                                          [&](int64_t id) { return done.count(id) > 0; });
+      if (!chunk_done) work.chunks.push_back(chunk.index);
+    }
+    if (!quiet && work.already_done > 0) {
+      std::fprintf(stderr, "[train] resuming: %lld of %lld models already in shards\n",
+                   static_cast<long long>(work.already_done), static_cast<long long>(summary.total_models));
+    }
+  }
+  work = comm.broadcast(work);
+  summary.already_done = work.already_done;
+
+  ChunkRunner runner(job, plan, run, eval, train_options, comm);
+  summary.trained = leader ? run_leader(runner, work, options, comm, summary.total_models)
+                           : run_worker(runner, work, options, comm);
+  // Every rank learns whether any rank was stopped, so all exit the same way.
+  summary.interrupted = comm.broadcast(static_cast<bool>(g_stop_requested.load()));
+  comm.barrier();
+  if (summary.interrupted) return summary;
+  if (leader) {
+    merge_run(options.run_dir, quiet);
+    summary.merged = true;
+  }
+  return summary;
+}
+
+void merge_run(const std::string& run_dir, bool quiet) {
+  const RunDir run(run_dir);
+  const std::string job_text = run.stored_job_text();
+  const Job job = parse_job(job_text, run.job_path());
+  const std::string expected_fingerprint = fingerprint(job_text);
+
+  ZooData zoo;
+  if (std::filesystem::exists(run.featurenet_path())) zoo.featurenet = read_zoo(run.featurenet_path()).featurenet;
+  std::map<int64_t, std::string> owner;  // model id -> shard holding it
+  for (const auto& path : run.shard_files()) {
+    ZooData shard;
+    try {
+      shard = read_zoo(path);
+    } catch (const StorageError& e) {
+      throw StorageError("merge: shard " + path + " is unreadable: " + e.what());
+    }
+    if (shard.attrs.job_fingerprint != expected_fingerprint) {
+      throw StorageError("merge: shard " + path + " belongs to another job ('" + shard.attrs.job_name + "', fingerprint " +
+                         shard.attrs.job_fingerprint + "); remove it or use its own run directory");
+    }
+    if (zoo.models.empty()) zoo.attrs = shard.attrs;
+    for (auto& model : shard.models) {
+      auto [it, inserted] = owner.emplace(model.id, path);
+      if (!inserted) throw StorageError("merge: model " + std::to_string(model.id) + " is in both " + it->second + " and " + path);
+      zoo.models.push_back(std::move(model));
+    }
+    for (auto& [family, part] : shard.weights) {
+      FamilyWeights& merged = zoo.weights[family];
+      if (merged.layout.empty()) {
+        merged.family = family;
+        merged.layout = part.layout;
+        merged.checkpoint_steps = part.checkpoint_steps;
+      } else if (layout_size(merged.layout) != layout_size(part.layout) || merged.checkpoint_steps != part.checkpoint_steps) {
+        throw StorageError("merge: shard " + path + " has a different layout for family " + family);
+      }
+      merged.model_ids.insert(merged.model_ids.end(), part.model_ids.begin(), part.model_ids.end());
+      merged.data.insert(merged.data.end(), part.data.begin(), part.data.end());
+      merged.checkpoints.insert(merged.checkpoints.end(), part.checkpoints.begin(), part.checkpoints.end());
+    }
+  }
+  const int64_t expected = job.total_models();
+  if (static_cast<int64_t>(zoo.models.size()) != expected) {
+    throw StorageError("merge: " + run_dir + " holds " + std::to_string(zoo.models.size()) + " of " +
+                       std::to_string(expected) + " models; rerun `genzoo train` with the same job to finish it");
+  }
+  // Rows sorted by model id: the merged file does not depend on ranks, schedule or shard order.
+  std::sort(zoo.models.begin(), zoo.models.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  for (auto& [family, weights] : zoo.weights) {
+    const int64_t rows = static_cast<int64_t>(weights.model_ids.size());
+    const int64_t p = weights.param_count(), t = static_cast<int64_t>(weights.checkpoint_steps.size());
+    std::vector<int64_t> order(rows);
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return weights.model_ids[a] < weights.model_ids[b]; });
+    FamilyWeights sorted = weights;
+    for (int64_t row = 0; row < rows; ++row) {
+      const int64_t from = order[row];
+      sorted.model_ids[row] = weights.model_ids[from];
+      std::copy_n(weights.data.begin() + from * p, p, sorted.data.begin() + row * p);
+      std::copy_n(weights.checkpoints.begin() + from * t * p, t * p, sorted.checkpoints.begin() + row * t * p);
+    }
+    weights = std::move(sorted);
+  }
+  zoo.attrs.created_utc = utc_now();
+  write_zoo(run.zoo_path(), zoo);
+  if (!quiet) std::fprintf(stderr, "[merge] %s: %zu models\n", run.zoo_path().c_str(), zoo.models.size());
+}
+
+}  // namespace genzoo

@@ -1,0 +1,796 @@
+#include "job/job.h"
+
+#include <toml++/toml.h>
+
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <numeric>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <variant>
+
+#include "common/error.h"
+
+namespace genzoo {
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Schema vocabulary: value kinds, constraints and bindings to the config structs.
+
+using Value = std::variant<int64_t, double, std::string, std::vector<int64_t>, std::vector<double>>;
+
+enum class Kind { kInteger, kFloat, kString, kIntegers, kFloats };
+
+// The kind of a key follows from the type of the struct member it is bound to.
+template <class M>
+constexpr Kind kind_of();
+template <>
+constexpr Kind kind_of<int64_t>() { return Kind::kInteger; }
+template <>
+constexpr Kind kind_of<uint64_t>() { return Kind::kInteger; }
+template <>
+constexpr Kind kind_of<double>() { return Kind::kFloat; }
+template <>
+constexpr Kind kind_of<std::string>() { return Kind::kString; }
+template <>
+constexpr Kind kind_of<std::vector<int64_t>>() { return Kind::kIntegers; }
+template <>
+constexpr Kind kind_of<std::vector<double>>() { return Kind::kFloats; }
+
+void assign(int64_t& target, const Value& v) { target = std::get<int64_t>(v); }
+void assign(uint64_t& target, const Value& v) { target = static_cast<uint64_t>(std::get<int64_t>(v)); }
+void assign(double& target, const Value& v) { target = std::get<double>(v); }
+void assign(std::string& target, const Value& v) { target = std::get<std::string>(v); }
+void assign(std::vector<int64_t>& target, const Value& v) { target = std::get<std::vector<int64_t>>(v); }
+void assign(std::vector<double>& target, const Value& v) { target = std::get<std::vector<double>>(v); }
+
+Value to_value(uint64_t v) { return static_cast<int64_t>(v); }
+template <class M>
+Value to_value(const M& v) { return v; }
+
+// What a key accepts. Numeric bounds apply to numbers and to each element of number arrays.
+struct Constraint {
+  std::optional<double> min, max;
+  bool min_open = false, max_open = false;
+  std::vector<std::string> choices;  // strings: allowed values (empty = any)
+  bool identifier = false;           // strings: [A-Za-z0-9_-]+
+  bool required = false;
+};
+
+Constraint bounded(std::optional<double> lo, std::optional<double> hi, bool lo_open, bool hi_open) {
+  Constraint c;
+  c.min = lo;
+  c.max = hi;
+  c.min_open = lo_open;
+  c.max_open = hi_open;
+  return c;
+}
+Constraint between(double lo, double hi) { return bounded(lo, hi, false, false); }           // [lo, hi]
+Constraint above_upto(double lo, double hi) { return bounded(lo, hi, true, false); }         // (lo, hi]
+Constraint strictly_between(double lo, double hi) { return bounded(lo, hi, true, true); }    // (lo, hi)
+Constraint at_least(double lo) { return bounded(lo, std::nullopt, false, false); }          // >= lo
+Constraint any_string() { return {}; }
+Constraint one_of(std::vector<std::string> choices) {
+  Constraint c;
+  c.choices = std::move(choices);
+  return c;
+}
+Constraint identifier() {
+  Constraint c;
+  c.identifier = true;
+  return c;
+}
+Constraint required(Constraint c) {
+  c.required = true;
+  return c;
+}
+
+// One key of the job file: everything parsing, validation, defaults and the reference need.
+struct Field {
+  std::string section;  // "" = top level; "family" = every [[family]] table
+  std::string key;
+  Kind kind;
+  Constraint constraint;
+  std::string description;
+  // The binding: where the value lives (family keys: in the family table being read).
+  std::function<void(Job&, FamilyConfig&, const Value&)> set;
+  std::function<Value(const Job&, const FamilyConfig&)> get;
+};
+
+template <class M>
+Field top_key(const char* key, M Job::*member, Constraint c, const char* description) {
+  return {"", key, kind_of<M>(), std::move(c), description,
+          [member](Job& job, FamilyConfig&, const Value& v) { assign(job.*member, v); },
+          [member](const Job& job, const FamilyConfig&) { return to_value(job.*member); }};
+}
+
+template <class S, class M>
+Field section_key(const char* section, S Job::*part, const char* key, M S::*member, Constraint c,
+                  const char* description) {
+  return {section, key, kind_of<M>(), std::move(c), description,
+          [part, member](Job& job, FamilyConfig&, const Value& v) { assign(job.*part.*member, v); },
+          [part, member](const Job& job, const FamilyConfig&) { return to_value(job.*part.*member); }};
+}
+
+template <class M>
+Field data_key(const char* key, M DataConfig::*member, Constraint c, const char* description) {
+  return section_key("data", &Job::data, key, member, std::move(c), description);
+}
+template <class M>
+Field featurenet_key(const char* key, M FeatureNetConfig::*member, Constraint c, const char* description) {
+  return section_key("featurenet", &Job::featurenet, key, member, std::move(c), description);
+}
+template <class M>
+Field probe_key(const char* key, M ProbeConfig::*member, Constraint c, const char* description) {
+  return section_key("probe", &Job::probe, key, member, std::move(c), description);
+}
+template <class M>
+Field family_key(const char* key, M FamilyConfig::*member, Constraint c, const char* description) {
+  return {"family", key, kind_of<M>(), std::move(c), description,
+          [member](Job&, FamilyConfig& family, const Value& v) { assign(family.*member, v); },
+          [member](const Job&, const FamilyConfig& family) { return to_value(family.*member); }};
+}
+
+struct Section {
+  std::string name;  // "" = top level
+  bool array;        // an array of tables ([[family]])
+  std::string title;
+  std::string description;
+};
+
+// A constraint between keys, checked after every key passed its own constraint.
+struct RuleContext {
+  const Job& job;
+  const FamilyConfig& family;
+  std::string prefix;  // "data.", "family[2].", ...
+  std::string key(const std::string& name) const { return prefix + name; }
+};
+struct Rule {
+  std::string section;
+  std::string text;  // for the reference
+  // Returns the error (naming the key) or "" when the job satisfies the rule.
+  std::function<std::string(const RuleContext&)> check;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The schema: every key, declared once.
+
+constexpr double kMaxModels = 1e6;
+constexpr double kMaxSteps = 1e7;
+constexpr double kProportionTolerance = 1e-6;
+
+const std::vector<Section>& sections() {
+  static const std::vector<Section> list = {
+      {"", false, "Top level", "Identity and seed of the job."},
+      {"data", false, "[data]", "Which Fashion-MNIST classes the zoo uses and how each model's training mixture is drawn."},
+      {"featurenet", false, "[featurenet]",
+       "The small CNN trained on the full training split: selects the most distant classes, later computes FID."},
+      {"probe", false, "[probe]",
+       "Datasets of the dataset-identification probe (seed 000): a model trained on a random subset of A or of B. "
+       "A and every B are disjoint draws from the training split; every family sees the same datasets."},
+      {"family", true, "[[family]]",
+       "One table per model family configuration (at least one; a name may repeat with other settings). "
+       "Plan order within a family: random mixtures, triplets, chains, probe models."},
+  };
+  return list;
+}
+
+const std::vector<Field>& schema() {
+  static const std::vector<Field> fields = {
+      top_key("name", &Job::name, required(identifier()), "Job name; stored in every output file."),
+      top_key("seed", &Job::seed, at_least(0),
+              "Seed of the whole plan: proportions, samples, initializations, per-model seeds."),
+
+      data_key("dir", &DataConfig::dir, any_string(),
+               "Fashion-MNIST directory (IDX files); empty: $GENZOO_DATA, else the Debian package."),
+      data_key("num_classes", &DataConfig::num_classes, between(2, 10),
+               "K: classes every model mixes (the K most distant ones unless `classes` is given)."),
+      data_key("classes", &DataConfig::classes, between(0, 9),
+               "Explicit class labels; skips the feature-net selection. Empty: select by the feature net."),
+      data_key("alpha", &DataConfig::alpha, above_upto(0, 100),
+               "Dirichlet concentration of each model's class proportions p ~ Dir(alpha 1_K)."),
+      data_key("samples_min", &DataConfig::samples_min, between(1, kTrainImagesPerClass),
+               "Smallest per-model sample size n (n ~ U{samples_min..samples_max})."),
+      data_key("samples_max", &DataConfig::samples_max, between(1, kTrainImagesPerClass),
+               "Largest per-model sample size n."),
+
+      featurenet_key("epochs", &FeatureNetConfig::epochs, between(1, 50), "Training epochs of the feature net."),
+      featurenet_key("batch_size", &FeatureNetConfig::batch_size, between(8, 4096), "Minibatch size."),
+      featurenet_key("lr", &FeatureNetConfig::lr, above_upto(0, 1), "Adam learning rate."),
+      featurenet_key("embedding", &FeatureNetConfig::embedding, between(8, 512),
+                     "Width of the penultimate layer (class centroids, FID features)."),
+
+      probe_key("proportions_a", &ProbeConfig::proportions_a, between(0, 1),
+                "Class proportions of dataset A (K floats summing to 1). Empty: uniform."),
+      probe_key("proportions_b", &ProbeConfig::proportions_b, between(0, 1),
+                "Class proportions of dataset B. With `gaps`: only the direction in which each B moves away from A."),
+      probe_key("gaps", &ProbeConfig::gaps, strictly_between(0, 1),
+                "Total-variation gaps for the sweep: one dataset B per gap, B = A moved by the gap towards "
+                "`proportions_b` (or from the last class slot to the first; clipped at 0 and renormalized)."),
+      probe_key("pool", &ProbeConfig::pool, between(10, kTrainImagesPerClass),
+                "Samples in each probe dataset (class counts apportioned by its proportions)."),
+      probe_key("keep", &ProbeConfig::keep, above_upto(0, 1),
+                "q: a probe model keeps every sample of its dataset independently with this probability."),
+
+      family_key("name", &FamilyConfig::name, required(one_of({"linear_ae", "conv_ae", "vae", "gan"})),
+                 "Model family."),
+      family_key("models", &FamilyConfig::models, between(0, kMaxModels), "Random-mixture models."),
+      family_key("triplets", &FamilyConfig::triplets, between(0, kMaxModels),
+                 "Additivity triplets: disjoint D1, D2 and D1 u D2 (3 models each; n of D1, D2 in half the range)."),
+      family_key("chains", &FamilyConfig::chains, between(0, kMaxModels),
+                 "Nested chains Da < Db < Dc (3 models each; every class keeps a U(0.4, 0.8) fraction per step)."),
+      family_key("probe_models", &FamilyConfig::probe_models, between(0, kMaxModels),
+                 "Probe models per probe dataset (A, and B or every B of the gap sweep)."),
+      family_key("latent", &FamilyConfig::latent, between(1, 512), "Code width k."),
+      family_key("channels", &FamilyConfig::channels, between(1, 256), "Conv families: base channel count."),
+      family_key("steps", &FamilyConfig::steps, between(1, kMaxSteps), "Optimizer steps per model."),
+      family_key("batch_size", &FamilyConfig::batch_size, between(1, 4096), "Minibatch size per model."),
+      family_key("lr", &FamilyConfig::lr, above_upto(0, 1), "Adam learning rate."),
+      family_key("lr_spread", &FamilyConfig::lr_spread, between(0, 5),
+                 "Per-model learning rate lr * exp(U(-lr_spread, lr_spread))."),
+      family_key("chunk_models", &FamilyConfig::chunk_models, between(1, 4096),
+                 "Models trained together as one batch (one chunk, one shard)."),
+      family_key("init", &FamilyConfig::init, one_of({"group", "model"}),
+                 "\"group\": models of one init group start from the same weights; \"model\": every model its own."),
+      family_key("init_groups", &FamilyConfig::init_groups, between(1, kMaxModels),
+                 "Init groups (init = \"group\"): model i of the family is in group i mod init_groups."),
+      family_key("regularizer", &FamilyConfig::regularizer, one_of({"none", "sparse", "denoising", "contractive"}),
+                 "Autoencoder regularizer (seed 003)."),
+      family_key("reg_weight", &FamilyConfig::reg_weight, between(0, 1e6),
+                 "Sparse: L1 weight on the code; contractive: lambda."),
+      family_key("noise", &FamilyConfig::noise, one_of({"gaussian", "mask"}), "Denoising corruption."),
+      family_key("noise_level", &FamilyConfig::noise_level, between(0, 10),
+                 "Gaussian: noise std; mask: masking probability p0 (at most 1)."),
+      family_key("checkpoint_steps", &FamilyConfig::checkpoint_steps, between(1, kMaxSteps),
+                 "Steps at which the weights are also stored (training trajectories)."),
+  };
+  return fields;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting.
+
+std::string format_number(double x) {
+  char buffer[64];
+  if (std::isfinite(x) && x == std::floor(x) && std::fabs(x) < 1e15) {
+    std::snprintf(buffer, sizeof buffer, "%lld", static_cast<long long>(x));
+  } else {
+    std::snprintf(buffer, sizeof buffer, "%g", x);
+  }
+  return buffer;
+}
+
+// Spells a value as TOML would (defaults in the reference, values in messages).
+struct ValueFormatter {
+  std::string operator()(int64_t v) const { return std::to_string(v); }
+  std::string operator()(double v) const { return format_number(v); }
+  std::string operator()(const std::string& v) const { return "\"" + v + "\""; }
+  template <class T>
+  std::string operator()(const std::vector<T>& v) const {
+    std::string out = "[";
+    for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + (*this)(v[i]);
+    return out + "]";
+  }
+};
+
+std::string format_value(const Value& value) { return std::visit(ValueFormatter{}, value); }
+
+const char* kind_noun(Kind kind) {
+  switch (kind) {
+    case Kind::kInteger: return "an integer";
+    case Kind::kFloat: return "a float";
+    case Kind::kString: return "a string";
+    case Kind::kIntegers: return "an array of integers";
+    case Kind::kFloats: return "an array of floats";
+  }
+  return "?";
+}
+
+const char* kind_type(Kind kind) {
+  switch (kind) {
+    case Kind::kInteger: return "integer";
+    case Kind::kFloat: return "float";
+    case Kind::kString: return "string";
+    case Kind::kIntegers: return "array of integers";
+    case Kind::kFloats: return "array of floats";
+  }
+  return "?";
+}
+
+Kind element_kind(Kind kind) { return kind == Kind::kIntegers ? Kind::kInteger : Kind::kFloat; }
+bool is_array(Kind kind) { return kind == Kind::kIntegers || kind == Kind::kFloats; }
+
+// "[1, 50]", "(0, 1]", ">= 0"; empty when unbounded.
+std::string range_text(const Constraint& c) {
+  if (c.min && c.max) {
+    return std::string(c.min_open ? "(" : "[") + format_number(*c.min) + ", " + format_number(*c.max) +
+           (c.max_open ? ")" : "]");
+  }
+  if (c.min) return std::string(c.min_open ? "> " : ">= ") + format_number(*c.min);
+  if (c.max) return std::string(c.max_open ? "< " : "<= ") + format_number(*c.max);
+  return "";
+}
+
+std::string join(const std::vector<std::string>& items, const std::string& separator) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? separator : "") + items[i];
+  return out;
+}
+
+// The "expected ..." part of a refusal, for a scalar of the given kind.
+std::string expectation(Kind kind, const Constraint& c) {
+  std::string text = kind_noun(kind);
+  if (c.identifier) return text + " matching [A-Za-z0-9_-]+";
+  if (!c.choices.empty()) {
+    std::vector<std::string> quoted;
+    for (const auto& choice : c.choices) quoted.push_back("\"" + choice + "\"");
+    return "one of " + join(quoted, ", ");
+  }
+  const std::string range = range_text(c);
+  if (range.empty()) return text;
+  return text + (range[0] == '[' || range[0] == '(' ? " in " : " ") + range;
+}
+
+// The "allowed" column of the reference.
+std::string allowed_text(const Field& field) {
+  const Constraint& c = field.constraint;
+  if (c.identifier) return "`[A-Za-z0-9_-]+`";
+  if (!c.choices.empty()) return join(c.choices, ", ");
+  const std::string range = range_text(c);
+  if (range.empty()) return "any";
+  return is_array(field.kind) ? "each " + range : range;
+}
+
+// A TOML node as the user wrote it, for "got ..." (tables are not spelled out).
+std::string describe(const toml::node& node) {
+  if (node.is_table()) return "a table";
+  if (node.is_string()) return "\"" + **node.as_string() + "\"";  // TOML would print 'text'
+  std::ostringstream out;
+  node.visit([&out](const auto& n) { out << n; });
+  std::string text = out.str();
+  if (text.size() > 60) text = text.substr(0, 57) + "...";
+  return text;
+}
+
+std::string type_name(const toml::node& node) {
+  std::ostringstream out;
+  out << node.type();
+  return out.str();
+}
+
+std::string one_line(std::string text) {
+  for (char& c : text) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return text;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading and checking one job file.
+
+class JobReader {
+ public:
+  explicit JobReader(std::string source) : source_(std::move(source)) {}
+
+  void read(const toml::table& root, Job& job) const {
+    FamilyConfig unused;  // top-level and section keys bind into the job only
+    read_table(root, "", "", job, unused);
+    if (!root.contains("family")) fail("missing required key 'family' (at least one [[family]] table)");
+  }
+
+  [[noreturn]] void fail(const std::string& message) const { throw JobError(source_ + ": " + message); }
+
+ private:
+  void read_table(const toml::table& table, const std::string& section, const std::string& prefix, Job& job,
+                  FamilyConfig& family) const {
+    for (const auto& [toml_key, node] : table) {
+      const std::string key(toml_key.str());
+      if (section.empty() && is_section(key)) {
+        read_section(key, node, job);
+      } else if (const Field* field = find_field(section, key)) {
+        field->set(job, family, read_value(*field, node, prefix + key));
+      } else {
+        fail("unknown key '" + prefix + key + "' (allowed: " + join(allowed_keys(section), ", ") + ")");
+      }
+    }
+    for (const Field& field : schema()) {
+      if (field.section == section && field.constraint.required && !table.contains(field.key)) {
+        fail("missing required key '" + prefix + field.key + "'");
+      }
+    }
+  }
+
+  void read_section(const std::string& name, const toml::node& node, Job& job) const {
+    if (name != "family") {
+      if (!node.is_table()) fail("key '" + name + "': expected a table ([" + name + "]), got " + describe(node));
+      FamilyConfig unused;
+      read_table(*node.as_table(), name, name + ".", job, unused);
+      return;
+    }
+    const toml::array* tables = node.as_array();
+    if (tables && tables->empty()) fail("key 'family': expected at least one [[family]] table");
+    if (!tables || !tables->is_array_of_tables()) {
+      fail("key 'family': expected an array of tables ([[family]]), got " + describe(node));
+    }
+    for (size_t i = 0; i < tables->size(); ++i) {
+      FamilyConfig family;
+      read_table(*tables->get(i)->as_table(), "family", "family[" + std::to_string(i) + "].", job, family);
+      job.families.push_back(std::move(family));
+    }
+  }
+
+  Value read_value(const Field& field, const toml::node& node, const std::string& path) const {
+    if (!is_array(field.kind)) return read_scalar(field.kind, field.constraint, node, path);
+    const toml::array* array = node.as_array();
+    if (!array) {
+      fail("key '" + path + "': expected " + kind_noun(field.kind) + " (each " +
+           expectation(element_kind(field.kind), field.constraint) + "), got " + describe(node));
+    }
+    std::vector<int64_t> integers;
+    std::vector<double> floats;
+    for (size_t i = 0; i < array->size(); ++i) {
+      const Value element =
+          read_scalar(element_kind(field.kind), field.constraint, *array->get(i), path + "[" + std::to_string(i) + "]");
+      if (field.kind == Kind::kIntegers) {
+        integers.push_back(std::get<int64_t>(element));
+      } else {
+        floats.push_back(std::get<double>(element));
+      }
+    }
+    if (field.kind == Kind::kIntegers) return integers;
+    return floats;
+  }
+
+  Value read_scalar(Kind kind, const Constraint& c, const toml::node& node, const std::string& path) const {
+    const auto refuse = [&](const std::string& got) {
+      fail("key '" + path + "': expected " + expectation(kind, c) + ", got " + got);
+    };
+    const auto wrong_type = [&] { refuse(describe(node) + " (" + type_name(node) + ")"); };
+    switch (kind) {
+      case Kind::kString: {
+        if (!node.is_string()) wrong_type();
+        const std::string text = **node.as_string();
+        if (c.identifier && !is_identifier(text)) refuse("\"" + text + "\"");
+        if (!c.choices.empty() && std::find(c.choices.begin(), c.choices.end(), text) == c.choices.end()) {
+          refuse("\"" + text + "\"");
+        }
+        return text;
+      }
+      case Kind::kInteger: {
+        if (!node.is_integer()) wrong_type();
+        const int64_t value = **node.as_integer();
+        if (!in_range(static_cast<double>(value), c)) refuse(describe(node));
+        return value;
+      }
+      case Kind::kFloat: {
+        // An integer is a fine float ("lr = 1").
+        if (!node.is_number()) wrong_type();
+        const double value = node.is_integer() ? static_cast<double>(**node.as_integer()) : **node.as_floating_point();
+        if (!in_range(value, c)) refuse(describe(node));
+        return value;
+      }
+      default:
+        break;
+    }
+    fail("key '" + path + "': nested arrays are not supported");
+  }
+
+  static bool in_range(double x, const Constraint& c) {
+    // Written so that NaN fails every bound.
+    if (c.min && !(c.min_open ? x > *c.min : x >= *c.min)) return false;
+    if (c.max && !(c.max_open ? x < *c.max : x <= *c.max)) return false;
+    return !std::isnan(x);
+  }
+
+  static bool is_identifier(const std::string& text) {
+    if (text.empty()) return false;
+    for (char ch : text) {
+      if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' && ch != '-') return false;
+    }
+    return true;
+  }
+
+  static bool is_section(const std::string& key) {
+    for (const Section& s : sections()) {
+      if (!s.name.empty() && s.name == key) return true;
+    }
+    return false;
+  }
+
+  static const Field* find_field(const std::string& section, const std::string& key) {
+    for (const Field& field : schema()) {
+      if (field.section == section && field.key == key) return &field;
+    }
+    return nullptr;
+  }
+
+  static std::vector<std::string> allowed_keys(const std::string& section) {
+    std::vector<std::string> keys;
+    for (const Field& field : schema()) {
+      if (field.section == section) keys.push_back(field.key);
+    }
+    if (section.empty()) {
+      for (const Section& s : sections()) {
+        if (!s.name.empty()) keys.push_back(s.name);
+      }
+    }
+    return keys;
+  }
+
+  std::string source_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Rules between keys.
+
+double total_variation(const std::vector<double>& p, const std::vector<double>& q) {
+  double sum = 0.0;
+  for (size_t k = 0; k < p.size(); ++k) sum += std::fabs(p[k] - q[k]);
+  return 0.5 * sum;
+}
+
+std::vector<double> uniform_proportions(int64_t k) { return std::vector<double>(k, 1.0 / static_cast<double>(k)); }
+
+bool probe_b_defined(const ProbeConfig& probe) { return !probe.proportions_b.empty() || !probe.gaps.empty(); }
+
+std::string check_proportions(const RuleContext& ctx, const std::string& name, const std::vector<double>& p) {
+  if (p.empty()) return "";
+  const int64_t k = ctx.job.data.num_classes;
+  if (static_cast<int64_t>(p.size()) != k) {
+    return "key '" + ctx.key(name) + "': expected data.num_classes = " + std::to_string(k) + " proportions, got " +
+           std::to_string(p.size());
+  }
+  const double sum = std::accumulate(p.begin(), p.end(), 0.0);
+  if (std::fabs(sum - 1.0) > kProportionTolerance) {
+    return "key '" + ctx.key(name) + "': expected proportions summing to 1 (within 1e-6), got sum " +
+           format_value(sum);
+  }
+  return "";
+}
+
+const std::vector<Rule>& rules() {
+  static const std::vector<Rule> list = {
+      {"data", "`classes`, when given, lists `num_classes` distinct labels.",
+       [](const RuleContext& ctx) -> std::string {
+         const DataConfig& data = ctx.job.data;
+         if (data.classes.empty()) return "";
+         if (static_cast<int64_t>(data.classes.size()) != data.num_classes) {
+           return "key 'data.classes': expected data.num_classes = " + std::to_string(data.num_classes) +
+                  " labels, got " + std::to_string(data.classes.size());
+         }
+         std::set<int64_t> seen;
+         for (int64_t label : data.classes) {
+           if (!seen.insert(label).second) return "key 'data.classes': label " + std::to_string(label) + " appears twice";
+         }
+         return "";
+       }},
+      {"data", "`samples_min` <= `samples_max`.",
+       [](const RuleContext& ctx) -> std::string {
+         const DataConfig& data = ctx.job.data;
+         if (data.samples_min <= data.samples_max) return "";
+         return "key 'data.samples_min': expected at most data.samples_max = " + std::to_string(data.samples_max) +
+                ", got " + std::to_string(data.samples_min);
+       }},
+      {"probe", "`proportions_a` and `proportions_b`, when given, have `num_classes` entries summing to 1 (within 1e-6).",
+       [](const RuleContext& ctx) -> std::string {
+         const std::string a = check_proportions(ctx, "proportions_a", ctx.job.probe.proportions_a);
+         return a.empty() ? check_proportions(ctx, "proportions_b", ctx.job.probe.proportions_b) : a;
+       }},
+      {"probe", "`proportions_b` differs from `proportions_a`.",
+       [](const RuleContext& ctx) -> std::string {
+         const ProbeConfig& probe = ctx.job.probe;
+         if (probe.proportions_b.empty()) return "";
+         const auto a = probe.proportions_a.empty() ? uniform_proportions(ctx.job.data.num_classes) : probe.proportions_a;
+         if (total_variation(a, probe.proportions_b) > kProportionTolerance) return "";
+         return "key 'probe.proportions_b': equals proportions_a, so datasets A and B would not differ";
+       }},
+      {"probe", "A family with `probe_models` needs dataset B: `proportions_b` or `gaps`.",
+       [](const RuleContext& ctx) -> std::string {
+         if (probe_b_defined(ctx.job.probe)) return "";
+         for (size_t i = 0; i < ctx.job.families.size(); ++i) {
+           if (ctx.job.families[i].probe_models > 0) {
+             return "key 'probe.proportions_b': family[" + std::to_string(i) +
+                    "] has probe_models but dataset B is undefined (set probe.proportions_b or probe.gaps)";
+           }
+         }
+         return "";
+       }},
+      {"probe", "Dataset A and each dataset B together fit in the 6000 training images of every class.",
+       [](const RuleContext& ctx) -> std::string {
+         const ProbeConfig& probe = ctx.job.probe;
+         if (!probe_b_defined(probe)) return "";
+         const auto counts = probe_dataset_counts(probe, ctx.job.data.num_classes);
+         for (size_t d = 1; d < counts.size(); ++d) {
+           for (size_t k = 0; k < counts[0].size(); ++k) {
+             const int64_t needed = counts[0][k] + counts[d][k];
+             if (needed > kTrainImagesPerClass) {
+               return "key 'probe.pool': datasets A and B" + (probe.gaps.empty() ? "" : " (gap " + format_value(probe.gaps[d - 1]) + ")") +
+                      " need " + std::to_string(needed) + " images of class slot " + std::to_string(k) +
+                      ", more than the " + std::to_string(kTrainImagesPerClass) + " per class";
+             }
+           }
+         }
+         return "";
+       }},
+      {"family", "`checkpoint_steps` ascend strictly and do not exceed `steps`.",
+       [](const RuleContext& ctx) -> std::string {
+         const auto& steps = ctx.family.checkpoint_steps;
+         for (size_t i = 0; i < steps.size(); ++i) {
+           const std::string key = ctx.key("checkpoint_steps[" + std::to_string(i) + "]");
+           if (i > 0 && steps[i] <= steps[i - 1]) {
+             return "key '" + key + "': expected ascending steps, got " + std::to_string(steps[i]) + " after " +
+                    std::to_string(steps[i - 1]);
+           }
+           if (steps[i] > ctx.family.steps) {
+             return "key '" + key + "': expected at most " + ctx.key("steps") + " = " + std::to_string(ctx.family.steps) +
+                    ", got " + std::to_string(steps[i]);
+           }
+         }
+         return "";
+       }},
+      {"family", "`noise_level` <= 1 when `noise` = \"mask\" (a masking probability).",
+       [](const RuleContext& ctx) -> std::string {
+         if (ctx.family.noise != "mask" || ctx.family.noise_level <= 1.0) return "";
+         return "key '" + ctx.key("noise_level") + "': expected a masking probability in [0, 1] for noise = \"mask\", got " +
+                format_value(ctx.family.noise_level);
+       }},
+      {"family", "`chains` need `data.samples_min` >= 3 (three strictly nested, non-empty datasets).",
+       [](const RuleContext& ctx) -> std::string {
+         if (ctx.family.chains == 0 || ctx.job.data.samples_min >= 3) return "";
+         return "key '" + ctx.key("chains") + "': nested chains need data.samples_min >= 3, got " +
+                std::to_string(ctx.job.data.samples_min);
+       }},
+      {"family", "A family trains at least one model.",
+       [](const RuleContext& ctx) -> std::string {
+         if (ctx.family.total_models(ctx.job.probe.datasets()) > 0) return "";
+         return "key '" + ctx.prefix.substr(0, ctx.prefix.size() - 1) +
+                "': expected at least one model (set models, triplets, chains or probe_models)";
+       }},
+  };
+  return list;
+}
+
+void check_rules(const Job& job, const JobReader& reader) {
+  const FamilyConfig no_family;
+  for (const Rule& rule : rules()) {
+    if (rule.section == "family") {
+      for (size_t i = 0; i < job.families.size(); ++i) {
+        const std::string error = rule.check({job, job.families[i], "family[" + std::to_string(i) + "]."});
+        if (!error.empty()) reader.fail(error);
+      }
+    } else {
+      const std::string error = rule.check({job, no_family, rule.section.empty() ? "" : rule.section + "."});
+      if (!error.empty()) reader.fail(error);
+    }
+  }
+}
+
+}  // namespace
+
+// -----------------------------------------------------------------------------------------------
+
+int64_t Job::total_models() const {
+  int64_t total = 0;
+  for (const FamilyConfig& family : families) total += family.total_models(probe.datasets());
+  return total;
+}
+
+Job parse_job(const std::string& text, const std::string& source) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    throw JobError(source + ": line " + std::to_string(e.source().begin.line) + ", column " +
+                   std::to_string(e.source().begin.column) + ": TOML syntax error: " +
+                   one_line(std::string(e.description())));
+  }
+  Job job;
+  job.source = source;
+  job.text = text;
+  const JobReader reader(source);
+  reader.read(root, job);
+  check_rules(job, reader);
+  return job;
+}
+
+Job load_job(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw JobError(path + ": cannot read the job file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_job(text.str(), path);
+}
+
+std::vector<int64_t> apportion(int64_t n, const std::vector<double>& p) {
+  const double total = std::accumulate(p.begin(), p.end(), 0.0);
+  std::vector<int64_t> parts(p.size(), 0);
+  std::vector<std::pair<double, size_t>> remainders;  // (remainder, slot)
+  int64_t assigned = 0;
+  for (size_t k = 0; k < p.size(); ++k) {
+    const double exact = static_cast<double>(n) * p[k] / total;
+    parts[k] = static_cast<int64_t>(std::floor(exact));
+    assigned += parts[k];
+    remainders.emplace_back(exact - static_cast<double>(parts[k]), k);
+  }
+  // Largest remainders first; ties go to the lower slot so the result is reproducible.
+  std::sort(remainders.begin(), remainders.end(),
+            [](const auto& x, const auto& y) { return x.first != y.first ? x.first > y.first : x.second < y.second; });
+  for (size_t i = 0; assigned < n && i < remainders.size(); ++i, ++assigned) ++parts[remainders[i].second];
+  return parts;
+}
+
+std::vector<std::vector<double>> probe_dataset_proportions(const ProbeConfig& probe, int64_t num_classes) {
+  if (!probe_b_defined(probe)) {
+    throw JobError("probe: dataset B is undefined (set probe.proportions_b or probe.gaps)");
+  }
+  const std::vector<double> a = probe.proportions_a.empty() ? uniform_proportions(num_classes) : probe.proportions_a;
+  if (probe.gaps.empty()) return {a, probe.proportions_b};
+
+  // Direction with total-variation length 1, so that A + g * direction lies at distance g from A.
+  std::vector<double> direction(num_classes, 0.0);
+  if (probe.proportions_b.empty()) {
+    direction.front() += 1.0;
+    direction.back() -= 1.0;
+  } else {
+    const double length = total_variation(a, probe.proportions_b);
+    for (int64_t k = 0; k < num_classes; ++k) direction[k] = (probe.proportions_b[k] - a[k]) / length;
+  }
+  std::vector<std::vector<double>> datasets = {a};
+  for (double gap : probe.gaps) {
+    std::vector<double> b(num_classes);
+    for (int64_t k = 0; k < num_classes; ++k) b[k] = std::max(0.0, a[k] + gap * direction[k]);
+    const double sum = std::accumulate(b.begin(), b.end(), 0.0);
+    for (double& x : b) x /= sum;
+    datasets.push_back(std::move(b));
+  }
+  return datasets;
+}
+
+std::vector<std::vector<int64_t>> probe_dataset_counts(const ProbeConfig& probe, int64_t num_classes) {
+  std::vector<std::vector<int64_t>> counts;
+  for (const auto& p : probe_dataset_proportions(probe, num_classes)) counts.push_back(apportion(probe.pool, p));
+  return counts;
+}
+
+double probe_dataset_gap(const ProbeConfig& probe, int64_t dataset) {
+  if (dataset == 0) return 0.0;
+  if (!probe.gaps.empty()) return probe.gaps.at(dataset - 1);
+  const int64_t k = static_cast<int64_t>(probe.proportions_b.size());
+  const auto a = probe.proportions_a.empty() ? uniform_proportions(k) : probe.proportions_a;
+  return total_variation(a, probe.proportions_b);
+}
+
+std::string job_reference_markdown() {
+  const Job default_job;
+  const FamilyConfig default_family;
+  std::ostringstream out;
+  out << "# Job file reference\n\n"
+      << "A job is a TOML file. Every key is checked: unknown keys, wrong types and out-of-range values are refused "
+         "with a message naming the file and the key. This page is generated from the schema in "
+         "`src/job/job.cpp` (`genzoo job-reference`).\n";
+  for (const Section& section : sections()) {
+    out << "\n## " << section.title << "\n\n" << section.description << "\n\n";
+    out << "| key | type | default | allowed | description |\n|---|---|---|---|---|\n";
+    for (const Field& field : schema()) {
+      if (field.section != section.name) continue;
+      const std::string default_text =
+          field.constraint.required ? "required" : "`" + format_value(field.get(default_job, default_family)) + "`";
+      out << "| `" << field.key << "` | " << kind_type(field.kind) << " | " << default_text << " | "
+          << allowed_text(field) << " | " << field.description << " |\n";
+    }
+    bool first_rule = true;
+    for (const Rule& rule : rules()) {
+      if (rule.section != section.name) continue;
+      out << (first_rule ? "\nAlso checked:\n\n" : "") << "* " << rule.text << "\n";
+      first_rule = false;
+    }
+  }
+  return out.str();
+}
+
+}  // namespace genzoo

@@ -1,0 +1,58 @@
+#include "models/torch_family.h"
+
+#include <cmath>
+
+#include "common/rng.h"
+#include "job/job.h"
+
+namespace genzoo {
+
+StackedParams view_params(const torch::Tensor& flat, const Layout& layout) {
+  StackedParams params;
+  const int64_t models = flat.size(0);
+  for (const auto& p : layout) {
+    std::vector<int64_t> shape{models};
+    shape.insert(shape.end(), p.shape.begin(), p.shape.end());
+    params[p.name] = flat.narrow(1, p.offset, p.numel()).view(shape);
+  }
+  return params;
+}
+
+void init_flat_params(float* flat, const Layout& layout, uint64_t seed) {
+  Rng rng(seed);
+  // PyTorch convention: fan_in = shape[1] * receptive field (also for transposed convolutions,
+  // whose weights are [in, out, kh, kw]); a bias uses the fan_in of the weight before it.
+  int64_t last_fan_in = 1;
+  for (const auto& p : layout) {
+    int64_t fan_in = 1;
+    if (p.shape.size() >= 2) {
+      fan_in = p.shape[1];
+      for (size_t d = 2; d < p.shape.size(); ++d) fan_in *= p.shape[d];
+      last_fan_in = fan_in;
+    } else {
+      fan_in = last_fan_in;
+    }
+    const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
+    float* out = flat + p.offset;
+    for (int64_t i = 0; i < p.numel(); ++i) out[i] = static_cast<float>((2.0 * rng.uniform() - 1.0) * bound);
+  }
+}
+
+torch::Tensor corrupt_inputs(const torch::Tensor& x, const FamilyConfig& config, std::vector<torch::Generator>& generators) {
+  if (config.regularizer != "denoising" || config.noise_level <= 0.0) return x;
+  std::vector<torch::Tensor> rows;
+  rows.reserve(x.size(0));
+  for (int64_t m = 0; m < x.size(0); ++m) {
+    // Noise is drawn on the CPU from the model's own generator, then moved: identical on any device.
+    const auto row = x[m];
+    auto noise = torch::empty(row.sizes());
+    if (config.noise == "mask") {
+      rows.push_back(row * noise.bernoulli_(1.0 - config.noise_level, generators[m]).to(x.device()));
+    } else {
+      rows.push_back(row + noise.normal_(0.0, config.noise_level, generators[m]).to(x.device()));
+    }
+  }
+  return torch::stack(rows);
+}
+
+}  // namespace genzoo

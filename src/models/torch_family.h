@@ -1,0 +1,46 @@
+// LibTorch side of a model family: stacked parameters [M, ...] for M models trained at once.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "models/family.h"
+
+namespace genzoo {
+
+struct FamilyConfig;
+
+// Named views [M, shape...] into a flat parameter tensor [M, P].
+using StackedParams = std::map<std::string, torch::Tensor>;
+StackedParams view_params(const torch::Tensor& flat, const Layout& layout);
+
+// What a loss evaluation needs besides parameters and inputs.
+struct LossContext {
+  const FamilyConfig* config = nullptr;
+  bool training = true;   // regularizers and noise only while training
+  // Per-model generators for stochastic regularizers (denoising noise, contractive probes); size M.
+  std::vector<torch::Generator>* generators = nullptr;
+};
+
+class TorchFamily {
+ public:
+  virtual ~TorchFamily() = default;
+  // Per-model loss [M] on inputs x [M, B, 784] (pixels in [0, 1]); differentiable w.r.t. params.
+  // The reported loss is the reconstruction objective; regularizer terms are added when training.
+  virtual torch::Tensor loss(const StackedParams& params, const torch::Tensor& x, const LossContext& ctx) const = 0;
+  // Per-model reconstruction error without regularizers: [M, B] mean over pixels (for evaluation).
+  virtual torch::Tensor reconstruction_error(const StackedParams& params, const torch::Tensor& x,
+                                             const FamilyConfig& config) const = 0;
+};
+
+// Fills one model's flat parameters (canonical layout) with PyTorch-style default init:
+// weights and biases ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), drawn from the portable Rng with seed.
+void init_flat_params(float* flat, const Layout& layout, uint64_t seed);
+
+// Applies denoising corruption (gaussian or mask) to x [M, B, D] with each model's own generator.
+torch::Tensor corrupt_inputs(const torch::Tensor& x, const FamilyConfig& config, std::vector<torch::Generator>& generators);
+
+}  // namespace genzoo

@@ -1,0 +1,19 @@
+// Batched Adam: one fused pass over the parameters of M models with a learning rate per model.
+// Matches torch.optim.Adam (no weight decay, no amsgrad) element by element.
+#pragma once
+
+#include <cstdint>
+
+namespace genzoo {
+
+struct AdamSettings {
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+};
+
+// params, grads, m, v: [models, count] row-major; lr: [models]; step counts from 1.
+void adam_step(float* params, const float* grads, float* m, float* v, int64_t models, int64_t count,
+               const float* lr, int64_t step, const AdamSettings& settings = {});
+
+}  // namespace genzoo

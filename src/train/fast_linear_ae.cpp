@@ -1,0 +1,165 @@
+#include "train/fast_linear_ae.h"
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/error.h"
+#include "data/dataset.h"
+#include "job/job.h"
+#include "models/linear_ae.h"
+#include "models/torch_family.h"
+#include "plan/plan.h"
+#include "train/adam.h"
+#include "train/data_stream.h"
+#include "train/linear_kernels.h"
+
+namespace genzoo {
+
+namespace {
+
+constexpr int64_t kInput = kLinearAeInput;
+
+// Internal parameter layout: the canonical one with encoder.weight transposed to [784, k], so that
+// both weight matrices have 16-float rows the kernels stream. Offsets are unchanged.
+struct Offsets {
+  int64_t w1t, b1, w2, b2, total;
+  explicit Offsets(int64_t k) : w1t(0), b1(k * kInput), w2(k * kInput + k), b2(2 * k * kInput + k), total(b2 + kInput) {}
+};
+
+void to_internal(const float* canonical, int64_t k, float* internal) {
+  const Offsets o(k);
+  kernels::transpose(canonical + o.w1t, k, kInput, internal + o.w1t);
+  std::copy(canonical + o.b1, canonical + o.total, internal + o.b1);
+}
+
+void to_canonical(const float* internal, int64_t k, float* canonical) {
+  const Offsets o(k);
+  kernels::transpose(internal + o.w1t, kInput, k, canonical + o.w1t);
+  std::copy(internal + o.b1, internal + o.total, canonical + o.b1);
+}
+
+// Per-thread work buffers for one model step.
+struct Scratch {
+  std::vector<int64_t> batch_indices;
+  std::vector<float> x, code, residual_grad, code_grad, decoder_t;
+  Scratch(int64_t batch, int64_t k)
+      : batch_indices(batch), x(batch * kInput), code(batch * k), residual_grad(batch * kInput),
+        code_grad(batch * k), decoder_t(k * kInput) {}
+};
+
+// One training step of one model: gradients into grads, returns the loss (objective incl. regularizer).
+double model_step(const FamilyConfig& config, const ImageSet& train, SampleStream& stream, const float* params,
+                  float* grads, Scratch& s) {
+  const int64_t batch = config.batch_size, k = config.latent;
+  const Offsets o(k);
+  stream.next_batch(batch, s.batch_indices.data());
+  gather_images(train, s.batch_indices.data(), batch, s.x.data());
+
+  kernels::rows_times_narrow(s.x.data(), batch, kInput, params + o.w1t, k, params + o.b1, s.code.data());
+  kernels::transpose(params + o.w2, kInput, k, s.decoder_t.data());
+  const float elements = static_cast<float>(batch * kInput);
+  const double squared = kernels::decode_residual(s.code.data(), batch, k, s.decoder_t.data(), params + o.b2, kInput,
+                                                  s.x.data(), 2.0f / elements, s.residual_grad.data());
+  double loss = squared / elements;
+
+  kernels::transposed_times_narrow(s.residual_grad.data(), batch, kInput, s.code.data(), k, grads + o.w2);
+  kernels::column_sums(s.residual_grad.data(), batch, kInput, grads + o.b2);
+  kernels::rows_times_narrow(s.residual_grad.data(), batch, kInput, params + o.w2, k, nullptr, s.code_grad.data());
+  if (config.regularizer == "sparse") {
+    const float weight = static_cast<float>(config.reg_weight), per_code = 1.0f / static_cast<float>(batch * k);
+    double l1 = 0.0;
+    for (int64_t i = 0; i < batch * k; ++i) {
+      const float z = s.code[i];
+      l1 += std::fabs(z);
+      s.code_grad[i] += weight * per_code * static_cast<float>((z > 0.0f) - (z < 0.0f));
+    }
+    loss += config.reg_weight * l1 / static_cast<double>(batch * k);
+  }
+  kernels::transposed_times_narrow(s.x.data(), batch, kInput, s.code_grad.data(), k, grads + o.w1t);
+  kernels::column_sums(s.code_grad.data(), batch, k, grads + o.b1);
+  if (config.regularizer == "contractive") {
+    const float two_lambda = static_cast<float>(2.0 * config.reg_weight);
+    double frobenius = 0.0;
+    for (int64_t i = 0; i < k * kInput; ++i) {
+      frobenius += static_cast<double>(params[o.w1t + i]) * params[o.w1t + i];
+      grads[o.w1t + i] += two_lambda * params[o.w1t + i];
+    }
+    loss += config.reg_weight * frobenius;
+  }
+  return loss;
+}
+
+}  // namespace
+
+bool fast_linear_ae_supports(const FamilyConfig& config) {
+  // Denoising draws LibTorch noise per model; that stays on the LibTorch path.
+  return config.name == "linear_ae" && config.latent % kernels::kLanes == 0 && config.regularizer != "denoising";
+}
+
+RawTrainResult train_linear_ae_fast(const FamilyConfig& config, const std::vector<const ModelSpec*>& specs,
+                                    const ImageSet& train, const TrainOptions& options) {
+  const int64_t models = static_cast<int64_t>(specs.size()), k = config.latent;
+  const Offsets o(k);
+  const int64_t params_per_model = o.total;
+  const int64_t checkpoints = static_cast<int64_t>(config.checkpoint_steps.size());
+
+  std::vector<float> params(models * params_per_model), grads(models * params_per_model);
+  std::vector<float> adam_m(models * params_per_model, 0.0f), adam_v(models * params_per_model, 0.0f);
+  std::vector<float> lr(models);
+  std::vector<SampleStream> streams;
+  std::vector<float> canonical(params_per_model);
+  RawTrainResult result;
+  result.diverged.assign(models, false);
+  result.checkpoints.resize(models * checkpoints * params_per_model);
+  for (int64_t m = 0; m < models; ++m) {
+    init_flat_params(canonical.data(), linear_ae_layout(k), specs[m]->init_seed);
+    to_internal(canonical.data(), k, params.data() + m * params_per_model);
+    lr[m] = static_cast<float>(specs[m]->lr);
+    streams.emplace_back(specs[m]->sample_indices, specs[m]->seed);
+  }
+  std::vector<char> diverged(models, 0);
+
+  size_t next_checkpoint = 0;
+  for (int64_t step = 1; step <= config.steps; ++step) {
+    if (options.stop && options.stop->load()) throw ChunkAbandoned{};
+    // A model's whole step (forward, backward, Adam) runs while its state is hot in cache.
+    at::parallel_for(0, models, 1, [&](int64_t begin, int64_t end) {
+      thread_local std::unique_ptr<Scratch> scratch;
+      if (!scratch || scratch->x.size() != static_cast<size_t>(config.batch_size * kInput) ||
+          scratch->code.size() != static_cast<size_t>(config.batch_size * k)) {
+        scratch = std::make_unique<Scratch>(config.batch_size, k);
+      }
+      for (int64_t m = begin; m < end; ++m) {
+        if (diverged[m]) continue;
+        float* p = params.data() + m * params_per_model;
+        float* g = grads.data() + m * params_per_model;
+        const double loss = model_step(config, train, streams[m], p, g, *scratch);
+        if (!std::isfinite(loss)) {
+          diverged[m] = 1;  // dropped from the batch; its batch-mates go on untouched
+          continue;
+        }
+        adam_step(p, g, adam_m.data() + m * params_per_model, adam_v.data() + m * params_per_model, 1,
+                  params_per_model, &lr[m], step);
+      }
+    });
+    if (next_checkpoint < config.checkpoint_steps.size() && config.checkpoint_steps[next_checkpoint] == step) {
+      for (int64_t m = 0; m < models; ++m) {
+        to_canonical(params.data() + m * params_per_model, k,
+                     result.checkpoints.data() + (m * checkpoints + next_checkpoint) * params_per_model);
+      }
+      ++next_checkpoint;
+    }
+    if (options.on_step) options.on_step(step);
+  }
+
+  result.weights.resize(models * params_per_model);
+  for (int64_t m = 0; m < models; ++m) {
+    to_canonical(params.data() + m * params_per_model, k, result.weights.data() + m * params_per_model);
+    result.diverged[m] = diverged[m] != 0;
+  }
+  return result;
+}
+
+}  // namespace genzoo

@@ -1,0 +1,177 @@
+#include "train/linear_kernels.h"
+
+#include <cstring>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace genzoo::kernels {
+
+namespace {
+
+#if defined(__AVX512F__)
+
+// R rows x one 16-lane column block of rows_times_narrow.
+template <int R>
+inline void narrow_tile(const float* a, int64_t depth, const float* w, int64_t width, const float* bias, float* out) {
+  __m512 acc[R];
+  const __m512 b = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
+  for (int r = 0; r < R; ++r) acc[r] = b;
+  for (int64_t d = 0; d < depth; ++d) {
+    const __m512 wv = _mm512_loadu_ps(w + d * width);
+    for (int r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[r * depth + d]), wv, acc[r]);
+  }
+  for (int r = 0; r < R; ++r) _mm512_storeu_ps(out + r * width, acc[r]);
+}
+
+// R depth-rows x one 16-lane column block of transposed_times_narrow.
+template <int R>
+inline void transposed_tile(const float* a, int64_t rows, int64_t depth, const float* b, int64_t width, float* out) {
+  __m512 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < rows; ++i) {
+    const __m512 bv = _mm512_loadu_ps(b + i * width);
+    const float* ai = a + i * depth;
+    for (int r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(ai[r]), bv, acc[r]);
+  }
+  for (int r = 0; r < R; ++r) _mm512_storeu_ps(out + r * width, acc[r]);
+}
+
+// R rows x C 16-lane column blocks of decode_residual; returns the tile's squared error.
+template <int R, int C>
+inline __m512 residual_tile(const float* code, int64_t width, const float* wt, const float* bias, int64_t depth,
+                            const float* target, __m512 scale, float* grad, __m512 sq) {
+  __m512 acc[R][C];
+  for (int c = 0; c < C; ++c) {
+    const __m512 bv = _mm512_loadu_ps(bias + 16 * c);
+    for (int r = 0; r < R; ++r) acc[r][c] = bv;
+  }
+  for (int64_t j = 0; j < width; ++j) {
+    __m512 wv[C];
+    for (int c = 0; c < C; ++c) wv[c] = _mm512_loadu_ps(wt + j * depth + 16 * c);
+    for (int r = 0; r < R; ++r) {
+      const __m512 z = _mm512_set1_ps(code[r * width + j]);
+      for (int c = 0; c < C; ++c) acc[r][c] = _mm512_fmadd_ps(z, wv[c], acc[r][c]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) {
+      const __m512 diff = _mm512_sub_ps(acc[r][c], _mm512_loadu_ps(target + r * depth + 16 * c));
+      sq = _mm512_fmadd_ps(diff, diff, sq);
+      _mm512_storeu_ps(grad + r * depth + 16 * c, _mm512_mul_ps(scale, diff));
+    }
+  }
+  return sq;
+}
+
+template <int R>
+inline __m512 residual_rows(const float* code, int64_t width, const float* wt, const float* bias, int64_t depth,
+                            const float* target, __m512 scale, float* grad, __m512 sq) {
+  int64_t col = 0;
+  for (; col + 64 <= depth; col += 64) {
+    sq = residual_tile<R, 4>(code, width, wt + col, bias + col, depth, target + col, scale, grad + col, sq);
+  }
+  for (; col + 16 <= depth; col += 16) {
+    sq = residual_tile<R, 1>(code, width, wt + col, bias + col, depth, target + col, scale, grad + col, sq);
+  }
+  return sq;
+}
+
+#endif  // __AVX512F__
+
+// Portable reference for shapes the vector kernels do not cover (and for machines without AVX-512).
+void rows_times_narrow_scalar(const float* a, int64_t rows, int64_t depth, const float* w, int64_t width,
+                              const float* bias, float* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* o = out + r * width;
+    for (int64_t j = 0; j < width; ++j) o[j] = bias ? bias[j] : 0.0f;
+    for (int64_t d = 0; d < depth; ++d) {
+      const float ad = a[r * depth + d];
+      for (int64_t j = 0; j < width; ++j) o[j] += ad * w[d * width + j];
+    }
+  }
+}
+
+}  // namespace
+
+void rows_times_narrow(const float* a, int64_t rows, int64_t depth, const float* w, int64_t width,
+                       const float* bias, float* out) {
+#if defined(__AVX512F__)
+  if (width % kLanes == 0) {
+    for (int64_t col = 0; col < width; col += kLanes) {
+      const float* bias_block = bias ? bias + col : nullptr;
+      int64_t r = 0;
+      for (; r + 8 <= rows; r += 8) narrow_tile<8>(a + r * depth, depth, w + col, width, bias_block, out + r * width + col);
+      for (; r < rows; ++r) narrow_tile<1>(a + r * depth, depth, w + col, width, bias_block, out + r * width + col);
+    }
+    return;
+  }
+#endif
+  rows_times_narrow_scalar(a, rows, depth, w, width, bias, out);
+}
+
+void transposed_times_narrow(const float* a, int64_t rows, int64_t depth, const float* b, int64_t width, float* out) {
+#if defined(__AVX512F__)
+  if (width % kLanes == 0) {
+    for (int64_t col = 0; col < width; col += kLanes) {
+      int64_t d = 0;
+      for (; d + 8 <= depth; d += 8) transposed_tile<8>(a + d, rows, depth, b + col, width, out + d * width + col);
+      for (; d < depth; ++d) transposed_tile<1>(a + d, rows, depth, b + col, width, out + d * width + col);
+    }
+    return;
+  }
+#endif
+  std::memset(out, 0, sizeof(float) * depth * width);
+  for (int64_t i = 0; i < rows; ++i) {
+    for (int64_t d = 0; d < depth; ++d) {
+      const float ad = a[i * depth + d];
+      for (int64_t j = 0; j < width; ++j) out[d * width + j] += ad * b[i * width + j];
+    }
+  }
+}
+
+double decode_residual(const float* code, int64_t rows, int64_t width, const float* wt, const float* bias,
+                       int64_t depth, const float* target, float scale, float* grad) {
+#if defined(__AVX512F__)
+  if (depth % kLanes == 0) {
+    const __m512 scale_v = _mm512_set1_ps(scale);
+    __m512 sq = _mm512_setzero_ps();
+    int64_t r = 0;
+    for (; r + 4 <= rows; r += 4) {
+      sq = residual_rows<4>(code + r * width, width, wt, bias, depth, target + r * depth, scale_v, grad + r * depth, sq);
+    }
+    for (; r < rows; ++r) {
+      sq = residual_rows<1>(code + r * width, width, wt, bias, depth, target + r * depth, scale_v, grad + r * depth, sq);
+    }
+    return _mm512_reduce_add_ps(sq);
+  }
+#endif
+  double sq = 0.0;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t d = 0; d < depth; ++d) {
+      float y = bias[d];
+      for (int64_t j = 0; j < width; ++j) y += code[r * width + j] * wt[j * depth + d];
+      const float diff = y - target[r * depth + d];
+      sq += static_cast<double>(diff) * diff;
+      grad[r * depth + d] = scale * diff;
+    }
+  }
+  return sq;
+}
+
+void column_sums(const float* a, int64_t rows, int64_t cols, float* out) {
+  std::memset(out, 0, sizeof(float) * cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = a + r * cols;
+#pragma omp simd
+    for (int64_t c = 0; c < cols; ++c) out[c] += row[c];
+  }
+}
+
+void transpose(const float* in, int64_t rows, int64_t cols, float* out) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) out[c * rows + r] = in[r * cols + c];
+}
+
+}  // namespace genzoo::kernels

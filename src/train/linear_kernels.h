@@ -1,0 +1,32 @@
+// Register-blocked kernels for the linear family's skinny GEMMs (batch x 784 x k, k a multiple of 16).
+// With AVX-512 one 16-float code row fills one register, so each kernel keeps a whole tile of
+// outputs in registers and streams the long (784) dimension once: no packing, no library overhead.
+#pragma once
+
+#include <cstdint>
+
+namespace genzoo::kernels {
+
+// Lane count of the narrow dimension: widths must be multiples of it.
+constexpr int64_t kLanes = 16;
+
+// out[r, :] = bias + sum_d a[r, d] * w[d, :].  a [rows, depth], w [depth, width], out [rows, width].
+// bias may be null (zero).
+void rows_times_narrow(const float* a, int64_t rows, int64_t depth, const float* w, int64_t width,
+                       const float* bias, float* out);
+
+// out[d, :] = sum_r a[r, d] * b[r, :].  a [rows, depth], b [rows, width], out [depth, width].
+void transposed_times_narrow(const float* a, int64_t rows, int64_t depth, const float* b, int64_t width, float* out);
+
+// Decoder with fused loss: y = code * wt + bias (code [rows, width], wt [width, depth]),
+// grad = scale * (y - target) [rows, depth]; returns sum of (y - target)^2.
+double decode_residual(const float* code, int64_t rows, int64_t width, const float* wt, const float* bias,
+                       int64_t depth, const float* target, float scale, float* grad);
+
+// out[c] = sum_r a[r, c].
+void column_sums(const float* a, int64_t rows, int64_t cols, float* out);
+
+// out [cols, rows] = in [rows, cols]^T.
+void transpose(const float* in, int64_t rows, int64_t cols, float* out);
+
+}  // namespace genzoo::kernels

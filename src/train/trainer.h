@@ -1,0 +1,64 @@
+// Trains one chunk of models of one family together (model-batched). A model's result depends only
+// on its own spec: its data stream, init, noise and optimizer state are its own.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace genzoo {
+
+struct Dataset;
+struct FamilyConfig;
+struct ModelSpec;
+
+struct TrainOptions {
+  std::string device = "cpu";      // a resolved LibTorch device: "cpu", "cuda:0", ...
+  std::string kernels = "auto";    // auto: hand-written CPU kernels where a family has them; torch: LibTorch only
+  int32_t rank = 0;                // recorded in the models table
+  std::function<void(int64_t steps_done)> on_step;   // progress within the chunk (may be empty)
+  const std::atomic<bool>* stop = nullptr;           // set asynchronously to abandon the chunk
+  int64_t fault_model = -1;        // test-only: throw TrainError when this model id is trained
+};
+
+// The test data a chunk is evaluated on: test-split indices of every selected class slot.
+struct EvalData {
+  const Dataset* dataset = nullptr;
+  std::vector<std::vector<int64_t>> test_pools;  // [K][...] indices into dataset->test
+};
+
+struct TrainedModel {
+  int64_t id = 0;
+  std::string status;               // ok | diverged
+  double final_loss = 0.0;          // reconstruction loss over all of the model's training samples
+  double test_loss = 0.0;           // over the selected classes' test images, weighted by its proportions
+  double train_seconds = 0.0;       // the chunk's training time divided among its models
+  std::vector<float> weights;       // [P] canonical layout
+  std::vector<float> checkpoints;   // [T, P]
+  std::map<std::string, double> metrics;
+};
+
+// Weights of a chunk straight out of training, before evaluation.
+struct RawTrainResult {
+  std::vector<float> weights;        // [M, P] canonical layout
+  std::vector<float> checkpoints;    // [M, T, P]
+  std::vector<bool> diverged;        // [M]
+};
+
+// Thrown through when options.stop is set mid-chunk.
+struct ChunkAbandoned {};
+
+std::vector<TrainedModel> train_chunk(const FamilyConfig& config, const std::vector<const ModelSpec*>& specs,
+                                      const EvalData& data, const TrainOptions& options);
+
+// Training only (no evaluation): what benchmarks time.
+RawTrainResult train_weights(const FamilyConfig& config, const std::vector<const ModelSpec*>& specs,
+                             const Dataset& dataset, const TrainOptions& options);
+
+// Whether train_chunk takes the hand-written CPU path for this family configuration.
+bool uses_fast_kernels(const FamilyConfig& config, const TrainOptions& options);
+
+}  // namespace genzoo
