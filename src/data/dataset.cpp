@@ -250,7 +250,9 @@ ImageSet read_idx_pair(const std::string& images_path, const std::string& labels
   set.rows = images.dims()[1];
   set.cols = images.dims()[2];
   reserve_claimed(set.pixels, images.payload_bytes());
+  reserve_claimed(set.bytes, images.payload_bytes());
   images.read_payload("pixel", [&set](const uint8_t* bytes, size_t count) {
+    set.bytes.insert(set.bytes.end(), bytes, bytes + count);
     const size_t offset = set.pixels.size();
     set.pixels.resize(offset + count);
     float* out = set.pixels.data() + offset;

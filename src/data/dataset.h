@@ -11,6 +11,8 @@ struct ImageSet {
   int64_t rows = 0;
   int64_t cols = 0;
   std::vector<float> pixels;     // [size, rows*cols], row-major, scaled to [0, 1]
+  std::vector<uint8_t> bytes;    // [size, rows*cols], the raw pixels: a quarter of the memory
+                                 // traffic for hot loops that convert on the fly (b / 255.0f)
   std::vector<uint8_t> labels;   // [size]
 
   int64_t size() const { return static_cast<int64_t>(labels.size()); }

@@ -1,5 +1,6 @@
 #include "dist/resources.h"
 
+#include <dlfcn.h>
 #include <sched.h>
 
 #include <torch/torch.h>
@@ -57,6 +58,12 @@ void set_threads(int n) {
     interop_set = true;
   }
   torch::set_num_threads(std::max(1, n));
+  // LibTorch does not pass its thread count on to OpenBLAS, whose pthread build otherwise uses every
+  // core of the machine. Looked up at run time: the BLAS behind libblas.so.3 may not be OpenBLAS.
+  using SetThreads = void (*)(int);
+  if (auto* set_blas_threads = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
+    set_blas_threads(std::max(1, n));
+  }
 }
 
 }  // namespace genzoo

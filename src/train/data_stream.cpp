@@ -22,7 +22,15 @@ void SampleStream::next_batch(int64_t batch_size, int64_t* out) {
 
 void gather_images(const ImageSet& images, const int64_t* idx, int64_t n, float* out) {
   const int64_t dim = images.dim();
-  for (int64_t i = 0; i < n; ++i) std::memcpy(out + i * dim, images.image(idx[i]), sizeof(float) * dim);
+  if (images.bytes.size() != images.pixels.size()) {  // an ImageSet built without raw bytes
+    for (int64_t i = 0; i < n; ++i) std::memcpy(out + i * dim, images.image(idx[i]), sizeof(float) * dim);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const uint8_t* __restrict src = images.bytes.data() + idx[i] * dim;
+    float* __restrict dst = out + i * dim;
+    for (int64_t d = 0; d < dim; ++d) dst[d] = static_cast<float>(src[d]) / 255.0f;
+  }
 }
 
 }  // namespace genzoo

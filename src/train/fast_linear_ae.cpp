@@ -42,31 +42,55 @@ void to_canonical(const float* internal, int64_t k, float* canonical) {
 
 // Per-thread work buffers for one model step.
 struct Scratch {
-  std::vector<int64_t> batch_indices;
   std::vector<float> x, code, residual_grad, code_grad, decoder_t;
   Scratch(int64_t batch, int64_t k)
-      : batch_indices(batch), x(batch * kInput), code(batch * k), residual_grad(batch * kInput),
-        code_grad(batch * k), decoder_t(k * kInput) {}
+      : x(batch * kInput), code(batch * k), residual_grad(batch * kInput), code_grad(batch * k), decoder_t(k * kInput) {}
 };
 
-// One training step of one model: gradients into grads, returns the loss (objective incl. regularizer).
-double model_step(const FamilyConfig& config, const ImageSet& train, SampleStream& stream, const float* params,
-                  float* grads, Scratch& s) {
+// Brings the next model's batch into cache while this model computes: training images are
+// scattered over 188 MB, and gathering them cold would stall the step that needs them. Issued in
+// slices between kernels so that the outstanding misses never saturate the line-fill buffers.
+class BatchPrefetcher {
+ public:
+  BatchPrefetcher(const ImageSet& train, const int64_t* indices, int64_t count)
+      : train_(train), indices_(indices), count_(indices ? count : 0) {}
+  void next_slice(int64_t slices) {
+    constexpr int64_t kLine = 64;
+    const int64_t end = std::min(count_, next_ + (count_ + slices - 1) / slices);
+    for (; next_ < end; ++next_) {
+      const uint8_t* image = train_.bytes.data() + indices_[next_] * train_.dim();
+      for (int64_t offset = 0; offset < train_.dim(); offset += kLine) __builtin_prefetch(image + offset, 0, 2);
+    }
+  }
+
+ private:
+  const ImageSet& train_;
+  const int64_t* indices_;
+  int64_t count_, next_ = 0;
+};
+
+// One training step of one model on the batch batch_indices: gradients into grads, returns the loss
+// (objective incl. regularizer).
+double model_step(const FamilyConfig& config, const ImageSet& train, const int64_t* batch_indices, const float* params,
+                  float* grads, Scratch& s, BatchPrefetcher& prefetch) {
   const int64_t batch = config.batch_size, k = config.latent;
   const Offsets o(k);
-  stream.next_batch(batch, s.batch_indices.data());
-  gather_images(train, s.batch_indices.data(), batch, s.x.data());
+  constexpr int64_t kSlices = 5;
+  gather_images(train, batch_indices, batch, s.x.data());
 
   kernels::rows_times_narrow(s.x.data(), batch, kInput, params + o.w1t, k, params + o.b1, s.code.data());
+  prefetch.next_slice(kSlices);
   kernels::transpose(params + o.w2, kInput, k, s.decoder_t.data());
   const float elements = static_cast<float>(batch * kInput);
   const double squared = kernels::decode_residual(s.code.data(), batch, k, s.decoder_t.data(), params + o.b2, kInput,
-                                                  s.x.data(), 2.0f / elements, s.residual_grad.data());
+                                                  s.x.data(), 2.0f / elements, s.residual_grad.data(), grads + o.b2);
   double loss = squared / elements;
+  prefetch.next_slice(kSlices);
 
   kernels::transposed_times_narrow(s.residual_grad.data(), batch, kInput, s.code.data(), k, grads + o.w2);
-  kernels::column_sums(s.residual_grad.data(), batch, kInput, grads + o.b2);
+  prefetch.next_slice(kSlices);
   kernels::rows_times_narrow(s.residual_grad.data(), batch, kInput, params + o.w2, k, nullptr, s.code_grad.data());
+  prefetch.next_slice(kSlices);
   if (config.regularizer == "sparse") {
     const float weight = static_cast<float>(config.reg_weight), per_code = 1.0f / static_cast<float>(batch * k);
     double l1 = 0.0;
@@ -79,6 +103,7 @@ double model_step(const FamilyConfig& config, const ImageSet& train, SampleStrea
   }
   kernels::transposed_times_narrow(s.x.data(), batch, kInput, s.code_grad.data(), k, grads + o.w1t);
   kernels::column_sums(s.code_grad.data(), batch, k, grads + o.b1);
+  prefetch.next_slice(kSlices);
   if (config.regularizer == "contractive") {
     const float two_lambda = static_cast<float>(2.0 * config.reg_weight);
     double frobenius = 0.0;
@@ -120,6 +145,13 @@ RawTrainResult train_linear_ae_fast(const FamilyConfig& config, const std::vecto
     streams.emplace_back(specs[m]->sample_indices, specs[m]->seed);
   }
   std::vector<char> diverged(models, 0);
+  // Each model's batch is drawn (and prefetched) one model ahead of its use.
+  std::vector<int64_t> batches(models * config.batch_size);
+  const auto draw_batch = [&](int64_t m) {
+    int64_t* indices = batches.data() + m * config.batch_size;
+    streams[m].next_batch(config.batch_size, indices);
+    return indices;
+  };
 
   size_t next_checkpoint = 0;
   for (int64_t step = 1; step <= config.steps; ++step) {
@@ -131,11 +163,14 @@ RawTrainResult train_linear_ae_fast(const FamilyConfig& config, const std::vecto
           scratch->code.size() != static_cast<size_t>(config.batch_size * k)) {
         scratch = std::make_unique<Scratch>(config.batch_size, k);
       }
+      if (begin < end && !diverged[begin]) draw_batch(begin);
       for (int64_t m = begin; m < end; ++m) {
+        const bool prefetch_next = m + 1 < end && !diverged[m + 1];
+        BatchPrefetcher prefetch(train, prefetch_next ? draw_batch(m + 1) : nullptr, config.batch_size);
         if (diverged[m]) continue;
         float* p = params.data() + m * params_per_model;
         float* g = grads.data() + m * params_per_model;
-        const double loss = model_step(config, train, streams[m], p, g, *scratch);
+        const double loss = model_step(config, train, batches.data() + m * config.batch_size, p, g, *scratch, prefetch);
         if (!std::isfinite(loss)) {
           diverged[m] = 1;  // dropped from the batch; its batch-mates go on untouched
           continue;

@@ -41,7 +41,7 @@ inline void transposed_tile(const float* a, int64_t rows, int64_t depth, const f
 // R rows x C 16-lane column blocks of decode_residual; returns the tile's squared error.
 template <int R, int C>
 inline __m512 residual_tile(const float* code, int64_t width, const float* wt, const float* bias, int64_t depth,
-                            const float* target, __m512 scale, float* grad, __m512 sq) {
+                            const float* target, __m512 scale, float* grad, float* grad_sums, __m512 sq) {
   __m512 acc[R][C];
   for (int c = 0; c < C; ++c) {
     const __m512 bv = _mm512_loadu_ps(bias + 16 * c);
@@ -55,25 +55,29 @@ inline __m512 residual_tile(const float* code, int64_t width, const float* wt, c
       for (int c = 0; c < C; ++c) acc[r][c] = _mm512_fmadd_ps(z, wv[c], acc[r][c]);
     }
   }
-  for (int r = 0; r < R; ++r) {
-    for (int c = 0; c < C; ++c) {
+  for (int c = 0; c < C; ++c) {
+    __m512 column_sum = _mm512_loadu_ps(grad_sums + 16 * c);
+    for (int r = 0; r < R; ++r) {
       const __m512 diff = _mm512_sub_ps(acc[r][c], _mm512_loadu_ps(target + r * depth + 16 * c));
       sq = _mm512_fmadd_ps(diff, diff, sq);
-      _mm512_storeu_ps(grad + r * depth + 16 * c, _mm512_mul_ps(scale, diff));
+      const __m512 g = _mm512_mul_ps(scale, diff);
+      _mm512_storeu_ps(grad + r * depth + 16 * c, g);
+      column_sum = _mm512_add_ps(column_sum, g);
     }
+    _mm512_storeu_ps(grad_sums + 16 * c, column_sum);
   }
   return sq;
 }
 
 template <int R>
 inline __m512 residual_rows(const float* code, int64_t width, const float* wt, const float* bias, int64_t depth,
-                            const float* target, __m512 scale, float* grad, __m512 sq) {
+                            const float* target, __m512 scale, float* grad, float* grad_sums, __m512 sq) {
   int64_t col = 0;
   for (; col + 64 <= depth; col += 64) {
-    sq = residual_tile<R, 4>(code, width, wt + col, bias + col, depth, target + col, scale, grad + col, sq);
+    sq = residual_tile<R, 4>(code, width, wt + col, bias + col, depth, target + col, scale, grad + col, grad_sums + col, sq);
   }
   for (; col + 16 <= depth; col += 16) {
-    sq = residual_tile<R, 1>(code, width, wt + col, bias + col, depth, target + col, scale, grad + col, sq);
+    sq = residual_tile<R, 1>(code, width, wt + col, bias + col, depth, target + col, scale, grad + col, grad_sums + col, sq);
   }
   return sq;
 }
@@ -132,17 +136,20 @@ void transposed_times_narrow(const float* a, int64_t rows, int64_t depth, const 
 }
 
 double decode_residual(const float* code, int64_t rows, int64_t width, const float* wt, const float* bias,
-                       int64_t depth, const float* target, float scale, float* grad) {
+                       int64_t depth, const float* target, float scale, float* grad, float* grad_sums) {
+  std::memset(grad_sums, 0, sizeof(float) * depth);
 #if defined(__AVX512F__)
   if (depth % kLanes == 0) {
     const __m512 scale_v = _mm512_set1_ps(scale);
     __m512 sq = _mm512_setzero_ps();
     int64_t r = 0;
     for (; r + 4 <= rows; r += 4) {
-      sq = residual_rows<4>(code + r * width, width, wt, bias, depth, target + r * depth, scale_v, grad + r * depth, sq);
+      sq = residual_rows<4>(code + r * width, width, wt, bias, depth, target + r * depth, scale_v, grad + r * depth,
+                            grad_sums, sq);
     }
     for (; r < rows; ++r) {
-      sq = residual_rows<1>(code + r * width, width, wt, bias, depth, target + r * depth, scale_v, grad + r * depth, sq);
+      sq = residual_rows<1>(code + r * width, width, wt, bias, depth, target + r * depth, scale_v, grad + r * depth,
+                            grad_sums, sq);
     }
     return _mm512_reduce_add_ps(sq);
   }
@@ -155,6 +162,7 @@ double decode_residual(const float* code, int64_t rows, int64_t width, const flo
       const float diff = y - target[r * depth + d];
       sq += static_cast<double>(diff) * diff;
       grad[r * depth + d] = scale * diff;
+      grad_sums[d] += scale * diff;
     }
   }
   return sq;

@@ -19,9 +19,10 @@ void rows_times_narrow(const float* a, int64_t rows, int64_t depth, const float*
 void transposed_times_narrow(const float* a, int64_t rows, int64_t depth, const float* b, int64_t width, float* out);
 
 // Decoder with fused loss: y = code * wt + bias (code [rows, width], wt [width, depth]),
-// grad = scale * (y - target) [rows, depth]; returns sum of (y - target)^2.
+// grad = scale * (y - target) [rows, depth], grad_sums[d] = sum_r grad[r, d] (the bias gradient);
+// returns sum of (y - target)^2.
 double decode_residual(const float* code, int64_t rows, int64_t width, const float* wt, const float* bias,
-                       int64_t depth, const float* target, float scale, float* grad);
+                       int64_t depth, const float* target, float scale, float* grad, float* grad_sums);
 
 // out[c] = sum_r a[r, c].
 void column_sums(const float* a, int64_t rows, int64_t cols, float* out);
