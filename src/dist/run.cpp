@@ -278,6 +278,7 @@ int64_t run_leader(ChunkRunner& runner, const PendingWork& work, const RunOption
     while (comm.try_receive(kTagToLeader, message, source)) {
       finished += static_cast<double>(message.models_done);
       trained_everywhere += message.models_done;
+      progress.update(finished);
       if (message.kind == WorkerMessage::kFinished) {
         --workers_running;
         stop_sent[source] = true;  // nothing more to tell it
