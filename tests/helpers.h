@@ -1,6 +1,10 @@
 // Shared test helpers: temporary directories, running the genzoo binary, small synthetic data.
 #pragma once
 
+#include <sys/types.h>
+
+#include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -35,5 +39,65 @@ CommandResult run_genzoo_mpi(int ranks, const std::string& args);
 std::string read_text(const std::string& path);
 void write_text(const std::string& path, const std::string& text);
 std::string source_dir();  // the repository root (jobs/, analysis/)
+
+// ---- integration tests (tests/cli, tests/dist): the real binary on the real data
+
+// tests/data/jobs/tiny.toml: 20 models (16 linear_ae in 4 chunks, 4 conv_ae in 2), classes given by
+// the job so no feature net is trained; a run takes a few seconds.
+std::string tiny_job_path();
+// A run directory holding a finished 1-process `genzoo train tiny.toml`, trained once per test
+// process and shared: tests must not modify it (copy it with copy_tree first).
+const std::string& tiny_reference_run();
+
+// text in single quotes for sh.
+std::string shell_quote(const std::string& text);
+// The shell command run_genzoo_mpi runs (prefix it with `timeout N` through env, see mpi_env()).
+std::string mpi_env();  // "OMPI_ALLOW_RUN_AS_ROOT=1 ... " (environment assignments, ends with a space)
+std::string genzoo_mpi_command(int ranks, const std::string& args);
+// The combined output's lines (without the trailing newline), empty lines dropped.
+std::vector<std::string> output_lines(const std::string& output);
+
+void copy_tree(const std::string& from, const std::string& to);
+
+// Every regular file under a directory: contents and modification time, keyed by relative path.
+struct FileState {
+  std::string contents;
+  long long mtime_ns = 0;
+};
+using DirSnapshot = std::map<std::string, FileState>;
+DirSnapshot snapshot_dir(const std::string& dir);
+// "" when equal, else one line per added, removed or changed file.
+std::string snapshot_changes(const DirSnapshot& before, const DirSnapshot& after);
+
+// Polls predicate every 50 ms; false when timeout_seconds pass first.
+bool wait_until(const std::function<bool()>& predicate, double timeout_seconds);
+// Files in dir whose name starts with prefix and ends with suffix (0 when dir is missing).
+int count_files(const std::string& dir, const std::string& prefix, const std::string& suffix);
+
+// A shell command running in the background in its own process group, output to a file.
+class BackgroundProcess {
+ public:
+  explicit BackgroundProcess(const std::string& command);
+  ~BackgroundProcess();  // SIGKILLs the group if it still runs
+  BackgroundProcess(const BackgroundProcess&) = delete;
+  BackgroundProcess& operator=(const BackgroundProcess&) = delete;
+  pid_t pid() const { return pid_; }
+  void signal(int sig) const;        // the shell's process (use `exec` in the command to make it the program)
+  void signal_group(int sig) const;  // every process of the group
+  // Exit code (128 + signal when killed by one), or -1 when still running after timeout_seconds.
+  int wait(double timeout_seconds);
+  bool running();
+  std::string output() const;
+
+ private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  int exit_code_ = -1;
+  std::string output_path_;
+};
+
+// SIGKILLs (by pid) every process of ours whose command line contains text: ranks orphaned when a
+// test kills mpirun. text must be unique to the test (a TempDir path). Returns how many were killed.
+int kill_processes_mentioning(const std::string& text);
 
 }  // namespace genzoo::test

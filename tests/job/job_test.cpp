@@ -308,5 +308,11 @@ TEST(Job, ApportionSumsToTotal) {
   EXPECT_EQ(std::accumulate(parts.begin(), parts.end(), int64_t{0}), 1001);
 }
 
+// The README points users at jobs/REFERENCE.md; it must be what the schema generates today.
+TEST(Job, ShippedReferenceMatchesSchema) {
+  EXPECT_EQ(read_text(source_dir() + "/jobs/REFERENCE.md"), job_reference_markdown())
+      << "regenerate with: build/genzoo job-reference > jobs/REFERENCE.md";
+}
+
 }  // namespace
 }  // namespace genzoo::test
