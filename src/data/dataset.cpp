@@ -256,8 +256,7 @@ ImageSet read_idx_pair(const std::string& images_path, const std::string& labels
     const size_t offset = set.pixels.size();
     set.pixels.resize(offset + count);
     float* out = set.pixels.data() + offset;
-    // Division (not multiplication by 1/255) keeps every pixel exactly b/255 as a float.
-    for (size_t i = 0; i < count; ++i) out[i] = static_cast<float>(bytes[i]) / 255.0f;
+    for (size_t i = 0; i < count; ++i) out[i] = pixel_value(bytes[i]);
   });
 
   reserve_claimed(set.labels, labels.payload_bytes());

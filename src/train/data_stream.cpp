@@ -29,7 +29,7 @@ void gather_images(const ImageSet& images, const int64_t* idx, int64_t n, float*
   for (int64_t i = 0; i < n; ++i) {
     const uint8_t* __restrict src = images.bytes.data() + idx[i] * dim;
     float* __restrict dst = out + i * dim;
-    for (int64_t d = 0; d < dim; ++d) dst[d] = static_cast<float>(src[d]) / 255.0f;
+    for (int64_t d = 0; d < dim; ++d) dst[d] = pixel_value(src[d]);
   }
 }
 

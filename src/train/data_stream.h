@@ -24,8 +24,8 @@ class SampleStream {
   Rng rng_;
 };
 
-// Copies the images of idx[0..n) into out [n, dim], converting the raw bytes (pixel = b / 255.0f,
-// bit-identical to ImageSet::pixels).
+// Copies the images of idx[0..n) into out [n, dim], converting the raw bytes (bit-identical to
+// ImageSet::pixels).
 void gather_images(const ImageSet& images, const int64_t* idx, int64_t n, float* out);
 
 }  // namespace genzoo

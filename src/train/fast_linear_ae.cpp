@@ -21,30 +21,34 @@ namespace {
 
 constexpr int64_t kInput = kLinearAeInput;
 
-// Internal parameter layout: the canonical one with encoder.weight transposed to [784, k], so that
-// both weight matrices have 16-float rows the kernels stream. Offsets are unchanged.
+// Internal parameter layout: the canonical one with both weight matrices transposed — encoder
+// [784, k] (rows of k floats: one AVX-512 register for k = 16) and decoder [k, 784] (long rows for
+// the decoder's outputs) — so that no kernel needs a transpose per step. Offsets are unchanged.
 struct Offsets {
-  int64_t w1t, b1, w2, b2, total;
-  explicit Offsets(int64_t k) : w1t(0), b1(k * kInput), w2(k * kInput + k), b2(2 * k * kInput + k), total(b2 + kInput) {}
+  int64_t w1t, b1, w2t, b2, total;
+  explicit Offsets(int64_t k) : w1t(0), b1(k * kInput), w2t(k * kInput + k), b2(2 * k * kInput + k), total(b2 + kInput) {}
 };
 
 void to_internal(const float* canonical, int64_t k, float* internal) {
   const Offsets o(k);
   kernels::transpose(canonical + o.w1t, k, kInput, internal + o.w1t);
-  std::copy(canonical + o.b1, canonical + o.total, internal + o.b1);
+  std::copy(canonical + o.b1, canonical + o.w2t, internal + o.b1);
+  kernels::transpose(canonical + o.w2t, kInput, k, internal + o.w2t);
+  std::copy(canonical + o.b2, canonical + o.total, internal + o.b2);
 }
 
 void to_canonical(const float* internal, int64_t k, float* canonical) {
   const Offsets o(k);
   kernels::transpose(internal + o.w1t, kInput, k, canonical + o.w1t);
-  std::copy(internal + o.b1, internal + o.total, canonical + o.b1);
+  std::copy(internal + o.b1, internal + o.w2t, canonical + o.b1);
+  kernels::transpose(internal + o.w2t, k, kInput, canonical + o.w2t);
+  std::copy(internal + o.b2, internal + o.total, canonical + o.b2);
 }
 
 // Per-thread work buffers for one model step.
 struct Scratch {
-  std::vector<float> x, code, residual_grad, code_grad, decoder_t;
-  Scratch(int64_t batch, int64_t k)
-      : x(batch * kInput), code(batch * k), residual_grad(batch * kInput), code_grad(batch * k), decoder_t(k * kInput) {}
+  std::vector<float> x, code, residual_grad, code_grad;
+  Scratch(int64_t batch, int64_t k) : x(batch * kInput), code(batch * k), residual_grad(batch * kInput), code_grad(batch * k) {}
 };
 
 // Brings the next model's batch into cache while this model computes: training images are
@@ -80,16 +84,15 @@ double model_step(const FamilyConfig& config, const ImageSet& train, const int64
 
   kernels::rows_times_narrow(s.x.data(), batch, kInput, params + o.w1t, k, params + o.b1, s.code.data());
   prefetch.next_slice(kSlices);
-  kernels::transpose(params + o.w2, kInput, k, s.decoder_t.data());
   const float elements = static_cast<float>(batch * kInput);
-  const double squared = kernels::decode_residual(s.code.data(), batch, k, s.decoder_t.data(), params + o.b2, kInput,
+  const double squared = kernels::decode_residual(s.code.data(), batch, k, params + o.w2t, params + o.b2, kInput,
                                                   s.x.data(), 2.0f / elements, s.residual_grad.data(), grads + o.b2);
   double loss = squared / elements;
   prefetch.next_slice(kSlices);
 
-  kernels::transposed_times_narrow(s.residual_grad.data(), batch, kInput, s.code.data(), k, grads + o.w2);
+  kernels::narrow_transposed_times_rows(s.code.data(), batch, k, s.residual_grad.data(), kInput, grads + o.w2t);
   prefetch.next_slice(kSlices);
-  kernels::rows_times_narrow(s.residual_grad.data(), batch, kInput, params + o.w2, k, nullptr, s.code_grad.data());
+  kernels::rows_times_rows(s.residual_grad.data(), batch, kInput, params + o.w2t, k, s.code_grad.data());
   prefetch.next_slice(kSlices);
   if (config.regularizer == "sparse") {
     const float weight = static_cast<float>(config.reg_weight), per_code = 1.0f / static_cast<float>(batch * k);

@@ -82,6 +82,43 @@ inline __m512 residual_rows(const float* code, int64_t width, const float* wt, c
   return sq;
 }
 
+// R rows x R2 outputs of rows_times_rows: R*R2 vector accumulators reduced horizontally at the end.
+template <int R, int R2>
+inline void dot_tile(const float* a, int64_t depth, const float* w, float* out, int64_t width) {
+  __m512 acc[R][R2];
+  for (int r = 0; r < R; ++r)
+    for (int q = 0; q < R2; ++q) acc[r][q] = _mm512_setzero_ps();
+  for (int64_t d = 0; d < depth; d += 16) {
+    __m512 wv[R2];
+    for (int q = 0; q < R2; ++q) wv[q] = _mm512_loadu_ps(w + q * depth + d);
+    for (int r = 0; r < R; ++r) {
+      const __m512 av = _mm512_loadu_ps(a + r * depth + d);
+      for (int q = 0; q < R2; ++q) acc[r][q] = _mm512_fmadd_ps(av, wv[q], acc[r][q]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int q = 0; q < R2; ++q) out[r * width + q] = _mm512_reduce_add_ps(acc[r][q]);
+}
+
+// R code columns x C 16-lane blocks of narrow_transposed_times_rows, reducing over all rows.
+template <int R, int C>
+inline void code_transposed_tile(const float* code, int64_t rows, int64_t width, const float* a, int64_t depth,
+                                 float* out) {
+  __m512 acc[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < rows; ++i) {
+    __m512 av[C];
+    for (int c = 0; c < C; ++c) av[c] = _mm512_loadu_ps(a + i * depth + 16 * c);
+    for (int r = 0; r < R; ++r) {
+      const __m512 z = _mm512_set1_ps(code[i * width + r]);
+      for (int c = 0; c < C; ++c) acc[r][c] = _mm512_fmadd_ps(z, av[c], acc[r][c]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) _mm512_storeu_ps(out + r * depth + 16 * c, acc[r][c]);
+}
+
 #endif  // __AVX512F__
 
 // Portable reference for shapes the vector kernels do not cover (and for machines without AVX-512).
@@ -166,6 +203,46 @@ double decode_residual(const float* code, int64_t rows, int64_t width, const flo
     }
   }
   return sq;
+}
+
+void rows_times_rows(const float* a, int64_t rows, int64_t depth, const float* w, int64_t width, float* out) {
+#if defined(__AVX512F__)
+  if (depth % kLanes == 0 && width % 4 == 0) {
+    int64_t r = 0;
+    for (; r + 4 <= rows; r += 4)
+      for (int64_t j = 0; j < width; j += 4) dot_tile<4, 4>(a + r * depth, depth, w + j * depth, out + r * width + j, width);
+    for (; r < rows; ++r)
+      for (int64_t j = 0; j < width; j += 4) dot_tile<1, 4>(a + r * depth, depth, w + j * depth, out + r * width + j, width);
+    return;
+  }
+#endif
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t j = 0; j < width; ++j) {
+      float sum = 0.0f;
+      for (int64_t d = 0; d < depth; ++d) sum += a[r * depth + d] * w[j * depth + d];
+      out[r * width + j] = sum;
+    }
+  }
+}
+
+void narrow_transposed_times_rows(const float* code, int64_t rows, int64_t width, const float* a, int64_t depth,
+                                  float* out) {
+#if defined(__AVX512F__)
+  if (depth % kLanes == 0 && width % 4 == 0) {
+    for (int64_t j = 0; j < width; j += 4) {
+      int64_t col = 0;
+      for (; col + 64 <= depth; col += 64) {
+        code_transposed_tile<4, 4>(code + j, rows, width, a + col, depth, out + j * depth + col);
+      }
+      for (; col < depth; col += 16) code_transposed_tile<4, 1>(code + j, rows, width, a + col, depth, out + j * depth + col);
+    }
+    return;
+  }
+#endif
+  std::memset(out, 0, sizeof(float) * width * depth);
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < width; ++j)
+      for (int64_t d = 0; d < depth; ++d) out[j * depth + d] += code[i * width + j] * a[i * depth + d];
 }
 
 void column_sums(const float* a, int64_t rows, int64_t cols, float* out) {

@@ -24,6 +24,14 @@ void transposed_times_narrow(const float* a, int64_t rows, int64_t depth, const 
 double decode_residual(const float* code, int64_t rows, int64_t width, const float* wt, const float* bias,
                        int64_t depth, const float* target, float scale, float* grad, float* grad_sums);
 
+// out[r, j] = sum_d a[r, d] * w[j, d].  a [rows, depth], w [width, depth], out [rows, width]
+// (long dot products; depth a multiple of 16 for the vector path).
+void rows_times_rows(const float* a, int64_t rows, int64_t depth, const float* w, int64_t width, float* out);
+
+// out[j, d] = sum_r code[r, j] * a[r, d].  code [rows, width], a [rows, depth], out [width, depth].
+void narrow_transposed_times_rows(const float* code, int64_t rows, int64_t width, const float* a, int64_t depth,
+                                  float* out);
+
 // out[c] = sum_r a[r, c].
 void column_sums(const float* a, int64_t rows, int64_t cols, float* out);
 

@@ -67,11 +67,12 @@ void expect_tiny_set(const ImageSet& set) {
   EXPECT_EQ(set.dim(), 4);
   ASSERT_EQ(set.pixels.size(), kPixels.size());
   for (size_t i = 0; i < kPixels.size(); ++i) {
-    EXPECT_EQ(set.pixels[i], static_cast<float>(kPixels[i]) / 255.0f) << "pixel " << i;
+    EXPECT_EQ(set.pixels[i], pixel_value(kPixels[i])) << "pixel " << i;
   }
   EXPECT_EQ(set.pixels[0], 0.0f);
   EXPECT_EQ(set.pixels[1], 1.0f);
-  EXPECT_EQ(set.image(2)[0], 254.0f / 255.0f);
+  EXPECT_EQ(set.image(2)[0], pixel_value(254));
+  EXPECT_NEAR(set.image(2)[0], 254.0 / 255.0, 1e-7);
   EXPECT_EQ(set.labels, kLabels);
 }
 
@@ -351,7 +352,7 @@ TEST(FashionMnist, LoadsPlainDirectory) {
   EXPECT_EQ(dataset.num_classes(), 10);
   expect_tiny_set(dataset.train);
   ASSERT_EQ(dataset.test.size(), 1);
-  EXPECT_EQ(dataset.test.pixels[3], 8.0f / 255.0f);
+  EXPECT_EQ(dataset.test.pixels[3], pixel_value(8));
   EXPECT_EQ(dataset.test.labels[0], 2);
 }
 
