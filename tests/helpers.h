@@ -5,8 +5,11 @@
 
 #include <functional>
 #include <map>
+#include <cstdint>
 #include <string>
 #include <vector>
+
+#include "data/dataset.h"
 
 namespace genzoo::test {
 
@@ -40,6 +43,14 @@ std::string read_text(const std::string& path);
 void write_text(const std::string& path, const std::string& text);
 std::string source_dir();  // the repository root (jobs/, analysis/)
 
+// Synthetic 28x28 images: every class is a few blurred blobs at class-specific places, each image a
+// randomly shifted and scaled copy of its class pattern plus pixel noise. Sample i has label
+// i mod num_classes; bytes and pixels are both filled (pixel = pixel_value(byte), as the loader does).
+// Deterministic in seed; learnable (an autoencoder's loss drops, a classifier separates the classes).
+ImageSet synthetic_images(int64_t per_class, int num_classes, uint64_t seed);
+// train and test splits of synthetic_images with the same class patterns (name "synthetic").
+Dataset synthetic_dataset(int64_t train_per_class, int64_t test_per_class, int num_classes, uint64_t seed);
+
 // ---- integration tests (tests/cli, tests/dist): the real binary on the real data
 
 // tests/data/jobs/tiny.toml: 20 models (16 linear_ae in 4 chunks, 4 conv_ae in 2), classes given by
@@ -51,9 +62,11 @@ const std::string& tiny_reference_run();
 
 // text in single quotes for sh.
 std::string shell_quote(const std::string& text);
-// The shell command run_genzoo_mpi runs (prefix it with `timeout N` through env, see mpi_env()).
-std::string mpi_env();  // "OMPI_ALLOW_RUN_AS_ROOT=1 ... " (environment assignments, ends with a space)
-std::string genzoo_mpi_command(int ranks, const std::string& args);
+// The environment assignments that let mpirun run as root, oversubscribed (ends with a space).
+std::string mpi_env();
+// The command run_genzoo_mpi runs, for wrapping (`timeout`, background runs):
+// "<mpi_env>timeout <seconds> mpirun --oversubscribe -np <ranks> genzoo <args>"; no timeout when seconds <= 0.
+std::string genzoo_mpi_command(int ranks, const std::string& args, int timeout_seconds = 0);
 // The combined output's lines (without the trailing newline), empty lines dropped.
 std::vector<std::string> output_lines(const std::string& output);
 

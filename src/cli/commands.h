@@ -13,6 +13,7 @@ using Runner = std::function<int()>;
 
 Runner add_train_command(CLI::App& app);
 Runner add_merge_command(CLI::App& app);
+Runner add_status_command(CLI::App& app);
 Runner add_plan_command(CLI::App& app);
 Runner add_inspect_command(CLI::App& app);
 Runner add_bench_command(CLI::App& app);

@@ -20,7 +20,8 @@ int main(int argc, char** argv) {
   std::map<std::string, genzoo::cli::Runner> runners{
       {"train", genzoo::cli::add_train_command(app)},     {"merge", genzoo::cli::add_merge_command(app)},
       {"plan", genzoo::cli::add_plan_command(app)},       {"inspect", genzoo::cli::add_inspect_command(app)},
-      {"bench", genzoo::cli::add_bench_command(app)},     {"job-reference", genzoo::cli::add_job_reference_command(app)},
+      {"status", genzoo::cli::add_status_command(app)},   {"bench", genzoo::cli::add_bench_command(app)},
+      {"job-reference", genzoo::cli::add_job_reference_command(app)},
   };
   try {
     app.parse(argc, argv);

@@ -1,10 +1,13 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <filesystem>
 
 #include "cli/commands.h"
 #include "dist/comm.h"
 #include "dist/run.h"
+#include "common/error.h"
+#include "store/run_dir.h"
 #include "job/job.h"
 
 namespace genzoo::cli {
@@ -16,6 +19,28 @@ void parse_fault(const std::string& text, RunOptions& options) {
   options.fault_model = std::stoll(text.substr(0, at));
   if (at != std::string::npos) options.fault_rank = std::stoi(text.substr(at + 1));
 }
+// Leaves the failure in RUN/error.txt for `genzoo status` (never in a directory that is not this
+// job's run: a refused directory stays untouched).
+RunSummary train_and_record_errors(const Job& job, const RunOptions& options) {
+  const RunDir run(options.run_dir);
+  try {
+    RunSummary summary = train_run(job, options);
+    if (Comm::world().rank() == 0) std::filesystem::remove(run.error_path());
+    return summary;
+  } catch (const RunDirError&) {
+    throw;
+  } catch (const std::exception& e) {
+    std::error_code ec;
+    if (std::filesystem::exists(run.job_path(), ec) && fingerprint(run.stored_job_text()) == fingerprint(job.text)) {
+      try {
+        write_file_atomically(run.error_path(), std::string(e.what()) + "\n");
+      } catch (const std::exception&) {
+      }
+    }
+    throw;
+  }
+}
+
 }  // namespace
 
 Runner add_train_command(CLI::App& app) {
@@ -41,7 +66,7 @@ Runner add_train_command(CLI::App& app) {
   return [job_path, options, fault] {
     if (!fault->empty()) parse_fault(*fault, *options);
     const Job job = load_job(*job_path);
-    const RunSummary summary = train_run(job, *options);
+    const RunSummary summary = train_and_record_errors(job, *options);
     Comm& comm = Comm::world();
     if (comm.rank() == 0) {
       if (summary.was_complete) {

@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include <torch/torch.h>
 
@@ -25,8 +26,15 @@ int owned_cores() {
   const int slurm = env_int("SLURM_CPUS_PER_TASK", 0);
   if (slurm > 0) return slurm;
   cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
-  return 1;
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  const int mask = std::max(1, CPU_COUNT(&set));
+  // Ranks that mpirun left unbound (it does when oversubscribing) all see every core; each taking them
+  // all runs ranks x cores spinning threads on the node, several times slower. Never more than a fair
+  // share of the node's cores.
+  const int local_ranks = env_int("OMPI_COMM_WORLD_LOCAL_SIZE", 1);
+  const long online = sysconf(_SC_NPROCESSORS_ONLN);
+  if (local_ranks > 1 && online > 0) return std::max(1, std::min(mask, static_cast<int>(online) / local_ranks));
+  return mask;
 }
 
 int local_rank() {

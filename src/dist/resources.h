@@ -5,7 +5,8 @@
 
 namespace genzoo {
 
-// Cores this process may use: SLURM_CPUS_PER_TASK when set, else the size of its CPU affinity mask.
+// Cores this process may use: SLURM_CPUS_PER_TASK when set, else the size of its CPU affinity mask,
+// capped under mpirun at the node's cores divided by the ranks on the node (OMPI_COMM_WORLD_LOCAL_SIZE).
 int owned_cores();
 // Node-local rank: OMPI_COMM_WORLD_LOCAL_RANK, else SLURM_LOCALID, else 0.
 int local_rank();

@@ -39,12 +39,17 @@ void write_file_atomically(const std::string& path, const std::string& text) {
   }
 }
 
-std::string RunDir::stored_job_text() const {
-  std::ifstream in(job_path(), std::ios::binary);
-  if (!in) throw RunDirError(path_ + ": not a genzoo run directory (no job.toml)");
+std::string read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw RunDirError(path + ": cannot read");
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+std::string RunDir::stored_job_text() const {
+  if (!fs::exists(job_path())) throw RunDirError(path_ + ": not a genzoo run directory (no job.toml)");
+  return read_text_file(job_path());
 }
 
 void RunDir::claim(const Job& job) const {

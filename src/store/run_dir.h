@@ -27,6 +27,8 @@ class RunDir {
   std::string zoo_path() const { return path_ + "/zoo.h5"; }
   std::string featurenet_path() const { return path_ + "/featurenet.h5"; }
   std::string shard_dir() const { return path_ + "/shards"; }
+  // The last failure of `genzoo train` on this run (one line), removed when a train succeeds.
+  std::string error_path() const { return path_ + "/error.txt"; }
   std::string shard_path(int64_t chunk_index) const;
   // Completed shards (renamed into place), sorted by name; temporaries of crashed writers are ignored.
   std::vector<std::string> shard_files() const;
@@ -36,6 +38,9 @@ class RunDir {
  private:
   std::string path_;
 };
+
+// Reads a whole text file. Throws RunDirError naming it.
+std::string read_text_file(const std::string& path);
 
 // Writes text to path via a temporary file and an atomic rename.
 void write_file_atomically(const std::string& path, const std::string& text);

@@ -1,0 +1,189 @@
+// Integration tests for src/cli/train_command.cpp (and the run directory it drives): the real genzoo
+// binary trains tests/data/jobs/tiny.toml on the Debian Fashion-MNIST; the results are read back from
+// HDF5. Single process; the MPI paths are in tests/dist/run_test.cpp.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <numeric>
+#include <regex>
+
+#include "helpers.h"
+#include "store/run_dir.h"
+#include "store/zoo.h"
+
+namespace genzoo::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kDataDir = "/usr/share/datasets/fashion-mnist";
+constexpr int64_t kTinyModels = 20;
+constexpr int kTinyChunks = 6;  // linear_ae: 16 models, at most 5 per chunk -> 4; conv_ae: 4, at most 3 -> 2
+
+std::string train_args(const std::string& job, const std::string& run, const std::string& extra = "") {
+  return "train " + shell_quote(job) + " --run " + shell_quote(run) + (extra.empty() ? "" : " " + extra);
+}
+
+// The refusal is one line "genzoo: error: ..." containing every part.
+void expect_one_line_error(const CommandResult& result, const std::vector<std::string>& parts) {
+  EXPECT_NE(result.exit_code, 0) << result.output;
+  const std::vector<std::string> lines = output_lines(result.output);
+  ASSERT_EQ(lines.size(), 1u) << result.output;
+  EXPECT_EQ(lines[0].rfind("genzoo: error: ", 0), 0u) << lines[0];
+  for (const auto& part : parts) EXPECT_NE(lines[0].find(part), std::string::npos) << "missing '" << part << "' in: " << lines[0];
+}
+
+// tiny.toml with one line replaced (the line must be there).
+std::string tiny_job_with(const std::string& line, const std::string& replacement) {
+  std::string text = read_text(tiny_job_path());
+  const auto at = text.find(line);
+  if (at == std::string::npos) throw std::runtime_error("tiny.toml has no line '" + line + "'");
+  return text.replace(at, line.size(), replacement);
+}
+
+TEST(TrainCommand, FreshRunWritesEveryModelOnceAndPrintsProgress) {
+  TempDir dir;
+  const std::string run = dir.file("run");
+  const CommandResult result = run_genzoo(train_args(tiny_job_path(), run));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+
+  // Progress (not a tty: the final line) with models done/total and the rate, then the summary.
+  EXPECT_TRUE(std::regex_search(result.output, std::regex(R"(\[train\] 20/20 models  [0-9]+\.[0-9]+ models/s)")))
+      << result.output;
+  EXPECT_NE(result.output.find("[train] classes 0, 1, 7 (given by the job)"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find(run + "/zoo.h5: 20 models (20 trained now, 0 resumed from shards)"), std::string::npos)
+      << result.output;
+
+  const ZooData zoo = read_zoo(run + "/zoo.h5");
+  std::vector<int64_t> ids;
+  for (const auto& model : zoo.models) ids.push_back(model.id);
+  std::vector<int64_t> expected(kTinyModels);
+  std::iota(expected.begin(), expected.end(), 0);
+  EXPECT_EQ(ids, expected);
+  EXPECT_EQ(zoo.attrs.job_toml, read_text(tiny_job_path()));
+  EXPECT_EQ(zoo.attrs.job_fingerprint, fingerprint(read_text(tiny_job_path())));
+  EXPECT_EQ(zoo.attrs.classes, (std::vector<int64_t>{0, 1, 7}));
+  ASSERT_EQ(zoo.weights.size(), 2u);
+  EXPECT_EQ(zoo.weights.at("linear_ae").model_ids.size(), 16u);
+  EXPECT_EQ(zoo.weights.at("conv_ae").model_ids.size(), 4u);
+  for (const auto& model : zoo.models) {
+    EXPECT_EQ(model.status, "ok") << "model " << model.id;
+    EXPECT_GT(model.final_loss, 0.0) << "model " << model.id;
+    EXPECT_EQ(model.rank, 0) << "model " << model.id;
+    EXPECT_EQ(std::accumulate(model.counts.begin(), model.counts.end(), int64_t{0}),
+              static_cast<int64_t>(model.sample_indices.size()))
+        << "model " << model.id;
+  }
+
+  // One shard per chunk, each holding its chunk's models; no temporaries left behind.
+  EXPECT_EQ(count_files(run + "/shards", "chunk-", ".h5"), kTinyChunks);
+  EXPECT_EQ(count_files(run + "/shards", "", ""), kTinyChunks);
+  std::vector<int64_t> in_shards;
+  for (int chunk = 0; chunk < kTinyChunks; ++chunk) {
+    char name[32];
+    std::snprintf(name, sizeof name, "/shards/chunk-%06d.h5", chunk);
+    for (int64_t id : read_model_ids(run + name)) in_shards.push_back(id);
+  }
+  std::sort(in_shards.begin(), in_shards.end());
+  EXPECT_EQ(in_shards, expected);
+  EXPECT_EQ(read_text(run + "/job.toml"), read_text(tiny_job_path()));
+
+  // A rerun finds the zoo complete and touches nothing.
+  const DirSnapshot before = snapshot_dir(run);
+  const CommandResult again = run_genzoo(train_args(tiny_job_path(), run));
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("is complete (20 models in zoo.h5); nothing to do"), std::string::npos) << again.output;
+  EXPECT_EQ(again.output.find("[train]"), std::string::npos) << again.output;
+  EXPECT_EQ(snapshot_changes(before, snapshot_dir(run)), "");
+}
+
+TEST(TrainCommand, QuietPrintsNothingOnStderr) {
+  TempDir dir;
+  const std::string run = dir.file("run");
+  const std::string err = dir.file("stderr.txt");
+  // stdout is captured; stderr goes to its own file.
+  const CommandResult result = run_command("(" + std::string(GENZOO_BINARY) + " " +
+                                           train_args(tiny_job_path(), run, "--quiet") + " 2>" + shell_quote(err) + ")");
+  ASSERT_EQ(result.exit_code, 0) << result.output << read_text(err);
+  EXPECT_EQ(read_text(err), "");
+  EXPECT_EQ(output_lines(result.output), std::vector<std::string>{run + "/zoo.h5: 20 models (20 trained now, 0 resumed from shards)"});
+  EXPECT_EQ(read_model_ids(run + "/zoo.h5").size(), static_cast<size_t>(kTinyModels));
+}
+
+TEST(TrainCommand, RefusesRunDirectoryOfAnotherJobAndTouchesNothing) {
+  TempDir dir;
+  const std::string run = dir.file("run");
+  copy_tree(tiny_reference_run(), run);
+  const std::string other_job = dir.file("other.toml");
+  write_text(other_job, tiny_job_with("seed = 7", "seed = 8"));
+
+  const DirSnapshot before = snapshot_dir(run);
+  // Also with zoo.h5 gone (a run in progress): the job check comes before anything else.
+  for (bool with_zoo : {true, false}) {
+    SCOPED_TRACE(with_zoo ? "complete run" : "run without zoo.h5");
+    const CommandResult result = run_genzoo(train_args(other_job, run));
+    expect_one_line_error(result, {"run directory " + run, "belongs to another job", other_job});
+    DirSnapshot expected = before;
+    if (!with_zoo) expected.erase("zoo.h5");
+    EXPECT_EQ(snapshot_changes(expected, snapshot_dir(run)), "");
+    if (with_zoo) fs::remove(run + "/zoo.h5");
+  }
+}
+
+TEST(TrainCommand, RefusesNonEmptyDirectoryThatIsNoRun) {
+  TempDir dir;
+  const std::string run = dir.file("results");
+  fs::create_directories(run + "/old");
+  write_text(run + "/notes.txt", "keep me\n");
+  write_text(run + "/old/zoo.h5", "not ours\n");
+  const DirSnapshot before = snapshot_dir(run);
+
+  const CommandResult result = run_genzoo(train_args(tiny_job_path(), run));
+  expect_one_line_error(result, {"run directory " + run, "not empty", "no genzoo run"});
+  EXPECT_EQ(snapshot_changes(before, snapshot_dir(run)), "");
+  EXPECT_FALSE(fs::exists(run + "/shards"));
+}
+
+TEST(TrainCommand, BadJobGivesOneLineNamingFileAndKey) {
+  TempDir dir;
+  const std::string run = dir.file("run");
+  const std::string unknown = dir.file("unknown.toml");
+  write_text(unknown, tiny_job_with("seed = 7", "seed = 7\nsede = 3"));
+  expect_one_line_error(run_genzoo(train_args(unknown, run)), {unknown, "sede"});
+
+  const std::string unknown_family_key = dir.file("family_key.toml");
+  write_text(unknown_family_key, tiny_job_with("steps = 40", "stepz = 40"));
+  expect_one_line_error(run_genzoo(train_args(unknown_family_key, run)), {unknown_family_key, "stepz"});
+
+  const std::string out_of_range = dir.file("range.toml");
+  write_text(out_of_range, tiny_job_with("samples_max = 400", "samples_max = 100"));  // below samples_min
+  expect_one_line_error(run_genzoo(train_args(out_of_range, run)), {out_of_range, "samples_max"});
+
+  EXPECT_FALSE(fs::exists(run)) << "a refused job must not create its run directory";
+}
+
+TEST(TrainCommand, MissingDataDirectoryNamesTheFile) {
+  TempDir dir;
+  const CommandResult result = run_genzoo(train_args(tiny_job_path(), dir.file("run"), "--data /nonexistent"));
+  expect_one_line_error(result, {"/nonexistent/train-images-idx3-ubyte", "not found"});
+}
+
+TEST(TrainCommand, TruncatedIdxFileIsNamed) {
+  TempDir dir;
+  const std::string data = dir.file("data");
+  fs::create_directories(data);
+  for (const char* name : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                           "t10k-labels-idx1-ubyte.gz"}) {
+    fs::copy_file(std::string(kDataDir) + "/" + name, data + "/" + name);
+  }
+  const std::string broken = data + "/t10k-images-idx3-ubyte.gz";
+  fs::resize_file(broken, fs::file_size(broken) / 2);
+
+  const CommandResult result = run_genzoo(train_args(tiny_job_path(), dir.file("run"), "--data " + shell_quote(data)));
+  expect_one_line_error(result, {broken, "truncated"});
+  EXPECT_FALSE(fs::exists(dir.file("run") + "/zoo.h5"));
+}
+
+}  // namespace
+}  // namespace genzoo::test

@@ -1,0 +1,433 @@
+// Tests for src/train/trainer.cpp and src/train/fast_linear_ae.cpp on a small synthetic dataset
+// (3 classes x 300 training images, 28x28) with a real plan: a model's result does not depend on its
+// batch-mates, the hand-written path agrees with LibTorch autograd, training lowers the loss,
+// divergence is contained, checkpoints and losses are what they claim to be, and stop/fault work.
+#include "train/trainer.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "data/dataset.h"
+#include "helpers.h"
+#include "job/job.h"
+#include "models/family.h"
+#include "plan/plan.h"
+
+namespace genzoo::test {
+namespace {
+
+constexpr int kClasses = 3;
+
+// Every model has its own init, seed and learning rate (lr_spread), so a mix-up between batch-mates
+// cannot go unnoticed.
+const char* const kJob = R"(
+name = "trainer-test"
+seed = 3
+[data]
+num_classes = 3
+classes = [0, 1, 2]
+samples_min = 60
+samples_max = 200
+[[family]]
+name = "linear_ae"
+models = 32
+latent = 16
+steps = 30
+batch_size = 32
+lr = 2e-3
+lr_spread = 0.5
+init = "model"
+chunk_models = 32
+[[family]]
+name = "conv_ae"
+models = 32
+latent = 8
+channels = 4
+steps = 10
+batch_size = 16
+lr = 2e-3
+lr_spread = 0.5
+init = "model"
+chunk_models = 32
+)";
+
+struct World {
+  Dataset dataset;
+  Job job;
+  Plan plan;
+  EvalData eval;
+  std::vector<const ModelSpec*> linear, conv;  // the specs of each family, in plan order
+};
+
+// Built once; never moved (eval.dataset and the spec pointers point into it).
+const World& world() {
+  static const World* const shared = [] {
+    auto* w = new World;
+    w->dataset = synthetic_dataset(300, 50, kClasses, 77);
+    w->job = parse_job(kJob, "<trainer-test>");
+    std::vector<std::vector<int64_t>> pools;
+    for (int64_t c : w->job.data.classes) pools.push_back(w->dataset.train.indices_of_class(static_cast<int>(c)));
+    w->plan = make_plan(w->job, w->job.data.classes, pools);
+    w->eval.dataset = &w->dataset;
+    for (int64_t c : w->plan.classes) w->eval.test_pools.push_back(w->dataset.test.indices_of_class(static_cast<int>(c)));
+    for (const ModelSpec& m : w->plan.models) (m.family_index == 0 ? w->linear : w->conv).push_back(&m);
+    return w;
+  }();
+  return *shared;
+}
+
+FamilyConfig linear_config() { return world().job.families[0]; }
+FamilyConfig conv_config() { return world().job.families[1]; }
+
+TrainOptions options_for(const std::string& kernels) {
+  TrainOptions options;
+  options.kernels = kernels;
+  return options;
+}
+
+int64_t params_of(const FamilyConfig& config) { return layout_size(find_family(config.name).layout(config)); }
+
+// Largest |a[i] - b[i]| over n floats; NaN compares as infinitely different.
+double max_abs_diff(const float* a, const float* b, int64_t n) {
+  double worst = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double d = std::fabs(static_cast<double>(a[i]) - b[i]);
+    worst = std::max(worst, std::isnan(d) ? INFINITY : d);
+  }
+  return worst;
+}
+
+std::vector<const ModelSpec*> pick(const std::vector<const ModelSpec*>& specs, const std::vector<int>& positions) {
+  std::vector<const ModelSpec*> out;
+  for (int p : positions) out.push_back(specs[p]);
+  return out;
+}
+
+// Trains model 7 of a 32-model batch alone and inside the batch (and a 3-model batch) and returns
+// the largest weight difference.
+double alone_versus_batch(const FamilyConfig& config, const std::vector<const ModelSpec*>& specs,
+                          const TrainOptions& options) {
+  const int64_t p = params_of(config);
+  const RawTrainResult batch = train_weights(config, specs, world().dataset, options);
+  const RawTrainResult alone = train_weights(config, pick(specs, {7}), world().dataset, options);
+  const RawTrainResult few = train_weights(config, pick(specs, {20, 7, 3}), world().dataset, options);
+  EXPECT_EQ(static_cast<int64_t>(batch.weights.size()), 32 * p);
+  EXPECT_EQ(static_cast<int64_t>(alone.weights.size()), p);
+  // Training moved the model away from its init (and away from its neighbour's weights).
+  EXPECT_GT(max_abs_diff(batch.weights.data() + 7 * p, batch.weights.data() + 8 * p, p), 1e-2);
+  const double in_batch = max_abs_diff(batch.weights.data() + 7 * p, alone.weights.data(), p);
+  const double in_few = max_abs_diff(few.weights.data() + 1 * p, alone.weights.data(), p);
+  const double other = max_abs_diff(few.weights.data() + 2 * p, batch.weights.data() + 3 * p, p);
+  return std::max({in_batch, in_few, other});
+}
+
+// DESIGN.md section 3: training model 7 alone and inside a batch of 32 gives the same weights
+// within 1e-5 (fast kernels: each model's step is the same sequential code, so they are in fact
+// bit-identical).
+TEST(Trainer, LinearFastModelAloneEqualsModelInBatch) {
+  const FamilyConfig config = linear_config();
+  const TrainOptions options = options_for("auto");
+  ASSERT_TRUE(uses_fast_kernels(config, options));
+  EXPECT_LE(alone_versus_batch(config, world().linear, options), 1e-5);
+}
+
+TEST(Trainer, LinearTorchModelAloneEqualsModelInBatch) {
+  const FamilyConfig config = linear_config();
+  const TrainOptions options = options_for("torch");
+  ASSERT_FALSE(uses_fast_kernels(config, options));
+  EXPECT_LE(alone_versus_batch(config, world().linear, options), 1e-5);
+}
+
+TEST(Trainer, ConvModelAloneEqualsModelInBatch) {
+  const FamilyConfig config = conv_config();
+  const TrainOptions options = options_for("auto");
+  ASSERT_FALSE(uses_fast_kernels(config, options));
+  EXPECT_LE(alone_versus_batch(config, world().conv, options), 1e-5);
+}
+
+// Denoising noise comes from each model's own generator: also independent of the batch.
+TEST(Trainer, DenoisingModelAloneEqualsModelInBatch) {
+  for (const std::string noise : {"gaussian", "mask"}) {
+    FamilyConfig config = linear_config();
+    config.regularizer = "denoising";
+    config.noise = noise;
+    config.noise_level = 0.3;
+    ASSERT_FALSE(uses_fast_kernels(config, options_for("auto")));
+    EXPECT_LE(alone_versus_batch(config, world().linear, options_for("auto")), 1e-5) << noise;
+  }
+}
+
+// The hand-written forward/backward (incl. the regularizers' gradients) against LibTorch autograd.
+// Tolerance: both are float; the GEMMs sum in different orders (relative differences ~1e-6 in the
+// gradients), and Adam turns each gradient into an update of about lr * sign(g), so a rounding
+// difference only matters where |g| is tiny. After 5 steps at lr ~2e-3 weights may therefore differ
+// by a small fraction of lr: 5e-5 (2.5% of one step) bounds that, while a wrong gradient term moves
+// weights by whole steps (>= 1e-3).
+TEST(Trainer, LinearFastPathAgreesWithTorchPath) {
+  for (const std::string regularizer : {"none", "sparse", "contractive"}) {
+    FamilyConfig config = linear_config();
+    config.steps = 5;
+    config.regularizer = regularizer;
+    config.reg_weight = regularizer == "sparse" ? 0.5 : 0.05;
+    const auto specs = pick(world().linear, {0, 1, 2, 3});
+    const RawTrainResult fast = train_weights(config, specs, world().dataset, options_for("auto"));
+    const RawTrainResult slow = train_weights(config, specs, world().dataset, options_for("torch"));
+    const int64_t n = static_cast<int64_t>(fast.weights.size());
+    ASSERT_EQ(n, 4 * params_of(config));
+    ASSERT_EQ(slow.weights.size(), fast.weights.size());
+    EXPECT_LE(max_abs_diff(fast.weights.data(), slow.weights.data(), n), 5e-5) << regularizer;
+  }
+}
+
+// A regularizer changes the weights: the fast and torch paths agreeing above would not catch a
+// regularizer that is silently ignored by both.
+TEST(Trainer, RegularizersRunAndChangeTheResult) {
+  const auto specs = pick(world().linear, {0, 1});
+  FamilyConfig plain = linear_config();
+  plain.steps = 20;
+  const auto reference = train_chunk(plain, specs, world().eval, options_for("torch"));
+  struct Case {
+    std::string family, regularizer, noise;
+    double weight, level;
+  };
+  const std::vector<Case> cases = {{"linear_ae", "sparse", "gaussian", 0.5, 0.0},
+                                   {"linear_ae", "contractive", "gaussian", 0.05, 0.0},
+                                   {"linear_ae", "denoising", "gaussian", 0.0, 0.3},
+                                   {"linear_ae", "denoising", "mask", 0.0, 0.3},
+                                   {"conv_ae", "sparse", "gaussian", 0.5, 0.0},
+                                   {"conv_ae", "contractive", "gaussian", 0.05, 0.0},
+                                   {"conv_ae", "denoising", "mask", 0.0, 0.3}};
+  std::vector<TrainedModel> conv_reference;
+  for (const Case& c : cases) {
+    const bool conv = c.family == "conv_ae";
+    FamilyConfig config = conv ? conv_config() : linear_config();
+    config.steps = 20;
+    const auto family_specs = conv ? pick(world().conv, {0, 1}) : specs;
+    if (conv && conv_reference.empty()) conv_reference = train_chunk(config, family_specs, world().eval, options_for("auto"));
+    config.regularizer = c.regularizer;
+    config.noise = c.noise;
+    config.reg_weight = c.weight;
+    config.noise_level = c.level;
+    const std::string what = c.family + " " + c.regularizer + " " + c.noise;
+    for (const std::string kernels : {"auto", "torch"}) {
+      const auto trained = train_chunk(config, family_specs, world().eval, options_for(kernels));
+      const auto& base = conv ? conv_reference : reference;
+      ASSERT_EQ(trained.size(), 2u);
+      for (size_t m = 0; m < 2; ++m) {
+        EXPECT_EQ(trained[m].status, "ok") << what;
+        EXPECT_TRUE(std::isfinite(trained[m].final_loss) && trained[m].final_loss > 0.0) << what;
+        EXPECT_TRUE(std::isfinite(trained[m].test_loss) && trained[m].test_loss > 0.0) << what;
+        const int64_t p = static_cast<int64_t>(base[m].weights.size());
+        ASSERT_EQ(static_cast<int64_t>(trained[m].weights.size()), p) << what;
+        EXPECT_GT(max_abs_diff(trained[m].weights.data(), base[m].weights.data(), p), 1e-3) << what;
+      }
+    }
+  }
+}
+
+TEST(Trainer, TrainingLowersTheLoss) {
+  struct Case {
+    FamilyConfig config;
+    std::vector<const ModelSpec*> specs;
+    int64_t steps;
+  };
+  const std::vector<Case> cases = {{linear_config(), pick(world().linear, {0, 5}), 200},
+                                   {conv_config(), pick(world().conv, {0, 5}), 100}};
+  for (const Case& c : cases) {
+    for (const std::string kernels : {"auto", "torch"}) {
+      FamilyConfig config = c.config;
+      config.steps = 1;
+      const auto start = train_chunk(config, c.specs, world().eval, options_for(kernels));
+      config.steps = c.steps;
+      const auto end = train_chunk(config, c.specs, world().eval, options_for(kernels));
+      for (size_t m = 0; m < c.specs.size(); ++m) {
+        const std::string what = config.name + " (" + kernels + ") model " + std::to_string(c.specs[m]->id);
+        EXPECT_EQ(end[m].status, "ok") << what;
+        EXPECT_LT(end[m].final_loss, 0.5 * start[m].final_loss) << what;
+        EXPECT_LT(end[m].test_loss, 0.5 * start[m].test_loss) << what;
+      }
+    }
+  }
+}
+
+// A model whose learning rate blows it up is marked diverged; its batch-mates come out as if it had
+// never been in their batch.
+TEST(Trainer, DivergedModelIsMarkedAndDoesNotDisturbItsBatchMates) {
+  for (const std::string family : {"linear_ae", "conv_ae"}) {
+    for (const std::string kernels : {"auto", "torch"}) {
+      if (family == "conv_ae" && kernels == "torch") continue;  // conv_ae always takes the torch path
+      const std::string what = family + " (" + kernels + ")";
+      const bool conv = family == "conv_ae";
+      FamilyConfig config = conv ? conv_config() : linear_config();
+      config.steps = 15;
+      const auto& all = conv ? world().conv : world().linear;
+      ModelSpec wild = *all[4];
+      wild.lr = 1e12;
+      const std::vector<const ModelSpec*> with = {all[2], &wild, all[9]};
+      const std::vector<const ModelSpec*> without = {all[2], all[9]};
+      const auto trained = train_chunk(config, with, world().eval, options_for(kernels));
+      const auto reference = train_chunk(config, without, world().eval, options_for(kernels));
+      ASSERT_EQ(trained.size(), 3u);
+      EXPECT_EQ(trained[1].status, "diverged") << what;
+      EXPECT_EQ(trained[1].id, all[4]->id) << what;
+      for (size_t m : {0, 2}) {
+        const auto& ref = reference[m == 0 ? 0 : 1];
+        EXPECT_EQ(trained[m].status, "ok") << what;
+        EXPECT_EQ(trained[m].id, ref.id) << what;
+        const int64_t p = static_cast<int64_t>(ref.weights.size());
+        EXPECT_LE(max_abs_diff(trained[m].weights.data(), ref.weights.data(), p), 1e-5) << what << " model " << m;
+        EXPECT_NEAR(trained[m].final_loss, ref.final_loss, 1e-6 * ref.final_loss) << what;
+      }
+    }
+  }
+}
+
+// checkpoint_steps = [4, 10] of a 10-step run: the last checkpoint is the final weights and the
+// first equals a separate 4-step run.
+TEST(Trainer, CheckpointsAreTheWeightsAtTheirSteps) {
+  for (const std::string family : {"linear_ae", "conv_ae"}) {
+    for (const std::string kernels : {"auto", "torch"}) {
+      const bool conv = family == "conv_ae";
+      const std::string what = family + " (" + kernels + ")";
+      FamilyConfig config = conv ? conv_config() : linear_config();
+      config.steps = 10;
+      config.checkpoint_steps = {4, 10};
+      const auto specs = pick(conv ? world().conv : world().linear, {1, 6, 11});
+      const int64_t p = params_of(config), models = 3, steps = 2;
+      const RawTrainResult raw = train_weights(config, specs, world().dataset, options_for(kernels));
+      ASSERT_EQ(static_cast<int64_t>(raw.checkpoints.size()), models * steps * p) << what;  // [M, T, P]
+      ASSERT_EQ(static_cast<int64_t>(raw.weights.size()), models * p) << what;
+      FamilyConfig shorter = config;
+      shorter.steps = 4;
+      shorter.checkpoint_steps.clear();
+      const RawTrainResult early = train_weights(shorter, specs, world().dataset, options_for(kernels));
+      EXPECT_TRUE(early.checkpoints.empty()) << what;
+      for (int64_t m = 0; m < models; ++m) {
+        const float* first = raw.checkpoints.data() + (m * steps + 0) * p;
+        const float* last = raw.checkpoints.data() + (m * steps + 1) * p;
+        EXPECT_EQ(max_abs_diff(last, raw.weights.data() + m * p, p), 0.0) << what << " model " << m;
+        EXPECT_EQ(max_abs_diff(first, early.weights.data() + m * p, p), 0.0) << what << " model " << m;
+        EXPECT_GT(max_abs_diff(first, last, p), 1e-4) << what << " model " << m;
+      }
+      // train_chunk hands each model its own [T, P] slice.
+      const auto trained = train_chunk(config, specs, world().eval, options_for(kernels));
+      for (int64_t m = 0; m < models; ++m) {
+        ASSERT_EQ(static_cast<int64_t>(trained[m].checkpoints.size()), steps * p) << what;
+        EXPECT_EQ(max_abs_diff(trained[m].checkpoints.data() + p, trained[m].weights.data(), p), 0.0) << what;
+        EXPECT_EQ(max_abs_diff(trained[m].checkpoints.data(), raw.checkpoints.data() + m * steps * p, p), 0.0) << what;
+      }
+    }
+  }
+}
+
+// final_loss and test_loss recomputed here in double precision from the returned weights, read in
+// the canonical layout of src/models/linear_ae.h. Tolerance 1e-5 relative: the trainer evaluates in
+// float (16-term and 784-term sums, ~1e-7 relative each), the reference in double.
+TEST(Trainer, LossesAreTheReconstructionErrorsOfTheReturnedWeights) {
+  FamilyConfig config = linear_config();
+  config.steps = 25;
+  const auto specs = pick(world().linear, {0, 13, 31});
+  const Dataset& data = world().dataset;
+  for (const std::string kernels : {"auto", "torch"}) {
+    const auto trained = train_chunk(config, specs, world().eval, options_for(kernels));
+    ASSERT_EQ(trained.size(), specs.size());
+    for (size_t m = 0; m < specs.size(); ++m) {
+      const int64_t k = config.latent, d = 784;
+      const std::vector<float>& w = trained[m].weights;
+      ASSERT_EQ(static_cast<int64_t>(w.size()), 2 * k * d + k + d);
+      const float* enc_w = w.data();          // [k, 784]
+      const float* enc_b = enc_w + k * d;     // [k]
+      const float* dec_w = enc_b + k;         // [784, k]
+      const float* dec_b = dec_w + d * k;     // [784]
+      const auto mse = [&](const float* x) {
+        std::vector<double> code(k);
+        for (int64_t j = 0; j < k; ++j) {
+          double z = enc_b[j];
+          for (int64_t i = 0; i < d; ++i) z += static_cast<double>(enc_w[j * d + i]) * x[i];
+          code[j] = z;
+        }
+        double sum = 0.0;
+        for (int64_t i = 0; i < d; ++i) {
+          double y = dec_b[i];
+          for (int64_t j = 0; j < k; ++j) y += static_cast<double>(dec_w[i * k + j]) * code[j];
+          sum += (y - x[i]) * (y - x[i]);
+        }
+        return sum / d;
+      };
+      double train_sum = 0.0;
+      for (int64_t index : specs[m]->sample_indices) train_sum += mse(data.train.image(index));
+      const double final_loss = train_sum / static_cast<double>(specs[m]->sample_indices.size());
+      double test_loss = 0.0;
+      for (int slot = 0; slot < kClasses; ++slot) {
+        const auto& pool = world().eval.test_pools[slot];
+        ASSERT_FALSE(pool.empty());
+        double sum = 0.0;
+        for (int64_t index : pool) sum += mse(data.test.image(index));
+        test_loss += specs[m]->proportions[slot] * sum / static_cast<double>(pool.size());
+      }
+      const std::string what = kernels + " model " + std::to_string(specs[m]->id);
+      EXPECT_EQ(trained[m].id, specs[m]->id) << what;
+      EXPECT_EQ(trained[m].status, "ok") << what;
+      EXPECT_NEAR(trained[m].final_loss, final_loss, 1e-5 * final_loss) << what;
+      EXPECT_NEAR(trained[m].test_loss, test_loss, 1e-5 * test_loss) << what;
+      EXPECT_GE(trained[m].train_seconds, 0.0) << what;
+    }
+    // Models with different data and learning rates end at different losses (no mix-up of rows).
+    EXPECT_NE(trained[0].final_loss, trained[1].final_loss);
+  }
+}
+
+TEST(Trainer, ReportsProgressEveryStep) {
+  for (const std::string kernels : {"auto", "torch"}) {
+    FamilyConfig config = linear_config();
+    config.steps = 7;
+    TrainOptions options = options_for(kernels);
+    std::vector<int64_t> seen;
+    options.on_step = [&](int64_t step) { seen.push_back(step); };
+    train_weights(config, pick(world().linear, {0, 1}), world().dataset, options);
+    EXPECT_EQ(seen, (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7})) << kernels;
+  }
+}
+
+TEST(Trainer, StopAbandonsTheChunk) {
+  for (const std::string kernels : {"auto", "torch"}) {
+    FamilyConfig config = linear_config();
+    config.steps = 50;
+    std::atomic<bool> stop{false};
+    TrainOptions options = options_for(kernels);
+    options.stop = &stop;
+    int64_t last_step = 0;
+    options.on_step = [&](int64_t step) {
+      last_step = step;
+      if (step == 3) stop = true;
+    };
+    EXPECT_THROW(train_chunk(config, pick(world().linear, {0, 1}), world().eval, options), ChunkAbandoned) << kernels;
+    EXPECT_EQ(last_step, 3) << kernels << ": the stop flag is checked before every step";
+  }
+}
+
+TEST(Trainer, InjectedFaultThrowsTrainErrorNamingTheModel) {
+  TrainOptions options = options_for("auto");
+  const auto specs = pick(world().linear, {5, 7, 9});
+  options.fault_model = specs[1]->id;
+  try {
+    train_chunk(linear_config(), specs, world().eval, options);
+    FAIL() << "expected TrainError";
+  } catch (const TrainError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("model " + std::to_string(specs[1]->id)), std::string::npos) << message;
+  }
+  // A fault for a model of another chunk leaves this one alone.
+  options.fault_model = world().linear[0]->id;
+  FamilyConfig config = linear_config();
+  config.steps = 2;
+  EXPECT_NO_THROW(train_chunk(config, specs, world().eval, options));
+}
+
+}  // namespace
+}  // namespace genzoo::test
