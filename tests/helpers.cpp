@@ -1,5 +1,7 @@
 #include "helpers.h"
 
+#include "store/run_dir.h"  // fingerprint
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -135,19 +137,45 @@ Dataset synthetic_dataset(int64_t train_per_class, int64_t test_per_class, int n
 namespace genzoo::test {
 
 namespace fs = std::filesystem;
+using genzoo::fingerprint;
 
 std::string tiny_job_path() { return source_dir() + "/tests/data/jobs/tiny.toml"; }
 
-const std::string& tiny_reference_run() {
-  static TempDir dir;
-  static const std::string run = [] {
-    const std::string path = dir.file("run");
-    const CommandResult result = run_genzoo("train " + shell_quote(tiny_job_path()) + " --run " + shell_quote(path) + " --quiet");
-    if (result.exit_code != 0) throw std::runtime_error("training the tiny reference run failed:\n" + result.output);
-    return path;
-  }();
-  return run;
+std::string reference_run(const std::string& name, const std::string& job_text) {
+  const fs::path binary(GENZOO_BINARY);
+  const auto binary_mtime = fs::last_write_time(binary).time_since_epoch();
+  const std::string stamp = std::to_string(fs::file_size(binary)) + ":" +
+                            std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(binary_mtime).count());
+  const fs::path cache = binary.parent_path() / "test-cache";
+  const std::string prefix = name + "-";
+  const fs::path run = cache / (prefix + fingerprint(job_text + "\n" + stamp));
+  if (fs::exists(run / "zoo.h5")) return run.string();
+
+  // Train into a private staging directory and rename the finished run into place, so concurrent test
+  // processes never see half a run; runs of older binaries go.
+  fs::create_directories(cache);
+  std::error_code ignored;
+  for (const auto& entry : fs::directory_iterator(cache)) {
+    const std::string entry_name = entry.path().filename().string();
+    if (entry_name.rfind(prefix, 0) == 0 && entry_name.find(".tmp-") == std::string::npos) fs::remove_all(entry.path(), ignored);
+  }
+  const fs::path staging = cache / (run.filename().string() + ".tmp-" + std::to_string(getpid()));
+  fs::remove_all(staging, ignored);
+  fs::create_directories(staging);
+  write_text((staging / "job.toml").string(), job_text);
+  const CommandResult result = run_genzoo("train " + shell_quote((staging / "job.toml").string()) + " --run " +
+                                          shell_quote((staging / "run").string()) + " --quiet");
+  if (result.exit_code != 0) {
+    fs::remove_all(staging, ignored);
+    throw std::runtime_error("training the reference run " + name + " failed:\n" + result.output);
+  }
+  fs::rename(staging / "run", run, ignored);  // fails harmlessly when another process got there first
+  fs::remove_all(staging, ignored);
+  if (!fs::exists(run / "zoo.h5")) throw std::runtime_error("reference run " + run.string() + " is missing");
+  return run.string();
 }
+
+std::string tiny_reference_run() { return reference_run("tiny", read_text(tiny_job_path())); }
 
 std::string shell_quote(const std::string& text) {
   std::string quoted = "'";

@@ -56,9 +56,14 @@ Dataset synthetic_dataset(int64_t train_per_class, int64_t test_per_class, int n
 // tests/data/jobs/tiny.toml: 20 models (16 linear_ae in 4 chunks, 4 conv_ae in 2), classes given by
 // the job so no feature net is trained; a run takes a few seconds.
 std::string tiny_job_path();
-// A run directory holding a finished 1-process `genzoo train tiny.toml`, trained once per test
-// process and shared: tests must not modify it (copy it with copy_tree first).
-const std::string& tiny_reference_run();
+// A run directory holding a finished 1-process, uninterrupted `genzoo train` of job_text: the
+// reference that distributed, resumed and merged runs are compared with. Trained once per build of
+// the genzoo binary and kept under <build dir>/test-cache (ctest runs every test in its own process),
+// keyed by the job text and the binary's size and mtime. Shared: tests must not modify it (copy it
+// with copy_tree first).
+std::string reference_run(const std::string& name, const std::string& job_text);
+// reference_run of tests/data/jobs/tiny.toml.
+std::string tiny_reference_run();
 
 // text in single quotes for sh.
 std::string shell_quote(const std::string& text);

@@ -42,6 +42,10 @@ RawTrainResult train_torch(const FamilyConfig& config, const std::vector<const M
   const int64_t checkpoints = static_cast<int64_t>(config.checkpoint_steps.size());
   const torch::Device device(options.device);
   const bool on_cpu = device.is_cpu();
+  // oneDNN picks its convolution kernel by shape, and the group count is the batch's model count:
+  // a model's float results would then depend on its batch-mates. LibTorch's native grouped
+  // convolution computes each group alone (bit-identical for any batch) at the same speed here.
+  at::globalContext().setUserEnabledMkldnn(false);
 
   auto initial = torch::empty({models, params_per_model});
   std::vector<float> lr_values(models);

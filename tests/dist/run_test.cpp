@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <numeric>
 #include <regex>
 #include <set>
@@ -66,23 +67,20 @@ chunk_models = 2
 }
 
 struct SlowReference {
-  TempDir dir;
-  std::string job;
-  std::string run;
+  std::string job;  // the job file (in a TempDir of the process)
+  std::string run;  // its uninterrupted 1-process run (see reference_run)
 };
 
-// The slow job and its uninterrupted 1-process run, trained once per test process.
 const SlowReference& slow_reference() {
-  static SlowReference* reference = [] {
-    auto* r = new SlowReference;
-    r->job = r->dir.file("slow.toml");
-    r->run = r->dir.file("run");
-    write_text(r->job, slow_job_text());
-    const CommandResult result = run_genzoo(train_args(r->job, r->run, "--quiet"));
-    if (result.exit_code != 0) throw std::runtime_error("training the slow reference run failed:\n" + result.output);
+  static TempDir dir;
+  static const SlowReference reference = [] {
+    SlowReference r;
+    r.job = dir.file("slow.toml");
+    write_text(r.job, slow_job_text());
+    r.run = reference_run("slow", slow_job_text());
     return r;
   }();
-  return *reference;
+  return reference;
 }
 
 double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
@@ -342,16 +340,23 @@ TEST(DistRun, SlurmNtasksMismatchRefused_OneProcess) {
   EXPECT_EQ(matching.exit_code, 0) << matching.output;
 }
 
-TEST(DistRun, SlurmNtasksMatchingWorldSizeAccepted_2Ranks) {
+TEST(DistRun, SlurmNtasksComparedWithWorldSize_2Ranks) {
   TempDir dir;
   const std::string run = dir.file("run");
   copy_tree(tiny_reference_run(), run);  // finished: the check is all that runs
-  const std::string command = mpi_env() + "timeout " + std::to_string(kMpiTimeout) + " " + MPIEXEC +
-                              " --oversubscribe -x SLURM_NTASKS=2 -np 2 " + GENZOO_BINARY + " " +
-                              train_args(tiny_job_path(), run);
-  const CommandResult result = run_command(command);
+  const auto command = [&](int ntasks) {
+    return mpi_env() + "timeout " + std::to_string(kMpiTimeout) + " " + MPIEXEC + " --oversubscribe -x SLURM_NTASKS=" +
+           std::to_string(ntasks) + " -np 2 " + GENZOO_BINARY + " " + train_args(tiny_job_path(), run);
+  };
+  const CommandResult result = run_command(command(2));
   EXPECT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("nothing to do"), std::string::npos) << result.output;
+
+  // The same launch with a SLURM_NTASKS that is not the world size is refused by every rank.
+  const CommandResult refused = run_command(command(3));
+  EXPECT_NE(refused.exit_code, 0) << refused.output;
+  EXPECT_NE(refused.exit_code, kTimeoutExit) << "hung until timeout:\n" << refused.output;
+  EXPECT_NE(refused.output.find("MPI world size is 2 but SLURM_NTASKS is 3"), std::string::npos) << refused.output;
 }
 
 // ---- merge

@@ -8,6 +8,8 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -102,6 +104,11 @@ double max_abs_diff(const float* a, const float* b, int64_t n) {
   return worst;
 }
 
+// Prints a measured difference when GENZOO_TEST_VERBOSE is set (to see the margin of a tolerance).
+void note(const std::string& what, double value) {
+  if (std::getenv("GENZOO_TEST_VERBOSE")) std::printf("  [measured] %s: %.3g\n", what.c_str(), value);
+}
+
 std::vector<const ModelSpec*> pick(const std::vector<const ModelSpec*>& specs, const std::vector<int>& positions) {
   std::vector<const ModelSpec*> out;
   for (int p : positions) out.push_back(specs[p]);
@@ -123,6 +130,9 @@ double alone_versus_batch(const FamilyConfig& config, const std::vector<const Mo
   const double in_batch = max_abs_diff(batch.weights.data() + 7 * p, alone.weights.data(), p);
   const double in_few = max_abs_diff(few.weights.data() + 1 * p, alone.weights.data(), p);
   const double other = max_abs_diff(few.weights.data() + 2 * p, batch.weights.data() + 3 * p, p);
+  note(config.name + " " + config.regularizer + " (" + options.kernels + ") alone vs batch of 32", in_batch);
+  note(config.name + " " + config.regularizer + " (" + options.kernels + ") alone vs batch of 3", in_few);
+  note(config.name + " " + config.regularizer + " (" + options.kernels + ") batch of 3 vs batch of 32", other);
   return std::max({in_batch, in_few, other});
 }
 
@@ -143,8 +153,13 @@ TEST(Trainer, LinearTorchModelAloneEqualsModelInBatch) {
   EXPECT_LE(alone_versus_batch(config, world().linear, options), 1e-5);
 }
 
+// The DESIGN requirement for conv_ae over a realistic run. oneDNN would pick its convolution kernel
+// by shape (number of groups = models) and make a model's float results depend on its batch-mates
+// (measured: ~1e-7 after one step, amplified to 0.14 after 200 steps); the trainer therefore uses
+// LibTorch's native grouped convolution, which computes each group alone.
 TEST(Trainer, ConvModelAloneEqualsModelInBatch) {
-  const FamilyConfig config = conv_config();
+  FamilyConfig config = conv_config();
+  config.steps = 200;
   const TrainOptions options = options_for("auto");
   ASSERT_FALSE(uses_fast_kernels(config, options));
   EXPECT_LE(alone_versus_batch(config, world().conv, options), 1e-5);
@@ -166,8 +181,10 @@ TEST(Trainer, DenoisingModelAloneEqualsModelInBatch) {
 // Tolerance: both are float; the GEMMs sum in different orders (relative differences ~1e-6 in the
 // gradients), and Adam turns each gradient into an update of about lr * sign(g), so a rounding
 // difference only matters where |g| is tiny. After 5 steps at lr ~2e-3 weights may therefore differ
-// by a small fraction of lr: 5e-5 (2.5% of one step) bounds that, while a wrong gradient term moves
-// weights by whole steps (>= 1e-3).
+// by a small fraction of lr: 5e-5 (2.5% of one step) bounds that (measured: <= 4e-6), while a wrong
+// gradient term moves weights by whole steps (>= 1e-3). Adam is blind to a constant per-element
+// gradient scale, so this checks gradient directions and the relative weight of the regularizer
+// terms, which is all that changes training.
 TEST(Trainer, LinearFastPathAgreesWithTorchPath) {
   for (const std::string regularizer : {"none", "sparse", "contractive"}) {
     FamilyConfig config = linear_config();
@@ -180,7 +197,9 @@ TEST(Trainer, LinearFastPathAgreesWithTorchPath) {
     const int64_t n = static_cast<int64_t>(fast.weights.size());
     ASSERT_EQ(n, 4 * params_of(config));
     ASSERT_EQ(slow.weights.size(), fast.weights.size());
-    EXPECT_LE(max_abs_diff(fast.weights.data(), slow.weights.data(), n), 5e-5) << regularizer;
+    const double diff = max_abs_diff(fast.weights.data(), slow.weights.data(), n);
+    note("fast vs torch, " + regularizer, diff);
+    EXPECT_LE(diff, 5e-5) << regularizer;
   }
 }
 
@@ -248,6 +267,7 @@ TEST(Trainer, TrainingLowersTheLoss) {
       for (size_t m = 0; m < c.specs.size(); ++m) {
         const std::string what = config.name + " (" + kernels + ") model " + std::to_string(c.specs[m]->id);
         EXPECT_EQ(end[m].status, "ok") << what;
+        note(what + " final_loss after/before", end[m].final_loss / start[m].final_loss);
         EXPECT_LT(end[m].final_loss, 0.5 * start[m].final_loss) << what;
         EXPECT_LT(end[m].test_loss, 0.5 * start[m].test_loss) << what;
       }
@@ -280,7 +300,9 @@ TEST(Trainer, DivergedModelIsMarkedAndDoesNotDisturbItsBatchMates) {
         EXPECT_EQ(trained[m].status, "ok") << what;
         EXPECT_EQ(trained[m].id, ref.id) << what;
         const int64_t p = static_cast<int64_t>(ref.weights.size());
-        EXPECT_LE(max_abs_diff(trained[m].weights.data(), ref.weights.data(), p), 1e-5) << what << " model " << m;
+        const double diff = max_abs_diff(trained[m].weights.data(), ref.weights.data(), p);
+        note(what + " batch-mate with vs without the diverged model", diff);
+        EXPECT_LE(diff, 1e-5) << what << " model " << m;
         EXPECT_NEAR(trained[m].final_loss, ref.final_loss, 1e-6 * ref.final_loss) << what;
       }
     }
@@ -326,8 +348,8 @@ TEST(Trainer, CheckpointsAreTheWeightsAtTheirSteps) {
 }
 
 // final_loss and test_loss recomputed here in double precision from the returned weights, read in
-// the canonical layout of src/models/linear_ae.h. Tolerance 1e-5 relative: the trainer evaluates in
-// float (16-term and 784-term sums, ~1e-7 relative each), the reference in double.
+// the canonical layout of src/models/linear_ae.h. Tolerance 1e-6 relative: the trainer evaluates in
+// float (16-term and 784-term sums, ~1e-7 relative each; measured <= 2e-8), the reference in double.
 TEST(Trainer, LossesAreTheReconstructionErrorsOfTheReturnedWeights) {
   FamilyConfig config = linear_config();
   config.steps = 25;
@@ -373,8 +395,10 @@ TEST(Trainer, LossesAreTheReconstructionErrorsOfTheReturnedWeights) {
       const std::string what = kernels + " model " + std::to_string(specs[m]->id);
       EXPECT_EQ(trained[m].id, specs[m]->id) << what;
       EXPECT_EQ(trained[m].status, "ok") << what;
-      EXPECT_NEAR(trained[m].final_loss, final_loss, 1e-5 * final_loss) << what;
-      EXPECT_NEAR(trained[m].test_loss, test_loss, 1e-5 * test_loss) << what;
+      note(what + " final_loss relative error", std::fabs(trained[m].final_loss / final_loss - 1));
+      note(what + " test_loss relative error", std::fabs(trained[m].test_loss / test_loss - 1));
+      EXPECT_NEAR(trained[m].final_loss, final_loss, 1e-6 * final_loss) << what;
+      EXPECT_NEAR(trained[m].test_loss, test_loss, 1e-6 * test_loss) << what;
       EXPECT_GE(trained[m].train_seconds, 0.0) << what;
     }
     // Models with different data and learning rates end at different losses (no mix-up of rows).
