@@ -78,6 +78,7 @@ BenchResult run_workload(const BenchOptions& options) {
 
   TrainOptions train_options;
   train_options.kernels = options.kernels;
+  train_options.class_labels = job.data.classes;
   BenchResult result;
   result.sgemm_gflops = measure_sgemm_gflops();
 

@@ -6,6 +6,9 @@
 #include <map>
 
 #include "cli/commands.h"
+#include "reduce/reduce_file.h"
+#include "common/error.h"
+#include "metrics/png.h"
 #include "store/zoo.h"
 
 namespace genzoo::cli {
@@ -26,6 +29,25 @@ std::string join(const std::vector<int64_t>& values) {
   return text;
 }
 
+// Medians of the family-specific metric columns (elbo, fid, js, mode coverage), where present.
+void print_metric_medians(const ZooData& zoo, const std::map<std::string, std::vector<const ModelRecord*>>& by_family) {
+  for (const auto& [family, models] : by_family) {
+    std::map<std::string, std::vector<double>> values;
+    for (const auto* m : models) {
+      for (const auto& [name, value] : m->metrics) {
+        if (std::isfinite(value)) values[name].push_back(value);
+      }
+    }
+    if (values.empty()) continue;
+    std::printf("%-10s medians:", family.c_str());
+    for (auto& [name, list] : values) {
+      std::sort(list.begin(), list.end());
+      std::printf(" %s %.4g", name.c_str(), quantile(list, 0.5));
+    }
+    std::printf("\n");
+  }
+}
+
 void print_zoo(const std::string& path, const ZooData& zoo) {
   const auto& a = zoo.attrs;
   std::printf("%s: schema %d, genzoo %s, created %s\n", path.c_str(), a.schema_version, a.genzoo_version.c_str(),
@@ -38,14 +60,14 @@ void print_zoo(const std::string& path, const ZooData& zoo) {
   }
   std::map<std::string, std::vector<const ModelRecord*>> by_family;
   for (const auto& m : zoo.models) by_family[m.family].push_back(&m);
-  std::printf("\n%-10s %6s %6s %8s %8s  %-44s %9s\n", "family", "models", "ok", "diverged", "params",
+  std::printf("\n%-10s %6s %6s %9s %8s %8s  %-44s %9s\n", "family", "models", "ok", "collapsed", "diverged", "params",
               "final_loss  min / q25 / median / q75 / max", "test med");
   for (const auto& [family, models] : by_family) {
     std::vector<double> final_losses, test_losses;
-    int64_t ok = 0;
+    std::map<std::string, long long> statuses;
     for (const auto* m : models) {
-      if (m->status == "ok") {
-        ++ok;
+      ++statuses[m->status];
+      if (m->status != "diverged") {  // a collapsed model still has meaningful losses
         final_losses.push_back(m->final_loss);
         test_losses.push_back(m->test_loss);
       }
@@ -54,11 +76,12 @@ void print_zoo(const std::string& path, const ZooData& zoo) {
     std::sort(test_losses.begin(), test_losses.end());
     const auto w = zoo.weights.find(family);
     const long long params = w == zoo.weights.end() ? 0 : static_cast<long long>(w->second.param_count());
-    std::printf("%-10s %6zu %6lld %8lld %8lld  %.4f / %.4f / %.4f / %.4f / %.4f   %9.4f\n", family.c_str(), models.size(),
-                static_cast<long long>(ok), static_cast<long long>(models.size()) - ok, params,
+    std::printf("%-10s %6zu %6lld %9lld %8lld %8lld  %.4f / %.4f / %.4f / %.4f / %.4f   %9.4f\n", family.c_str(),
+                models.size(), statuses["ok"], statuses["collapsed"], statuses["diverged"], params,
                 quantile(final_losses, 0), quantile(final_losses, 0.25), quantile(final_losses, 0.5),
                 quantile(final_losses, 0.75), quantile(final_losses, 1), quantile(test_losses, 0.5));
   }
+  print_metric_medians(zoo, by_family);
   std::map<std::string, int64_t> designs;
   std::map<std::string, int64_t> statuses;
   for (const auto& m : zoo.models) {
@@ -77,14 +100,50 @@ void print_zoo(const std::string& path, const ZooData& zoo) {
   }
 }
 
+// One row per 8 images: the fixed-seed samples, then the interpolation row.
+void write_sample_grid(const ZooData& zoo, const std::string& path, int64_t id, const std::string& png) {
+  for (const auto& [family, w] : zoo.weights) {
+    const auto row = std::find(w.model_ids.begin(), w.model_ids.end(), id);
+    if (row == w.model_ids.end()) continue;
+    if (w.samples_per_model == 0) {
+      throw UsageError(path + ": model " + std::to_string(id) + " (" + family + ") has no stored samples");
+    }
+    constexpr int64_t kSide = 28, kColumns = kInterpolationImages, kPadding = 2;
+    const int64_t count = w.samples_per_model;
+    const float* images = w.samples.data() + (row - w.model_ids.begin()) * count * kSampleImagePixels;
+    const GridShape shape = tile_grid_shape(count, kSide, kColumns, kPadding);
+    write_png_gray(png, tile_images(images, count, kSide, kColumns, kPadding), shape.height, shape.width);
+    std::printf("%s: model %lld (%s), %lld samples (last row: interpolation)\n", png.c_str(), static_cast<long long>(id),
+                family.c_str(), static_cast<long long>(count));
+    return;
+  }
+  throw UsageError(path + ": no model " + std::to_string(id));
+}
+
 }  // namespace
 
 Runner add_inspect_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("inspect", "Summarize a zoo.h5 (or a shard): families, counts, statuses, losses, classes");
+  auto* cmd = app.add_subcommand("inspect", "Summarize a zoo.h5 (or a shard): families, counts, statuses, losses, classes; "
+                                            "or a reduce.h5: its metric tables");
   auto path = std::make_shared<std::string>();
-  cmd->add_option("file", *path, "zoo.h5, a shard or featurenet.h5")->required()->check(CLI::ExistingFile);
-  return [path] {
-    print_zoo(*path, read_zoo(*path));
+  auto sample_model = std::make_shared<int64_t>(-1);
+  auto png = std::make_shared<std::string>();
+  cmd->add_option("file", *path, "zoo.h5, a shard, featurenet.h5 or reduce.h5")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--samples", *sample_model, "Model id whose stored generated samples to draw (vae, gan)");
+  cmd->add_option("--png", *png, "With --samples: write the sample grid (last row: interpolation) to this PNG");
+  return [path, sample_model, png] {
+    if (is_reduce_file(*path)) {  // root attribute kind = "reduce"; zoo files have none
+      std::printf("%s: ", path->c_str());
+      std::printf("%s", format_reduce_tables(read_reduce(*path)).c_str());
+      return 0;
+    }
+    const ZooData zoo = read_zoo(*path);
+    if (*sample_model < 0) {
+      print_zoo(*path, zoo);
+      return 0;
+    }
+    if (png->empty()) throw UsageError("--samples needs --png FILE");
+    write_sample_grid(zoo, *path, *sample_model, *png);
     return 0;
   };
 }

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
       {"plan", genzoo::cli::add_plan_command(app)},       {"inspect", genzoo::cli::add_inspect_command(app)},
       {"status", genzoo::cli::add_status_command(app)},   {"bench", genzoo::cli::add_bench_command(app)},
       {"job-reference", genzoo::cli::add_job_reference_command(app)},
+      {"reduce", genzoo::cli::add_reduce_command(app)},
   };
   try {
     app.parse(argc, argv);

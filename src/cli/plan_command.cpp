@@ -25,6 +25,7 @@ Runner add_plan_command(CLI::App& app) {
   cmd->add_option("--csv", *csv_path, "Write one row per model (design, proportions, counts, seed, lr) to this file");
   return [job_path, csv_path] {
     const Job job = load_job(*job_path);
+    check_family_layouts(job.families, job.source);
     std::printf("job %s (seed %llu) from %s\n", job.name.c_str(), static_cast<unsigned long long>(job.seed),
                 job.source.c_str());
     std::printf("data: %lld classes (%s), Dirichlet alpha %.3g, %lld-%lld samples per model\n",

@@ -48,6 +48,13 @@ class MpiError : public Error {
   using Error::Error;
 };
 
+// The reduction stage cannot run on its input (a family with too few models for a split, features
+// that do not fit a task).
+class ReduceError : public Error {
+ public:
+  using Error::Error;
+};
+
 // The command line is inconsistent beyond what CLI11 checks.
 class UsageError : public Error {
  public:

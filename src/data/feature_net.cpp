@@ -153,6 +153,15 @@ FeatureNetRecord train_feature_net(const Dataset& dataset, const FeatureNetConfi
   return record;
 }
 
+std::vector<int64_t> feature_net_classify(const FeatureNetRecord& record, const float* images, int64_t count) {
+  FeatureNetImpl net(record.embedding_dim);
+  load_into(net, record);
+  net.eval();
+  torch::NoGradGuard no_grad;
+  const auto predicted = net.forward(torch::from_blob(const_cast<float*>(images), {count, kSide * kSide})).argmax(1);
+  return std::vector<int64_t>(predicted.data_ptr<int64_t>(), predicted.data_ptr<int64_t>() + count);
+}
+
 std::vector<float> feature_net_embed(const FeatureNetRecord& record, const float* images, int64_t count) {
   FeatureNetImpl net(record.embedding_dim);
   load_into(net, record);

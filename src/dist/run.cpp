@@ -200,11 +200,13 @@ class ChunkRunner {
     weights.family = config.name;
     weights.layout = find_family(config.name).layout(config);
     weights.checkpoint_steps = config.checkpoint_steps;
+    weights.samples_per_model = static_cast<int64_t>(trained.front().samples.size()) / kSampleImagePixels;
     for (size_t i = 0; i < specs.size(); ++i) {
       shard.models.push_back(record_of(*specs[i], config.name, trained[i], comm_.rank()));
       weights.model_ids.push_back(specs[i]->id);
       weights.data.insert(weights.data.end(), trained[i].weights.begin(), trained[i].weights.end());
       weights.checkpoints.insert(weights.checkpoints.end(), trained[i].checkpoints.begin(), trained[i].checkpoints.end());
+      weights.samples.insert(weights.samples.end(), trained[i].samples.begin(), trained[i].samples.end());
     }
     write_zoo(run_.shard_path(chunk.index), shard);
     return true;
@@ -335,6 +337,7 @@ int64_t run_leader(ChunkRunner& runner, const PendingWork& work, const RunOption
 RunSummary train_run(const Job& job, const RunOptions& options) {
   Comm& comm = Comm::world();
   check_slurm_world_size(comm);
+  check_family_layouts(job.families, job.source);
   install_stop_handlers();
   RunSummary summary;
   summary.total_models = job.total_models();
@@ -380,7 +383,8 @@ RunSummary train_run(const Job& job, const RunOptions& options) {
     test_pools.push_back(dataset.test.indices_of_class(static_cast<int>(label)));
   }
   const Plan plan = make_plan(job, classes, train_pools);
-  const EvalData eval{&dataset, test_pools};
+  const EvalData eval{&dataset, test_pools, net ? &*net : nullptr};
+  train_options.class_labels = classes;
 
   PendingWork work;
   if (leader) {
@@ -448,12 +452,15 @@ void merge_run(const std::string& run_dir, bool quiet) {
         merged.family = family;
         merged.layout = part.layout;
         merged.checkpoint_steps = part.checkpoint_steps;
-      } else if (layout_size(merged.layout) != layout_size(part.layout) || merged.checkpoint_steps != part.checkpoint_steps) {
+        merged.samples_per_model = part.samples_per_model;
+      } else if (layout_size(merged.layout) != layout_size(part.layout) || merged.checkpoint_steps != part.checkpoint_steps ||
+                 merged.samples_per_model != part.samples_per_model) {
         throw StorageError("merge: shard " + path + " has a different layout for family " + family);
       }
       merged.model_ids.insert(merged.model_ids.end(), part.model_ids.begin(), part.model_ids.end());
       merged.data.insert(merged.data.end(), part.data.begin(), part.data.end());
       merged.checkpoints.insert(merged.checkpoints.end(), part.checkpoints.begin(), part.checkpoints.end());
+      merged.samples.insert(merged.samples.end(), part.samples.begin(), part.samples.end());
     }
   }
   const int64_t expected = job.total_models();
@@ -466,6 +473,7 @@ void merge_run(const std::string& run_dir, bool quiet) {
   for (auto& [family, weights] : zoo.weights) {
     const int64_t rows = static_cast<int64_t>(weights.model_ids.size());
     const int64_t p = weights.param_count(), t = static_cast<int64_t>(weights.checkpoint_steps.size());
+    const int64_t s = weights.samples_per_model * kSampleImagePixels;
     std::vector<int64_t> order(rows);
     std::iota(order.begin(), order.end(), 0);
     std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return weights.model_ids[a] < weights.model_ids[b]; });
@@ -475,6 +483,7 @@ void merge_run(const std::string& run_dir, bool quiet) {
       sorted.model_ids[row] = weights.model_ids[from];
       std::copy_n(weights.data.begin() + from * p, p, sorted.data.begin() + row * p);
       std::copy_n(weights.checkpoints.begin() + from * t * p, t * p, sorted.checkpoints.begin() + row * t * p);
+      std::copy_n(weights.samples.begin() + from * s, s, sorted.samples.begin() + row * s);
     }
     weights = std::move(sorted);
   }

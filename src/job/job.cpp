@@ -248,6 +248,15 @@ const std::vector<Field>& schema() {
                  "Gaussian: noise std; mask: masking probability p0 (at most 1)."),
       family_key("checkpoint_steps", &FamilyConfig::checkpoint_steps, between(1, kMaxSteps),
                  "Steps at which the weights are also stored (training trajectories)."),
+      family_key("hidden", &FamilyConfig::hidden, between(8, 4096), "vae: width of the encoder's and decoder's hidden layer."),
+      family_key("beta", &FamilyConfig::beta, between(0, 100), "vae: weight of the KL term in the ELBO (beta-VAE)."),
+      family_key("likelihood", &FamilyConfig::likelihood, one_of({"bernoulli", "gaussian"}),
+                 "vae: decoder distribution p(x|z) (gaussian: unit variance)."),
+      family_key("d_steps", &FamilyConfig::d_steps, between(1, 20), "gan: discriminator steps per generator step (k)."),
+      family_key("condition", &FamilyConfig::condition, one_of({"none", "label"}),
+                 "gan: label = class-conditional (one-hot class concatenated to z and to D's features)."),
+      family_key("sample_grid", &FamilyConfig::sample_grid, between(0, 64),
+                 "vae, gan: generated samples stored per model under /samples/<family> (fixed latent seeds)."),
   };
   return fields;
 }
@@ -695,6 +704,8 @@ Job parse_job(const std::string& text, const std::string& source) {
   const JobReader reader(source);
   reader.read(root, job);
   check_rules(job, reader);
+  // Class-conditional families size their label inputs by K.
+  for (auto& family : job.families) family.num_classes = job.data.num_classes;
   return job;
 }
 

@@ -46,6 +46,13 @@ struct FamilyConfig {
   std::string noise = "gaussian";  // denoising: gaussian | mask
   double noise_level = 0.0;        // gaussian std or masking probability p0
   std::vector<int64_t> checkpoint_steps;
+  int64_t hidden = 256;            // vae: hidden layer width
+  double beta = 1.0;               // vae: KL weight
+  std::string likelihood = "bernoulli";  // vae: bernoulli | gaussian
+  int64_t d_steps = 1;             // gan: discriminator steps per generator step
+  std::string condition = "none";  // gan: none | label (class-conditional)
+  int64_t sample_grid = 16;        // vae, gan: stored generated samples per model
+  int64_t num_classes = 3;         // derived: the job's data.num_classes (not a job key)
 
   int64_t total_models(int64_t probe_datasets) const {
     return models + 3 * triplets + 3 * chains + probe_models * probe_datasets;

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "common/error.h"
+#include "job/job.h"
 
 namespace genzoo {
 
@@ -26,6 +27,24 @@ const Family& find_family(const std::string& name) {
     throw JobError("unknown model family '" + name + "' (registered: " + known + ")");
   }
   return *it->second;
+}
+
+void check_family_layouts(const std::vector<FamilyConfig>& families, const std::string& source) {
+  std::map<std::string, std::pair<size_t, Layout>> first;  // family -> (table index, layout)
+  for (size_t i = 0; i < families.size(); ++i) {
+    const Layout layout = find_family(families[i].name).layout(families[i]);
+    auto [it, inserted] = first.try_emplace(families[i].name, i, layout);
+    if (inserted) continue;
+    const Layout& other = it->second.second;
+    bool same = other.size() == layout.size();
+    for (size_t p = 0; same && p < layout.size(); ++p) same = other[p].name == layout[p].name && other[p].shape == layout[p].shape;
+    if (!same) {
+      throw JobError(source + ": family[" + std::to_string(i) + "] and family[" + std::to_string(it->second.first) +
+                     "] are both '" + families[i].name +
+                     "' with different parameter shapes (latent, channels, hidden or condition); zoo.h5 stacks one "
+                     "layout per family");
+    }
+  }
 }
 
 std::vector<std::string> family_names() {

@@ -30,6 +30,10 @@ class Family {
 const Family& find_family(const std::string& name);
 std::vector<std::string> family_names();
 
+// zoo.h5 stacks one parameter layout per family: several [[family]] tables of one family must agree on
+// it. Throws JobError naming the tables otherwise.
+void check_family_layouts(const std::vector<FamilyConfig>& families, const std::string& source);
+
 namespace detail {
 struct FamilyRegistration {
   explicit FamilyRegistration(std::unique_ptr<Family> family);

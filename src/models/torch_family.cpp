@@ -18,6 +18,15 @@ StackedParams view_params(const torch::Tensor& flat, const Layout& layout) {
   return params;
 }
 
+int64_t generator_param_count(const Layout& layout) {
+  int64_t count = 0;
+  for (const auto& p : layout) {
+    if (p.role != "generator") break;
+    count = p.offset + p.numel();
+  }
+  return count;
+}
+
 void init_flat_params(float* flat, const Layout& layout, uint64_t seed) {
   Rng rng(seed);
   // PyTorch convention: fan_in = shape[1] * receptive field (also for transposed convolutions,

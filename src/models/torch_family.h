@@ -32,9 +32,42 @@ class TorchFamily {
   // The reported loss is the reconstruction objective; regularizer terms are added when training.
   virtual torch::Tensor loss(const StackedParams& params, const torch::Tensor& x, const LossContext& ctx) const = 0;
   // Per-model reconstruction error without regularizers: [M, B] mean over pixels (for evaluation).
+  // Adversarial families, which do not reconstruct, return the discriminator's loss on real x.
   virtual torch::Tensor reconstruction_error(const StackedParams& params, const torch::Tensor& x,
                                              const FamilyConfig& config) const = 0;
+  // Further per-sample evaluation figures [M, B] by name (vae: "elbo"); stored as metrics
+  // "<name>_train" (mean over the model's samples) and "<name>_test" (class-weighted test mean).
+  virtual std::map<std::string, torch::Tensor> evaluation_terms(const StackedParams& params, const torch::Tensor& x,
+                                                                const FamilyConfig& config) const {
+    return {};
+  }
+
+  // Generative families (vae, gan) map codes z [M, S, latent] (and, when class-conditional,
+  // one-hot labels [M, S, K]) to images [M, S, 784] in [0, 1].
+  virtual bool generative() const { return false; }
+  virtual torch::Tensor generate(const StackedParams& params, const torch::Tensor& z, const torch::Tensor& labels,
+                                 const FamilyConfig& config) const {
+    return {};
+  }
+
+  // Adversarial families (gan) train with alternating discriminator and generator steps instead of
+  // loss(). Their layout holds every generator parameter before the discriminator's.
+  virtual bool adversarial() const { return false; }
+  // -[log D(x) + log(1 - D(G(z)))] per model [M] (the generator's output is detached).
+  virtual torch::Tensor discriminator_loss(const StackedParams& params, const torch::Tensor& x,
+                                           const torch::Tensor& real_labels, const torch::Tensor& z,
+                                           const torch::Tensor& fake_labels, const FamilyConfig& config) const {
+    return {};
+  }
+  // Non-saturating -log D(G(z)) per model [M].
+  virtual torch::Tensor generator_loss(const StackedParams& params, const torch::Tensor& z,
+                                       const torch::Tensor& fake_labels, const FamilyConfig& config) const {
+    return {};
+  }
 };
+
+// Number of leading flat parameters with role "generator" (the rest belong to the discriminator).
+int64_t generator_param_count(const Layout& layout);
 
 // Fills one model's flat parameters (canonical layout) with PyTorch-style default init:
 // weights and biases ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), drawn from the portable Rng with seed.

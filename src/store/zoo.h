@@ -13,6 +13,8 @@
 namespace genzoo {
 
 constexpr int kSchemaVersion = 1;
+constexpr int64_t kSampleImagePixels = 784;
+constexpr int64_t kInterpolationImages = 8;
 
 struct ZooAttributes {
   int schema_version = kSchemaVersion;
@@ -55,6 +57,10 @@ struct FamilyWeights {
   std::vector<float> data;                 // [N_f, P_f]
   std::vector<int64_t> checkpoint_steps;   // [T], empty when no checkpoints
   std::vector<float> checkpoints;          // [N_f, T, P_f]
+  // Generative families: images generated from fixed latent seeds, the last kInterpolationImages
+  // interpolating between the first two codes; /samples/<family>/images [N_f, S, 784].
+  int64_t samples_per_model = 0;           // S, 0 when none
+  std::vector<float> samples;              // [N_f, S, 784]
   int64_t param_count() const { return layout_size(layout); }
 };
 

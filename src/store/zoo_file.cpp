@@ -144,6 +144,10 @@ void check_zoo(const ZooData& zoo, const std::string& file_name) {
                  " values, expected " + std::to_string(rows) + " models x " + std::to_string(steps) +
                  " steps x " + std::to_string(params) + " parameters");
     }
+    if (weights.samples.size() != rows * weights.samples_per_model * kSampleImagePixels) {
+      throw fail("/samples/" + family + "/images: " + std::to_string(weights.samples.size()) + " values, expected " +
+                 std::to_string(rows) + " models x " + std::to_string(weights.samples_per_model) + " images");
+    }
     std::set<int64_t> seen;
     for (int64_t id : weights.model_ids) {
       const auto model = std::lower_bound(zoo.models.begin(), zoo.models.end(), id,
@@ -258,12 +262,21 @@ void write_models(const h5::Group& root, const ZooData& zoo) {
 void write_weights(const h5::Group& root, const ZooData& zoo) {
   const h5::Group weights_group = root.create_group("weights");
   std::optional<h5::Group> checkpoints_group;  // only in zoos that keep trajectories
+  std::optional<h5::Group> samples_group;      // only for generative families
   for (const auto& [family, weights] : zoo.weights) {
     const hsize_t rows = weights.model_ids.size(), params = weights.param_count();
     const h5::Group group = weights_group.create_group(family);
     group.write("model_id", weights.model_ids);
     group.write("data", weights.data, {rows, params}, Storage::kCompressed);
     write_layout(group, weights.layout);
+    if (weights.samples_per_model > 0) {
+      if (!samples_group) samples_group.emplace(root.create_group("samples"));
+      const h5::Group images = samples_group->create_group(family);
+      images.write("model_id", weights.model_ids);
+      images.write("images", weights.samples, {rows, static_cast<hsize_t>(weights.samples_per_model), kSampleImagePixels},
+                   Storage::kCompressed);
+      images.write_attribute("interpolation_images", kInterpolationImages);
+    }
     if (weights.checkpoint_steps.empty()) continue;
 
     if (!checkpoints_group) checkpoints_group.emplace(root.create_group("checkpoints"));
@@ -410,6 +423,14 @@ std::map<std::string, FamilyWeights> read_weights(const h5::Group& root) {
     const hsize_t rows = weights.model_ids.size(), params = weights.param_count();
     weights.data = read_shaped<float>(group, "data", {rows, params});  // P_f must match the layout
 
+    if (root.has("samples") && root.open_group("samples").has(family)) {
+      const h5::Group images = root.open_group("samples").open_group(family);
+      if (read_shaped<int64_t>(images, "model_id", {rows}) != weights.model_ids) {
+        throw images.error("model_id differs from " + group.path() + "/model_id");
+      }
+      weights.samples = read_shaped<float>(images, "images", {rows, kAnyExtent, kSampleImagePixels});
+      weights.samples_per_model = rows == 0 ? 0 : static_cast<int64_t>(weights.samples.size() / (rows * kSampleImagePixels));
+    }
     if (checkpoints_group && checkpoints_group->has(family)) {
       const h5::Group trajectory = checkpoints_group->open_group(family);
       weights.checkpoint_steps = read_shaped<int64_t>(trajectory, "steps", {kAnyExtent});

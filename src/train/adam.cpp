@@ -5,7 +5,8 @@
 namespace genzoo {
 
 void adam_step(float* params, const float* grads, float* m, float* v, int64_t models, int64_t count,
-               const float* lr, int64_t step, const AdamSettings& settings) {
+               const float* lr, int64_t step, const AdamSettings& settings, int64_t stride) {
+  if (stride <= 0) stride = count;
   const float beta1 = static_cast<float>(settings.beta1), beta2 = static_cast<float>(settings.beta2);
   // 1 - beta in double, then rounded (as torch does): 1.0f - 0.999f is 1.0000467e-3, not 1e-3.
   const float one_minus_beta1 = static_cast<float>(1.0 - settings.beta1);
@@ -16,7 +17,7 @@ void adam_step(float* params, const float* grads, float* m, float* v, int64_t mo
   const float eps = static_cast<float>(settings.eps);
   for (int64_t model = 0; model < models; ++model) {
     const float step_size = static_cast<float>(lr[model] / bias1);
-    const int64_t base = model * count;
+    const int64_t base = model * stride;
     float* __restrict p = params + base;
     const float* __restrict g = grads + base;
     float* __restrict mm = m + base;

@@ -12,8 +12,9 @@ struct AdamSettings {
   double eps = 1e-8;
 };
 
-// params, grads, m, v: [models, count] row-major; lr: [models]; step counts from 1.
+// params, grads, m, v: [models, count] rows, consecutive rows `stride` floats apart (default: count;
+// larger to update a column range of each model); lr: [models]; step counts from 1.
 void adam_step(float* params, const float* grads, float* m, float* v, int64_t models, int64_t count,
-               const float* lr, int64_t step, const AdamSettings& settings = {});
+               const float* lr, int64_t step, const AdamSettings& settings = {}, int64_t stride = 0);
 
 }  // namespace genzoo

@@ -2,10 +2,12 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
 #include "common/error.h"
+#include "common/rng.h"
 #include "data/dataset.h"
 #include "job/job.h"
 #include "models/torch_family.h"
@@ -13,6 +15,7 @@
 #include "train/adam.h"
 #include "train/data_stream.h"
 #include "train/fast_linear_ae.h"
+#include "train/generative_eval.h"
 
 namespace genzoo {
 
@@ -32,115 +35,234 @@ void adam_step_tensors(torch::Tensor& params, const torch::Tensor& grads, torch:
   params.sub_(m * (lr.unsqueeze(1) / bias1) / denom);
 }
 
+// The chunk's models on one device: stacked parameters, Adam state, and each model's own data
+// stream and generator. Diverged models leave the batch (compaction) and keep their last weights.
+class TorchBatch {
+ public:
+  TorchBatch(const FamilyConfig& config, const std::vector<const ModelSpec*>& specs, const Layout& layout,
+             const TrainOptions& options)
+      : device_(options.device), params_per_model_(layout_size(layout)),
+        checkpoint_count_(static_cast<int64_t>(config.checkpoint_steps.size())) {
+    const int64_t models = static_cast<int64_t>(specs.size());
+    auto initial = torch::empty({models, params_per_model_});
+    std::vector<float> lr_values(models);
+    for (int64_t m = 0; m < models; ++m) {
+      init_flat_params(initial[m].data_ptr<float>(), layout, specs[m]->init_seed);
+      lr_values[m] = static_cast<float>(specs[m]->lr);
+      streams.emplace_back(specs[m]->sample_indices, specs[m]->seed);
+      generators.push_back(at::make_generator<at::CPUGeneratorImpl>(mix_seed(specs[m]->seed, 0x6e6f697365ULL)));
+      active.push_back(m);
+    }
+    flat = initial.to(device_).requires_grad_(true);
+    adam_m = torch::zeros_like(flat).detach();
+    adam_v = torch::zeros_like(flat).detach();
+    lr = torch::from_blob(lr_values.data(), {models}).clone().to(device_);
+    result.weights.resize(models * params_per_model_);
+    result.checkpoints.resize(models * checkpoint_count_ * params_per_model_);
+    result.diverged.assign(models, false);
+  }
+
+  int64_t live() const { return static_cast<int64_t>(active.size()); }
+
+  // Adam on columns [begin, end) of every live model (the whole model, or G or D of a GAN).
+  void adam(int64_t begin, int64_t end, int64_t step) {
+    torch::NoGradGuard no_grad;
+    auto grads = flat.grad();
+    if (device_.is_cpu()) {
+      adam_step(flat.data_ptr<float>() + begin, grads.data_ptr<float>() + begin, adam_m.data_ptr<float>() + begin,
+                adam_v.data_ptr<float>() + begin, live(), end - begin, lr.data_ptr<float>(), step, kAdam,
+                params_per_model_);
+    } else {
+      auto p = flat.narrow(1, begin, end - begin), g = grads.narrow(1, begin, end - begin);
+      auto m = adam_m.narrow(1, begin, end - begin), v = adam_v.narrow(1, begin, end - begin);
+      adam_step_tensors(p, g, m, v, lr, step);
+    }
+    grads.zero_();
+  }
+
+  // Drops the models whose losses are not finite; returns whether any model is left.
+  bool drop_diverged(const torch::Tensor& losses) {
+    const auto finite = torch::isfinite(losses.detach()).to(torch::kCPU);
+    if (finite.all().item<bool>()) return true;
+    std::vector<int64_t> keep_rows, dropped_rows, kept_positions, dropped_positions;
+    for (int64_t row = 0; row < live(); ++row) {
+      if (finite[row].item<bool>()) {
+        keep_rows.push_back(row);
+        kept_positions.push_back(active[row]);
+      } else {
+        dropped_rows.push_back(row);
+        dropped_positions.push_back(active[row]);
+        result.diverged[active[row]] = true;
+      }
+    }
+    torch::NoGradGuard no_grad;
+    copy_rows_out(flat.index_select(0, torch::tensor(dropped_rows, torch::kLong).to(device_)), dropped_positions, -1);
+    const auto keep_index = torch::tensor(keep_rows, torch::kLong).to(device_);
+    flat = flat.index_select(0, keep_index).detach().requires_grad_(true);
+    adam_m = adam_m.index_select(0, keep_index);
+    adam_v = adam_v.index_select(0, keep_index);
+    lr = lr.index_select(0, keep_index);
+    std::vector<torch::Generator> kept_generators;
+    for (int64_t row : keep_rows) kept_generators.push_back(generators[row]);
+    generators = std::move(kept_generators);
+    active = std::move(kept_positions);
+    return !active.empty();
+  }
+
+  // Each live model's next minibatch [live, B, 784] on the device (slot labels as one-hot if asked).
+  torch::Tensor next_batch(const ImageSet& train, int64_t batch, torch::Tensor* one_hot = nullptr,
+                           const std::vector<int64_t>* class_labels = nullptr) {
+    std::vector<int64_t> indices(batch);
+    auto x = torch::empty({live(), batch, train.dim()});
+    if (one_hot) *one_hot = torch::zeros({live(), batch, static_cast<int64_t>(class_labels->size())});
+    for (int64_t row = 0; row < live(); ++row) {
+      streams[active[row]].next_batch(batch, indices.data());
+      gather_images(train, indices.data(), batch, x[row].data_ptr<float>());
+      if (one_hot) {
+        for (int64_t i = 0; i < batch; ++i) {
+          const auto slot = std::find(class_labels->begin(), class_labels->end(), train.labels[indices[i]]);
+          (*one_hot)[row][i][slot - class_labels->begin()] = 1.0f;
+        }
+      }
+    }
+    if (one_hot) *one_hot = one_hot->to(device_);
+    return x.to(device_);
+  }
+
+  // Standard normal codes [live, B, k] from each model's own generator.
+  torch::Tensor codes(int64_t batch, int64_t latent) {
+    std::vector<torch::Tensor> rows;
+    for (int64_t row = 0; row < live(); ++row) rows.push_back(torch::randn({batch, latent}, generators[row]));
+    return torch::stack(rows).to(device_);
+  }
+
+  // One-hot class slots [live, B, K] drawn from each model's proportions with its own generator.
+  torch::Tensor sampled_labels(const std::vector<const ModelSpec*>& specs, int64_t batch, int64_t classes) {
+    auto labels = torch::zeros({live(), batch, classes});
+    for (int64_t row = 0; row < live(); ++row) {
+      const auto& p = specs[active[row]]->proportions;
+      const auto probabilities = torch::tensor(std::vector<double>(p.begin(), p.end())).to(torch::kFloat);
+      const auto draws = torch::multinomial(probabilities, batch, true, generators[row]);
+      labels[row].scatter_(1, draws.unsqueeze(1), 1.0f);
+    }
+    return labels.to(device_);
+  }
+
+  void checkpoint(const FamilyConfig& config, size_t& next, int64_t step) {
+    if (next < config.checkpoint_steps.size() && config.checkpoint_steps[next] == step) {
+      copy_rows_out(flat, active, static_cast<int64_t>(next));
+      ++next;
+    }
+  }
+
+  RawTrainResult finish() {
+    copy_rows_out(flat, active, -1);
+    return std::move(result);
+  }
+
+  torch::Tensor flat, adam_m, adam_v, lr;
+  std::vector<int64_t> active;  // active[row of flat] = position in the chunk's specs
+  std::vector<SampleStream> streams;
+  std::vector<torch::Generator> generators;
+  RawTrainResult result;
+
+ private:
+  void copy_rows_out(const torch::Tensor& rows_tensor, const std::vector<int64_t>& positions, int64_t checkpoint) {
+    const auto cpu = rows_tensor.detach().to(torch::kCPU).contiguous();
+    for (size_t row = 0; row < positions.size(); ++row) {
+      float* out = checkpoint < 0 ? result.weights.data() + positions[row] * params_per_model_
+                                  : result.checkpoints.data() +
+                                        (positions[row] * checkpoint_count_ + checkpoint) * params_per_model_;
+      std::copy_n(cpu[row].data_ptr<float>(), params_per_model_, out);
+    }
+  }
+
+  torch::Device device_;
+  int64_t params_per_model_, checkpoint_count_;
+};
+
 RawTrainResult train_torch(const FamilyConfig& config, const std::vector<const ModelSpec*>& specs,
                            const ImageSet& train, const TrainOptions& options) {
   const Family& family = find_family(config.name);
   const TorchFamily& impl = family.torch_impl();
   const Layout layout = family.layout(config);
-  const int64_t models = static_cast<int64_t>(specs.size()), params_per_model = layout_size(layout);
-  const int64_t batch = config.batch_size, dim = train.dim();
-  const int64_t checkpoints = static_cast<int64_t>(config.checkpoint_steps.size());
-  const torch::Device device(options.device);
-  const bool on_cpu = device.is_cpu();
   // oneDNN picks its convolution kernel by shape, and the group count is the batch's model count:
   // a model's float results would then depend on its batch-mates. LibTorch's native grouped
   // convolution computes each group alone (bit-identical for any batch) at the same speed here.
   at::globalContext().setUserEnabledMkldnn(false);
-
-  auto initial = torch::empty({models, params_per_model});
-  std::vector<float> lr_values(models);
-  std::vector<SampleStream> streams;
-  std::vector<torch::Generator> generators;
-  for (int64_t m = 0; m < models; ++m) {
-    init_flat_params(initial[m].data_ptr<float>(), layout, specs[m]->init_seed);
-    lr_values[m] = static_cast<float>(specs[m]->lr);
-    streams.emplace_back(specs[m]->sample_indices, specs[m]->seed);
-    generators.push_back(at::make_generator<at::CPUGeneratorImpl>(mix_seed(specs[m]->seed, 0x6e6f697365ULL)));
-  }
-  auto flat = initial.to(device).requires_grad_(true);
-  auto adam_m = torch::zeros_like(flat).detach(), adam_v = torch::zeros_like(flat).detach();
-  auto lr = torch::from_blob(lr_values.data(), {models}).clone().to(device);
-
-  RawTrainResult result;
-  result.weights.resize(models * params_per_model);
-  result.checkpoints.resize(models * checkpoints * params_per_model);
-  result.diverged.assign(models, false);
-  std::vector<int64_t> active(models);  // active[row of flat] = position in specs
-  for (int64_t m = 0; m < models; ++m) active[m] = m;
-
-  const auto copy_rows_out = [&](const torch::Tensor& rows_tensor, const std::vector<int64_t>& positions, int64_t checkpoint) {
-    const auto cpu = rows_tensor.detach().to(torch::kCPU).contiguous();
-    for (size_t row = 0; row < positions.size(); ++row) {
-      float* out = checkpoint < 0 ? result.weights.data() + positions[row] * params_per_model
-                                  : result.checkpoints.data() + (positions[row] * checkpoints + checkpoint) * params_per_model;
-      std::copy_n(cpu[row].data_ptr<float>(), params_per_model, out);
-    }
-  };
-
-  std::vector<int64_t> indices(batch);
-  LossContext ctx{&config, true, &generators};
+  TorchBatch batch(config, specs, layout, options);
+  LossContext ctx{&config, true, &batch.generators};
   size_t next_checkpoint = 0;
-  for (int64_t step = 1; step <= config.steps && !active.empty(); ++step) {
+  for (int64_t step = 1; step <= config.steps; ++step) {
     if (options.stop && options.stop->load()) throw ChunkAbandoned{};
-    const int64_t live = static_cast<int64_t>(active.size());
-    auto x_cpu = torch::empty({live, batch, dim});
-    for (int64_t row = 0; row < live; ++row) {
-      streams[active[row]].next_batch(batch, indices.data());
-      gather_images(train, indices.data(), batch, x_cpu[row].data_ptr<float>());
-    }
-    const auto losses = impl.loss(view_params(flat, layout), x_cpu.to(device), ctx);
+    const auto losses = impl.loss(view_params(batch.flat, layout), batch.next_batch(train, config.batch_size), ctx);
     losses.sum().backward();
-    auto grads = flat.grad();
-    const auto finite = torch::isfinite(losses.detach()).to(torch::kCPU);
-    {
-      torch::NoGradGuard no_grad;
-      if (on_cpu) {
-        adam_step(flat.data_ptr<float>(), grads.data_ptr<float>(), adam_m.data_ptr<float>(), adam_v.data_ptr<float>(),
-                  live, params_per_model, lr.data_ptr<float>(), step, kAdam);
-      } else {
-        adam_step_tensors(flat, grads, adam_m, adam_v, lr, step);
-      }
-      grads.zero_();
-    }
-    if (!finite.all().item<bool>()) {
-      // Drop diverged models from the batch; the others continue with their own state.
-      std::vector<int64_t> keep_rows, dropped_positions, kept_positions;
-      std::vector<int64_t> dropped_rows;
-      for (int64_t row = 0; row < live; ++row) {
-        if (finite[row].item<bool>()) {
-          keep_rows.push_back(row);
-          kept_positions.push_back(active[row]);
-        } else {
-          dropped_rows.push_back(row);
-          dropped_positions.push_back(active[row]);
-          result.diverged[active[row]] = true;
-        }
-      }
-      torch::NoGradGuard no_grad;
-      const auto dropped_index = torch::tensor(dropped_rows, torch::kLong).to(device);
-      copy_rows_out(flat.index_select(0, dropped_index), dropped_positions, -1);
-      const auto keep_index = torch::tensor(keep_rows, torch::kLong).to(device);
-      flat = flat.index_select(0, keep_index).detach().requires_grad_(true);
-      adam_m = adam_m.index_select(0, keep_index);
-      adam_v = adam_v.index_select(0, keep_index);
-      lr = lr.index_select(0, keep_index);
-      std::vector<torch::Generator> kept_generators;
-      for (int64_t row : keep_rows) kept_generators.push_back(generators[row]);
-      generators = std::move(kept_generators);
-      active = std::move(kept_positions);
-    }
-    if (next_checkpoint < config.checkpoint_steps.size() && config.checkpoint_steps[next_checkpoint] == step) {
-      copy_rows_out(flat, active, static_cast<int64_t>(next_checkpoint));
-      ++next_checkpoint;
-    }
+    batch.adam(0, layout_size(layout), step);
+    if (!batch.drop_diverged(losses)) break;
+    batch.checkpoint(config, next_checkpoint, step);
     if (options.on_step) options.on_step(step);
   }
-  copy_rows_out(flat, active, -1);
+  return batch.finish();
+}
+
+// GANs: d_steps discriminator updates (Adam on D's columns) per generator update (Adam on G's
+// columns), each network with its own Adam step count. Records the discriminator's loss averaged
+// over the last tenth of training per model ("d_loss"), the basis of the JS estimate.
+RawTrainResult train_adversarial(const FamilyConfig& config, const std::vector<const ModelSpec*>& specs,
+                                 const ImageSet& train, const TrainOptions& options) {
+  const Family& family = find_family(config.name);
+  const TorchFamily& impl = family.torch_impl();
+  const Layout layout = family.layout(config);
+  const int64_t generator_end = generator_param_count(layout), params_per_model = layout_size(layout);
+  const bool conditional = config.condition == "label";
+  if (conditional && static_cast<int64_t>(options.class_labels.size()) != config.num_classes) {
+    throw TrainError("family " + config.name + ": class-conditional training needs the " +
+                     std::to_string(config.num_classes) + " class labels (TrainOptions::class_labels)");
+  }
+  at::globalContext().setUserEnabledMkldnn(false);
+  TorchBatch batch(config, specs, layout, options);
+  const int64_t tail_start = config.steps - std::max<int64_t>(1, config.steps / 10) + 1;
+  std::vector<double> tail_sum(specs.size(), 0.0);
+  size_t next_checkpoint = 0;
+  int64_t discriminator_step = 0;
+  for (int64_t step = 1; step <= config.steps; ++step) {
+    if (options.stop && options.stop->load()) throw ChunkAbandoned{};
+    torch::Tensor d_losses;
+    for (int64_t k = 0; k < config.d_steps; ++k) {
+      torch::Tensor real_labels, fake_labels;
+      const auto x = batch.next_batch(train, config.batch_size, conditional ? &real_labels : nullptr, &options.class_labels);
+      if (conditional) fake_labels = batch.sampled_labels(specs, config.batch_size, config.num_classes);
+      d_losses = impl.discriminator_loss(view_params(batch.flat, layout), x, real_labels,
+                                         batch.codes(config.batch_size, config.latent), fake_labels, config);
+      d_losses.sum().backward();
+      batch.adam(generator_end, params_per_model, ++discriminator_step);
+    }
+    torch::Tensor fake_labels;
+    if (conditional) fake_labels = batch.sampled_labels(specs, config.batch_size, config.num_classes);
+    const auto g_losses = impl.generator_loss(view_params(batch.flat, layout),
+                                              batch.codes(config.batch_size, config.latent), fake_labels, config);
+    g_losses.sum().backward();
+    batch.adam(0, generator_end, step);
+    if (step >= tail_start) {
+      const auto d_cpu = d_losses.detach().to(torch::kCPU).to(torch::kDouble);
+      for (int64_t row = 0; row < batch.live(); ++row) tail_sum[batch.active[row]] += d_cpu[row].item<double>();
+    }
+    if (!batch.drop_diverged(d_losses + g_losses.detach())) break;
+    batch.checkpoint(config, next_checkpoint, step);
+    if (options.on_step) options.on_step(step);
+  }
+  RawTrainResult result = batch.finish();
+  result.metrics.resize(specs.size());
+  const double tail_steps = static_cast<double>(config.steps - tail_start + 1);
+  for (size_t m = 0; m < specs.size(); ++m) {
+    if (!result.diverged[m]) result.metrics[m]["d_loss"] = tail_sum[m] / tail_steps;
+  }
   return result;
 }
 
 // final_loss (all training samples of each model) and test_loss (the selected classes' test images,
-// class means weighted by the model's proportions), batched over models.
+// class means weighted by the model's proportions), batched over models; the family's further
+// evaluation terms (vae: elbo) the same way, as metrics "<name>_train" and "<name>_test".
 void evaluate(const FamilyConfig& config, const std::vector<const ModelSpec*>& specs, const std::vector<float>& weights,
               const EvalData& data, const torch::Device& device, std::vector<TrainedModel>& out) {
   torch::NoGradGuard no_grad;
@@ -152,14 +274,20 @@ void evaluate(const FamilyConfig& config, const std::vector<const ModelSpec*>& s
   const int64_t dim = train.dim();
   const auto flat = torch::from_blob(const_cast<float*>(weights.data()), {models, params_per_model}).to(device);
   const auto params = view_params(flat, layout);
-  const auto errors_of = [&](const torch::Tensor& x_cpu) {
-    return family.torch_impl().reconstruction_error(params, x_cpu.to(device), config).to(torch::kCPU).to(torch::kDouble);
+  const std::string kLoss = "loss";
+  // Per-sample figures [M, n] by name, on the CPU in double.
+  const auto figures_of = [&](const torch::Tensor& x_cpu) {
+    const auto x = x_cpu.to(device);
+    auto figures = family.torch_impl().evaluation_terms(params, x, config);
+    figures[kLoss] = family.torch_impl().reconstruction_error(params, x, config);
+    for (auto& [name, values] : figures) values = values.to(torch::kCPU).to(torch::kDouble);
+    return figures;
   };
 
   // Training samples: round r takes samples [r*E, (r+1)*E) of every model, padding short models.
   int64_t longest = 0;
   for (const auto* spec : specs) longest = std::max<int64_t>(longest, spec->sample_indices.size());
-  std::vector<double> train_sum(models, 0.0);
+  std::map<std::string, std::vector<double>> train_sum;
   for (int64_t start = 0; start < longest; start += kEvalBatch) {
     auto x = torch::zeros({models, kEvalBatch, dim});
     std::vector<int64_t> valid(models, 0);
@@ -168,33 +296,48 @@ void evaluate(const FamilyConfig& config, const std::vector<const ModelSpec*>& s
       valid[m] = std::clamp<int64_t>(static_cast<int64_t>(idx.size()) - start, 0, kEvalBatch);
       if (valid[m] > 0) gather_images(train, idx.data() + start, valid[m], x[m].data_ptr<float>());
     }
-    const auto errors = errors_of(x);
-    for (int64_t m = 0; m < models; ++m) {
-      if (valid[m] > 0) train_sum[m] += errors[m].narrow(0, 0, valid[m]).sum().item<double>();
+    for (const auto& [name, values] : figures_of(x)) {
+      auto& sums = train_sum.try_emplace(name, models, 0.0).first->second;
+      for (int64_t m = 0; m < models; ++m) {
+        if (valid[m] > 0) sums[m] += values[m].narrow(0, 0, valid[m]).sum().item<double>();
+      }
     }
   }
 
   // Test images are shared by all models of the chunk.
   const int64_t slots = static_cast<int64_t>(data.test_pools.size());
-  std::vector<std::vector<double>> class_sum(models, std::vector<double>(slots, 0.0));
+  std::map<std::string, std::vector<std::vector<double>>> class_sum;
   for (int64_t slot = 0; slot < slots; ++slot) {
     const auto& pool = data.test_pools[slot];
     for (int64_t start = 0; start < static_cast<int64_t>(pool.size()); start += kEvalBatch) {
       const int64_t n = std::min<int64_t>(kEvalBatch, pool.size() - start);
       auto x = torch::empty({1, n, dim});
       gather_images(test, pool.data() + start, n, x.data_ptr<float>());
-      const auto errors = errors_of(x.expand({models, n, dim}).contiguous());
-      const auto sums = errors.sum(1);
-      for (int64_t m = 0; m < models; ++m) class_sum[m][slot] += sums[m].item<double>();
+      for (const auto& [name, values] : figures_of(x.expand({models, n, dim}).contiguous())) {
+        auto& sums = class_sum.try_emplace(name, models, std::vector<double>(slots, 0.0)).first->second;
+        const auto per_model = values.sum(1);
+        for (int64_t m = 0; m < models; ++m) sums[m][slot] += per_model[m].item<double>();
+      }
     }
   }
   for (int64_t m = 0; m < models; ++m) {
-    out[m].final_loss = train_sum[m] / static_cast<double>(specs[m]->sample_indices.size());
-    double test_loss = 0.0;
-    for (int64_t slot = 0; slot < slots; ++slot) {
-      test_loss += specs[m]->proportions[slot] * class_sum[m][slot] / static_cast<double>(data.test_pools[slot].size());
+    const auto train_mean = [&](const std::string& name) {
+      return train_sum.at(name)[m] / static_cast<double>(specs[m]->sample_indices.size());
+    };
+    const auto test_mean = [&](const std::string& name) {
+      double mean = 0.0;
+      for (int64_t slot = 0; slot < slots; ++slot) {
+        mean += specs[m]->proportions[slot] * class_sum.at(name)[m][slot] / static_cast<double>(data.test_pools[slot].size());
+      }
+      return mean;
+    };
+    out[m].final_loss = train_mean(kLoss);
+    out[m].test_loss = test_mean(kLoss);
+    for (const auto& [name, sums] : train_sum) {
+      if (name == kLoss) continue;
+      out[m].metrics[name + "_train"] = train_mean(name);
+      out[m].metrics[name + "_test"] = test_mean(name);
     }
-    out[m].test_loss = test_loss;
   }
 }
 
@@ -206,8 +349,9 @@ bool uses_fast_kernels(const FamilyConfig& config, const TrainOptions& options) 
 
 RawTrainResult train_weights(const FamilyConfig& config, const std::vector<const ModelSpec*>& specs,
                              const Dataset& dataset, const TrainOptions& options) {
-  return uses_fast_kernels(config, options) ? train_linear_ae_fast(config, specs, dataset.train, options)
-                                            : train_torch(config, specs, dataset.train, options);
+  if (uses_fast_kernels(config, options)) return train_linear_ae_fast(config, specs, dataset.train, options);
+  if (find_family(config.name).torch_impl().adversarial()) return train_adversarial(config, specs, dataset.train, options);
+  return train_torch(config, specs, dataset.train, options);
 }
 
 std::vector<TrainedModel> train_chunk(const FamilyConfig& config, const std::vector<const ModelSpec*>& specs,
@@ -234,9 +378,14 @@ std::vector<TrainedModel> train_chunk(const FamilyConfig& config, const std::vec
                               raw.checkpoints.begin() + (m + 1) * checkpoint_size);
   }
   evaluate(config, specs, raw.weights, data, torch::Device(options.device), out);
+  for (size_t m = 0; m < raw.metrics.size(); ++m) out[m].metrics.insert(raw.metrics[m].begin(), raw.metrics[m].end());
+  if (find_family(config.name).torch_impl().generative()) {
+    evaluate_generative(config, specs, raw.weights, data, options, out);
+  }
   for (int64_t m = 0; m < models; ++m) {
     const bool finite = std::isfinite(out[m].final_loss) && std::isfinite(out[m].test_loss);
-    out[m].status = (raw.diverged[m] || !finite) ? "diverged" : "ok";
+    if (raw.diverged[m] || !finite) out[m].status = "diverged";
+    if (out[m].status.empty()) out[m].status = "ok";
   }
   return out;
 }

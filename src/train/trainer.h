@@ -12,6 +12,7 @@
 namespace genzoo {
 
 struct Dataset;
+struct FeatureNetRecord;
 struct FamilyConfig;
 struct ModelSpec;
 
@@ -22,12 +23,14 @@ struct TrainOptions {
   std::function<void(int64_t steps_done)> on_step;   // progress within the chunk (may be empty)
   const std::atomic<bool>* stop = nullptr;           // set asynchronously to abandon the chunk
   int64_t fault_model = -1;        // test-only: throw TrainError when this model id is trained
+  std::vector<int64_t> class_labels;  // dataset label of each class slot (class-conditional families)
 };
 
 // The test data a chunk is evaluated on: test-split indices of every selected class slot.
 struct EvalData {
   const Dataset* dataset = nullptr;
   std::vector<std::vector<int64_t>> test_pools;  // [K][...] indices into dataset->test
+  const FeatureNetRecord* featurenet = nullptr;  // for FID and mode coverage of generative families
 };
 
 struct TrainedModel {
@@ -38,6 +41,7 @@ struct TrainedModel {
   double train_seconds = 0.0;       // the chunk's training time divided among its models
   std::vector<float> weights;       // [P] canonical layout
   std::vector<float> checkpoints;   // [T, P]
+  std::vector<float> samples;       // generative families: [S, 784] images from fixed latent seeds
   std::map<std::string, double> metrics;
 };
 
@@ -46,6 +50,7 @@ struct RawTrainResult {
   std::vector<float> weights;        // [M, P] canonical layout
   std::vector<float> checkpoints;    // [M, T, P]
   std::vector<bool> diverged;        // [M]
+  std::vector<std::map<std::string, double>> metrics;  // [M] or empty: figures known from training (gan: d_loss)
 };
 
 // Thrown through when options.stop is set mid-chunk.

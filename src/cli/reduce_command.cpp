@@ -1,0 +1,44 @@
+// `genzoo reduce RUN_DIR/zoo.h5 [--config JOB]`: vectorizations, probe, embedding, hierarchy and
+// information retained, written to RUN_DIR/reduce.h5 (DESIGN.md section 6). Under mpirun/srun the ranks
+// share the vectorization; rank 0 trains the probes and encoders and writes the file.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "dist/comm.h"
+#include "dist/resources.h"
+#include "reduce/pipeline.h"
+#include "store/run_dir.h"
+
+namespace genzoo::cli {
+
+Runner add_reduce_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("reduce", "Reduce a zoo: vectorizations, dataset probe, embedding, hierarchy, "
+                                           "mutual information -> reduce.h5 next to zoo.h5 (runs under mpirun/srun)");
+  auto options = std::make_shared<ReduceOptions>();
+  auto config = std::make_shared<std::string>();
+  cmd->add_option("zoo", options->zoo_path, "RUN_DIR/zoo.h5")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--config", *config, "Job file whose seed drives splits and folds (default: the job stored in zoo.h5)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--output,-o", options->output_path, "Output file (default: reduce.h5 next to zoo.h5)");
+  cmd->add_option("--data", options->data_dir, "Fashion-MNIST directory for latent_mean's probe images");
+  cmd->add_option("--features", options->vectorizations, "Vectorizations to compute (default: all registered)");
+  cmd->add_option("--folds", options->folds, "Probe cross-validation folds")->check(CLI::Range(2, 100))->capture_default_str();
+  cmd->add_option("--epochs", options->embedding.epochs, "Encoder training steps")->check(CLI::Range(1, 1000000))->capture_default_str();
+  cmd->add_flag("--quiet,-q", options->quiet, "No progress output");
+  return [options, config] {
+    if (!config->empty()) options->job_text = read_text_file(*config);
+    Comm& comm = Comm::world();
+    set_threads(owned_cores());
+    const ReduceData data = run_reduce(*options, comm);
+    if (comm.rank() == 0) {
+      std::printf("%s", format_reduce_tables(data).c_str());
+      std::printf("\nwrote %s\n", reduce_output_path(*options).c_str());
+    }
+    comm.finalize();
+    return 0;
+  };
+}
+
+}  // namespace genzoo::cli

@@ -1,0 +1,137 @@
+// gan: DCGAN-style generator and discriminator for 28x28 images (seed 001), model-batched as grouped
+// convolutions. D maximizes log D(x) + log(1 - D(G(z))); G minimizes the non-saturating -log D(G(z));
+// k discriminator steps per generator step (the trainer's adversarial loop). Optionally
+// class-conditional: the one-hot class is concatenated to z and to D's features.
+#include "job/job.h"
+#include "models/torch_family.h"
+
+namespace genzoo {
+
+namespace {
+
+constexpr int64_t kSide = 28, kKernel = 4, kLowSide = 7;
+constexpr double kLeakySlope = 0.2;
+
+int64_t label_width(const FamilyConfig& config) { return config.condition == "label" ? config.num_classes : 0; }
+
+torch::Tensor groups_of(const torch::Tensor& w) {
+  std::vector<int64_t> shape{w.size(0) * w.size(1)};
+  for (int64_t d = 2; d < w.dim(); ++d) shape.push_back(w.size(d));
+  return w.reshape(shape);
+}
+
+torch::Tensor with_labels(const torch::Tensor& features, const torch::Tensor& labels) {
+  return labels.defined() && labels.numel() > 0 ? torch::cat({features, labels}, 2) : features;
+}
+
+// z [M, S, k] (+ labels [M, S, K]) -> images [M, S, 784] in (0, 1).
+torch::Tensor generator(const StackedParams& p, const torch::Tensor& z, const torch::Tensor& labels) {
+  const int64_t models = z.size(0), batch = z.size(1);
+  auto h = torch::relu(torch::baddbmm(p.at("generator.fc.bias").unsqueeze(1), with_labels(z, labels),
+                                      p.at("generator.fc.weight").transpose(1, 2)));
+  h = h.permute({1, 0, 2}).reshape({batch, -1, kLowSide, kLowSide});
+  h = torch::relu(torch::conv_transpose2d(h, groups_of(p.at("generator.convt1.weight")),
+                                          p.at("generator.convt1.bias").reshape(-1), 2, 1, 0, models));
+  h = torch::sigmoid(torch::conv_transpose2d(h, groups_of(p.at("generator.convt2.weight")),
+                                             p.at("generator.convt2.bias").reshape(-1), 2, 1, 0, models));
+  return h.reshape({batch, models, kSide * kSide}).permute({1, 0, 2});
+}
+
+// images [M, B, 784] (+ labels) -> logits [M, B].
+torch::Tensor discriminator(const StackedParams& p, const torch::Tensor& x, const torch::Tensor& labels) {
+  const int64_t models = x.size(0), batch = x.size(1);
+  auto h = x.permute({1, 0, 2}).reshape({batch, models, kSide, kSide});
+  h = torch::leaky_relu(torch::conv2d(h, groups_of(p.at("discriminator.conv1.weight")),
+                                      p.at("discriminator.conv1.bias").reshape(-1), 2, 1, 1, models), kLeakySlope);
+  h = torch::leaky_relu(torch::conv2d(h, groups_of(p.at("discriminator.conv2.weight")),
+                                      p.at("discriminator.conv2.bias").reshape(-1), 2, 1, 1, models), kLeakySlope);
+  h = h.reshape({batch, models, -1}).permute({1, 0, 2});
+  return torch::baddbmm(p.at("discriminator.fc.bias").unsqueeze(1), with_labels(h, labels),
+                        p.at("discriminator.fc.weight").transpose(1, 2))
+      .squeeze(2);
+}
+
+// -log sigmoid(logit) for target 1, -log(1 - sigmoid(logit)) for target 0: [M, B].
+torch::Tensor bce(const torch::Tensor& logits, double target) {
+  return torch::binary_cross_entropy_with_logits(logits, torch::full_like(logits, target), {}, {},
+                                                 at::Reduction::None);
+}
+
+class GanTorch : public TorchFamily {
+ public:
+  // Not used for training (the adversarial loop calls discriminator_loss and generator_loss).
+  torch::Tensor loss(const StackedParams& p, const torch::Tensor& x, const LossContext& ctx) const override {
+    return reconstruction_error(p, x, *ctx.config).mean(1);
+  }
+  // -log D(x): how real D finds real images. Evaluation has no labels at hand, so a class-conditional
+  // D sees the uninformative label 1/K for every class.
+  torch::Tensor reconstruction_error(const StackedParams& p, const torch::Tensor& x, const FamilyConfig& config) const override {
+    torch::Tensor labels;
+    if (label_width(config) > 0) {
+      labels = torch::full({x.size(0), x.size(1), label_width(config)}, 1.0 / static_cast<double>(label_width(config)),
+                           x.options());
+    }
+    return bce(discriminator(p, x, labels), 1.0);
+  }
+  bool generative() const override { return true; }
+  torch::Tensor generate(const StackedParams& p, const torch::Tensor& z, const torch::Tensor& labels,
+                         const FamilyConfig&) const override {
+    return generator(p, z, labels);
+  }
+  bool adversarial() const override { return true; }
+  torch::Tensor discriminator_loss(const StackedParams& p, const torch::Tensor& x, const torch::Tensor& real_labels,
+                                   const torch::Tensor& z, const torch::Tensor& fake_labels,
+                                   const FamilyConfig&) const override {
+    const auto fake = generator(p, z, fake_labels).detach();
+    return (bce(discriminator(p, x, real_labels), 1.0) + bce(discriminator(p, fake, fake_labels), 0.0)).mean(1);
+  }
+  torch::Tensor generator_loss(const StackedParams& p, const torch::Tensor& z, const torch::Tensor& fake_labels,
+                               const FamilyConfig&) const override {
+    return bce(discriminator(p, generator(p, z, fake_labels), fake_labels), 1.0).mean(1);
+  }
+};
+
+class Gan : public Family {
+ public:
+  std::string name() const override { return "gan"; }
+  std::string description() const override {
+    return "DCGAN-style generator and discriminator (grouped convolutions), non-saturating loss, k D-steps per G-step";
+  }
+  Layout layout(const FamilyConfig& config) const override {
+    const int64_t c = config.channels, k = config.latent, labels = label_width(config);
+    const int64_t flat = 2 * c * kLowSide * kLowSide;
+    Layout layout;  // every generator parameter first: the adversarial loop updates G and D as two ranges
+    add_param(layout, "generator.fc.weight", "generator", {flat, k + labels});
+    add_param(layout, "generator.fc.bias", "generator", {flat});
+    add_param(layout, "generator.convt1.weight", "generator", {2 * c, c, kKernel, kKernel});
+    add_param(layout, "generator.convt1.bias", "generator", {c});
+    add_param(layout, "generator.convt2.weight", "generator", {c, 1, kKernel, kKernel});
+    add_param(layout, "generator.convt2.bias", "generator", {1});
+    add_param(layout, "discriminator.conv1.weight", "discriminator", {c, 1, kKernel, kKernel});
+    add_param(layout, "discriminator.conv1.bias", "discriminator", {c});
+    add_param(layout, "discriminator.conv2.weight", "discriminator", {2 * c, c, kKernel, kKernel});
+    add_param(layout, "discriminator.conv2.bias", "discriminator", {2 * c});
+    add_param(layout, "discriminator.fc.weight", "discriminator", {1, flat + labels});
+    add_param(layout, "discriminator.fc.bias", "discriminator", {1});
+    return layout;
+  }
+  double flops_per_sample(const FamilyConfig& config) const override {
+    const double c = static_cast<double>(config.channels), k = static_cast<double>(config.latent);
+    const double taps = kKernel * kKernel;
+    const double convs = 14 * 14 * c * taps + 7 * 7 * 2 * c * c * taps;
+    const double generator_flops = convs + 2 * c * 49 * k, discriminator_flops = convs + 2 * c * 49;
+    // per generator step: d_steps x (D on real + D on fake + G forward) + one G step through D
+    return 3.0 * 2.0 * (static_cast<double>(config.d_steps) * (2 * discriminator_flops + generator_flops) +
+                        generator_flops + discriminator_flops);
+  }
+  const TorchFamily& torch_impl() const override { return impl_; }
+
+ private:
+  GanTorch impl_;
+};
+
+GENZOO_REGISTER_FAMILY(Gan);
+
+}  // namespace
+
+}  // namespace genzoo

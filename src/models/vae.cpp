@@ -1,0 +1,110 @@
+// vae: Gaussian encoder q(z|x) = N(mu(x), diag sigma^2(x)), reparametrized z = mu + sigma * eps, and a
+// Bernoulli (or unit-variance Gaussian) decoder p(x|z); trained on -ELBO with weight beta on the KL
+// term (seed 003). MLP encoder and decoder, batched over models with baddbmm.
+#include <cmath>
+
+#include "job/job.h"
+#include "models/torch_family.h"
+
+namespace genzoo {
+
+namespace {
+
+constexpr int64_t kPixels = 784;
+
+torch::Tensor linear(const StackedParams& p, const std::string& name, const torch::Tensor& x) {
+  return torch::baddbmm(p.at(name + ".bias").unsqueeze(1), x, p.at(name + ".weight").transpose(1, 2));
+}
+
+struct Posterior {
+  torch::Tensor mu, logvar;
+};
+
+Posterior encode(const StackedParams& p, const torch::Tensor& x) {
+  const auto h = torch::relu(linear(p, "encoder.fc", x));
+  return {linear(p, "encoder.mu", h), linear(p, "encoder.logvar", h).clamp(-20.0, 20.0)};
+}
+
+torch::Tensor decode_logits(const StackedParams& p, const torch::Tensor& z) {
+  return linear(p, "decoder.out", torch::relu(linear(p, "decoder.fc", z)));
+}
+
+// -log p(x|z) summed over pixels: [M, B].
+torch::Tensor negative_log_likelihood(const torch::Tensor& logits, const torch::Tensor& x, const FamilyConfig& config) {
+  if (config.likelihood == "gaussian") return 0.5 * (torch::sigmoid(logits) - x).pow(2).sum(2);
+  return torch::binary_cross_entropy_with_logits(logits, x, {}, {}, at::Reduction::None).sum(2);
+}
+
+// KL(q(z|x) || N(0, I)) per sample: [M, B].
+torch::Tensor kl_divergence(const Posterior& q) {
+  return 0.5 * (q.mu.pow(2) + q.logvar.exp() - 1.0 - q.logvar).sum(2);
+}
+
+class VaeTorch : public TorchFamily {
+ public:
+  torch::Tensor loss(const StackedParams& p, const torch::Tensor& x, const LossContext& ctx) const override {
+    const Posterior q = encode(p, x);
+    std::vector<torch::Tensor> noise;
+    noise.reserve(x.size(0));
+    for (int64_t m = 0; m < x.size(0); ++m) {
+      noise.push_back(torch::randn(q.mu[m].sizes(), (*ctx.generators)[m]).to(x.device()));
+    }
+    const auto z = q.mu + torch::exp(0.5 * q.logvar) * torch::stack(noise);
+    const auto nll = negative_log_likelihood(decode_logits(p, z), x, *ctx.config);
+    return (nll + ctx.config->beta * kl_divergence(q)).mean(1);
+  }
+
+  torch::Tensor reconstruction_error(const StackedParams& p, const torch::Tensor& x, const FamilyConfig&) const override {
+    return (torch::sigmoid(decode_logits(p, encode(p, x).mu)) - x).pow(2).mean(2);
+  }
+
+  // The ELBO (beta = 1, in nats) at the posterior mean: a deterministic, single-sample estimate.
+  std::map<std::string, torch::Tensor> evaluation_terms(const StackedParams& p, const torch::Tensor& x,
+                                                        const FamilyConfig& config) const override {
+    const Posterior q = encode(p, x);
+    return {{"elbo", -(negative_log_likelihood(decode_logits(p, q.mu), x, config) + kl_divergence(q))}};
+  }
+
+  bool generative() const override { return true; }
+  torch::Tensor generate(const StackedParams& p, const torch::Tensor& z, const torch::Tensor&,
+                         const FamilyConfig&) const override {
+    return torch::sigmoid(decode_logits(p, z));
+  }
+};
+
+class Vae : public Family {
+ public:
+  std::string name() const override { return "vae"; }
+  std::string description() const override {
+    return "variational autoencoder: MLP encoder (mu, log sigma^2), reparametrization, MLP decoder, -ELBO";
+  }
+  Layout layout(const FamilyConfig& config) const override {
+    const int64_t h = config.hidden, k = config.latent;
+    Layout layout;
+    add_param(layout, "encoder.fc.weight", "encoder", {h, kPixels});
+    add_param(layout, "encoder.fc.bias", "encoder", {h});
+    add_param(layout, "encoder.mu.weight", "encoder", {k, h});
+    add_param(layout, "encoder.mu.bias", "encoder", {k});
+    add_param(layout, "encoder.logvar.weight", "encoder", {k, h});
+    add_param(layout, "encoder.logvar.bias", "encoder", {k});
+    add_param(layout, "decoder.fc.weight", "decoder", {h, k});
+    add_param(layout, "decoder.fc.bias", "decoder", {h});
+    add_param(layout, "decoder.out.weight", "decoder", {kPixels, h});
+    add_param(layout, "decoder.out.bias", "decoder", {kPixels});
+    return layout;
+  }
+  double flops_per_sample(const FamilyConfig& config) const override {
+    const double h = static_cast<double>(config.hidden), k = static_cast<double>(config.latent);
+    return 3.0 * 2.0 * (2.0 * kPixels * h + 3.0 * h * k);
+  }
+  const TorchFamily& torch_impl() const override { return impl_; }
+
+ private:
+  VaeTorch impl_;
+};
+
+GENZOO_REGISTER_FAMILY(Vae);
+
+}  // namespace
+
+}  // namespace genzoo

@@ -1,0 +1,325 @@
+#include "reduce/pipeline.h"
+
+#include <boost/serialization/string.hpp>
+#include <boost/serialization/vector.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <map>
+#include <numeric>
+
+#include "common/error.h"
+#include "common/progress.h"
+#include "common/rng.h"
+#include "data/dataset.h"
+#include "dist/comm.h"
+#include "job/job.h"
+#include "reduce/information.h"
+#include "store/zoo.h"
+
+namespace boost::serialization {
+template <class Archive>
+void serialize(Archive& archive, genzoo::FeatureMatrix& m, const unsigned int) {
+  archive & m.name & m.family & m.model_ids & m.dim & m.data;
+}
+}  // namespace boost::serialization
+
+namespace genzoo {
+
+namespace {
+
+constexpr int kFeaturesTag = 5101;
+
+void note(const ReduceOptions& options, const std::string& text) {
+  if (!options.quiet) std::fprintf(stderr, "[reduce] %s\n", text.c_str());
+}
+
+// The fixed probe set of latent_mean: the first images of every selected class in the test split.
+VectorizeContext probe_context(const ReduceOptions& options, const Job& job, const ZooData& zoo) {
+  VectorizeContext context;
+  const Dataset dataset = load_fashion_mnist(resolve_data_dir(options.data_dir.empty() ? job.data.dir : options.data_dir));
+  for (int64_t label : zoo.attrs.classes) {
+    int64_t taken = 0;
+    for (int64_t i = 0; i < dataset.test.size() && taken < options.probe_images_per_class; ++i) {
+      if (dataset.test.labels[i] != label) continue;
+      context.probe_images.insert(context.probe_images.end(), dataset.test.image(i), dataset.test.image(i) + dataset.test.dim());
+      ++taken;
+    }
+    context.probe_count += taken;
+  }
+  return context;
+}
+
+// Rows (into FamilyWeights) of models that trained to the end (diverged models have no usable weights).
+std::vector<int64_t> ok_rows(const FamilyWeights& weights, const std::map<int64_t, const ModelRecord*>& records) {
+  std::vector<int64_t> rows;
+  for (size_t r = 0; r < weights.model_ids.size(); ++r) {
+    const auto it = records.find(weights.model_ids[r]);
+    if (it != records.end() && it->second->status == "ok") rows.push_back(static_cast<int64_t>(r));
+  }
+  return rows;
+}
+
+// Every (vectorization, family) pair that applies, vectorized over this rank's share of the rows and
+// gathered on rank 0 (rows sorted by model id).
+std::map<std::string, std::map<std::string, FeatureMatrix>> vectorize_zoo(
+    const ReduceOptions& options, const std::vector<std::string>& names, const ZooData& zoo,
+    const std::map<int64_t, const ModelRecord*>& records, const VectorizeContext& context, Comm& comm) {
+  std::vector<FeatureMatrix> mine;
+  double total = 0.0, done = 0.0;
+  std::vector<std::pair<const Vectorization*, const FamilyWeights*>> tasks;
+  for (const std::string& name : names) {
+    const Vectorization& vectorization = find_vectorization(name);
+    for (const auto& [family, weights] : zoo.weights) {
+      std::string why_not;
+      if (!vectorization.applies_to(weights.layout, &why_not)) {
+        if (comm.rank() == 0) note(options, name + " skipped for " + family + ": " + why_not);
+        continue;
+      }
+      if (vectorization.needs_probe_images() && context.probe_count == 0) {
+        if (comm.rank() == 0) note(options, name + " skipped for " + family + ": no probe images (data not loaded)");
+        continue;
+      }
+      tasks.emplace_back(&vectorization, &weights);
+      total += static_cast<double>(weights.model_ids.size());
+    }
+  }
+  Progress progress("vectorize", "models", total, options.quiet || comm.rank() != 0);
+  for (const auto& [vectorization, weights] : tasks) {
+    const std::vector<int64_t> rows = ok_rows(*weights, records);
+    std::vector<int64_t> share;
+    for (size_t i = static_cast<size_t>(comm.rank()); i < rows.size(); i += static_cast<size_t>(comm.size())) {
+      share.push_back(rows[i]);
+    }
+    mine.push_back(vectorize(*vectorization, *weights, share, context));
+    done += static_cast<double>(weights->model_ids.size());
+    progress.update(done);
+  }
+  progress.finish();
+
+  std::map<std::string, std::map<std::string, FeatureMatrix>> gathered;
+  if (comm.rank() != 0) {
+    comm.send(mine, 0, kFeaturesTag);
+    return gathered;
+  }
+  std::vector<std::vector<FeatureMatrix>> parts{std::move(mine)};
+  for (int source = 1; source < comm.size(); ++source) {
+    parts.push_back(comm.receive<std::vector<FeatureMatrix>>(source, kFeaturesTag));
+  }
+  for (const auto& part : parts) {
+    for (const FeatureMatrix& piece : part) {
+      FeatureMatrix& matrix = gathered[piece.name][piece.family];
+      matrix.name = piece.name;
+      matrix.family = piece.family;
+      matrix.dim = piece.dim;
+      matrix.model_ids.insert(matrix.model_ids.end(), piece.model_ids.begin(), piece.model_ids.end());
+      matrix.data.insert(matrix.data.end(), piece.data.begin(), piece.data.end());
+    }
+  }
+  for (auto& [name, by_family] : gathered) {
+    for (auto& [family, matrix] : by_family) {
+      std::vector<int64_t> order(matrix.model_ids.size());
+      std::iota(order.begin(), order.end(), 0);
+      std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return matrix.model_ids[a] < matrix.model_ids[b]; });
+      FeatureMatrix sorted = matrix;
+      for (size_t i = 0; i < order.size(); ++i) {
+        sorted.model_ids[i] = matrix.model_ids[order[i]];
+        std::copy_n(matrix.row(order[i]), matrix.dim, sorted.data.begin() + static_cast<int64_t>(i) * matrix.dim);
+      }
+      matrix = std::move(sorted);
+    }
+  }
+  return gathered;
+}
+
+// Features of the given rows (into matrix) and their labels, for one probe comparison.
+void probe_task(const FeatureMatrix& matrix, const std::vector<int64_t>& rows_a, const std::vector<int64_t>& rows_b,
+                std::vector<float>& x, std::vector<int32_t>& y) {
+  x.clear();
+  y.clear();
+  for (const auto* rows : {&rows_a, &rows_b}) {
+    for (int64_t r : *rows) {
+      x.insert(x.end(), matrix.row(r), matrix.row(r) + matrix.dim);
+      y.push_back(rows == &rows_b);
+    }
+  }
+}
+
+// Dataset-identification probe for every family with probe models of A and at least one B.
+void run_probes(const ReduceOptions& options, const ReduceData& data, const std::map<int64_t, const ModelRecord*>& records,
+                std::vector<ProbeRecord>& out) {
+  for (const auto& [name, by_family] : data.features) {
+    for (const auto& [family, matrix] : by_family) {
+      // Rows of dataset A (probe design group 0) and of each B (groups >= 1), with their gaps.
+      std::vector<int64_t> rows_a;
+      std::map<int64_t, std::vector<int64_t>> rows_b;
+      std::map<int64_t, double> gap_of;
+      for (int64_t r = 0; r < matrix.rows(); ++r) {
+        const ModelRecord& m = *records.at(matrix.model_ids[r]);
+        if (m.design != "probe") continue;
+        if (m.design_group == 0) {
+          rows_a.push_back(r);
+        } else {
+          rows_b[m.design_group].push_back(r);
+          gap_of[m.design_group] = m.probe_gap;
+        }
+      }
+      if (rows_a.size() < 2 || rows_b.empty()) continue;
+      // The main comparison: A against the B farthest from it (the only B without a gap sweep).
+      int64_t main_b = rows_b.begin()->first;
+      for (const auto& [group, gap] : gap_of) {
+        if (gap > gap_of[main_b]) main_b = group;
+      }
+      for (const std::string& classifier : probe_classifier_names()) {
+        ProbeRecord record{family, name, classifier, {}, {}, {}, {}};
+        std::vector<float> x;
+        std::vector<int32_t> y;
+        ProbeOptions probe = options.probe;
+        probe.folds = options.folds;
+        probe_task(matrix, rows_a, rows_b[main_b], x, y);
+        try {
+          record.scores = cross_validate_probe(x, matrix.dim, y, classifier, probe);
+        } catch (const ReduceError& e) {
+          note(options, "probe " + family + "/" + name + " skipped: " + e.what());
+          continue;
+        }
+        if (rows_b.size() > 1) {
+          for (const auto& [group, rows] : rows_b) {
+            probe_task(matrix, rows_a, rows, x, y);
+            const ProbeScores scores = cross_validate_probe(x, matrix.dim, y, classifier, probe);
+            record.gaps.push_back(gap_of[group]);
+            record.gap_precision.push_back(scores.precision);
+            record.gap_recall.push_back(scores.recall);
+          }
+        }
+        out.push_back(std::move(record));
+      }
+    }
+  }
+}
+
+EmbeddingModel embedding_model(const ModelRecord& m) {
+  return {m.id, m.counts, m.design, m.design_group, m.design_role};
+}
+
+std::vector<EmbeddingModel> embedding_models(const FeatureMatrix& matrix, const std::map<int64_t, const ModelRecord*>& records) {
+  std::vector<EmbeddingModel> models;
+  for (int64_t id : matrix.model_ids) models.push_back(embedding_model(*records.at(id)));
+  return models;
+}
+
+std::string utc_timestamp() {
+  const std::time_t now = std::time(nullptr);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  return text;
+}
+
+}  // namespace
+
+std::string reduce_output_path(const ReduceOptions& options) {
+  if (!options.output_path.empty()) return options.output_path;
+  return (std::filesystem::path(options.zoo_path).parent_path() / "reduce.h5").string();
+}
+
+ReduceData run_reduce(const ReduceOptions& options, Comm& comm) {
+  const ZooData zoo = read_zoo(options.zoo_path);
+  const Job job = parse_job(options.job_text.empty() ? zoo.attrs.job_toml : options.job_text,
+                            options.job_text.empty() ? options.zoo_path + ":/job_toml" : "--config");
+  std::map<int64_t, const ModelRecord*> records;
+  for (const ModelRecord& m : zoo.models) records[m.id] = &m;
+
+  // Every family must be large enough for the embedding's split: fail before any work.
+  for (const auto& [family, weights] : zoo.weights) {
+    std::vector<EmbeddingModel> models;
+    for (int64_t row : ok_rows(weights, records)) {
+      models.push_back(embedding_model(*records.at(weights.model_ids[row])));
+    }
+    split_models(models, options.embedding.split, family);
+  }
+
+  const std::vector<std::string> names = options.vectorizations.empty() ? vectorization_names() : options.vectorizations;
+  for (const std::string& name : names) find_vectorization(name);  // unknown names fail before any work
+  // Families whose layout some probe-image vectorization applies to need the data set.
+  bool needs_images = false;
+  for (const std::string& name : names) {
+    const Vectorization& v = find_vectorization(name);
+    for (const auto& [family, weights] : zoo.weights) needs_images = needs_images || (v.needs_probe_images() && v.applies_to(weights.layout, nullptr));
+  }
+  VectorizeContext context;
+  if (needs_images) context = probe_context(options, job, zoo);
+
+  ReduceData data;
+  data.features = vectorize_zoo(options, names, zoo, records, context, comm);
+  if (comm.rank() != 0) return ReduceData();
+  for (const std::string& name : names) data.feature_descriptions[name] = find_vectorization(name).description();
+  data.attrs.genzoo_version = GENZOO_VERSION;
+  data.attrs.created_utc = utc_timestamp();
+  data.attrs.zoo_path = options.zoo_path;
+  data.attrs.job_name = zoo.attrs.job_name;
+  data.attrs.job_fingerprint = zoo.attrs.job_fingerprint;
+  data.attrs.classes = zoo.attrs.classes;
+
+  ProbeOptions probe = options.probe;
+  probe.seed = mix_seed(job.seed, 0x70726f6265);
+  ReduceOptions seeded = options;
+  seeded.probe = probe;
+  note(options, "probe: cross-validating classifiers");
+  run_probes(seeded, data, records, data.probes);
+
+  EmbeddingOptions embedding = options.embedding;
+  embedding.split.seed = mix_seed(job.seed, 0x656d626564);
+  std::map<std::string, double> best_validation;
+  int64_t tasks = 0;
+  for (const auto& [name, by_family] : data.features) tasks += static_cast<int64_t>(by_family.size());
+  Progress progress("embed", "encoders", static_cast<double>(tasks), options.quiet);
+  int64_t done = 0;
+  for (const auto& [name, by_family] : data.features) {
+    for (const auto& [family, matrix] : by_family) {
+      EmbeddingRecord record{family, name, train_embedding(matrix, embedding_models(matrix, records), embedding)};
+      const double validation = record.result.metrics.validation_angular_error_deg;
+      if (!best_validation.count(family) || validation < best_validation[family]) {
+        best_validation[family] = validation;
+        data.selected_features[family] = name;
+      }
+      data.embeddings.push_back(std::move(record));
+
+      // Information retained: realized proportions (K - 1 free coordinates) against the features.
+      const int64_t n = matrix.rows(), k = static_cast<int64_t>(zoo.attrs.classes.size());
+      if (n > 2 * options.mi_neighbours) {
+        std::vector<double> proportions;
+        for (int64_t id : matrix.model_ids) {
+          const auto& counts = records.at(id)->counts;
+          const double total = static_cast<double>(std::accumulate(counts.begin(), counts.end(), int64_t{0}));
+          for (int64_t j = 0; j + 1 < k; ++j) proportions.push_back(static_cast<double>(counts[j]) / total);
+        }
+        InformationRecord info{family, name, 0.0, options.mi_neighbours, n, 0};
+        const std::vector<double> components = principal_components(matrix.data, n, matrix.dim, options.mi_components, &info.components);
+        info.mi_nats = info.components == 0 ? 0.0
+                                            : ksg_mutual_information(standardize_columns(proportions, n, k - 1), k - 1,
+                                                                     components, info.components, n,
+                                                                     static_cast<int>(options.mi_neighbours));
+        data.information.push_back(info);
+      }
+      progress.update(static_cast<double>(++done));
+    }
+  }
+  progress.finish();
+
+  for (const auto& [family, feature] : data.selected_features) {
+    for (const EmbeddingRecord& e : data.embeddings) {
+      if (e.family != family || e.feature != feature) continue;
+      const int64_t n = static_cast<int64_t>(e.result.model_ids.size());
+      HierarchyRecord h{family, feature, e.result.model_ids,
+                        average_linkage(euclidean_distances(e.result.u, n, e.result.classes), n)};
+      data.hierarchies.push_back(std::move(h));
+    }
+  }
+
+  write_reduce(reduce_output_path(options), data);
+  return data;
+}
+
+}  // namespace genzoo

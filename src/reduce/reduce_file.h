@@ -1,0 +1,82 @@
+// reduce.h5: the reduction stage's product (DESIGN.md section 6), written through store/h5.h under a
+// temporary name and renamed into place. Root attributes: kind = "reduce", schema_version, the zoo it
+// came from. Layout (every group readable with plain h5py):
+//   /features/<name>/{data [N, F_max] float32, model_id [N], family [N], dim [N]}  rows of all families;
+//       a family's features occupy the first dim columns of its rows, the rest is zero (attrs padded,
+//       description)
+//   /probe/<family>/<feature>                    attrs precision, recall, accuracy (best classifier), best_classifier
+//   /probe/<family>/<feature>/<classifier>       attrs precision, recall, accuracy, folds, models_a, models_b;
+//       datasets gap [G], gap_precision [G], gap_recall [G] (A versus each B of the gap sweep)
+//   /embedding/<family>                          attr selected_feature (lowest validation angular error)
+//   /embedding/<family>/<feature>/{model_id [N], z [N, K], u [N, K], split [N]}  metric attrs (test models)
+//   /hierarchy/<family>/{linkage [N-1, 4], model_id [N], member_offsets [N], members}  average linkage on
+//       the selected feature's predicted shapes; members of merged cluster i: members[member_offsets[i]..[i+1]]
+//   /information/<family>/<feature>              attrs mi_nats, k, models, components
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "reduce/embedding.h"
+#include "reduce/hierarchy.h"
+#include "reduce/probe.h"
+#include "reduce/vectorize.h"
+
+namespace genzoo {
+
+constexpr int kReduceSchemaVersion = 1;
+
+struct ProbeRecord {
+  std::string family, feature, classifier;
+  ProbeScores scores;
+  std::vector<double> gaps, gap_precision, gap_recall;  // the harder variant; empty without a sweep
+};
+
+struct EmbeddingRecord {
+  std::string family, feature;
+  EmbeddingResult result;
+};
+
+struct HierarchyRecord {
+  std::string family, feature;
+  std::vector<int64_t> model_ids;  // leaf i is model model_ids[i]
+  Dendrogram dendrogram;
+};
+
+struct InformationRecord {
+  std::string family, feature;
+  double mi_nats = 0.0;
+  int64_t k = 0, models = 0, components = 0;
+};
+
+struct ReduceAttributes {
+  int schema_version = kReduceSchemaVersion;
+  std::string genzoo_version, created_utc;
+  std::string zoo_path, job_name, job_fingerprint;
+  std::vector<int64_t> classes;
+};
+
+struct ReduceData {
+  ReduceAttributes attrs;
+  std::map<std::string, std::map<std::string, FeatureMatrix>> features;  // [name][family]
+  std::map<std::string, std::string> feature_descriptions;               // [name]
+  std::vector<ProbeRecord> probes;
+  std::vector<EmbeddingRecord> embeddings;
+  std::map<std::string, std::string> selected_features;                  // [family] -> feature
+  std::vector<HierarchyRecord> hierarchies;
+  std::vector<InformationRecord> information;
+};
+
+// Writes via "<path>.tmp-<pid>" and a rename; nothing is left behind on failure (StorageError).
+void write_reduce(const std::string& path, const ReduceData& data);
+// Throws StorageError for a missing file, a file of another kind or schema version, or a bad shape.
+ReduceData read_reduce(const std::string& path);
+// Whether an HDF5 file's root says kind = "reduce" (false for zoo files; throws for unreadable files).
+bool is_reduce_file(const std::string& path);
+
+// The metric tables `genzoo reduce` and `genzoo inspect` print.
+std::string format_reduce_tables(const ReduceData& data);
+
+}  // namespace genzoo

@@ -1,0 +1,172 @@
+// The registered vectorizations: svd, hist, layer_stats, latent_mean. Batched over models with LibTorch.
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/error.h"
+#include "reduce/vectorize.h"
+
+namespace genzoo {
+
+namespace {
+
+// A [rows, numel] view (float64) of one parameter of every model in a [rows, P] weight block.
+torch::Tensor param_block(const ParamLayout& param, const float* weights, int64_t rows, int64_t params) {
+  const auto all = torch::from_blob(const_cast<float*>(weights), {rows, params}, torch::kFloat32);
+  return all.narrow(1, param.offset, param.numel()).to(torch::kFloat64);
+}
+
+int64_t total_params(const Layout& layout) { return layout_size(layout); }
+
+// Copies a [rows, width] block into out [rows, dim] at column `column`.
+void put_columns(const torch::Tensor& block, float* out, int64_t dim, int64_t column) {
+  const auto values = block.to(torch::kFloat32).contiguous();
+  const int64_t rows = values.size(0), width = values.size(1);
+  const float* source = values.data_ptr<float>();
+  for (int64_t r = 0; r < rows; ++r) std::copy_n(source + r * width, width, out + r * dim + column);
+}
+
+// Singular values of every weight matrix (descending within a matrix), matrices in layout order. For a
+// linear AE these carry the data's information (seed 000 theorem).
+class SvdVectorization : public Vectorization {
+ public:
+  std::string name() const override { return "svd"; }
+  std::string description() const override {
+    return "singular values of every weight matrix (conv kernels as [out, in*kh*kw]), descending, concatenated";
+  }
+  bool applies_to(const Layout& layout, std::string* why_not) const override {
+    if (!weight_matrices(layout).empty()) return true;
+    if (why_not) *why_not = "the family has no weight matrices";
+    return false;
+  }
+  int64_t dim(const Layout& layout) const override {
+    int64_t dim = 0;
+    for (const MatrixView& m : weight_matrices(layout)) dim += std::min(m.rows, m.cols);
+    return dim;
+  }
+  void compute(const Layout& layout, const float* weights, int64_t rows, const VectorizeContext&,
+               float* out) const override {
+    const int64_t width = dim(layout);
+    int64_t column = 0;
+    for (const MatrixView& m : weight_matrices(layout)) {
+      const auto matrices = param_block(*m.param, weights, rows, total_params(layout)).view({rows, m.rows, m.cols});
+      put_columns(torch::linalg_svdvals(matrices), out, width, column);
+      column += std::min(m.rows, m.cols);
+    }
+  }
+};
+
+// Fractions of every weight matrix's values in kHistBins fixed bins (see hist_half_range).
+class HistVectorization : public Vectorization {
+ public:
+  std::string name() const override { return "hist"; }
+  std::string description() const override {
+    return "per weight matrix: fractions of values in 16 fixed bins on [-3/sqrt(fan_in), 3/sqrt(fan_in)] "
+           "(outliers in the end bins)";
+  }
+  bool applies_to(const Layout& layout, std::string* why_not) const override {
+    if (!weight_matrices(layout).empty()) return true;
+    if (why_not) *why_not = "the family has no weight matrices";
+    return false;
+  }
+  int64_t dim(const Layout& layout) const override {
+    return kHistBins * static_cast<int64_t>(weight_matrices(layout).size());
+  }
+  void compute(const Layout& layout, const float* weights, int64_t rows, const VectorizeContext&,
+               float* out) const override {
+    const int64_t width = dim(layout), params = total_params(layout);
+    int64_t column = 0;
+    for (const MatrixView& m : weight_matrices(layout)) {
+      const double half = hist_half_range(m), bin_width = 2.0 * half / kHistBins;
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* values = weights + r * params + m.param->offset;
+        float* bins = out + r * width + column;
+        const int64_t count = m.param->numel();
+        for (int64_t i = 0; i < count; ++i) {
+          const double position = std::floor((values[i] + half) / bin_width);
+          const int64_t bin = std::isnan(position) ? 0 : static_cast<int64_t>(std::clamp(position, 0.0, double(kHistBins - 1)));
+          bins[bin] += 1.0f;
+        }
+        for (int64_t b = 0; b < kHistBins; ++b) bins[b] /= static_cast<float>(count);
+      }
+      column += kHistBins;
+    }
+  }
+};
+
+// Per parameter tensor (weights and biases): mean, std (population), min, 25%, 50%, 75% quantiles
+// (linear interpolation, as numpy), max.
+class LayerStatsVectorization : public Vectorization {
+ public:
+  static constexpr int64_t kStats = 7;
+  std::string name() const override { return "layer_stats"; }
+  std::string description() const override {
+    return "per parameter tensor: mean, std, min, q25, median, q75, max";
+  }
+  int64_t dim(const Layout& layout) const override { return kStats * static_cast<int64_t>(layout.size()); }
+  void compute(const Layout& layout, const float* weights, int64_t rows, const VectorizeContext&,
+               float* out) const override {
+    const int64_t width = dim(layout);
+    const auto quantiles = torch::tensor({0.25, 0.5, 0.75}, torch::kFloat64);
+    int64_t column = 0;
+    for (const ParamLayout& param : layout) {
+      const auto values = param_block(param, weights, rows, total_params(layout));
+      const auto q = torch::quantile(values, quantiles, 1).transpose(0, 1);  // [rows, 3]
+      const auto stats = torch::cat({values.mean(1, true), values.std(1, /*unbiased=*/false, true),
+                                     std::get<0>(values.min(1, true)), q, std::get<0>(values.max(1, true))},
+                                    1);
+      put_columns(stats, out, width, column);
+      column += kStats;
+    }
+  }
+};
+
+// Mean code of the model on the fixed probe images. Defined for families whose encoder is one affine
+// map (encoder.weight [k, D], encoder.bias [k]): there the mean code is exactly W * mean(x) + b.
+class LatentMeanVectorization : public Vectorization {
+ public:
+  std::string name() const override { return "latent_mean"; }
+  std::string description() const override { return "mean code of the model on the fixed probe images"; }
+  bool needs_probe_images() const override { return true; }
+  bool applies_to(const Layout& layout, std::string* why_not) const override {
+    int64_t encoder_params = 0;
+    for (const ParamLayout& param : layout) encoder_params += param.role == "encoder";
+    bool affine = encoder_params == 2;
+    for (const char* name : {"encoder.weight", "encoder.bias"}) {
+      affine = affine && std::any_of(layout.begin(), layout.end(), [&](const ParamLayout& p) { return p.name == name; });
+    }
+    if (!affine && why_not) {
+      *why_not = "its encoder is not a single affine map (needs a family encode hook, not in this build)";
+    }
+    return affine;
+  }
+  int64_t dim(const Layout& layout) const override { return find_param(layout, "encoder.weight").shape[0]; }
+  void compute(const Layout& layout, const float* weights, int64_t rows, const VectorizeContext& context,
+               float* out) const override {
+    const ParamLayout& w = find_param(layout, "encoder.weight");
+    const ParamLayout& b = find_param(layout, "encoder.bias");
+    const int64_t code = w.shape[0], input = w.shape[1];
+    if (context.probe_count <= 0 || static_cast<int64_t>(context.probe_images.size()) != context.probe_count * input) {
+      throw ReduceError("latent_mean: needs probe images of " + std::to_string(input) + " pixels (got " +
+                        std::to_string(context.probe_images.size()) + " values for " +
+                        std::to_string(context.probe_count) + " images)");
+    }
+    const auto images = torch::from_blob(const_cast<float*>(context.probe_images.data()),
+                                         {context.probe_count, input}, torch::kFloat32)
+                            .to(torch::kFloat64);
+    const auto mean_image = images.mean(0);                                              // [D]
+    const auto matrices = param_block(w, weights, rows, total_params(layout)).view({rows, code, input});
+    const auto codes = torch::matmul(matrices, mean_image) + param_block(b, weights, rows, total_params(layout));
+    put_columns(codes, out, code, 0);
+  }
+};
+
+GENZOO_REGISTER_VECTORIZATION(SvdVectorization);
+GENZOO_REGISTER_VECTORIZATION(HistVectorization);
+GENZOO_REGISTER_VECTORIZATION(LayerStatsVectorization);
+GENZOO_REGISTER_VECTORIZATION(LatentMeanVectorization);
+
+}  // namespace
+
+}  // namespace genzoo

@@ -1,0 +1,127 @@
+#include "train/generative_eval.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "common/rng.h"
+#include "data/dataset.h"
+#include "data/feature_net.h"
+#include "job/job.h"
+#include "metrics/frechet.h"
+#include "metrics/gan_metrics.h"
+#include "models/torch_family.h"
+#include "plan/plan.h"
+#include "store/zoo.h"
+#include "train/data_stream.h"
+
+namespace genzoo {
+
+namespace {
+
+constexpr uint64_t kGridSeed = 0x67726964ULL;  // one set of codes for every model: grids compare
+constexpr int64_t kFidSamples = 256;
+// Generated images whose pixel-wise spread is below this share of real images' spread have collapsed.
+constexpr double kCollapseDiversity = 0.25;
+
+// Mean over pixels of the standard deviation across images [n, 784].
+double diversity(const torch::Tensor& images) { return images.std(0).mean().item<double>(); }
+
+// One-hot slots [n, K] cycling through the classes (grids) or drawn from proportions (FID).
+torch::Tensor cycling_labels(int64_t n, int64_t classes) {
+  auto labels = torch::zeros({n, classes});
+  for (int64_t i = 0; i < n; ++i) labels[i][i % classes] = 1.0f;
+  return labels;
+}
+
+// Test images of the model's mixture: counts apportioned by its proportions, drawn with its seed.
+std::vector<float> reference_images(const ModelSpec& spec, const EvalData& data, int64_t n) {
+  const auto counts = apportion(n, spec.proportions);
+  Rng rng(mix_seed(spec.seed, 0x72656673ULL));
+  std::vector<int64_t> indices;
+  for (size_t slot = 0; slot < counts.size(); ++slot) {
+    const auto& pool = data.test_pools[slot];
+    for (int64_t i = 0; i < counts[slot]; ++i) indices.push_back(pool[rng.uniform_int(pool.size())]);
+  }
+  std::vector<float> images(indices.size() * kSampleImagePixels);
+  gather_images(data.dataset->test, indices.data(), static_cast<int64_t>(indices.size()), images.data());
+  return images;
+}
+
+}  // namespace
+
+void evaluate_generative(const FamilyConfig& config, const std::vector<const ModelSpec*>& specs,
+                         const std::vector<float>& weights, const EvalData& data, const TrainOptions& options,
+                         std::vector<TrainedModel>& out) {
+  torch::NoGradGuard no_grad;
+  const Family& family = find_family(config.name);
+  const TorchFamily& impl = family.torch_impl();
+  const Layout layout = family.layout(config);
+  const torch::Device device(options.device);
+  const int64_t models = static_cast<int64_t>(specs.size()), params_per_model = layout_size(layout);
+  const bool conditional = config.condition == "label";
+  const auto params =
+      view_params(torch::from_blob(const_cast<float*>(weights.data()), {models, params_per_model}).to(device), layout);
+  const auto generate = [&](const torch::Tensor& z, const torch::Tensor& labels) {
+    return impl.generate(params, z.to(device), conditional ? labels.to(device) : torch::Tensor(), config)
+        .to(torch::kCPU)
+        .contiguous();
+  };
+
+  // Sample grid: the same codes for every model, then an interpolation between the first two.
+  if (config.sample_grid > 0) {
+    auto generator = at::make_generator<at::CPUGeneratorImpl>(kGridSeed);
+    const auto grid = torch::randn({std::max<int64_t>(2, config.sample_grid), config.latent}, generator);
+    const auto steps = torch::linspace(0.0, 1.0, kInterpolationImages).unsqueeze(1);
+    const auto path = grid[0].unsqueeze(0) * (1.0 - steps) + grid[1].unsqueeze(0) * steps;
+    const auto z = torch::cat({grid.narrow(0, 0, config.sample_grid), path});
+    const int64_t count = z.size(0);
+    const auto labels = cycling_labels(count, config.num_classes);
+    const auto images = generate(z.unsqueeze(0).expand({models, count, config.latent}).contiguous(),
+                                 labels.unsqueeze(0).expand({models, count, config.num_classes}).contiguous());
+    for (int64_t m = 0; m < models; ++m) {
+      out[m].samples.assign(images[m].data_ptr<float>(), images[m].data_ptr<float>() + count * kSampleImagePixels);
+    }
+  }
+
+  // FID, mode coverage and collapse, from kFidSamples codes of each model's own generator.
+  std::vector<torch::Tensor> codes, labels;
+  for (int64_t m = 0; m < models; ++m) {
+    auto generator = at::make_generator<at::CPUGeneratorImpl>(mix_seed(specs[m]->seed, 0x666964ULL));
+    codes.push_back(torch::randn({kFidSamples, config.latent}, generator));
+    const auto& p = specs[m]->proportions;
+    const auto draws = torch::multinomial(torch::tensor(std::vector<double>(p.begin(), p.end())).to(torch::kFloat),
+                                          kFidSamples, true, generator);
+    labels.push_back(torch::zeros({kFidSamples, config.num_classes}).scatter_(1, draws.unsqueeze(1), 1.0f));
+  }
+  const auto generated = generate(torch::stack(codes), torch::stack(labels));
+  std::vector<int64_t> model_classes;
+  for (const auto& pool_label : options.class_labels) model_classes.push_back(pool_label);
+  for (int64_t m = 0; m < models; ++m) {
+    auto& metrics = out[m].metrics;
+    const auto images = generated[m].contiguous();
+    const auto reference = reference_images(*specs[m], data, kFidSamples);
+    const auto reference_tensor = torch::from_blob(const_cast<float*>(reference.data()),
+                                                   {static_cast<int64_t>(reference.size()) / kSampleImagePixels,
+                                                    kSampleImagePixels});
+    metrics["diversity_ratio"] = diversity(images) / std::max(1e-12, diversity(reference_tensor));
+    if (metrics["diversity_ratio"] < kCollapseDiversity) out[m].status = "collapsed";
+    if (metrics.count("d_loss")) metrics["js"] = js_from_discriminator_bce(metrics["d_loss"]);
+    if (!data.featurenet) continue;  // classes given by the job: no feature net, no FID
+    const int64_t dim = data.featurenet->embedding_dim;
+    const auto fake_features = feature_net_embed(*data.featurenet, images.data_ptr<float>(), kFidSamples);
+    const auto real_features = feature_net_embed(*data.featurenet, reference.data(), reference_tensor.size(0));
+    metrics["fid"] = fid(gaussian_stats(fake_features.data(), kFidSamples, dim),
+                         gaussian_stats(real_features.data(), reference_tensor.size(0), dim));
+    const auto predicted = feature_net_classify(*data.featurenet, images.data_ptr<float>(), kFidSamples);
+    const ModeCoverage coverage = mode_coverage(predicted, model_classes, specs[m]->proportions);
+    metrics["modes_found"] = static_cast<double>(coverage.classes_found);
+    metrics["modes_expected"] = static_cast<double>(coverage.classes_expected);
+    metrics["mode_tv"] = coverage.total_variation;
+    for (size_t slot = 0; slot + 1 < coverage.histogram.size(); ++slot) {
+      metrics["generated_share_" + std::to_string(slot)] = coverage.histogram[slot];
+    }
+  }
+}
+
+}  // namespace genzoo

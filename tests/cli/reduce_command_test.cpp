@@ -1,0 +1,150 @@
+// Integration tests for src/cli/reduce_command.cpp (and `genzoo inspect reduce.h5`): the real binary
+// reduces a zoo trained from tests/data/jobs/tiny.toml (conv_ae widened to 10 models so that every
+// family can be split), single-process and under mpirun -np 2; bad zoos give one-line errors.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "helpers.h"
+#include "reduce/reduce_file.h"
+
+namespace genzoo::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Few encoder steps: these tests check the plumbing, not the figures.
+constexpr const char* kFastOptions = " --epochs 100 --quiet";
+
+std::string reduce_job_text() {
+  std::string text = read_text(tiny_job_path());
+  const std::string line = "models = 4\n";
+  const auto at = text.find(line);
+  if (at == std::string::npos) throw std::runtime_error("tiny.toml has no line 'models = 4'");
+  return text.replace(at, line.size(), "models = 10\n");
+}
+
+// A private copy of the trained zoo (reference runs are shared and must not change).
+std::string zoo_copy(const TempDir& dir, const std::string& run) {
+  fs::copy_file(run + "/zoo.h5", dir.file("zoo.h5"));
+  return dir.file("zoo.h5");
+}
+
+void expect_one_line_error(const CommandResult& result, const std::vector<std::string>& parts) {
+  EXPECT_NE(result.exit_code, 0) << result.output;
+  const std::vector<std::string> lines = output_lines(result.output);
+  ASSERT_EQ(lines.size(), 1u) << result.output;
+  EXPECT_EQ(lines[0].rfind("genzoo: error: ", 0), 0u) << lines[0];
+  for (const auto& part : parts) EXPECT_NE(lines[0].find(part), std::string::npos) << "missing '" << part << "' in: " << lines[0];
+}
+
+TEST(ReduceCommand, WritesReduceFileNextToTheZooAndPrintsTheTables) {
+  TempDir dir;
+  const std::string zoo = zoo_copy(dir, reference_run("tiny-reduce", reduce_job_text()));
+  const CommandResult result = run_genzoo("reduce " + shell_quote(zoo) + kFastOptions);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  for (const char* part : {"dataset-identification probe", "embedding (test models", "mutual information",
+                           "  linear_ae  svd          logistic", "  conv_ae    layer_stats", "hierarchy:"}) {
+    EXPECT_NE(result.output.find(part), std::string::npos) << part << "\n" << result.output;
+  }
+  EXPECT_NE(result.output.find("wrote " + dir.file("reduce.h5")), std::string::npos) << result.output;
+  EXPECT_EQ(count_files(dir.path(), "reduce.h5.tmp", ""), 0);
+
+  // Plain h5py + numpy + scipy: svd features are the singular values of the stored weights, the
+  // dendrogram draws, every advertised group is there.
+  const std::string script =
+      "import h5py, numpy as np\n"
+      "from scipy.cluster import hierarchy\n"
+      "r = h5py.File('" + dir.file("reduce.h5") + "', 'r')\n"
+      "z = h5py.File('" + zoo + "', 'r')\n"
+      "f = r['features/svd']\n"
+      "fam = f['family'].asstr()[()]\n"
+      "assert sorted(set(fam)) == ['conv_ae', 'linear_ae'] and len(fam) == 26, fam\n"
+      "row = list(fam).index('linear_ae')\n"
+      "mid = f['model_id'][row]\n"
+      "w = z['weights/linear_ae']\n"
+      "flat = w['data'][list(w['model_id'][()]).index(mid)]\n"
+      "s1 = np.linalg.svd(flat[:16 * 784].reshape(16, 784), compute_uv=False)\n"
+      "assert np.allclose(f['data'][row, :16], s1, rtol=1e-4, atol=1e-6), (f['data'][row, :16], s1)\n"
+      "for name in ['hist', 'layer_stats', 'latent_mean', 'svd']:\n"
+      "    assert name in r['features'], name\n"
+      "for fam in ['linear_ae', 'conv_ae']:\n"
+      "    Z = r['hierarchy'][fam]['linkage'][()]\n"
+      "    assert hierarchy.is_valid_linkage(Z, throw=True)\n"
+      "    hierarchy.dendrogram(Z, no_plot=True)\n"
+      "    e = r['embedding'][fam][r['embedding'][fam].attrs['selected_feature']]\n"
+      "    for a in ['angular_error_deg', 'hellinger_spearman', 'additivity_rel_error', 'order_violation_rate', 'cophenetic_corr']:\n"
+      "        assert a in e.attrs, a\n"
+      "    assert e['u'].shape[1] == 3 and np.allclose((e['u'][()] ** 2).sum(1), 1)\n"
+      "p = r['probe/linear_ae/svd']\n"
+      "assert 0 <= p.attrs['precision'] <= 1 and 0 <= p.attrs['recall'] <= 1\n"
+      "assert set(p.keys()) == {'logistic', 'mlp'}\n"
+      "assert 'mi_nats' in r['information/linear_ae/svd'].attrs\n"
+      "print('ok')\n";
+  write_text(dir.file("check.py"), script);
+  const CommandResult check = run_command("/usr/bin/python3 " + shell_quote(dir.file("check.py")));
+  EXPECT_EQ(check.exit_code, 0) << check.output;
+
+  // inspect tells a reduce file from a zoo by its root attributes.
+  const CommandResult inspected = run_genzoo("inspect " + shell_quote(dir.file("reduce.h5")));
+  ASSERT_EQ(inspected.exit_code, 0) << inspected.output;
+  EXPECT_NE(inspected.output.find("dataset-identification probe"), std::string::npos) << inspected.output;
+  EXPECT_NE(inspected.output.find("angle_deg"), std::string::npos) << inspected.output;
+  const CommandResult zoo_inspected = run_genzoo("inspect " + shell_quote(zoo));
+  ASSERT_EQ(zoo_inspected.exit_code, 0) << zoo_inspected.output;
+  EXPECT_NE(zoo_inspected.output.find("designs:"), std::string::npos) << zoo_inspected.output;
+}
+
+// Two ranks vectorize half the models each; rank 0 gathers: the same features and the same file
+// contents as one process (the training after the gather is the same code on the same data).
+TEST(ReduceCommand, TwoRanksGiveTheSameFeaturesAsOne) {
+  const std::string run = reference_run("tiny-reduce", reduce_job_text());
+  TempDir one, two;
+  const std::string zoo_one = zoo_copy(one, run), zoo_two = zoo_copy(two, run);
+  const CommandResult single = run_genzoo("reduce " + shell_quote(zoo_one) + kFastOptions);
+  ASSERT_EQ(single.exit_code, 0) << single.output;
+  const CommandResult parallel = run_command(genzoo_mpi_command(2, "reduce " + shell_quote(zoo_two) + kFastOptions, 600));
+  ASSERT_EQ(parallel.exit_code, 0) << parallel.output;
+  EXPECT_NE(parallel.output.find("wrote " + two.file("reduce.h5")), std::string::npos) << parallel.output;
+  const ReduceData a = read_reduce(one.file("reduce.h5")), b = read_reduce(two.file("reduce.h5"));
+  ASSERT_EQ(a.features.size(), b.features.size());
+  for (const auto& [name, by_family] : a.features) {
+    for (const auto& [family, matrix] : by_family) {
+      const FeatureMatrix& other = b.features.at(name).at(family);
+      EXPECT_EQ(matrix.model_ids, other.model_ids) << name << " " << family;
+      ASSERT_EQ(matrix.data.size(), other.data.size()) << name << " " << family;
+      for (size_t i = 0; i < matrix.data.size(); ++i) {
+        EXPECT_NEAR(matrix.data[i], other.data[i], 1e-6 * (1.0 + std::abs(matrix.data[i]))) << name << " " << family << " " << i;
+      }
+    }
+  }
+  ASSERT_EQ(a.probes.size(), b.probes.size());
+  ASSERT_EQ(a.embeddings.size(), b.embeddings.size());
+}
+
+TEST(ReduceCommand, FamilyTooSmallForTheSplitIsOneLineAndWritesNothing) {
+  TempDir dir;
+  const std::string zoo = zoo_copy(dir, tiny_reference_run());  // conv_ae has 4 models
+  expect_one_line_error(run_genzoo("reduce " + shell_quote(zoo) + kFastOptions), {"family conv_ae has 4 models", "at least 10"});
+  EXPECT_FALSE(fs::exists(dir.file("reduce.h5")));
+  EXPECT_EQ(count_files(dir.path(), "reduce.h5", ""), 0);
+}
+
+TEST(ReduceCommand, ZooOfAnotherSchemaVersionIsOneLine) {
+  TempDir dir;
+  const std::string zoo = zoo_copy(dir, tiny_reference_run());
+  const CommandResult changed =
+      run_command("/usr/bin/python3 -c \"import h5py; f = h5py.File('" + zoo + "', 'a'); f.attrs['schema_version'] = 2\"");
+  ASSERT_EQ(changed.exit_code, 0) << changed.output;
+  expect_one_line_error(run_genzoo("reduce " + shell_quote(zoo) + kFastOptions), {zoo, "schema_version 2"});
+  EXPECT_FALSE(fs::exists(dir.file("reduce.h5")));
+}
+
+TEST(ReduceCommand, UnknownVectorizationIsOneLine) {
+  TempDir dir;
+  const std::string zoo = zoo_copy(dir, tiny_reference_run());
+  expect_one_line_error(run_genzoo("reduce " + shell_quote(zoo) + " --features pca --quiet"), {"unknown vectorization 'pca'"});
+}
+
+}  // namespace
+}  // namespace genzoo::test

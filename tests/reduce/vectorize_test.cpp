@@ -1,0 +1,167 @@
+// Tests for src/reduce/vectorize.{h,cpp} and src/reduce/vectorizations.cpp: every registered
+// vectorization against a direct computation on a few random models (float32 weights; tolerances are
+// float32 rounding of values of order 1).
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/error.h"
+#include "common/rng.h"
+#include "models/linear_ae.h"
+#include "reduce/vectorize.h"
+#include "store/zoo.h"
+
+namespace genzoo {
+namespace {
+
+// conv_ae-like layout: a conv kernel, a bias, a linear map, a transposed-conv kernel.
+Layout conv_layout() {
+  Layout layout;
+  add_param(layout, "encoder.conv1.weight", "encoder", {4, 1, 4, 4});
+  add_param(layout, "encoder.conv1.bias", "encoder", {4});
+  add_param(layout, "encoder.fc.weight", "encoder", {3, 20});
+  add_param(layout, "decoder.convt1.weight", "decoder", {4, 2, 4, 4});
+  return layout;
+}
+
+FamilyWeights random_weights(const std::string& family, const Layout& layout, int64_t models, double scale) {
+  FamilyWeights w;
+  w.family = family;
+  w.layout = layout;
+  Rng rng(11);
+  for (int64_t m = 0; m < models; ++m) {
+    w.model_ids.push_back(100 + m);
+    for (int64_t i = 0; i < layout_size(layout); ++i) w.data.push_back(static_cast<float>(scale * rng.normal()));
+  }
+  return w;
+}
+
+std::vector<int64_t> all_rows(const FamilyWeights& w) {
+  std::vector<int64_t> rows(w.model_ids.size());
+  for (size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<int64_t>(i);
+  return rows;
+}
+
+// One parameter of one model as a tensor of its own shape.
+torch::Tensor param_of(const FamilyWeights& w, int64_t row, const std::string& name) {
+  const ParamLayout& p = find_param(w.layout, name);
+  const float* begin = w.data.data() + row * w.param_count() + p.offset;
+  return torch::from_blob(const_cast<float*>(begin), {p.numel()}, torch::kFloat32).clone().view(p.shape);
+}
+
+TEST(Vectorize, RegistryListsTheFourAndRejectsUnknownNames) {
+  const auto names = vectorization_names();
+  for (const char* name : {"svd", "hist", "layer_stats", "latent_mean"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
+  }
+  try {
+    find_vectorization("pca");
+    FAIL() << "no error";
+  } catch (const ReduceError& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown vectorization 'pca'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("svd"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Vectorize, SvdMatchesLinalgSvdvalsPerMatrixWithConvKernelsFlattened) {
+  const FamilyWeights w = random_weights("conv_ae", conv_layout(), 3, 0.3);
+  const FeatureMatrix f = vectorize(find_vectorization("svd"), w, all_rows(w), {});
+  ASSERT_EQ(f.dim, 4 + 3 + 4);  // min(4, 16) + min(3, 20) + min(4, 32)
+  EXPECT_EQ(f.model_ids, (std::vector<int64_t>{100, 101, 102}));
+  for (int64_t m = 0; m < 3; ++m) {
+    std::vector<float> expected;
+    for (const char* name : {"encoder.conv1.weight", "encoder.fc.weight", "decoder.convt1.weight"}) {
+      const auto t = param_of(w, m, name);
+      const auto s = torch::linalg_svdvals(t.reshape({t.size(0), -1}).to(torch::kFloat64));
+      for (int64_t i = 0; i < s.size(0); ++i) expected.push_back(static_cast<float>(s[i].item<double>()));
+    }
+    for (int64_t j = 0; j < f.dim; ++j) EXPECT_NEAR(f.row(m)[j], expected[j], 1e-5) << "model " << m << " value " << j;
+  }
+}
+
+TEST(Vectorize, HistCountsEachMatrixOnFixedBins) {
+  const FamilyWeights w = random_weights("conv_ae", conv_layout(), 2, 0.4);
+  const FeatureMatrix f = vectorize(find_vectorization("hist"), w, all_rows(w), {});
+  ASSERT_EQ(f.dim, 3 * kHistBins);
+  const auto matrices = weight_matrices(w.layout);
+  ASSERT_EQ(matrices.size(), 3u);
+  for (int64_t m = 0; m < 2; ++m) {
+    for (size_t k = 0; k < matrices.size(); ++k) {
+      const double half = 3.0 / std::sqrt(static_cast<double>(matrices[k].cols));
+      EXPECT_DOUBLE_EQ(hist_half_range(matrices[k]), half);
+      std::vector<double> counts(kHistBins, 0.0);
+      const auto values = param_of(w, m, matrices[k].param->name).flatten();
+      for (int64_t i = 0; i < values.numel(); ++i) {
+        const double v = values[i].item<float>();
+        const int64_t bin = std::clamp<int64_t>(static_cast<int64_t>(std::floor((v + half) / (2 * half / kHistBins))), 0, kHistBins - 1);
+        counts[bin] += 1.0 / static_cast<double>(values.numel());
+      }
+      double total = 0.0;
+      for (int64_t b = 0; b < kHistBins; ++b) {
+        EXPECT_NEAR(f.row(m)[k * kHistBins + b], counts[b], 1e-6) << "model " << m << " matrix " << k << " bin " << b;
+        total += f.row(m)[k * kHistBins + b];
+      }
+      EXPECT_NEAR(total, 1.0, 1e-5);
+    }
+  }
+}
+
+TEST(Vectorize, LayerStatsAreMeanStdMinQuartilesMaxOfEveryParameter) {
+  const FamilyWeights w = random_weights("conv_ae", conv_layout(), 2, 1.0);
+  const FeatureMatrix f = vectorize(find_vectorization("layer_stats"), w, {1}, {});
+  ASSERT_EQ(f.dim, 7 * 4);
+  ASSERT_EQ(f.model_ids, std::vector<int64_t>{101});
+  for (size_t p = 0; p < w.layout.size(); ++p) {
+    const auto t = param_of(w, 1, w.layout[p].name).flatten().to(torch::kFloat64);
+    std::vector<double> v(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
+    std::sort(v.begin(), v.end());
+    const auto quantile = [&](double q) {  // numpy's default (linear)
+      const double pos = q * static_cast<double>(v.size() - 1);
+      const size_t lo = static_cast<size_t>(pos);
+      return v[lo] + (pos - static_cast<double>(lo)) * (v[std::min(lo + 1, v.size() - 1)] - v[lo]);
+    };
+    double mean = 0.0, var = 0.0;
+    for (double x : v) mean += x / static_cast<double>(v.size());
+    for (double x : v) var += (x - mean) * (x - mean) / static_cast<double>(v.size());
+    const double expected[7] = {mean, std::sqrt(var), v.front(), quantile(0.25), quantile(0.5), quantile(0.75), v.back()};
+    for (int s = 0; s < 7; ++s) EXPECT_NEAR(f.row(0)[p * 7 + s], expected[s], 1e-5) << w.layout[p].name << " stat " << s;
+  }
+}
+
+TEST(Vectorize, LatentMeanIsTheMeanCodeOfTheProbeImagesForAnAffineEncoder) {
+  const FamilyWeights w = random_weights("linear_ae", linear_ae_layout(4), 2, 0.05);
+  VectorizeContext context;
+  Rng rng(3);
+  context.probe_count = 5;
+  for (int64_t i = 0; i < 5 * kLinearAeInput; ++i) context.probe_images.push_back(static_cast<float>(rng.uniform()));
+  const Vectorization& latent = find_vectorization("latent_mean");
+  ASSERT_TRUE(latent.applies_to(w.layout, nullptr));
+  const FeatureMatrix f = vectorize(latent, w, all_rows(w), context);
+  ASSERT_EQ(f.dim, 4);
+  const auto images = torch::from_blob(context.probe_images.data(), {5, kLinearAeInput}, torch::kFloat32).to(torch::kFloat64);
+  for (int64_t m = 0; m < 2; ++m) {
+    const auto weight = param_of(w, m, "encoder.weight").to(torch::kFloat64);
+    const auto bias = param_of(w, m, "encoder.bias").to(torch::kFloat64);
+    const auto codes = torch::matmul(images, weight.transpose(0, 1)) + bias;  // code of every image
+    const auto mean = codes.mean(0);
+    for (int64_t j = 0; j < 4; ++j) EXPECT_NEAR(f.row(m)[j], mean[j].item<double>(), 1e-5);
+  }
+  // Without probe images: a clear error, not garbage.
+  EXPECT_THROW(vectorize(latent, w, all_rows(w), {}), ReduceError);
+}
+
+TEST(Vectorize, LatentMeanSaysWhyItDoesNotApplyToAConvEncoder) {
+  std::string why;
+  EXPECT_FALSE(find_vectorization("latent_mean").applies_to(conv_layout(), &why));
+  EXPECT_NE(why.find("not a single affine map"), std::string::npos) << why;
+}
+
+TEST(Vectorize, RowOutOfRangeIsAnError) {
+  const FamilyWeights w = random_weights("conv_ae", conv_layout(), 2, 1.0);
+  EXPECT_THROW(vectorize(find_vectorization("svd"), w, {2}, {}), ReduceError);
+}
+
+}  // namespace
+}  // namespace genzoo
