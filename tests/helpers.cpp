@@ -1,5 +1,7 @@
 #include "helpers.h"
 
+#include <gtest/gtest.h>
+
 #include "store/run_dir.h"  // fingerprint
 
 #include <signal.h>
@@ -203,6 +205,14 @@ std::vector<std::string> output_lines(const std::string& output) {
     if (!line.empty()) lines.push_back(line);
   }
   return lines;
+}
+
+void expect_one_line_error(const CommandResult& result, const std::vector<std::string>& parts) {
+  EXPECT_NE(result.exit_code, 0) << result.output;
+  const std::vector<std::string> lines = output_lines(result.output);
+  ASSERT_EQ(lines.size(), 1u) << result.output;
+  EXPECT_EQ(lines[0].rfind("genzoo: error: ", 0), 0u) << lines[0];
+  for (const auto& part : parts) EXPECT_NE(lines[0].find(part), std::string::npos) << "missing '" << part << "' in: " << lines[0];
 }
 
 void copy_tree(const std::string& from, const std::string& to) {

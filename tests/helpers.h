@@ -74,6 +74,9 @@ std::string mpi_env();
 std::string genzoo_mpi_command(int ranks, const std::string& args, int timeout_seconds = 0);
 // The combined output's lines (without the trailing newline), empty lines dropped.
 std::vector<std::string> output_lines(const std::string& output);
+// GoogleTest expectations that a command was refused with one line "genzoo: error: ..." containing
+// every part (the CLI's contract for bad input).
+void expect_one_line_error(const CommandResult& result, const std::vector<std::string>& parts);
 
 void copy_tree(const std::string& from, const std::string& to);
 

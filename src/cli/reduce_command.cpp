@@ -9,7 +9,6 @@
 #include "dist/comm.h"
 #include "dist/resources.h"
 #include "reduce/pipeline.h"
-#include "store/run_dir.h"
 
 namespace genzoo::cli {
 
@@ -17,9 +16,8 @@ Runner add_reduce_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("reduce", "Reduce a zoo: vectorizations, dataset probe, embedding, hierarchy, "
                                            "mutual information -> reduce.h5 next to zoo.h5 (runs under mpirun/srun)");
   auto options = std::make_shared<ReduceOptions>();
-  auto config = std::make_shared<std::string>();
   cmd->add_option("zoo", options->zoo_path, "RUN_DIR/zoo.h5")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--config", *config, "Job file whose seed drives splits and folds (default: the job stored in zoo.h5)")
+  cmd->add_option("--config", options->config_path, "Job file whose seed drives splits and folds (default: the job stored in zoo.h5)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--output,-o", options->output_path, "Output file (default: reduce.h5 next to zoo.h5)");
   cmd->add_option("--data", options->data_dir, "Fashion-MNIST directory for latent_mean's probe images");
@@ -27,8 +25,7 @@ Runner add_reduce_command(CLI::App& app) {
   cmd->add_option("--folds", options->folds, "Probe cross-validation folds")->check(CLI::Range(2, 100))->capture_default_str();
   cmd->add_option("--epochs", options->embedding.epochs, "Encoder training steps")->check(CLI::Range(1, 1000000))->capture_default_str();
   cmd->add_flag("--quiet,-q", options->quiet, "No progress output");
-  return [options, config] {
-    if (!config->empty()) options->job_text = read_text_file(*config);
+  return [options] {
     Comm& comm = Comm::world();
     set_threads(owned_cores());
     const ReduceData data = run_reduce(*options, comm);

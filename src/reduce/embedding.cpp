@@ -128,7 +128,8 @@ EmbeddingResult train_embedding(const FeatureMatrix& features, const std::vector
   };
   double best = std::numeric_limits<double>::infinity();
   std::vector<torch::Tensor> best_state;
-  for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
+  int64_t best_epoch = 0;
+  for (int64_t epoch = 0; epoch < options.epochs && epoch - best_epoch <= options.patience; ++epoch) {
     optimizer.zero_grad();
     loss_of(rows_of[kSplitTrain]).backward();
     optimizer.step();
@@ -137,6 +138,7 @@ EmbeddingResult train_embedding(const FeatureMatrix& features, const std::vector
       const double validation = loss_of(rows_of[kSplitValidation]).item<double>();
       if (validation < best) {
         best = validation;
+        best_epoch = epoch;
         best_state.clear();
         for (const auto& p : net->parameters()) best_state.push_back(p.detach().clone());
       }

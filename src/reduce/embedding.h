@@ -40,7 +40,8 @@ std::vector<int32_t> split_models(const std::vector<EmbeddingModel>& models, con
 
 struct EmbeddingOptions {
   SplitOptions split;
-  int64_t epochs = 2000;     // full-batch Adam steps (the best validation state is kept)
+  int64_t epochs = 2000;     // at most this many full-batch Adam steps (the best validation state is kept)
+  int64_t patience = 300;    // stop when the validation loss has not improved for this many steps
   int64_t hidden = 64;
   double lr = 3e-3;
   double weight_decay = 1e-4;

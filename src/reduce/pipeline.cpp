@@ -226,11 +226,13 @@ std::string reduce_output_path(const ReduceOptions& options) {
 
 ReduceData run_reduce(const ReduceOptions& options, Comm& comm) {
   const ZooData zoo = read_zoo(options.zoo_path);
-  const Job job = parse_job(options.job_text.empty() ? zoo.attrs.job_toml : options.job_text,
-                            options.job_text.empty() ? options.zoo_path + ":/job_toml" : "--config");
+  const Job job = options.config_path.empty() ? parse_job(zoo.attrs.job_toml, options.zoo_path + ":/job_toml")
+                                              : load_job(options.config_path);
   std::map<int64_t, const ModelRecord*> records;
   for (const ModelRecord& m : zoo.models) records[m.id] = &m;
 
+  const std::vector<std::string> names = options.vectorizations.empty() ? vectorization_names() : options.vectorizations;
+  for (const std::string& name : names) find_vectorization(name);  // unknown names fail before any work
   // Every family must be large enough for the embedding's split: fail before any work.
   for (const auto& [family, weights] : zoo.weights) {
     std::vector<EmbeddingModel> models;
@@ -240,8 +242,6 @@ ReduceData run_reduce(const ReduceOptions& options, Comm& comm) {
     split_models(models, options.embedding.split, family);
   }
 
-  const std::vector<std::string> names = options.vectorizations.empty() ? vectorization_names() : options.vectorizations;
-  for (const std::string& name : names) find_vectorization(name);  // unknown names fail before any work
   // Families whose layout some probe-image vectorization applies to need the data set.
   bool needs_images = false;
   for (const std::string& name : names) {

@@ -16,7 +16,7 @@ struct ZooData;
 struct ReduceOptions {
   std::string zoo_path;
   std::string output_path;        // default: reduce.h5 next to zoo.h5
-  std::string job_text;           // the job whose seed drives splits and folds (default: the zoo's own)
+  std::string config_path;        // job file whose seed drives splits and folds (default: the zoo's own job)
   std::string data_dir;           // for latent_mean's probe images (default: job data.dir, $GENZOO_DATA, Debian)
   std::vector<std::string> vectorizations;  // empty: every registered one
   int64_t probe_images_per_class = 100;

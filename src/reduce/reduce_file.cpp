@@ -1,12 +1,7 @@
 #include "reduce/reduce_file.h"
 
-#include <unistd.h>
-
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
-#include <filesystem>
 
 #include "common/error.h"
 #include "store/h5.h"
@@ -18,6 +13,7 @@ namespace {
 using h5::Dims;
 using h5::kAnyExtent;
 using h5::Storage;
+using h5::read_shaped;
 
 constexpr const char* kKind = "reduce";
 
@@ -38,14 +34,6 @@ const std::pair<const char*, int64_t EmbeddingMetrics::*> kMetricCounts[] = {
 
 h5::Group open_or_create(const h5::Group& parent, const std::string& name) {
   return parent.has(name) ? parent.open_group(name) : parent.create_group(name);
-}
-
-template <typename T>
-std::vector<T> read_shaped(const h5::Group& group, const std::string& name, const Dims& expected, Dims* actual = nullptr) {
-  const h5::Dataset dataset = group.open_dataset(name);
-  const Dims dims = dataset.expect_dims(expected);
-  if (actual) *actual = dims;
-  return dataset.read<T>();
 }
 
 // ---- writing
@@ -312,10 +300,7 @@ void read_information(const h5::Group& root, ReduceData& data) {
 }
 
 h5::File open_reduce(const std::string& path) {
-  std::error_code ignored;
-  if (!std::filesystem::exists(path, ignored)) throw StorageError(path + ": no such file");
-  if (!h5::is_hdf5(path)) throw StorageError(path + ": not an HDF5 file");
-  h5::File file(path, h5::File::Mode::kReadOnly);
+  h5::File file = h5::open_existing(path);
   const h5::Group root = file.root();
   if (!root.has_attribute("kind") || root.read_attribute<std::string>("kind") != kKind) {
     throw StorageError(path + ": not a genzoo reduce file (no root attribute kind = \"reduce\")");
@@ -331,19 +316,7 @@ h5::File open_reduce(const std::string& path) {
 }  // namespace
 
 void write_reduce(const std::string& path, const ReduceData& data) {
-  const std::string temp = path + ".tmp-" + std::to_string(::getpid());
-  try {
-    h5::File file(temp, h5::File::Mode::kCreate);
-    write_contents(file.root(), data);
-    file.close();
-    if (std::rename(temp.c_str(), path.c_str()) != 0) {
-      throw StorageError(path + ": cannot rename " + temp + " into place: " + std::strerror(errno));
-    }
-  } catch (...) {
-    std::error_code ignored;
-    std::filesystem::remove(temp, ignored);  // never leave a half-written file behind
-    throw;
-  }
+  h5::write_file_atomically(path, [&](const h5::Group& root) { write_contents(root, data); });
 }
 
 ReduceData read_reduce(const std::string& path) {

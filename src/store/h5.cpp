@@ -1,7 +1,13 @@
 #include "store/h5.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <utility>
 
@@ -437,6 +443,42 @@ bool is_hdf5(const std::string& file_name) {
   const htri_t result = H5Fis_hdf5(file_name.c_str());
   if (result < 0) throw storage_error(file_name, "", "cannot read file", true);
   return result > 0;
+}
+
+File open_existing(const std::string& file_name) {
+  std::error_code ignored;
+  if (!std::filesystem::exists(file_name, ignored)) throw StorageError(file_name + ": no such file");
+  if (!is_hdf5(file_name)) throw StorageError(file_name + ": not an HDF5 file");
+  return File(file_name, File::Mode::kReadOnly);
+}
+
+namespace {
+// HDF5 leaves the data in the page cache; syncing before the rename keeps a power loss from exposing
+// a complete-looking name whose blocks never reached the disk.
+void sync_to_disk(const std::string& file_name) {
+  const int fd = ::open(file_name.c_str(), O_RDONLY);
+  const bool synced = fd >= 0 && (::fsync(fd) == 0 || errno == EINVAL);  // EINVAL: no fsync on this fs
+  const int error = errno;
+  if (fd >= 0) ::close(fd);
+  if (!synced) throw StorageError(file_name + ": cannot sync to disk: " + std::strerror(error));
+}
+}  // namespace
+
+void write_file_atomically(const std::string& file_name, const std::function<void(const Group& root)>& write) {
+  const std::string temp = file_name + ".tmp-" + std::to_string(::getpid());
+  try {
+    File file(temp, File::Mode::kCreate);
+    write(file.root());
+    file.close();
+    sync_to_disk(temp);
+    if (std::rename(temp.c_str(), file_name.c_str()) != 0) {
+      throw StorageError(file_name + ": cannot rename " + temp + " into place: " + std::strerror(errno));
+    }
+  } catch (...) {
+    std::error_code ignored;
+    std::filesystem::remove(temp, ignored);  // never leave a half-written file behind
+    throw;
+  }
 }
 
 // ---- the element types genzoo stores

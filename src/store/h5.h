@@ -6,6 +6,7 @@
 
 #include <hdf5.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -135,5 +136,23 @@ class File {
 
 // Whether the file starts with an HDF5 signature. Throws StorageError when it cannot be read.
 bool is_hdf5(const std::string& file_name);
+
+// Opens an existing HDF5 file read-only; StorageError "<file>: no such file" / "not an HDF5 file".
+File open_existing(const std::string& file_name);
+
+// Creates file_name through "<file_name>.tmp-<pid>": write(root) fills the new file, which is then
+// closed, synced to disk and renamed into place. On any failure the temporary is removed and whatever
+// was at file_name stays as it was; no reader ever sees a half-written file.
+void write_file_atomically(const std::string& file_name, const std::function<void(const Group& root)>& write);
+
+// Dataset `name` of group, after checking its shape against expected (see Dataset::expect_dims);
+// the actual shape goes to *actual when given.
+template <typename T>
+std::vector<T> read_shaped(const Group& group, const std::string& name, const Dims& expected, Dims* actual = nullptr) {
+  const Dataset dataset = group.open_dataset(name);
+  const Dims dims = dataset.expect_dims(expected);
+  if (actual) *actual = dims;
+  return dataset.read<T>();
+}
 
 }  // namespace genzoo::h5

@@ -1,14 +1,8 @@
 // Reading and writing zoo files (DESIGN.md section 5). The schema is declared once below
 // (for_each_*_column, kStringAttributes, the layout and CSR helpers) and both directions walk it.
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
-#include <filesystem>
 #include <limits>
 #include <optional>
 #include <set>
@@ -25,6 +19,7 @@ namespace {
 using h5::Dims;
 using h5::kAnyExtent;
 using h5::Storage;
+using h5::read_shaped;
 
 // ---- the schema
 
@@ -309,26 +304,7 @@ void write_contents(const h5::Group& root, const ZooData& zoo) {
   if (zoo.featurenet) write_featurenet(root, *zoo.featurenet);
 }
 
-// HDF5 leaves the data in the page cache; syncing before the rename keeps a power loss from exposing
-// a complete-looking name whose blocks never reached the disk.
-void sync_to_disk(const std::string& file_name) {
-  const int fd = ::open(file_name.c_str(), O_RDONLY);
-  const bool synced = fd >= 0 && (::fsync(fd) == 0 || errno == EINVAL);  // EINVAL: no fsync on this fs
-  const int error = errno;
-  if (fd >= 0) ::close(fd);
-  if (!synced) throw StorageError(file_name + ": cannot sync to disk: " + std::strerror(error));
-}
-
 // ---- reading
-
-template <typename T>
-std::vector<T> read_shaped(const h5::Group& group, const std::string& name, const Dims& expected,
-                           Dims* actual = nullptr) {
-  const h5::Dataset dataset = group.open_dataset(name);
-  const Dims dims = dataset.expect_dims(expected);
-  if (actual) *actual = dims;
-  return dataset.read<T>();
-}
 
 // Reads a CSR pair (offsets [rows + 1], values) and splits the values into rows.
 template <typename T>
@@ -478,10 +454,7 @@ ZooAttributes read_root_attributes(const h5::Group& root) {
 // Opens a zoo file for reading after the checks every reader needs: it exists, is HDF5, and has the
 // schema version this build reads.
 h5::File open_zoo(const std::string& path) {
-  std::error_code ignored;
-  if (!std::filesystem::exists(path, ignored)) throw StorageError(path + ": no such file");
-  if (!h5::is_hdf5(path)) throw StorageError(path + ": not an HDF5 file");
-  h5::File file(path, h5::File::Mode::kReadOnly);
+  h5::File file = h5::open_existing(path);
   const h5::Group root = file.root();
   if (!root.has_attribute("schema_version")) {
     throw StorageError(path + ": no schema_version attribute (not a genzoo zoo file)");
@@ -498,20 +471,7 @@ h5::File open_zoo(const std::string& path) {
 
 void write_zoo(const std::string& path, const ZooData& zoo) {
   check_zoo(zoo, path);
-  const std::string temp = path + ".tmp-" + std::to_string(::getpid());
-  try {
-    h5::File file(temp, h5::File::Mode::kCreate);
-    write_contents(file.root(), zoo);
-    file.close();
-    sync_to_disk(temp);
-    if (std::rename(temp.c_str(), path.c_str()) != 0) {
-      throw StorageError(path + ": cannot rename " + temp + " into place: " + std::strerror(errno));
-    }
-  } catch (...) {
-    std::error_code ignored;
-    std::filesystem::remove(temp, ignored);  // never leave a half-written file behind
-    throw;
-  }
+  h5::write_file_atomically(path, [&](const h5::Group& root) { write_contents(root, zoo); });
 }
 
 ZooData read_zoo(const std::string& path) {

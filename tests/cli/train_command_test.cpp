@@ -25,15 +25,6 @@ std::string train_args(const std::string& job, const std::string& run, const std
   return "train " + shell_quote(job) + " --run " + shell_quote(run) + (extra.empty() ? "" : " " + extra);
 }
 
-// The refusal is one line "genzoo: error: ..." containing every part.
-void expect_one_line_error(const CommandResult& result, const std::vector<std::string>& parts) {
-  EXPECT_NE(result.exit_code, 0) << result.output;
-  const std::vector<std::string> lines = output_lines(result.output);
-  ASSERT_EQ(lines.size(), 1u) << result.output;
-  EXPECT_EQ(lines[0].rfind("genzoo: error: ", 0), 0u) << lines[0];
-  for (const auto& part : parts) EXPECT_NE(lines[0].find(part), std::string::npos) << "missing '" << part << "' in: " << lines[0];
-}
-
 // tiny.toml with one line replaced (the line must be there).
 std::string tiny_job_with(const std::string& line, const std::string& replacement) {
   std::string text = read_text(tiny_job_path());

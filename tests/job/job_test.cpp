@@ -67,7 +67,7 @@ TEST(Job, QuickstartLayout) {
   EXPECT_EQ(job.families[0].total_models(job.probe.datasets()), 64);
   EXPECT_EQ(job.families[1].name, "conv_ae");
   EXPECT_EQ(job.families[1].total_models(job.probe.datasets()), 32);
-  EXPECT_EQ(job.featurenet.epochs, 2);
+  EXPECT_EQ(job.featurenet.epochs, 3);
 }
 
 TEST(Job, DefaultsApplied) {

@@ -54,7 +54,10 @@ TEST(Probe, FoldsAreStratifiedAndCappedBySmallerClass) {
   const std::vector<int32_t> labels = {0, 0, 0, 0, 0, 0, 1, 1, 1};
   const std::vector<int64_t> folds = stratified_folds(labels, 3, 7);
   for (int64_t f = 0; f < 3; ++f) {
-    EXPECT_EQ(std::count_if(labels.begin(), labels.end(), [&, i = 0](int32_t l) mutable { return l == 1 && folds[i++] == f; }), 1);
+    int64_t ones = 0, zeros = 0;
+    for (size_t i = 0; i < labels.size(); ++i) (labels[i] == 1 ? ones : zeros) += folds[i] == f;
+    EXPECT_EQ(ones, 1) << "fold " << f;
+    EXPECT_EQ(zeros, 2) << "fold " << f;
   }
   std::vector<float> x(labels.size() * 2, 0.0f);
   ProbeOptions options;

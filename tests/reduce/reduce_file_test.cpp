@@ -2,6 +2,7 @@
 // h5py sees, and clear errors for files of another kind or schema version.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include "common/error.h"
