@@ -36,8 +36,13 @@ Job workload_job(const BenchOptions& options) {
   } else if (options.workload == "W2") {
     family.name = "conv_ae";
     family.channels = 8;
+  } else if (options.workload == "W3") {
+    family.name = "gan";
+    family.channels = 8;
+    family.lr = 5e-4;
+    family.sample_grid = 0;
   } else {
-    throw UsageError("--workload " + options.workload + ": expected W1 or W2");
+    throw UsageError("--workload " + options.workload + ": expected W1, W2 or W3");
   }
   family.models = options.models;
   family.latent = 16;

@@ -1,4 +1,4 @@
-// Benchmark workloads (issue: W1 linear_ae, W2 conv_ae): throughput of batched training relative to
+// Benchmark workloads (W1 linear_ae, W2 conv_ae, W3 gan): throughput of batched training relative to
 // the machine's own SGEMM peak and to a per-model loop through the same code, measured in one run.
 #pragma once
 
