@@ -61,6 +61,7 @@ Runner add_train_command(CLI::App& app) {
       ->check(CLI::IsMember({"dynamic", "static"}))
       ->capture_default_str();
   cmd->add_flag("--quiet,-q", options->quiet, "No progress output");
+  cmd->add_flag("--timings", options->timings, "Print each rank's time in training, HDF5 writes and MPI calls");
   cmd->add_option("--inject-fault", *fault, "Testing only: fail while training MODEL (MODEL@RANK: only on that rank)")
       ->group("Testing");
   return [job_path, options, fault] {

@@ -2,12 +2,24 @@
 
 #include <mpi.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 
 #include "common/error.h"
 
 namespace genzoo {
+
+// Adds the lifetime of a scope to Comm::seconds_in_mpi().
+class MpiTimer {
+ public:
+  explicit MpiTimer(Comm& comm) : comm_(comm), start_(std::chrono::steady_clock::now()) {}
+  ~MpiTimer() { comm_.seconds_in_mpi_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
+
+ private:
+  Comm& comm_;
+  std::chrono::steady_clock::time_point start_;
+};
 
 namespace {
 void check(int code, const char* what) {
@@ -43,15 +55,18 @@ Comm& Comm::world() {
 }
 
 void Comm::barrier() {
+  MpiTimer timer(*this);
   if (initialized_) check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
 }
 
 void Comm::send_bytes(const std::string& bytes, int dest, int tag) {
+  MpiTimer timer(*this);
   check(MPI_Send(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, dest, tag, MPI_COMM_WORLD), "MPI_Send");
 }
 
 bool Comm::try_receive_bytes(int tag, std::string& bytes, int& source) {
   if (!initialized_) return false;
+  MpiTimer timer(*this);
   int flag = 0;
   MPI_Status status;
   check(MPI_Iprobe(MPI_ANY_SOURCE, tag, MPI_COMM_WORLD, &flag, &status), "MPI_Iprobe");
@@ -61,6 +76,7 @@ bool Comm::try_receive_bytes(int tag, std::string& bytes, int& source) {
 }
 
 std::string Comm::receive_bytes(int source, int tag, int* actual_source) {
+  MpiTimer timer(*this);
   MPI_Status status;
   check(MPI_Probe(source < 0 ? MPI_ANY_SOURCE : source, tag, MPI_COMM_WORLD, &status), "MPI_Probe");
   int count = 0;
@@ -72,6 +88,7 @@ std::string Comm::receive_bytes(int source, int tag, int* actual_source) {
 }
 
 std::string Comm::broadcast_bytes(const std::string& bytes) {
+  MpiTimer timer(*this);
   if (!initialized_) return bytes;
   long long length = static_cast<long long>(bytes.size());
   check(MPI_Bcast(&length, 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD), "MPI_Bcast");

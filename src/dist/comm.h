@@ -50,6 +50,9 @@ class Comm {
     return deserialize<T>(broadcast_bytes(rank_ == 0 ? serialize(message) : std::string()));
   }
 
+  // Wall time spent inside MPI calls so far (messaging cost of the scheduler).
+  double seconds_in_mpi() const { return seconds_in_mpi_; }
+
   // Ends MPI cleanly (all ranks must call it).
   void finalize();
   // Kills every rank of the job (after one rank failed): never returns.
@@ -79,6 +82,8 @@ class Comm {
   bool finalized_ = false;
   int rank_ = 0;
   int size_ = 1;
+  double seconds_in_mpi_ = 0.0;
+  friend class MpiTimer;
 };
 
 // True when a launcher started this process as part of an MPI job.

@@ -163,6 +163,25 @@ struct LeaderMessage {
   }
 };
 
+// Where a rank's time went (the scaling benchmark's breakdown).
+struct RankTimings {
+  int32_t rank = 0;
+  double loop_seconds = 0;      // the scheduling loop: from the first chunk to the last
+  double train_seconds = 0;     // inside train_chunk
+  double hdf5_seconds = 0;      // writing shards
+  double mpi_seconds = 0;       // inside MPI calls
+  int64_t models = 0;
+  template <class Archive>
+  void serialize(Archive& ar, unsigned) {
+    ar & rank & loop_seconds & train_seconds & hdf5_seconds & mpi_seconds & models;
+  }
+};
+constexpr int kTagTimings = 13;
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 struct PendingWork {
   int64_t already_done = 0;
   std::vector<int64_t> chunks;  // indices into Plan::chunks still to train
@@ -189,11 +208,13 @@ class ChunkRunner {
     for (int64_t id : chunk.model_ids) specs.push_back(&plan_.models[id]);
     options_.on_step = [&](int64_t step) { on_fraction(static_cast<double>(step) / static_cast<double>(config.steps)); };
     std::vector<TrainedModel> trained;
+    const auto train_start = std::chrono::steady_clock::now();
     try {
       trained = train_chunk(config, specs, eval_, options_);
     } catch (const ChunkAbandoned&) {
       return false;
     }
+    timings.train_seconds += seconds_since(train_start);
     ZooData shard;
     shard.attrs = attributes_for(job_, plan_.classes);
     FamilyWeights& weights = shard.weights[config.name];
@@ -208,11 +229,16 @@ class ChunkRunner {
       weights.checkpoints.insert(weights.checkpoints.end(), trained[i].checkpoints.begin(), trained[i].checkpoints.end());
       weights.samples.insert(weights.samples.end(), trained[i].samples.begin(), trained[i].samples.end());
     }
+    const auto write_start = std::chrono::steady_clock::now();
     write_zoo(run_.shard_path(chunk.index), shard);
+    timings.hdf5_seconds += seconds_since(write_start);
+    timings.models += static_cast<int64_t>(specs.size());
     return true;
   }
 
   int64_t models_in(int64_t chunk_index) const { return static_cast<int64_t>(plan_.chunks[chunk_index].model_ids.size()); }
+
+  RankTimings timings;
 
  private:
   const Job& job_;
@@ -332,6 +358,21 @@ int64_t run_leader(ChunkRunner& runner, const PendingWork& work, const RunOption
   return trained_everywhere;
 }
 
+// Rank 0 prints one line per rank: "timings rank=R loop_s=.. train_s=.. hdf5_s=.. mpi_s=.. models=..".
+void report_timings(const RankTimings& own, Comm& comm) {
+  if (comm.rank() != 0) {
+    comm.send(own, 0, kTagTimings);
+    return;
+  }
+  std::vector<RankTimings> all{own};
+  for (int rank = 1; rank < comm.size(); ++rank) all.push_back(comm.receive<RankTimings>(rank, kTagTimings));
+  for (const auto& t : all) {
+    std::printf("timings rank=%d loop_s=%.3f train_s=%.3f hdf5_s=%.3f mpi_s=%.3f models=%lld\n", t.rank, t.loop_seconds,
+                t.train_seconds, t.hdf5_seconds, t.mpi_seconds, static_cast<long long>(t.models));
+  }
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 RunSummary train_run(const Job& job, const RunOptions& options) {
@@ -407,8 +448,14 @@ RunSummary train_run(const Job& job, const RunOptions& options) {
   summary.already_done = work.already_done;
 
   ChunkRunner runner(job, plan, run, eval, train_options, comm);
+  const double mpi_before = comm.seconds_in_mpi();
+  const auto loop_start = std::chrono::steady_clock::now();
   summary.trained = leader ? run_leader(runner, work, options, comm, summary.total_models)
                            : run_worker(runner, work, options, comm);
+  runner.timings.rank = comm.rank();
+  runner.timings.loop_seconds = seconds_since(loop_start);
+  runner.timings.mpi_seconds = comm.seconds_in_mpi() - mpi_before;
+  if (options.timings) report_timings(runner.timings, comm);
   // Every rank learns whether any rank was stopped, so all exit the same way.
   summary.interrupted = comm.broadcast(static_cast<bool>(g_stop_requested.load()));
   comm.barrier();

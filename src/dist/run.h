@@ -17,6 +17,7 @@ struct RunOptions {
   std::string kernels = "auto";
   std::string schedule = "dynamic";  // dynamic | static (MPI)
   bool quiet = false;
+  bool timings = false;             // rank 0 prints where each rank's time went (train, HDF5, MPI)
   int64_t fault_model = -1;         // test-only fault injection
   int fault_rank = -1;              // test-only: the rank on which the fault fires (-1: any)
 };

@@ -76,7 +76,10 @@ void evaluate_generative(const FamilyConfig& config, const std::vector<const Mod
     const auto path = grid[0].unsqueeze(0) * (1.0 - steps) + grid[1].unsqueeze(0) * steps;
     const auto z = torch::cat({grid.narrow(0, 0, config.sample_grid), path});
     const int64_t count = z.size(0);
-    const auto labels = cycling_labels(count, config.num_classes);
+    // Grid images cycle through the classes; the interpolation row varies the code only, in the class
+    // of its first image (grid image 0), so that it shows a latent interpolation of a conditional GAN.
+    auto labels = cycling_labels(count, config.num_classes);
+    labels.narrow(0, config.sample_grid, kInterpolationImages).copy_(labels[0].expand({kInterpolationImages, config.num_classes}));
     const auto images = generate(z.unsqueeze(0).expand({models, count, config.latent}).contiguous(),
                                  labels.unsqueeze(0).expand({models, count, config.num_classes}).contiguous());
     for (int64_t m = 0; m < models; ++m) {

@@ -146,5 +146,14 @@ TEST(ReduceCommand, UnknownVectorizationIsOneLine) {
   expect_one_line_error(run_genzoo("reduce " + shell_quote(zoo) + " --features pca --quiet"), {"unknown vectorization 'pca'"});
 }
 
+TEST(ReduceCommand, BadConfigJobIsOneLineNamingTheFile) {
+  TempDir dir;
+  const std::string zoo = zoo_copy(dir, tiny_reference_run());
+  write_text(dir.file("job.toml"), "name = \"x\"\nseed = 1\nbogus_key = 3\n");
+  expect_one_line_error(run_genzoo("reduce " + shell_quote(zoo) + " --config " + shell_quote(dir.file("job.toml")) + " --quiet"),
+                        {dir.file("job.toml"), "bogus_key"});
+  EXPECT_FALSE(fs::exists(dir.file("reduce.h5")));
+}
+
 }  // namespace
 }  // namespace genzoo::test
