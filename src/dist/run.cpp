@@ -384,6 +384,9 @@ RunSummary train_run(const Job& job, const RunOptions& options) {
   summary.total_models = job.total_models();
   const RunDir run(options.run_dir);
   const bool leader = comm.rank() == 0;
+  // Data first: a missing or corrupt data directory fails before the run directory is touched.
+  const std::string data_dir = resolve_data_dir(options.data_dir.empty() ? job.data.dir : options.data_dir);
+  const Dataset dataset = load_fashion_mnist(data_dir);
   const bool quiet = options.quiet || !leader;
 
   // Rank 0 claims the directory (or refuses it) before anyone reads from it.
@@ -409,8 +412,6 @@ RunSummary train_run(const Job& job, const RunOptions& options) {
   train_options.rank = comm.rank();
   if (options.fault_rank < 0 || options.fault_rank == comm.rank()) train_options.fault_model = options.fault_model;
 
-  const std::string data_dir = resolve_data_dir(options.data_dir.empty() ? job.data.dir : options.data_dir);
-  const Dataset dataset = load_fashion_mnist(data_dir);
   std::optional<FeatureNetRecord> net;
   if (leader) net = ensure_feature_net(run, job, dataset, quiet);
   comm.barrier();

@@ -158,6 +158,7 @@ TEST(TrainCommand, MissingDataDirectoryNamesTheFile) {
   TempDir dir;
   const CommandResult result = run_genzoo(train_args(tiny_job_path(), dir.file("run"), "--data /nonexistent"));
   expect_one_line_error(result, {"/nonexistent/train-images-idx3-ubyte", "not found"});
+  EXPECT_FALSE(fs::exists(dir.file("run"))) << "the data is checked before the run directory is created";
 }
 
 TEST(TrainCommand, TruncatedIdxFileIsNamed) {
