@@ -22,6 +22,9 @@ Runner add_reduce_command(CLI::App& app) {
   cmd->add_option("--output,-o", options->output_path, "Output file (default: reduce.h5 next to zoo.h5)");
   cmd->add_option("--data", options->data_dir, "Fashion-MNIST directory for latent_mean's probe images");
   cmd->add_option("--features", options->vectorizations, "Vectorizations to compute (default: all registered)");
+  cmd->add_option("--families", options->families,
+                  "Families to reduce (default: all; a family too small for the embedding's split is then "
+                  "reduced without embedding, while a family named here must be large enough)");
   cmd->add_option("--folds", options->folds, "Probe cross-validation folds")->check(CLI::Range(2, 100))->capture_default_str();
   cmd->add_option("--epochs", options->embedding.epochs, "Encoder training steps")->check(CLI::Range(1, 1000000))->capture_default_str();
   cmd->add_flag("--quiet,-q", options->quiet, "No progress output");

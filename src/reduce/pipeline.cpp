@@ -4,17 +4,20 @@
 #include <boost/serialization/vector.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <map>
 #include <numeric>
+#include <set>
 
 #include "common/error.h"
 #include "common/progress.h"
 #include "common/rng.h"
 #include "data/dataset.h"
 #include "dist/comm.h"
+#include "dist/resources.h"
 #include "job/job.h"
 #include "reduce/information.h"
 #include "store/zoo.h"
@@ -52,12 +55,13 @@ VectorizeContext probe_context(const ReduceOptions& options, const Job& job, con
   return context;
 }
 
-// Rows (into FamilyWeights) of models that trained to the end (diverged models have no usable weights).
+// Rows (into FamilyWeights) of models with usable weights: all but diverged ones (NaN/Inf). A collapsed
+// GAN is a trained model like any other here.
 std::vector<int64_t> ok_rows(const FamilyWeights& weights, const std::map<int64_t, const ModelRecord*>& records) {
   std::vector<int64_t> rows;
   for (size_t r = 0; r < weights.model_ids.size(); ++r) {
     const auto it = records.find(weights.model_ids[r]);
-    if (it != records.end() && it->second->status == "ok") rows.push_back(static_cast<int64_t>(r));
+    if (it != records.end() && it->second->status != "diverged") rows.push_back(static_cast<int64_t>(r));
   }
   return rows;
 }
@@ -65,14 +69,16 @@ std::vector<int64_t> ok_rows(const FamilyWeights& weights, const std::map<int64_
 // Every (vectorization, family) pair that applies, vectorized over this rank's share of the rows and
 // gathered on rank 0 (rows sorted by model id).
 std::map<std::string, std::map<std::string, FeatureMatrix>> vectorize_zoo(
-    const ReduceOptions& options, const std::vector<std::string>& names, const ZooData& zoo,
-    const std::map<int64_t, const ModelRecord*>& records, const VectorizeContext& context, Comm& comm) {
+    const ReduceOptions& options, const std::vector<std::string>& names, const std::set<std::string>& families,
+    const ZooData& zoo, const std::map<int64_t, const ModelRecord*>& records, const VectorizeContext& context,
+    Comm& comm) {
   std::vector<FeatureMatrix> mine;
   double total = 0.0, done = 0.0;
   std::vector<std::pair<const Vectorization*, const FamilyWeights*>> tasks;
   for (const std::string& name : names) {
     const Vectorization& vectorization = find_vectorization(name);
     for (const auto& [family, weights] : zoo.weights) {
+      if (!families.count(family)) continue;
       std::string why_not;
       if (!vectorization.applies_to(weights.layout, &why_not)) {
         if (comm.rank() == 0) note(options, name + " skipped for " + family + ": " + why_not);
@@ -188,7 +194,9 @@ void run_probes(const ReduceOptions& options, const ReduceData& data, const std:
         if (rows_b.size() > 1) {
           for (const auto& [group, rows] : rows_b) {
             probe_task(matrix, rows_a, rows, x, y);
-            const ProbeScores scores = cross_validate_probe(x, matrix.dim, y, classifier, probe);
+            ProbeScores scores;
+            scores.precision = scores.recall = std::nan("");  // a B with fewer than 2 models: not measured
+            if (rows.size() >= 2) scores = cross_validate_probe(x, matrix.dim, y, classifier, probe);
             record.gaps.push_back(gap_of[group]);
             record.gap_precision.push_back(scores.precision);
             record.gap_recall.push_back(scores.recall);
@@ -233,26 +241,47 @@ ReduceData run_reduce(const ReduceOptions& options, Comm& comm) {
 
   const std::vector<std::string> names = options.vectorizations.empty() ? vectorization_names() : options.vectorizations;
   for (const std::string& name : names) find_vectorization(name);  // unknown names fail before any work
-  // Every family must be large enough for the embedding's split: fail before any work.
-  for (const auto& [family, weights] : zoo.weights) {
+  // The families to reduce: the requested ones (each must exist), else all.
+  std::set<std::string> families(options.families.begin(), options.families.end());
+  std::string known;
+  for (const auto& [family, weights] : zoo.weights) known += (known.empty() ? "" : ", ") + family;
+  for (const std::string& family : families) {
+    if (!zoo.weights.count(family)) throw ReduceError(options.zoo_path + ": no family " + family + " (it has: " + known + ")");
+  }
+  if (families.empty()) {
+    for (const auto& [family, weights] : zoo.weights) families.insert(family);
+  }
+  // A family too small for the embedding's split: an error when it was asked for by name, else it
+  // gets features, probe and information but no embedding (and says so). Checked before any work.
+  std::map<std::string, std::string> not_embedded;
+  for (const std::string& family : families) {
     std::vector<EmbeddingModel> models;
-    for (int64_t row : ok_rows(weights, records)) {
-      models.push_back(embedding_model(*records.at(weights.model_ids[row])));
+    for (int64_t row : ok_rows(zoo.weights.at(family), records)) {
+      models.push_back(embedding_model(*records.at(zoo.weights.at(family).model_ids[row])));
     }
-    split_models(models, options.embedding.split, family);
+    try {
+      split_models(models, options.embedding.split, family);
+    } catch (const ReduceError& e) {
+      if (!options.families.empty()) throw;
+      not_embedded[family] = e.what();
+      if (comm.rank() == 0) note(options, std::string("no embedding: ") + e.what());
+    }
   }
 
   // Families whose layout some probe-image vectorization applies to need the data set.
   bool needs_images = false;
   for (const std::string& name : names) {
     const Vectorization& v = find_vectorization(name);
-    for (const auto& [family, weights] : zoo.weights) needs_images = needs_images || (v.needs_probe_images() && v.applies_to(weights.layout, nullptr));
+    for (const std::string& family : families) {
+      needs_images = needs_images || (v.needs_probe_images() && v.applies_to(zoo.weights.at(family).layout, nullptr));
+    }
   }
   VectorizeContext context;
   if (needs_images) context = probe_context(options, job, zoo);
 
   ReduceData data;
-  data.features = vectorize_zoo(options, names, zoo, records, context, comm);
+  data.features = vectorize_zoo(options, names, families, zoo, records, context, comm);
+  data.not_embedded = not_embedded;
   if (comm.rank() != 0) return ReduceData();
   for (const std::string& name : names) data.feature_descriptions[name] = find_vectorization(name).description();
   data.attrs.genzoo_version = GENZOO_VERSION;
@@ -262,6 +291,9 @@ ReduceData run_reduce(const ReduceOptions& options, Comm& comm) {
   data.attrs.job_fingerprint = zoo.attrs.job_fingerprint;
   data.attrs.classes = zoo.attrs.classes;
 
+  // Probes and encoders are tiny full-batch networks: one thread is fastest (measured on the quickstart
+  // zoo: 9 s with one thread against 68 s with two, whose synchronization costs more than it saves).
+  set_threads(1);
   ProbeOptions probe = options.probe;
   probe.seed = mix_seed(job.seed, 0x70726f6265);
   ReduceOptions seeded = options;
@@ -278,13 +310,15 @@ ReduceData run_reduce(const ReduceOptions& options, Comm& comm) {
   int64_t done = 0;
   for (const auto& [name, by_family] : data.features) {
     for (const auto& [family, matrix] : by_family) {
-      EmbeddingRecord record{family, name, train_embedding(matrix, embedding_models(matrix, records), embedding)};
-      const double validation = record.result.metrics.validation_angular_error_deg;
-      if (!best_validation.count(family) || validation < best_validation[family]) {
-        best_validation[family] = validation;
-        data.selected_features[family] = name;
+      if (!not_embedded.count(family)) {
+        EmbeddingRecord record{family, name, train_embedding(matrix, embedding_models(matrix, records), embedding)};
+        const double validation = record.result.metrics.validation_angular_error_deg;
+        if (!best_validation.count(family) || validation < best_validation[family]) {
+          best_validation[family] = validation;
+          data.selected_features[family] = name;
+        }
+        data.embeddings.push_back(std::move(record));
       }
-      data.embeddings.push_back(std::move(record));
 
       // Information retained: realized proportions (K - 1 free coordinates) against the features.
       const int64_t n = matrix.rows(), k = static_cast<int64_t>(zoo.attrs.classes.size());

@@ -19,6 +19,9 @@ struct ReduceOptions {
   std::string config_path;        // job file whose seed drives splits and folds (default: the zoo's own job)
   std::string data_dir;           // for latent_mean's probe images (default: job data.dir, $GENZOO_DATA, Debian)
   std::vector<std::string> vectorizations;  // empty: every registered one
+  // Families to reduce; empty: all. A family named here that is too small for the embedding's split
+  // is an error; unnamed small families are reduced without an embedding (ReduceData::not_embedded).
+  std::vector<std::string> families;
   int64_t probe_images_per_class = 100;
   int64_t folds = 5;
   int64_t mi_neighbours = 3;

@@ -122,6 +122,9 @@ void write_embeddings(const h5::Group& root, const ReduceData& data) {
   for (const auto& [family, feature] : data.selected_features) {
     open_or_create(embedding_group, family).write_attribute("selected_feature", feature);
   }
+  for (const auto& [family, why] : data.not_embedded) {
+    open_or_create(embedding_group, family).write_attribute("not_embedded", why);
+  }
 }
 
 void write_hierarchies(const h5::Group& root, const ReduceData& data) {
@@ -236,6 +239,9 @@ void read_embeddings(const h5::Group& root, ReduceData& data) {
     const h5::Group family_group = embedding_group.open_group(family);
     if (family_group.has_attribute("selected_feature")) {
       data.selected_features[family] = family_group.read_attribute<std::string>("selected_feature");
+    }
+    if (family_group.has_attribute("not_embedded")) {
+      data.not_embedded[family] = family_group.read_attribute<std::string>("not_embedded");
     }
     for (const std::string& feature : family_group.names()) {
       const h5::Group group = family_group.open_group(feature);
@@ -403,6 +409,7 @@ std::string format_reduce_tables(const ReduceData& data) {
     out += line;
   }
   out += "  (* selected per family by validation angle; its dendrogram is /hierarchy/<family>)\n";
+  for (const auto& [family, why] : data.not_embedded) out += "  " + family + ": not embedded: " + why + "\n";
 
   out += "\nhierarchy:\n";
   for (const HierarchyRecord& h : data.hierarchies) {

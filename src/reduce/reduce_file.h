@@ -7,7 +7,8 @@
 //   /probe/<family>/<feature>                    attrs precision, recall, accuracy (best classifier), best_classifier
 //   /probe/<family>/<feature>/<classifier>       attrs precision, recall, accuracy, folds, models_a, models_b;
 //       datasets gap [G], gap_precision [G], gap_recall [G] (A versus each B of the gap sweep)
-//   /embedding/<family>                          attr selected_feature (lowest validation angular error)
+//   /embedding/<family>                          attr selected_feature (lowest validation angular error),
+//                                                or attr not_embedded (why: too few models for the split)
 //   /embedding/<family>/<feature>/{model_id [N], z [N, K], u [N, K], split [N]}  metric attrs (test models)
 //   /hierarchy/<family>/{linkage [N-1, 4], model_id [N], member_offsets [N], members}  average linkage on
 //       the selected feature's predicted shapes; members of merged cluster i: members[member_offsets[i]..[i+1]]
@@ -65,6 +66,7 @@ struct ReduceData {
   std::vector<ProbeRecord> probes;
   std::vector<EmbeddingRecord> embeddings;
   std::map<std::string, std::string> selected_features;                  // [family] -> feature
+  std::map<std::string, std::string> not_embedded;                       // [family] -> why not
   std::vector<HierarchyRecord> hierarchies;
   std::vector<InformationRecord> information;
 };

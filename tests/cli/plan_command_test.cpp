@@ -44,10 +44,16 @@ TEST(PlanCommand, QuickstartSummaryCountsEveryFamily) {
   ASSERT_GE(conv.size(), 7u) << result.output;
   EXPECT_EQ(std::vector<std::string>(conv.begin() + 1, conv.begin() + 7),
             (std::vector<std::string>{"32", "16", "0", "0", "16", "1"}));
+  for (const char* generative : {"vae", "gan"}) {  // 8 random models each, one chunk
+    const auto row = table_row(result.output, generative);
+    ASSERT_GE(row.size(), 7u) << result.output;
+    EXPECT_EQ(std::vector<std::string>(row.begin() + 1, row.begin() + 7),
+              (std::vector<std::string>{"8", "8", "0", "0", "0", "1"}));
+  }
   const auto total = table_row(result.output, "total");
   ASSERT_GE(total.size(), 3u) << result.output;
-  EXPECT_EQ(total[1], "96");
-  EXPECT_EQ(total[2], "3");  // chunks
+  EXPECT_EQ(total[1], "112");
+  EXPECT_EQ(total[2], "5");  // chunks
   EXPECT_NE(result.output.find("job quickstart (seed 0)"), std::string::npos) << result.output;
 }
 
@@ -56,14 +62,14 @@ TEST(PlanCommand, CsvHasOneRowPerModelAndIsDeterministic) {
   const std::string job = shell_quote(source_dir() + "/jobs/quickstart.toml");
   const CommandResult first = run_genzoo("plan " + job + " --csv " + shell_quote(dir.file("a.csv")));
   ASSERT_EQ(first.exit_code, 0) << first.output;
-  EXPECT_NE(first.output.find("wrote 96 rows to " + dir.file("a.csv")), std::string::npos) << first.output;
+  EXPECT_NE(first.output.find("wrote 112 rows to " + dir.file("a.csv")), std::string::npos) << first.output;
   const CommandResult second = run_genzoo("plan " + job + " --csv " + shell_quote(dir.file("b.csv")));
   ASSERT_EQ(second.exit_code, 0) << second.output;
 
   const std::string csv = read_text(dir.file("a.csv"));
   EXPECT_EQ(csv, read_text(dir.file("b.csv")));
   const std::vector<std::string> lines = output_lines(csv);
-  ASSERT_EQ(lines.size(), 97u);
+  ASSERT_EQ(lines.size(), 113u);
   const std::vector<std::string> header = split(lines[0], ',');
   ASSERT_GE(header.size(), 16u);
   EXPECT_EQ(std::vector<std::string>(header.begin(), header.begin() + 3), (std::vector<std::string>{"id", "family", "design"}));
@@ -84,9 +90,11 @@ TEST(PlanCommand, CsvHasOneRowPerModelAndIsDeterministic) {
       EXPECT_LE(n, 2000) << lines[row];
     }
   }
-  EXPECT_EQ(families, (std::map<std::string, int>{{"conv_ae", 32}, {"linear_ae", 64}}));
+  EXPECT_EQ(families, (std::map<std::string, int>{{"conv_ae", 32}, {"gan", 8}, {"linear_ae", 64}, {"vae", 8}}));
   EXPECT_EQ(designs, (std::map<std::string, int>{{"conv_ae:probe", 16},
                                                   {"conv_ae:random", 16},
+                                                  {"gan:random", 8},
+                                                  {"vae:random", 8},
                                                   {"linear_ae:chain", 12},
                                                   {"linear_ae:probe", 16},
                                                   {"linear_ae:random", 24},

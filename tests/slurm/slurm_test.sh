@@ -63,7 +63,7 @@ case "${1:?}" in
     wait_gone "$job" 900
     cat "$work"/quickstart-*.out
     grep -q "zoo.h5 complete" "$work"/quickstart-*.out || fail "train.sbatch did not complete"
-    check_zoo "$run/zoo.h5" 96
+    check_zoo "$run/zoo.h5" 112
     # Both ranks trained: the rank column holds 0 and 1.
     /usr/bin/python3 -c "import h5py,sys; r=set(h5py.File('$run/zoo.h5')['models/rank'][:]); sys.exit(0 if r=={0,1} else 1)" ||
       fail "expected models from ranks 0 and 1"
