@@ -48,8 +48,8 @@ TEST(Job, ShippedJobsParse) {
     const char* file;
     const char* name;
     int64_t models;
-  } shipped[] = {{"quickstart.toml", "quickstart", 96}, {"paper-probe.toml", "paper-probe", 640},
-                 {"zoo-1k.toml", "zoo-1k", 1040}};
+  } shipped[] = {{"quickstart.toml", "quickstart", 112}, {"paper-probe.toml", "paper-probe", 640},
+                 {"zoo-1k.toml", "zoo-1k", 1328}};
   for (const auto& job_file : shipped) {
     const std::string path = source_dir() + "/jobs/" + job_file.file;
     const Job job = load_job(path);
@@ -62,11 +62,15 @@ TEST(Job, ShippedJobsParse) {
 
 TEST(Job, QuickstartLayout) {
   const Job job = load_job(source_dir() + "/jobs/quickstart.toml");
-  ASSERT_EQ(job.families.size(), 2u);
+  ASSERT_EQ(job.families.size(), 4u);
   EXPECT_EQ(job.families[0].name, "linear_ae");
   EXPECT_EQ(job.families[0].total_models(job.probe.datasets()), 64);
   EXPECT_EQ(job.families[1].name, "conv_ae");
   EXPECT_EQ(job.families[1].total_models(job.probe.datasets()), 32);
+  EXPECT_EQ(job.families[2].name, "vae");
+  EXPECT_EQ(job.families[2].total_models(job.probe.datasets()), 8);
+  EXPECT_EQ(job.families[3].name, "gan");
+  EXPECT_EQ(job.families[3].total_models(job.probe.datasets()), 8);
   EXPECT_EQ(job.featurenet.epochs, 3);
 }
 
