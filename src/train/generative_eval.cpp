@@ -21,7 +21,7 @@ namespace {
 
 constexpr uint64_t kGridSeed = 0x67726964ULL;  // one set of codes for every model: grids compare
 constexpr int64_t kFidSamples = 256;
-// Generated images whose pixel-wise spread is below this share of real images' spread have collapsed.
+X
 constexpr double kCollapseDiversity = 0.25;
 
 // Mean over pixels of the standard deviation across images [n, 784].

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/error.h"
 #include "common/rng.h"
 #include "data/dataset.h"
 #include "helpers.h"
@@ -132,15 +133,15 @@ torch::Tensor one_hot(const std::vector<std::vector<int64_t>>& slots, int64_t cl
   return out;
 }
 
-struct Setup {
+struct GanCase {
   FamilyConfig config;
   Layout layout;
   torch::Tensor flat, x, z;
   torch::Tensor real_labels, fake_labels;  // undefined when unconditional
 };
 
-Setup make_setup(const std::string& condition) {
-  Setup s;
+GanCase make_setup(const std::string& condition) {
+  GanCase s;
   s.config = gan_config(3, 5, condition);
   s.layout = gan().layout(s.config);
   const int64_t models = 3, batch = 4;
@@ -163,7 +164,7 @@ torch::Tensor row_or_undefined(const torch::Tensor& t, int64_t m) { return t.def
 TEST(Gan, BatchedNetworksAndLossesEqualThePerModelDcganAndTheBceFormulas) {
   for (const std::string condition : {"none", "label"}) {
     SCOPED_TRACE("condition " + condition);
-    const Setup s = make_setup(condition);
+    const GanCase s = make_setup(condition);
     const TorchFamily& impl = gan().torch_impl();
     const auto params = view_params(s.flat, s.layout);
     const auto d_loss = impl.discriminator_loss(params, s.x, s.real_labels, s.z, s.fake_labels, s.config);
@@ -205,7 +206,7 @@ TEST(Gan, BatchedNetworksAndLossesEqualThePerModelDcganAndTheBceFormulas) {
 // The generator's output is detached in the discriminator's loss: its gradient reaches D only;
 // the generator's loss reaches G (and D, which the trainer's G-step must then leave alone).
 TEST(Gan, DiscriminatorLossHasNoGradientForTheGenerator) {
-  Setup s = make_setup("label");
+  GanCase s = make_setup("label");
   const TorchFamily& impl = gan().torch_impl();
   const int64_t g_end = generator_param_count(s.layout), total = layout_size(s.layout);
   auto flat = s.flat.clone().requires_grad_(true);
