@@ -2,7 +2,10 @@
 
 #include <ATen/Parallel.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 
 #include "common/error.h"
@@ -119,6 +122,12 @@ double model_step(const FamilyConfig& config, const ImageSet& train, const int64
   return loss;
 }
 
+// Per-core L2 size (for cache-sized model groups); 1 MiB when the system does not say.
+int64_t l2_cache_bytes() {
+  const long size = sysconf(_SC_LEVEL2_CACHE_SIZE);
+  return size > 0 ? size : (1 << 20);
+}
+
 }  // namespace
 
 bool fast_linear_ae_supports(const FamilyConfig& config) {
@@ -148,49 +157,71 @@ RawTrainResult train_linear_ae_fast(const FamilyConfig& config, const std::vecto
     streams.emplace_back(specs[m]->sample_indices, specs[m]->seed);
   }
   std::vector<char> diverged(models, 0);
-  // Each model's batch is drawn (and prefetched) one model ahead of its use.
-  std::vector<int64_t> batches(models * config.batch_size);
-  const auto draw_batch = [&](int64_t m) {
-    int64_t* indices = batches.data() + m * config.batch_size;
+  // Batches are double-buffered by step parity: a model's next batch is drawn and prefetched one model
+  // ahead (wrapping to the group's first model of the next step) while this one computes.
+  std::vector<int64_t> batches(2 * models * config.batch_size);
+  const auto batch_of = [&](int64_t m, int64_t step) { return batches.data() + ((step & 1) * models + m) * config.batch_size; };
+  const auto draw_batch = [&](int64_t m, int64_t step) {
+    int64_t* indices = batch_of(m, step);
     streams[m].next_batch(config.batch_size, indices);
     return indices;
   };
 
-  size_t next_checkpoint = 0;
-  for (int64_t step = 1; step <= config.steps; ++step) {
-    if (options.stop && options.stop->load()) throw ChunkAbandoned{};
-    // A model's whole step (forward, backward, Adam) runs while its state is hot in cache.
-    at::parallel_for(0, models, 1, [&](int64_t begin, int64_t end) {
-      thread_local std::unique_ptr<Scratch> scratch;
-      if (!scratch || scratch->x.size() != static_cast<size_t>(config.batch_size * kInput) ||
-          scratch->code.size() != static_cast<size_t>(config.batch_size * k)) {
-        scratch = std::make_unique<Scratch>(config.batch_size, k);
-      }
-      if (begin < end && !diverged[begin]) draw_batch(begin);
-      for (int64_t m = begin; m < end; ++m) {
-        const bool prefetch_next = m + 1 < end && !diverged[m + 1];
-        BatchPrefetcher prefetch(train, prefetch_next ? draw_batch(m + 1) : nullptr, config.batch_size);
-        if (diverged[m]) continue;
-        float* p = params.data() + m * params_per_model;
-        float* g = grads.data() + m * params_per_model;
-        const double loss = model_step(config, train, batches.data() + m * config.batch_size, p, g, *scratch, prefetch);
-        if (!std::isfinite(loss)) {
-          diverged[m] = 1;  // dropped from the batch; its batch-mates go on untouched
-          continue;
-        }
-        adam_step(p, g, adam_m.data() + m * params_per_model, adam_v.data() + m * params_per_model, 1,
-                  params_per_model, &lr[m], step);
-      }
-    });
-    if (next_checkpoint < config.checkpoint_steps.size() && config.checkpoint_steps[next_checkpoint] == step) {
-      for (int64_t m = 0; m < models; ++m) {
-        to_canonical(params.data() + m * params_per_model, k,
-                     result.checkpoints.data() + (m * checkpoints + next_checkpoint) * params_per_model);
-      }
-      ++next_checkpoint;
+  // Models are independent, so any order of (model, step) pairs gives the same weights. Training
+  // cache-sized groups of models through all their steps keeps each group's parameters, gradients
+  // and Adam state in L2; stepping all models in lockstep would stream the whole chunk's state
+  // (0.4 MB per model) from memory every step.
+  const int64_t state_bytes = 4 * params_per_model * static_cast<int64_t>(sizeof(float));
+  const int64_t group_size = std::clamp<int64_t>(l2_cache_bytes() / 2 / state_bytes, 1, std::max<int64_t>(1, models));
+  const int64_t groups = (models + group_size - 1) / group_size;
+  std::atomic<int64_t> group_steps_done{0};
+  std::atomic<bool> abandoned{false};
+  at::parallel_for(0, groups, 1, [&](int64_t group_begin, int64_t group_end) {
+    thread_local std::unique_ptr<Scratch> scratch;
+    if (!scratch || scratch->x.size() != static_cast<size_t>(config.batch_size * kInput) ||
+        scratch->code.size() != static_cast<size_t>(config.batch_size * k)) {
+      scratch = std::make_unique<Scratch>(config.batch_size, k);
     }
-    if (options.on_step) options.on_step(step);
-  }
+    // Progress and stop requests are served by the calling thread (MPI is funneled through it).
+    const bool reporter = at::get_thread_num() == 0;
+    for (int64_t group = group_begin; group < group_end && !abandoned; ++group) {
+      const int64_t first = group * group_size, last = std::min(models, first + group_size);
+      size_t next_checkpoint = 0;
+      for (int64_t step = 1; step <= config.steps; ++step) {
+        if (options.stop && options.stop->load()) {
+          abandoned = true;
+          return;
+        }
+        if (step == 1 && !diverged[first]) draw_batch(first, step);
+        for (int64_t m = first; m < last; ++m) {
+          const bool wraps = m + 1 == last;
+          const int64_t after = wraps ? first : m + 1, after_step = wraps ? step + 1 : step;
+          const bool fetch = !diverged[after] && after_step <= config.steps;
+          BatchPrefetcher prefetch(train, fetch ? draw_batch(after, after_step) : nullptr, config.batch_size);
+          if (diverged[m]) continue;
+          float* p = params.data() + m * params_per_model;
+          float* g = grads.data() + m * params_per_model;
+          const double loss = model_step(config, train, batch_of(m, step), p, g, *scratch, prefetch);
+          if (!std::isfinite(loss)) {
+            diverged[m] = 1;  // dropped; the other models go on untouched
+            continue;
+          }
+          adam_step(p, g, adam_m.data() + m * params_per_model, adam_v.data() + m * params_per_model, 1,
+                    params_per_model, &lr[m], step);
+        }
+        if (next_checkpoint < config.checkpoint_steps.size() && config.checkpoint_steps[next_checkpoint] == step) {
+          for (int64_t m = first; m < last; ++m) {
+            to_canonical(params.data() + m * params_per_model, k,
+                         result.checkpoints.data() + (m * checkpoints + next_checkpoint) * params_per_model);
+          }
+          ++next_checkpoint;
+        }
+        const int64_t done = ++group_steps_done;
+        if (reporter && options.on_step) options.on_step(done / groups);
+      }
+    }
+  });
+  if (abandoned) throw ChunkAbandoned{};
 
   result.weights.resize(models * params_per_model);
   for (int64_t m = 0; m < models; ++m) {
