@@ -140,7 +140,8 @@ void check_slurm_world_size(const Comm& comm) {
 
 // Messages between ranks (tags separate the two directions).
 constexpr int kTagToLeader = 11;
-constexpr int kTagToWorker = 12;
+constexpr int kTagToWorker = 12;   // replies to requests
+constexpr int kTagStop = 14;       // unsolicited stop (another rank was signalled); polled while training
 
 struct WorkerMessage {
   enum Kind : int32_t { kRequest = 0, kReport = 1, kFinished = 2 };
@@ -230,7 +231,7 @@ class ChunkRunner {
       weights.samples.insert(weights.samples.end(), trained[i].samples.begin(), trained[i].samples.end());
     }
     const auto write_start = std::chrono::steady_clock::now();
-    write_zoo(run_.shard_path(chunk.index), shard);
+    write_zoo(run_.shard_path(chunk.index), shard, WeightStorage::kFast);
     timings.hdf5_seconds += seconds_since(write_start);
     timings.models += static_cast<int64_t>(specs.size());
     return true;
@@ -253,9 +254,7 @@ class ChunkRunner {
 void poll_leader_for_stop(Comm& comm) {
   LeaderMessage message;
   int source = 0;
-  while (comm.try_receive(kTagToWorker, message, source)) {
-    if (message.kind == LeaderMessage::kStop) g_stop_requested.store(true);
-  }
+  while (comm.try_receive(kTagStop, message, source)) g_stop_requested.store(true);
 }
 
 int64_t run_worker(ChunkRunner& runner, const PendingWork& work, const RunOptions& options, Comm& comm) {
@@ -268,18 +267,18 @@ int64_t run_worker(ChunkRunner& runner, const PendingWork& work, const RunOption
       comm.send(WorkerMessage{WorkerMessage::kReport, runner.models_in(work.chunks[i]), false}, 0, kTagToLeader);
     }
   } else {
-    int64_t unreported = 0;
-    while (!g_stop_requested) {
-      comm.send(WorkerMessage{WorkerMessage::kRequest, unreported, false}, 0, kTagToLeader);
-      unreported = 0;
-      const auto reply = comm.receive<LeaderMessage>(0, kTagToWorker);
-      if (reply.kind == LeaderMessage::kStop) g_stop_requested.store(true);
-      if (reply.kind != LeaderMessage::kAssign) break;
+    // The next chunk is requested before the current one is trained, so the answer (which rank 0
+    // gives between its own training steps) is waiting when this rank needs it.
+    comm.send(WorkerMessage{WorkerMessage::kRequest, 0, false}, 0, kTagToLeader);
+    auto reply = comm.receive<LeaderMessage>(0, kTagToWorker);
+    while (reply.kind == LeaderMessage::kAssign && !g_stop_requested) {
+      comm.send(WorkerMessage{WorkerMessage::kRequest, 0, false}, 0, kTagToLeader);
       if (!runner.train(reply.chunk, poll)) break;
-      unreported = runner.models_in(reply.chunk);
-      trained += unreported;
+      trained += runner.models_in(reply.chunk);
+      comm.send(WorkerMessage{WorkerMessage::kReport, runner.models_in(reply.chunk), false}, 0, kTagToLeader);
+      reply = comm.receive<LeaderMessage>(0, kTagToWorker);
     }
-    if (unreported > 0) comm.send(WorkerMessage{WorkerMessage::kReport, unreported, false}, 0, kTagToLeader);
+    if (reply.kind == LeaderMessage::kStop) g_stop_requested.store(true);
   }
   comm.send(WorkerMessage{WorkerMessage::kFinished, 0, g_stop_requested.load()}, 0, kTagToLeader);
   return trained;
@@ -326,7 +325,7 @@ int64_t run_leader(ChunkRunner& runner, const PendingWork& work, const RunOption
     if (g_stop_requested) {
       for (int rank = 1; rank < comm.size(); ++rank) {
         if (!stop_sent[rank]) {
-          comm.send(LeaderMessage{LeaderMessage::kStop, -1}, rank, kTagToWorker);
+          comm.send(LeaderMessage{LeaderMessage::kStop, -1}, rank, kTagStop);
           stop_sent[rank] = true;
         }
       }

@@ -84,7 +84,10 @@ struct ZooData {
 // Writes path via "<path>.tmp-<pid>" and an atomic rename. Throws StorageError naming the file; the
 // image is checked first (ids ascending and unique, one K, sizes matching layouts, weights only of known
 // models of their family) and nothing is left behind on failure.
-void write_zoo(const std::string& path, const ZooData& zoo);
+// Weights, checkpoints and samples are deflate-compressed, except in shards written with kFast: those
+// live only until the merge (which compresses), and compressing them would cost the training ranks time.
+enum class WeightStorage { kCompressed, kFast };
+void write_zoo(const std::string& path, const ZooData& zoo, WeightStorage weights = WeightStorage::kCompressed);
 // Reads a whole zoo (or shard). Throws StorageError for a missing file, another schema version or a
 // missing/ill-shaped dataset, naming the file and the object.
 ZooData read_zoo(const std::string& path);

@@ -254,7 +254,7 @@ void write_models(const h5::Group& root, const ZooData& zoo) {
   group.write_array_attribute("metric_columns", metrics);
 }
 
-void write_weights(const h5::Group& root, const ZooData& zoo) {
+void write_weights(const h5::Group& root, const ZooData& zoo, Storage storage) {
   const h5::Group weights_group = root.create_group("weights");
   std::optional<h5::Group> checkpoints_group;  // only in zoos that keep trajectories
   std::optional<h5::Group> samples_group;      // only for generative families
@@ -262,14 +262,14 @@ void write_weights(const h5::Group& root, const ZooData& zoo) {
     const hsize_t rows = weights.model_ids.size(), params = weights.param_count();
     const h5::Group group = weights_group.create_group(family);
     group.write("model_id", weights.model_ids);
-    group.write("data", weights.data, {rows, params}, Storage::kCompressed);
+    group.write("data", weights.data, {rows, params}, storage);
     write_layout(group, weights.layout);
     if (weights.samples_per_model > 0) {
       if (!samples_group) samples_group.emplace(root.create_group("samples"));
       const h5::Group images = samples_group->create_group(family);
       images.write("model_id", weights.model_ids);
       images.write("images", weights.samples, {rows, static_cast<hsize_t>(weights.samples_per_model), kSampleImagePixels},
-                   Storage::kCompressed);
+                   storage);
       images.write_attribute("interpolation_images", kInterpolationImages);
     }
     if (weights.checkpoint_steps.empty()) continue;
@@ -279,7 +279,7 @@ void write_weights(const h5::Group& root, const ZooData& zoo) {
     const hsize_t steps = weights.checkpoint_steps.size();
     trajectory.write("model_id", weights.model_ids);
     trajectory.write("steps", weights.checkpoint_steps);
-    trajectory.write("data", weights.checkpoints, {rows, steps, params}, Storage::kCompressed);
+    trajectory.write("data", weights.checkpoints, {rows, steps, params}, storage);
   }
 }
 
@@ -295,12 +295,12 @@ void write_featurenet(const h5::Group& root, const FeatureNetRecord& net) {
   group.write("selected_classes", net.selected_classes);
 }
 
-void write_contents(const h5::Group& root, const ZooData& zoo) {
+void write_contents(const h5::Group& root, const ZooData& zoo, Storage weight_storage) {
   root.write_attribute("schema_version", int32_t{kSchemaVersion});
   for (const auto& [name, member] : kStringAttributes) root.write_attribute(name, zoo.attrs.*member);
   root.write_array_attribute("classes", zoo.attrs.classes);
   write_models(root, zoo);
-  write_weights(root, zoo);
+  write_weights(root, zoo, weight_storage);
   if (zoo.featurenet) write_featurenet(root, *zoo.featurenet);
 }
 
@@ -469,9 +469,10 @@ h5::File open_zoo(const std::string& path) {
 
 }  // namespace
 
-void write_zoo(const std::string& path, const ZooData& zoo) {
+void write_zoo(const std::string& path, const ZooData& zoo, WeightStorage weights) {
   check_zoo(zoo, path);
-  h5::write_file_atomically(path, [&](const h5::Group& root) { write_contents(root, zoo); });
+  const Storage storage = weights == WeightStorage::kFast ? Storage::kContiguous : Storage::kCompressed;
+  h5::write_file_atomically(path, [&](const h5::Group& root) { write_contents(root, zoo, storage); });
 }
 
 ZooData read_zoo(const std::string& path) {

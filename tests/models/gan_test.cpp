@@ -50,7 +50,9 @@ TEST(Gan, LayoutPutsEveryGeneratorParameterBeforeTheDiscriminator) {
     ASSERT_TRUE(p.role == "generator" || p.role == "discriminator") << p.name << " has role " << p.role;
     EXPECT_EQ(p.name.rfind(p.role + ".", 0), 0u) << p.name << " is named after its role";
     if (p.role == "discriminator" && !seen_discriminator) first_discriminator = p.offset;
-    if (p.role == "generator") EXPECT_FALSE(seen_discriminator) << p.name << " comes after a discriminator parameter";
+    if (p.role == "generator") {
+      EXPECT_FALSE(seen_discriminator) << p.name << " comes after a discriminator parameter";
+    }
     seen_discriminator = seen_discriminator || p.role == "discriminator";
   }
   ASSERT_GT(first_discriminator, 0);
@@ -376,29 +378,35 @@ TEST(Gan, ConditionalTrainingNeedsTheClassLabels) {
   EXPECT_THROW(train_weights(config, {world().specs[0]}, world().dataset, TrainOptions{}), TrainError);
 }
 
-// A model whose learning rate blows it up is marked diverged; its batch-mates come out as if it had
-// never been in their batch, and evaluation of the chunk still completes.
+// A model whose learning rate blows it up (lr 1e12: infinite logits within a step) is marked diverged;
+// a wild but finite one (lr 1e6) may survive. Either way its batch-mates come out as if it had never
+// been in their batch, and evaluation of the chunk still completes.
 TEST(Gan, DivergedModelIsMarkedAndDoesNotDisturbItsBatchMates) {
   FamilyConfig config = world().job.families[0];
   config.steps = 10;
   config.sample_grid = 0;
-  ModelSpec wild = *world().specs[1];
-  wild.lr = 1e12;
   const TrainOptions options = options_with_classes();
-  const auto with = train_chunk(config, {world().specs[0], &wild, world().specs[3]}, world().eval, options);
   const auto without = train_chunk(config, {world().specs[0], world().specs[3]}, world().eval, options);
-  ASSERT_EQ(with.size(), 3u);
-  EXPECT_EQ(with[1].status, "diverged");
-  EXPECT_FALSE(with[1].metrics.count("d_loss"));
-  EXPECT_FALSE(with[1].metrics.count("js"));
-  for (size_t m : {0, 2}) {
-    const auto& ref = without[m == 0 ? 0 : 1];
-    EXPECT_NE(with[m].status, "diverged");
-    EXPECT_EQ(with[m].status, ref.status);
-    const int64_t p = static_cast<int64_t>(ref.weights.size());
-    EXPECT_LE(max_abs_diff(with[m].weights.data(), ref.weights.data(), p), 1e-5) << "model " << m;
-    EXPECT_NEAR(with[m].metrics.at("d_loss"), ref.metrics.at("d_loss"), 1e-5) << "model " << m;
-    EXPECT_NEAR(with[m].metrics.at("js"), ref.metrics.at("js"), 1e-5) << "model " << m;
+  for (const double lr : {1e6, 1e12}) {
+    SCOPED_TRACE("lr " + std::to_string(lr));
+    ModelSpec wild = *world().specs[1];
+    wild.lr = lr;
+    const auto with = train_chunk(config, {world().specs[0], &wild, world().specs[3]}, world().eval, options);
+    ASSERT_EQ(with.size(), 3u);
+    if (lr > 1e9 || with[1].status == "diverged") {
+      EXPECT_EQ(with[1].status, "diverged");
+      EXPECT_FALSE(with[1].metrics.count("d_loss"));
+      EXPECT_FALSE(with[1].metrics.count("js"));
+    }
+    for (size_t m : {0, 2}) {
+      const auto& ref = without[m == 0 ? 0 : 1];
+      EXPECT_NE(with[m].status, "diverged");
+      EXPECT_EQ(with[m].status, ref.status);
+      const int64_t p = static_cast<int64_t>(ref.weights.size());
+      EXPECT_LE(max_abs_diff(with[m].weights.data(), ref.weights.data(), p), 1e-5) << "model " << m;
+      EXPECT_NEAR(with[m].metrics.at("d_loss"), ref.metrics.at("d_loss"), 1e-5) << "model " << m;
+      EXPECT_NEAR(with[m].metrics.at("js"), ref.metrics.at("js"), 1e-5) << "model " << m;
+    }
   }
 }
 
