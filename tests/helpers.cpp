@@ -124,6 +124,26 @@ ImageSet synthetic_images(int64_t per_class, int num_classes, uint64_t seed) {
   return draw_images(per_class, num_classes, seed, 1);
 }
 
+void plan_on_dataset(PlannedJob& target, const std::string& job_text, const std::string& source) {
+  target.job = parse_job(job_text, source);
+  std::vector<std::vector<int64_t>> pools;
+  for (int64_t c : target.job.data.classes) pools.push_back(target.dataset.train.indices_of_class(static_cast<int>(c)));
+  target.plan = make_plan(target.job, target.job.data.classes, pools);
+  target.eval.dataset = &target.dataset;
+  for (int64_t c : target.plan.classes) {
+    target.eval.test_pools.push_back(target.dataset.test.indices_of_class(static_cast<int>(c)));
+  }
+}
+
+double max_abs_diff(const float* a, const float* b, int64_t n) {
+  double worst = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double d = std::fabs(static_cast<double>(a[i]) - b[i]);
+    worst = std::max(worst, std::isnan(d) ? INFINITY : d);
+  }
+  return worst;
+}
+
 Dataset synthetic_dataset(int64_t train_per_class, int64_t test_per_class, int num_classes, uint64_t seed) {
   Dataset dataset;
   dataset.name = "synthetic";

@@ -10,6 +10,9 @@
 #include <vector>
 
 #include "data/dataset.h"
+#include "job/job.h"
+#include "plan/plan.h"
+#include "train/trainer.h"
 
 namespace genzoo::test {
 
@@ -50,6 +53,20 @@ std::string source_dir();  // the repository root (jobs/, analysis/)
 ImageSet synthetic_images(int64_t per_class, int num_classes, uint64_t seed);
 // train and test splits of synthetic_images with the same class patterns (name "synthetic").
 Dataset synthetic_dataset(int64_t train_per_class, int64_t test_per_class, int num_classes, uint64_t seed);
+
+// A job planned on a dataset, with the evaluation data of its classes: what trainer-level tests train.
+// Keep it where it is built (eval and the plan's spec pointers point into it).
+struct PlannedJob {
+  Dataset dataset;
+  Job job;
+  Plan plan;
+  EvalData eval;
+};
+// Parses job_text (source names it in errors) and plans it on target.dataset, which must be set.
+void plan_on_dataset(PlannedJob& target, const std::string& job_text, const std::string& source);
+
+// Largest |a[i] - b[i]| over n floats; NaN compares as infinitely different.
+double max_abs_diff(const float* a, const float* b, int64_t n);
 
 // ---- integration tests (tests/cli, tests/dist): the real binary on the real data
 

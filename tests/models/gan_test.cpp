@@ -245,11 +245,7 @@ init = "model"
 sample_grid = 4
 )";
 
-struct World {
-  Dataset dataset;
-  Job job;
-  Plan plan;
-  EvalData eval;
+struct World : PlannedJob {
   std::vector<const ModelSpec*> specs;
 };
 
@@ -257,12 +253,7 @@ const World& world() {
   static const World* const shared = [] {
     auto* w = new World;
     w->dataset = synthetic_dataset(200, 30, 3, 41);
-    w->job = parse_job(kJob, "<gan-test>");
-    std::vector<std::vector<int64_t>> pools;
-    for (int64_t c : w->job.data.classes) pools.push_back(w->dataset.train.indices_of_class(static_cast<int>(c)));
-    w->plan = make_plan(w->job, w->job.data.classes, pools);
-    w->eval.dataset = &w->dataset;
-    for (int64_t c : w->plan.classes) w->eval.test_pools.push_back(w->dataset.test.indices_of_class(static_cast<int>(c)));
+    plan_on_dataset(*w, kJob, "<gan-test>");
     for (const ModelSpec& m : w->plan.models) w->specs.push_back(&m);
     return w;
   }();
@@ -273,15 +264,6 @@ TrainOptions options_with_classes() {
   TrainOptions options;
   options.class_labels = {0, 1, 2};
   return options;
-}
-
-double max_abs_diff(const float* a, const float* b, int64_t n) {
-  double worst = 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    const double d = std::fabs(static_cast<double>(a[i]) - b[i]);
-    worst = std::max(worst, std::isnan(d) ? INFINITY : d);
-  }
-  return worst;
 }
 
 // One generator step of 2 discriminator steps, replayed here with the public pieces: the model's

@@ -59,12 +59,9 @@ sample_grid = 4
 )";
 
 // A 10-class synthetic dataset (the feature net classifies 10 classes), models on classes 0, 1, 2.
-struct World {
-  Dataset dataset;
-  Job job;
-  Plan plan;
+struct World : PlannedJob {
   FeatureNetRecord featurenet;
-  EvalData eval, eval_without_net;
+  EvalData eval_without_net;
   std::vector<const ModelSpec*> vae, gan;
 };
 
@@ -72,18 +69,13 @@ const World& world() {
   static const World* const shared = [] {
     auto* w = new World;
     w->dataset = synthetic_dataset(120, 40, 10, 51);
-    w->job = parse_job(kJob, "<generative-eval-test>");
-    std::vector<std::vector<int64_t>> pools;
-    for (int64_t c : w->job.data.classes) pools.push_back(w->dataset.train.indices_of_class(static_cast<int>(c)));
-    w->plan = make_plan(w->job, w->job.data.classes, pools);
+    plan_on_dataset(*w, kJob, "<generative-eval-test>");
     FeatureNetConfig net;
     net.epochs = 2;
     net.batch_size = 64;
     net.lr = 3e-3;
     net.embedding = 16;
     w->featurenet = train_feature_net(w->dataset, net, 3, 3);
-    w->eval.dataset = &w->dataset;
-    for (int64_t c : w->plan.classes) w->eval.test_pools.push_back(w->dataset.test.indices_of_class(static_cast<int>(c)));
     w->eval_without_net = w->eval;
     w->eval.featurenet = &w->featurenet;
     for (const ModelSpec& m : w->plan.models) (m.family_index == 0 ? w->vae : w->gan).push_back(&m);
@@ -100,15 +92,6 @@ TrainOptions options() {
 
 FamilyConfig vae_config() { return world().job.families[0]; }
 FamilyConfig gan_config() { return world().job.families[1]; }
-
-double max_abs_diff(const float* a, const float* b, int64_t n) {
-  double worst = 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    const double d = std::fabs(static_cast<double>(a[i]) - b[i]);
-    worst = std::max(worst, std::isnan(d) ? INFINITY : d);
-  }
-  return worst;
-}
 
 const float* image(const TrainedModel& model, int64_t i) { return model.samples.data() + i * kPixels; }
 

@@ -58,11 +58,7 @@ init = "model"
 chunk_models = 32
 )";
 
-struct World {
-  Dataset dataset;
-  Job job;
-  Plan plan;
-  EvalData eval;
+struct World : PlannedJob {
   std::vector<const ModelSpec*> linear, conv;  // the specs of each family, in plan order
 };
 
@@ -71,12 +67,7 @@ const World& world() {
   static const World* const shared = [] {
     auto* w = new World;
     w->dataset = synthetic_dataset(300, 50, kClasses, 77);
-    w->job = parse_job(kJob, "<trainer-test>");
-    std::vector<std::vector<int64_t>> pools;
-    for (int64_t c : w->job.data.classes) pools.push_back(w->dataset.train.indices_of_class(static_cast<int>(c)));
-    w->plan = make_plan(w->job, w->job.data.classes, pools);
-    w->eval.dataset = &w->dataset;
-    for (int64_t c : w->plan.classes) w->eval.test_pools.push_back(w->dataset.test.indices_of_class(static_cast<int>(c)));
+    plan_on_dataset(*w, kJob, "<trainer-test>");
     for (const ModelSpec& m : w->plan.models) (m.family_index == 0 ? w->linear : w->conv).push_back(&m);
     return w;
   }();
@@ -93,16 +84,6 @@ TrainOptions options_for(const std::string& kernels) {
 }
 
 int64_t params_of(const FamilyConfig& config) { return layout_size(find_family(config.name).layout(config)); }
-
-// Largest |a[i] - b[i]| over n floats; NaN compares as infinitely different.
-double max_abs_diff(const float* a, const float* b, int64_t n) {
-  double worst = 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    const double d = std::fabs(static_cast<double>(a[i]) - b[i]);
-    worst = std::max(worst, std::isnan(d) ? INFINITY : d);
-  }
-  return worst;
-}
 
 // Prints a measured difference when GENZOO_TEST_VERBOSE is set (to see the margin of a tolerance).
 void note(const std::string& what, double value) {
