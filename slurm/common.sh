@@ -17,7 +17,7 @@ genzoo_binary() {
 # Default run directory for a job file: runs/<job name>.
 default_run_dir() {
   local name
-  name=$(sed -nE 's/^name[[:space:]]*=[[:space:]]*"([^"]+)".*/\1/p' "$1" | head -n 1)
+  name=$(sed -nE '/^name[[:space:]]*=/{s/^name[[:space:]]*=[[:space:]]*"([^"]+)".*/\1/p;q}' "$1")
   echo "runs/${name:-$(basename "$1" .toml)}"
 }
 
