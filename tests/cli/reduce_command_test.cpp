@@ -1,7 +1,7 @@
 // Integration tests for src/cli/reduce_command.cpp (and `genzoo inspect reduce.h5`): the real binary
 // reduces a zoo trained from tests/data/jobs/tiny.toml (conv_ae widened to 10 models so that every
 // family can be split, plus a probe gap sweep), single-process and under mpirun -np 2; bad zoos give
-// one-line errors.
+// one-line errors; analysis/genzoo_reduce.py reads the result.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -93,6 +93,71 @@ TEST(ReduceCommand, WritesReduceFileNextToTheZooAndPrintsTheTables) {
   const CommandResult zoo_inspected = run_genzoo("inspect " + shell_quote(zoo));
   ASSERT_EQ(zoo_inspected.exit_code, 0) << zoo_inspected.output;
   EXPECT_NE(zoo_inspected.output.find("designs:"), std::string::npos) << zoo_inspected.output;
+}
+
+// analysis/genzoo_reduce.py, the users' reader, on real reduce files: tests/data/check_reduce.py
+// compares each of its functions with raw h5py reads (feature matrices and ids, probe scores and gap
+// sweeps, embeddings with unit-norm shapes, a valid scipy linkage whose member lists match its counts,
+// mutual information) and checks that other files are refused; its __main__ prints the summary.
+constexpr const char* kPython = "/usr/bin/python3";  // Debian's, with h5py, numpy and scipy
+
+std::string check_reduce_command(const std::string& reduce, const std::string& zoo, const std::string& embedded,
+                                 const std::string& gaps) {
+  return std::string(kPython) + " " + shell_quote(source_dir() + "/tests/data/check_reduce.py") + " " + shell_quote(reduce) +
+         " " + shell_quote(zoo) + " " + shell_quote(source_dir() + "/analysis") + " " + shell_quote(embedded) + " " +
+         shell_quote(gaps);
+}
+
+std::string reduce_summary_command(const std::string& reduce) {
+  return std::string(kPython) + " " + shell_quote(source_dir() + "/analysis/genzoo_reduce.py") + " " + shell_quote(reduce);
+}
+
+TEST(ReduceCommand, PythonReaderAgreesWithRawFile) {
+  TempDir dir;
+  const std::string zoo = zoo_copy(dir, reference_run("tiny-reduce", reduce_job_text()));
+  const CommandResult reduced = run_genzoo("reduce " + shell_quote(zoo) + kFastOptions);
+  ASSERT_EQ(reduced.exit_code, 0) << reduced.output;
+  const std::string reduce = dir.file("reduce.h5");
+
+  // Both families embedded (10 and 18 models); the job's gap sweep is 0.1, 0.3.
+  const CommandResult check = run_command(check_reduce_command(reduce, zoo, "conv_ae,linear_ae", "0.1,0.3"));
+  ASSERT_EQ(check.exit_code, 0) << check.output;
+  EXPECT_NE(check.output.find("analysis/genzoo_reduce.py checked: "), std::string::npos) << check.output;
+  EXPECT_NE(check.output.find("2 embedded families (28 leaves)"), std::string::npos) << check.output;
+
+  const CommandResult summary = run_command(reduce_summary_command(reduce));
+  ASSERT_EQ(summary.exit_code, 0) << summary.output;
+  for (const char* part : {"families: conv_ae, linear_ae", "  svd          conv_ae 10x", "linear_ae 18x", "probe (best classifier",
+                           "  conv_ae    10 leaves, root height", "  linear_ae  18 leaves, root height", "mutual information"}) {
+    EXPECT_NE(summary.output.find(part), std::string::npos) << part << "\n" << summary.output;
+  }
+
+  // A zoo file is refused with one line, not misread.
+  const CommandResult refused = run_command(reduce_summary_command(zoo));
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_EQ(output_lines(refused.output).size(), 1u) << refused.output;
+  EXPECT_NE(refused.output.find("not a genzoo reduce file"), std::string::npos) << refused.output;
+}
+
+// tiny's conv_ae (4 models) gets features but no embedding: the reader says why instead of failing
+// somewhere inside h5py, and the summary shows it.
+TEST(ReduceCommand, PythonReaderExplainsAFamilyWithoutEmbedding) {
+  TempDir dir;
+  const std::string zoo = zoo_copy(dir, tiny_reference_run());
+  const CommandResult reduced = run_genzoo("reduce " + shell_quote(zoo) + kFastOptions);
+  ASSERT_EQ(reduced.exit_code, 0) << reduced.output;
+  const std::string reduce = dir.file("reduce.h5");
+
+  const CommandResult check = run_command(check_reduce_command(reduce, zoo, "linear_ae", ""));
+  ASSERT_EQ(check.exit_code, 0) << check.output;
+  EXPECT_NE(check.output.find("1 embedded families (16 leaves)"), std::string::npos) << check.output;
+
+  const CommandResult summary = run_command(reduce_summary_command(reduce));
+  ASSERT_EQ(summary.exit_code, 0) << summary.output;
+  for (const char* part : {"families: conv_ae, linear_ae", "conv_ae    not embedded: family conv_ae has 4 models",
+                           "  linear_ae  16 leaves"}) {
+    EXPECT_NE(summary.output.find(part), std::string::npos) << part << "\n" << summary.output;
+  }
 }
 
 // Two ranks vectorize half the models each; rank 0 gathers: the same features and the same file
