@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "metrics/png.h"
 #include "store/zoo.h"
+#include "data/image.h"
 
 namespace genzoo::cli {
 
@@ -108,11 +109,11 @@ void write_sample_grid(const ZooData& zoo, const std::string& path, int64_t id, 
     if (w.samples_per_model == 0) {
       throw UsageError(path + ": model " + std::to_string(id) + " (" + family + ") has no stored samples");
     }
-    constexpr int64_t kSide = 28, kColumns = kInterpolationImages, kPadding = 2;
+    constexpr int64_t kColumns = kInterpolationImages, kPadding = 2;
     const int64_t count = w.samples_per_model;
     const float* images = w.samples.data() + (row - w.model_ids.begin()) * count * kSampleImagePixels;
-    const GridShape shape = tile_grid_shape(count, kSide, kColumns, kPadding);
-    write_png_gray(png, tile_images(images, count, kSide, kColumns, kPadding), shape.height, shape.width);
+    const GridShape shape = tile_grid_shape(count, kImageSide, kColumns, kPadding);
+    write_png_gray(png, tile_images(images, count, kImageSide, kColumns, kPadding), shape.height, shape.width);
     std::printf("%s: model %lld (%s), %lld samples (last row: interpolation)\n", png.c_str(), static_cast<long long>(id),
                 family.c_str(), static_cast<long long>(count));
     return;

@@ -9,6 +9,8 @@
 #include "dist/comm.h"
 #include "dist/resources.h"
 #include "reduce/pipeline.h"
+#include "reduce/vectorize.h"
+#include "common/text.h"
 
 namespace genzoo::cli {
 
@@ -17,16 +19,20 @@ Runner add_reduce_command(CLI::App& app) {
                                            "mutual information -> reduce.h5 next to zoo.h5 (runs under mpirun/srun)");
   auto options = std::make_shared<ReduceOptions>();
   cmd->add_option("zoo", options->zoo_path, "RUN_DIR/zoo.h5")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--config", options->config_path, "Job file whose seed drives splits and folds (default: the job stored in zoo.h5)")
+  cmd->add_option("--config", options->config_path,
+                  "Job file whose [reduce] section and seed drive the stage (default: the job stored in zoo.h5)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--output,-o", options->output_path, "Output file (default: reduce.h5 next to zoo.h5)");
   cmd->add_option("--data", options->data_dir, "Fashion-MNIST directory for latent_mean's probe images");
-  cmd->add_option("--features", options->vectorizations, "Vectorizations to compute (default: all registered)");
   cmd->add_option("--families", options->families,
                   "Families to reduce (default: all; a family too small for the embedding's split is then "
                   "reduced without embedding, while a family named here must be large enough)");
-  cmd->add_option("--folds", options->folds, "Probe cross-validation folds")->check(CLI::Range(2, 100))->capture_default_str();
-  cmd->add_option("--epochs", options->embedding.epochs, "Encoder training steps")->check(CLI::Range(1, 1000000))->capture_default_str();
+  // Overrides of the job's [reduce] keys (genzoo job-reference lists them with their defaults).
+  cmd->add_option("--features", options->features,
+                  "Vectorizations to compute (default: [reduce] features, else all of: " + join(vectorization_names()) + ")");
+  cmd->add_option("--folds", options->folds, "Probe cross-validation folds (default: [reduce] folds)")->check(CLI::Range(2, 100));
+  cmd->add_option("--epochs", options->epochs, "Embedding encoder steps at most (default: [reduce] epochs)")
+      ->check(CLI::Range(1, 1000000));
   cmd->add_flag("--quiet,-q", options->quiet, "No progress output");
   return [options] {
     Comm& comm = Comm::world();

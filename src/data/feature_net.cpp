@@ -8,13 +8,13 @@
 #include "common/error.h"
 #include "data/dataset.h"
 #include "job/job.h"
+#include "data/image.h"
 
 namespace genzoo {
 
 namespace {
 
 constexpr int64_t kClasses = 10;
-constexpr int64_t kSide = 28;
 
 struct FeatureNetImpl : torch::nn::Module {
   explicit FeatureNetImpl(int64_t embedding)
@@ -24,7 +24,7 @@ struct FeatureNetImpl : torch::nn::Module {
         fc2(register_module("fc2", torch::nn::Linear(embedding, kClasses))) {}
 
   torch::Tensor embed(const torch::Tensor& images) {
-    auto h = images.view({-1, 1, kSide, kSide});
+    auto h = images.view({-1, 1, kImageSide, kImageSide});
     h = torch::max_pool2d(torch::relu(conv1->forward(h)), 2);
     h = torch::max_pool2d(torch::relu(conv2->forward(h)), 2);
     return torch::relu(fc1->forward(h.flatten(1)));
@@ -158,7 +158,7 @@ std::vector<int64_t> feature_net_classify(const FeatureNetRecord& record, const 
   load_into(net, record);
   net.eval();
   torch::NoGradGuard no_grad;
-  const auto predicted = net.forward(torch::from_blob(const_cast<float*>(images), {count, kSide * kSide})).argmax(1);
+  const auto predicted = net.forward(torch::from_blob(const_cast<float*>(images), {count, kImagePixels})).argmax(1);
   return std::vector<int64_t>(predicted.data_ptr<int64_t>(), predicted.data_ptr<int64_t>() + count);
 }
 
@@ -167,7 +167,7 @@ std::vector<float> feature_net_embed(const FeatureNetRecord& record, const float
   load_into(net, record);
   net.eval();
   torch::NoGradGuard no_grad;
-  const auto embedding = net.embed(torch::from_blob(const_cast<float*>(images), {count, kSide * kSide})).contiguous();
+  const auto embedding = net.embed(torch::from_blob(const_cast<float*>(images), {count, kImagePixels})).contiguous();
   return std::vector<float>(embedding.data_ptr<float>(), embedding.data_ptr<float>() + embedding.numel());
 }
 

@@ -14,6 +14,7 @@
 #include <variant>
 
 #include "common/error.h"
+#include "common/text.h"
 
 namespace genzoo {
 
@@ -22,9 +23,9 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // Schema vocabulary: value kinds, constraints and bindings to the config structs.
 
-using Value = std::variant<int64_t, double, std::string, std::vector<int64_t>, std::vector<double>>;
+using Value = std::variant<int64_t, double, std::string, std::vector<int64_t>, std::vector<double>, std::vector<std::string>>;
 
-enum class Kind { kInteger, kFloat, kString, kIntegers, kFloats };
+enum class Kind { kInteger, kFloat, kString, kIntegers, kFloats, kStrings };
 
 // The kind of a key follows from the type of the struct member it is bound to.
 template <class M>
@@ -41,6 +42,8 @@ template <>
 constexpr Kind kind_of<std::vector<int64_t>>() { return Kind::kIntegers; }
 template <>
 constexpr Kind kind_of<std::vector<double>>() { return Kind::kFloats; }
+template <>
+constexpr Kind kind_of<std::vector<std::string>>() { return Kind::kStrings; }
 
 void assign(int64_t& target, const Value& v) { target = std::get<int64_t>(v); }
 void assign(uint64_t& target, const Value& v) { target = static_cast<uint64_t>(std::get<int64_t>(v)); }
@@ -48,6 +51,7 @@ void assign(double& target, const Value& v) { target = std::get<double>(v); }
 void assign(std::string& target, const Value& v) { target = std::get<std::string>(v); }
 void assign(std::vector<int64_t>& target, const Value& v) { target = std::get<std::vector<int64_t>>(v); }
 void assign(std::vector<double>& target, const Value& v) { target = std::get<std::vector<double>>(v); }
+void assign(std::vector<std::string>& target, const Value& v) { target = std::get<std::vector<std::string>>(v); }
 
 Value to_value(uint64_t v) { return static_cast<int64_t>(v); }
 template <class M>
@@ -130,6 +134,10 @@ Field probe_key(const char* key, M ProbeConfig::*member, Constraint c, const cha
   return section_key("probe", &Job::probe, key, member, std::move(c), description);
 }
 template <class M>
+Field reduce_key(const char* key, M ReduceConfig::*member, Constraint c, const char* description) {
+  return section_key("reduce", &Job::reduce, key, member, std::move(c), description);
+}
+template <class M>
 Field family_key(const char* key, M FamilyConfig::*member, Constraint c, const char* description) {
   return {"family", key, kind_of<M>(), std::move(c), description,
           [member](Job&, FamilyConfig& family, const Value& v) { assign(family.*member, v); },
@@ -173,6 +181,11 @@ const std::vector<Section>& sections() {
       {"probe", false, "[probe]",
        "Datasets of the dataset-identification probe (seed 000): a model trained on a random subset of A or of B. "
        "A and every B are disjoint draws from the training split; every family sees the same datasets."},
+      {"reduce", false, "[reduce]",
+       "Settings of the reduction stage (`genzoo reduce`, DESIGN.md section 6): vectorizations, the "
+       "dataset-identification probe, the embedding encoder and the information estimate. `genzoo reduce` reads "
+       "them from the job stored in zoo.h5 (or from `--config JOB`); its command-line options override them. "
+       "Editing this section after training changes the job's fingerprint: pass the edited file with `--config`."},
       {"family", true, "[[family]]",
        "One table per model family configuration (at least one; a name may repeat with other settings). "
        "Plan order within a family: random mixtures, triplets, chains, probe models."},
@@ -216,6 +229,33 @@ const std::vector<Field>& schema() {
                 "Samples in each probe dataset (class counts apportioned by its proportions)."),
       probe_key("keep", &ProbeConfig::keep, above_upto(0, 1),
                 "q: a probe model keeps every sample of its dataset independently with this probability."),
+
+      reduce_key("features", &ReduceConfig::features, identifier(),
+                 "Vectorizations to compute (svd, hist, layer_stats, latent_mean); empty: every registered one."),
+      reduce_key("folds", &ReduceConfig::folds, between(2, 100), "Probe: cross-validation folds (capped by the smaller dataset)."),
+      reduce_key("probe_epochs", &ReduceConfig::probe_epochs, between(1, 1000000), "Probe: full-batch Adam steps per classifier."),
+      reduce_key("probe_lr", &ReduceConfig::probe_lr, above_upto(0, 1), "Probe: Adam learning rate."),
+      reduce_key("probe_weight_decay", &ReduceConfig::probe_weight_decay, between(0, 1), "Probe: L2 weight decay."),
+      reduce_key("probe_hidden", &ReduceConfig::probe_hidden, between(1, 4096), "Probe: hidden width of the MLP classifier."),
+      reduce_key("epochs", &ReduceConfig::epochs, between(1, 1000000),
+                 "Embedding: at most this many full-batch Adam steps (the best validation state is kept)."),
+      reduce_key("patience", &ReduceConfig::patience, between(1, 1000000),
+                 "Embedding: stop when the validation loss has not improved for this many steps."),
+      reduce_key("hidden", &ReduceConfig::hidden, between(1, 4096), "Embedding: hidden width of the encoder MLP."),
+      reduce_key("lr", &ReduceConfig::lr, above_upto(0, 1), "Embedding: Adam learning rate."),
+      reduce_key("weight_decay", &ReduceConfig::weight_decay, between(0, 1), "Embedding: L2 weight decay."),
+      reduce_key("validation", &ReduceConfig::validation, strictly_between(0, 1),
+                 "Embedding: share of a family's models (triplets and chains whole) in the validation split."),
+      reduce_key("test", &ReduceConfig::test, strictly_between(0, 1), "Embedding: share in the test split (never seen in training)."),
+      reduce_key("min_models", &ReduceConfig::min_models, between(3, 1000000),
+                 "Embedding: a family with fewer usable models is not embedded (an error when named with --families)."),
+      reduce_key("order_tolerance", &ReduceConfig::order_tolerance, between(0, 1),
+                 "Embedding: tolerance of order_violation_rate, relative to the larger model's total mass."),
+      reduce_key("probe_images_per_class", &ReduceConfig::probe_images_per_class, between(1, 1000),
+                 "latent_mean: fixed probe images taken from the test split per selected class."),
+      reduce_key("mi_neighbours", &ReduceConfig::mi_neighbours, between(1, 100), "Information: k of the KSG estimator."),
+      reduce_key("mi_components", &ReduceConfig::mi_components, between(1, 64),
+                 "Information: principal components of the features the estimator sees."),
 
       family_key("name", &FamilyConfig::name, required(one_of({"linear_ae", "conv_ae", "vae", "gan"})),
                  "Model family."),
@@ -296,6 +336,7 @@ const char* kind_noun(Kind kind) {
     case Kind::kString: return "a string";
     case Kind::kIntegers: return "an array of integers";
     case Kind::kFloats: return "an array of floats";
+    case Kind::kStrings: return "an array of strings";
   }
   return "?";
 }
@@ -307,12 +348,16 @@ const char* kind_type(Kind kind) {
     case Kind::kString: return "string";
     case Kind::kIntegers: return "array of integers";
     case Kind::kFloats: return "array of floats";
+    case Kind::kStrings: return "array of strings";
   }
   return "?";
 }
 
-Kind element_kind(Kind kind) { return kind == Kind::kIntegers ? Kind::kInteger : Kind::kFloat; }
-bool is_array(Kind kind) { return kind == Kind::kIntegers || kind == Kind::kFloats; }
+Kind element_kind(Kind kind) {
+  if (kind == Kind::kIntegers) return Kind::kInteger;
+  return kind == Kind::kStrings ? Kind::kString : Kind::kFloat;
+}
+bool is_array(Kind kind) { return kind == Kind::kIntegers || kind == Kind::kFloats || kind == Kind::kStrings; }
 
 // "[1, 50]", "(0, 1]", ">= 0"; empty when unbounded.
 std::string range_text(const Constraint& c) {
@@ -323,12 +368,6 @@ std::string range_text(const Constraint& c) {
   if (c.min) return std::string(c.min_open ? "> " : ">= ") + format_number(*c.min);
   if (c.max) return std::string(c.max_open ? "< " : "<= ") + format_number(*c.max);
   return "";
-}
-
-std::string join(const std::vector<std::string>& items, const std::string& separator) {
-  std::string out;
-  for (size_t i = 0; i < items.size(); ++i) out += (i ? separator : "") + items[i];
-  return out;
 }
 
 // The "expected ..." part of a refusal, for a scalar of the given kind.
@@ -442,16 +481,20 @@ class JobReader {
     }
     std::vector<int64_t> integers;
     std::vector<double> floats;
+    std::vector<std::string> strings;
     for (size_t i = 0; i < array->size(); ++i) {
       const Value element =
           read_scalar(element_kind(field.kind), field.constraint, *array->get(i), path + "[" + std::to_string(i) + "]");
       if (field.kind == Kind::kIntegers) {
         integers.push_back(std::get<int64_t>(element));
+      } else if (field.kind == Kind::kStrings) {
+        strings.push_back(std::get<std::string>(element));
       } else {
         floats.push_back(std::get<double>(element));
       }
     }
     if (field.kind == Kind::kIntegers) return integers;
+    if (field.kind == Kind::kStrings) return strings;
     return floats;
   }
 

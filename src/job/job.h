@@ -59,6 +59,28 @@ struct FamilyConfig {
   }
 };
 
+// [reduce]: the reduction stage (DESIGN.md section 6); `genzoo reduce` options override these.
+struct ReduceConfig {
+  std::vector<std::string> features;   // vectorizations; empty = every registered one
+  int64_t folds = 5;                   // probe cross-validation folds
+  int64_t probe_epochs = 300;          // probe classifiers: full-batch Adam steps
+  double probe_lr = 1e-2;
+  double probe_weight_decay = 1e-3;
+  int64_t probe_hidden = 32;           // MLP probe hidden width
+  int64_t epochs = 2000;               // embedding encoder: at most this many full-batch Adam steps
+  int64_t patience = 300;              // stop after this many steps without validation improvement
+  int64_t hidden = 64;
+  double lr = 3e-3;
+  double weight_decay = 1e-4;
+  double validation = 0.2;             // model-level split shares
+  double test = 0.2;
+  int64_t min_models = 10;             // fewer usable models: the family is not embedded
+  double order_tolerance = 0.02;       // of order_violation_rate, relative to the larger model's mass
+  int64_t probe_images_per_class = 100;  // latent_mean's fixed probe images
+  int64_t mi_neighbours = 3;           // KSG k
+  int64_t mi_components = 4;           // principal components the MI estimate sees
+};
+
 struct ProbeConfig {
   std::vector<double> proportions_a;   // class proportions of dataset A (length K); empty = uniform
   std::vector<double> proportions_b;   // of dataset B; empty = A shifted by the first gap
@@ -93,6 +115,7 @@ struct Job {
   DataConfig data;
   FeatureNetConfig featurenet;
   ProbeConfig probe;
+  ReduceConfig reduce;
   std::vector<FamilyConfig> families;
 
   int64_t total_models() const;

@@ -3,12 +3,12 @@
 // handful of kernels instead of a loop over models.
 #include "job/job.h"
 #include "models/torch_family.h"
+#include "data/image.h"
 
 namespace genzoo {
 
 namespace {
 
-constexpr int64_t kSide = 28;
 constexpr int64_t kKernel = 4;
 
 class ConvAeTorch : public TorchFamily {
@@ -30,6 +30,9 @@ class ConvAeTorch : public TorchFamily {
     return loss;
   }
 
+  bool has_encoder() const override { return true; }
+  torch::Tensor codes(const StackedParams& p, const torch::Tensor& x) const override { return encode(p, x); }
+
   torch::Tensor reconstruction_error(const StackedParams& p, const torch::Tensor& x, const FamilyConfig&) const override {
     return (decode(p, encode(p, x)) - x).pow(2).mean(2);
   }
@@ -44,7 +47,7 @@ class ConvAeTorch : public TorchFamily {
 
   static torch::Tensor encode(const StackedParams& p, const torch::Tensor& x) {
     const int64_t models = x.size(0), batch = x.size(1);
-    auto h = x.permute({1, 0, 2}).reshape({batch, models, kSide, kSide});
+    auto h = x.permute({1, 0, 2}).reshape({batch, models, kImageSide, kImageSide});
     h = torch::relu(torch::conv2d(h, groups_of(p.at("encoder.conv1.weight")), p.at("encoder.conv1.bias").reshape(-1),
                                   2, 1, 1, models));
     h = torch::relu(torch::conv2d(h, groups_of(p.at("encoder.conv2.weight")), p.at("encoder.conv2.bias").reshape(-1),
@@ -56,13 +59,13 @@ class ConvAeTorch : public TorchFamily {
   static torch::Tensor decode(const StackedParams& p, const torch::Tensor& code) {
     const int64_t models = code.size(0), batch = code.size(1);
     auto h = torch::relu(torch::baddbmm(p.at("decoder.fc.bias").unsqueeze(1), code, p.at("decoder.fc.weight").transpose(1, 2)));
-    const int64_t side = kSide / 4;
+    const int64_t side = kImageSide / 4;
     h = h.permute({1, 0, 2}).reshape({batch, -1, side, side});  // [B, M*2c, 7, 7]
     h = torch::relu(torch::conv_transpose2d(h, groups_of(p.at("decoder.convt1.weight")),
                                             p.at("decoder.convt1.bias").reshape(-1), 2, 1, 0, models));
     h = torch::sigmoid(torch::conv_transpose2d(h, groups_of(p.at("decoder.convt2.weight")),
                                                p.at("decoder.convt2.bias").reshape(-1), 2, 1, 0, models));
-    return h.reshape({batch, models, kSide * kSide}).permute({1, 0, 2});
+    return h.reshape({batch, models, kImagePixels}).permute({1, 0, 2});
   }
 };
 
@@ -73,7 +76,7 @@ class ConvAe : public Family {
     return "convolutional autoencoder: two stride-2 convs, k-dim code, two transposed convs, MSE";
   }
   Layout layout(const FamilyConfig& config) const override {
-    const int64_t c = config.channels, k = config.latent, flat = 2 * c * (kSide / 4) * (kSide / 4);
+    const int64_t c = config.channels, k = config.latent, flat = 2 * c * (kImageSide / 4) * (kImageSide / 4);
     Layout layout;
     add_param(layout, "encoder.conv1.weight", "encoder", {c, 1, kKernel, kKernel});
     add_param(layout, "encoder.conv1.bias", "encoder", {c});

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "common/error.h"
+#include "common/text.h"
 #include "job/job.h"
 
 namespace genzoo {
@@ -22,9 +23,7 @@ detail::FamilyRegistration::FamilyRegistration(std::unique_ptr<Family> family) {
 const Family& find_family(const std::string& name) {
   auto it = registry().find(name);
   if (it == registry().end()) {
-    std::string known;
-    for (const auto& entry : registry()) known += (known.empty() ? "" : ", ") + entry.first;
-    throw JobError("unknown model family '" + name + "' (registered: " + known + ")");
+    throw JobError("unknown model family '" + name + "' (registered: " + join(family_names()) + ")");
   }
   return *it->second;
 }

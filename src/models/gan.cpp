@@ -4,12 +4,13 @@
 // class-conditional: the one-hot class is concatenated to z and to D's features.
 #include "job/job.h"
 #include "models/torch_family.h"
+#include "data/image.h"
 
 namespace genzoo {
 
 namespace {
 
-constexpr int64_t kSide = 28, kKernel = 4, kLowSide = 7;
+constexpr int64_t kKernel = 4, kLowSide = kImageSide / 4;
 constexpr double kLeakySlope = 0.2;
 
 int64_t label_width(const FamilyConfig& config) { return config.condition == "label" ? config.num_classes : 0; }
@@ -34,13 +35,13 @@ torch::Tensor generator(const StackedParams& p, const torch::Tensor& z, const to
                                           p.at("generator.convt1.bias").reshape(-1), 2, 1, 0, models));
   h = torch::sigmoid(torch::conv_transpose2d(h, groups_of(p.at("generator.convt2.weight")),
                                              p.at("generator.convt2.bias").reshape(-1), 2, 1, 0, models));
-  return h.reshape({batch, models, kSide * kSide}).permute({1, 0, 2});
+  return h.reshape({batch, models, kImagePixels}).permute({1, 0, 2});
 }
 
 // images [M, B, 784] (+ labels) -> logits [M, B].
 torch::Tensor discriminator(const StackedParams& p, const torch::Tensor& x, const torch::Tensor& labels) {
   const int64_t models = x.size(0), batch = x.size(1);
-  auto h = x.permute({1, 0, 2}).reshape({batch, models, kSide, kSide});
+  auto h = x.permute({1, 0, 2}).reshape({batch, models, kImageSide, kImageSide});
   h = torch::leaky_relu(torch::conv2d(h, groups_of(p.at("discriminator.conv1.weight")),
                                       p.at("discriminator.conv1.bias").reshape(-1), 2, 1, 1, models), kLeakySlope);
   h = torch::leaky_relu(torch::conv2d(h, groups_of(p.at("discriminator.conv2.weight")),

@@ -42,6 +42,11 @@ class TorchFamily {
     return {};
   }
 
+  // Families with an encoder map inputs x [M, B, 784] to codes [M, B, k] (vae: the posterior mean);
+  // the reduce stage's latent_mean vectorization averages them over fixed probe images.
+  virtual bool has_encoder() const { return false; }
+  virtual torch::Tensor codes(const StackedParams& params, const torch::Tensor& x) const { return {}; }
+
   // Generative families (vae, gan) map codes z [M, S, latent] (and, when class-conditional,
   // one-hot labels [M, S, K]) to images [M, S, 784] in [0, 1].
   virtual bool generative() const { return false; }

@@ -5,12 +5,12 @@
 
 #include "job/job.h"
 #include "models/torch_family.h"
+#include "data/image.h"
 
 namespace genzoo {
 
 namespace {
 
-constexpr int64_t kPixels = 784;
 
 torch::Tensor linear(const StackedParams& p, const std::string& name, const torch::Tensor& x) {
   return torch::baddbmm(p.at(name + ".bias").unsqueeze(1), x, p.at(name + ".weight").transpose(1, 2));
@@ -54,6 +54,9 @@ class VaeTorch : public TorchFamily {
     return (nll + ctx.config->beta * kl_divergence(q)).mean(1);
   }
 
+  bool has_encoder() const override { return true; }
+  torch::Tensor codes(const StackedParams& p, const torch::Tensor& x) const override { return encode(p, x).mu; }
+
   torch::Tensor reconstruction_error(const StackedParams& p, const torch::Tensor& x, const FamilyConfig&) const override {
     return (torch::sigmoid(decode_logits(p, encode(p, x).mu)) - x).pow(2).mean(2);
   }
@@ -81,7 +84,7 @@ class Vae : public Family {
   Layout layout(const FamilyConfig& config) const override {
     const int64_t h = config.hidden, k = config.latent;
     Layout layout;
-    add_param(layout, "encoder.fc.weight", "encoder", {h, kPixels});
+    add_param(layout, "encoder.fc.weight", "encoder", {h, kImagePixels});
     add_param(layout, "encoder.fc.bias", "encoder", {h});
     add_param(layout, "encoder.mu.weight", "encoder", {k, h});
     add_param(layout, "encoder.mu.bias", "encoder", {k});
@@ -89,13 +92,13 @@ class Vae : public Family {
     add_param(layout, "encoder.logvar.bias", "encoder", {k});
     add_param(layout, "decoder.fc.weight", "decoder", {h, k});
     add_param(layout, "decoder.fc.bias", "decoder", {h});
-    add_param(layout, "decoder.out.weight", "decoder", {kPixels, h});
-    add_param(layout, "decoder.out.bias", "decoder", {kPixels});
+    add_param(layout, "decoder.out.weight", "decoder", {kImagePixels, h});
+    add_param(layout, "decoder.out.bias", "decoder", {kImagePixels});
     return layout;
   }
   double flops_per_sample(const FamilyConfig& config) const override {
     const double h = static_cast<double>(config.hidden), k = static_cast<double>(config.latent);
-    return 3.0 * 2.0 * (2.0 * kPixels * h + 3.0 * h * k);
+    return 3.0 * 2.0 * (2.0 * kImagePixels * h + 3.0 * h * k);
   }
   const TorchFamily& torch_impl() const override { return impl_; }
 

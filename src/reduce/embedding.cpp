@@ -11,8 +11,21 @@
 #include "common/rng.h"
 #include "reduce/hierarchy.h"
 #include "reduce/vectorize.h"
+#include "job/job.h"
 
 namespace genzoo {
+
+SplitOptions::SplitOptions(const ReduceConfig& config, uint64_t seed)
+    : validation(config.validation), test(config.test), seed(seed), min_models(config.min_models) {}
+
+EmbeddingOptions::EmbeddingOptions(const ReduceConfig& config, uint64_t seed)
+    : split(config, seed),
+      epochs(config.epochs),
+      patience(config.patience),
+      hidden(config.hidden),
+      lr(config.lr),
+      weight_decay(config.weight_decay),
+      order_tolerance(config.order_tolerance) {}
 
 namespace {
 

@@ -24,11 +24,15 @@ struct EmbeddingModel {
   int32_t design_role = -1;
 };
 
+struct ReduceConfig;
+
+// Built from a job's [reduce] section, the one place that holds the defaults (ReduceConfig{}).
 struct SplitOptions {
-  double validation = 0.2;
-  double test = 0.2;
-  uint64_t seed = 0;
-  int64_t min_models = 10;  // fewer models in a family: ReduceError
+  explicit SplitOptions(const ReduceConfig& config, uint64_t seed = 0);
+  double validation;
+  double test;
+  uint64_t seed;
+  int64_t min_models;       // fewer models in a family: ReduceError
 };
 
 // Split role of every model. Units are models, except that a triplet or chain stays whole (its
@@ -39,13 +43,14 @@ std::vector<int32_t> split_models(const std::vector<EmbeddingModel>& models, con
                                   const std::string& family);
 
 struct EmbeddingOptions {
+  explicit EmbeddingOptions(const ReduceConfig& config, uint64_t seed = 0);
   SplitOptions split;
-  int64_t epochs = 2000;     // at most this many full-batch Adam steps (the best validation state is kept)
-  int64_t patience = 300;    // stop when the validation loss has not improved for this many steps
-  int64_t hidden = 64;
-  double lr = 3e-3;
-  double weight_decay = 1e-4;
-  double order_tolerance = 0.02;  // of order_violation_rate
+  int64_t epochs;            // at most this many full-batch Adam steps (the best validation state is kept)
+  int64_t patience;          // stop when the validation loss has not improved for this many steps
+  int64_t hidden;
+  double lr;
+  double weight_decay;
+  double order_tolerance;    // of order_violation_rate
 };
 
 struct EmbeddingMetrics {

@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "common/progress.h"
 #include "common/rng.h"
+#include "common/text.h"
 #include "data/dataset.h"
 #include "dist/comm.h"
 #include "dist/resources.h"
@@ -40,12 +41,12 @@ void note(const ReduceOptions& options, const std::string& text) {
 }
 
 // The fixed probe set of latent_mean: the first images of every selected class in the test split.
-VectorizeContext probe_context(const ReduceOptions& options, const Job& job, const ZooData& zoo) {
+VectorizeContext probe_context(const ReduceOptions& options, const Job& job, const ReduceConfig& config, const ZooData& zoo) {
   VectorizeContext context;
   const Dataset dataset = load_fashion_mnist(resolve_data_dir(options.data_dir.empty() ? job.data.dir : options.data_dir));
   for (int64_t label : zoo.attrs.classes) {
     int64_t taken = 0;
-    for (int64_t i = 0; i < dataset.test.size() && taken < options.probe_images_per_class; ++i) {
+    for (int64_t i = 0; i < dataset.test.size() && taken < config.probe_images_per_class; ++i) {
       if (dataset.test.labels[i] != label) continue;
       context.probe_images.insert(context.probe_images.end(), dataset.test.image(i), dataset.test.image(i) + dataset.test.dim());
       ++taken;
@@ -80,7 +81,7 @@ std::map<std::string, std::map<std::string, FeatureMatrix>> vectorize_zoo(
     for (const auto& [family, weights] : zoo.weights) {
       if (!families.count(family)) continue;
       std::string why_not;
-      if (!vectorization.applies_to(weights.layout, &why_not)) {
+      if (!vectorization.applies_to(family, weights.layout, &why_not)) {
         if (comm.rank() == 0) note(options, name + " skipped for " + family + ": " + why_not);
         continue;
       }
@@ -154,8 +155,8 @@ void probe_task(const FeatureMatrix& matrix, const std::vector<int64_t>& rows_a,
 }
 
 // Dataset-identification probe for every family with probe models of A and at least one B.
-void run_probes(const ReduceOptions& options, const ReduceData& data, const std::map<int64_t, const ModelRecord*>& records,
-                std::vector<ProbeRecord>& out) {
+void run_probes(const ReduceOptions& options, const ProbeOptions& probe, const ReduceData& data,
+                const std::map<int64_t, const ModelRecord*>& records, std::vector<ProbeRecord>& out) {
   for (const auto& [name, by_family] : data.features) {
     for (const auto& [family, matrix] : by_family) {
       // Rows of dataset A (probe design group 0) and of each B (groups >= 1), with their gaps.
@@ -182,8 +183,6 @@ void run_probes(const ReduceOptions& options, const ReduceData& data, const std:
         ProbeRecord record{family, name, classifier, {}, {}, {}, {}};
         std::vector<float> x;
         std::vector<int32_t> y;
-        ProbeOptions probe = options.probe;
-        probe.folds = options.folds;
         probe_task(matrix, rows_a, rows_b[main_b], x, y);
         try {
           record.scores = cross_validate_probe(x, matrix.dim, y, classifier, probe);
@@ -227,6 +226,14 @@ std::string utc_timestamp() {
 
 }  // namespace
 
+ReduceConfig effective_reduce_config(const ReduceConfig& job_config, const ReduceOptions& options) {
+  ReduceConfig config = job_config;
+  if (!options.features.empty()) config.features = options.features;
+  if (options.folds > 0) config.folds = options.folds;
+  if (options.epochs > 0) config.epochs = options.epochs;
+  return config;
+}
+
 std::string reduce_output_path(const ReduceOptions& options) {
   if (!options.output_path.empty()) return options.output_path;
   return (std::filesystem::path(options.zoo_path).parent_path() / "reduce.h5").string();
@@ -239,14 +246,15 @@ ReduceData run_reduce(const ReduceOptions& options, Comm& comm) {
   std::map<int64_t, const ModelRecord*> records;
   for (const ModelRecord& m : zoo.models) records[m.id] = &m;
 
-  const std::vector<std::string> names = options.vectorizations.empty() ? vectorization_names() : options.vectorizations;
+  const ReduceConfig config = effective_reduce_config(job.reduce, options);
+  const std::vector<std::string> names = config.features.empty() ? vectorization_names() : config.features;
   for (const std::string& name : names) find_vectorization(name);  // unknown names fail before any work
   // The families to reduce: the requested ones (each must exist), else all.
   std::set<std::string> families(options.families.begin(), options.families.end());
-  std::string known;
-  for (const auto& [family, weights] : zoo.weights) known += (known.empty() ? "" : ", ") + family;
+  std::vector<std::string> known;
+  for (const auto& [family, weights] : zoo.weights) known.push_back(family);
   for (const std::string& family : families) {
-    if (!zoo.weights.count(family)) throw ReduceError(options.zoo_path + ": no family " + family + " (it has: " + known + ")");
+    if (!zoo.weights.count(family)) throw ReduceError(options.zoo_path + ": no family " + family + " (it has: " + join(known) + ")");
   }
   if (families.empty()) {
     for (const auto& [family, weights] : zoo.weights) families.insert(family);
@@ -260,7 +268,7 @@ ReduceData run_reduce(const ReduceOptions& options, Comm& comm) {
       models.push_back(embedding_model(*records.at(zoo.weights.at(family).model_ids[row])));
     }
     try {
-      split_models(models, options.embedding.split, family);
+      split_models(models, SplitOptions(config), family);
     } catch (const ReduceError& e) {
       if (!options.families.empty()) throw;
       not_embedded[family] = e.what();
@@ -273,11 +281,11 @@ ReduceData run_reduce(const ReduceOptions& options, Comm& comm) {
   for (const std::string& name : names) {
     const Vectorization& v = find_vectorization(name);
     for (const std::string& family : families) {
-      needs_images = needs_images || (v.needs_probe_images() && v.applies_to(zoo.weights.at(family).layout, nullptr));
+      needs_images = needs_images || (v.needs_probe_images() && v.applies_to(family, zoo.weights.at(family).layout, nullptr));
     }
   }
   VectorizeContext context;
-  if (needs_images) context = probe_context(options, job, zoo);
+  if (needs_images) context = probe_context(options, job, config, zoo);
 
   ReduceData data;
   data.features = vectorize_zoo(options, names, families, zoo, records, context, comm);
@@ -294,15 +302,10 @@ ReduceData run_reduce(const ReduceOptions& options, Comm& comm) {
   // Probes and encoders are tiny full-batch networks: one thread is fastest (measured on the quickstart
   // zoo: 9 s with one thread against 68 s with two, whose synchronization costs more than it saves).
   set_threads(1);
-  ProbeOptions probe = options.probe;
-  probe.seed = mix_seed(job.seed, 0x70726f6265);
-  ReduceOptions seeded = options;
-  seeded.probe = probe;
   note(options, "probe: cross-validating classifiers");
-  run_probes(seeded, data, records, data.probes);
+  run_probes(options, ProbeOptions(config, mix_seed(job.seed, 0x70726f6265)), data, records, data.probes);
 
-  EmbeddingOptions embedding = options.embedding;
-  embedding.split.seed = mix_seed(job.seed, 0x656d626564);
+  const EmbeddingOptions embedding(config, mix_seed(job.seed, 0x656d626564));
   std::map<std::string, double> best_validation;
   int64_t tasks = 0;
   for (const auto& [name, by_family] : data.features) tasks += static_cast<int64_t>(by_family.size());
@@ -322,19 +325,19 @@ ReduceData run_reduce(const ReduceOptions& options, Comm& comm) {
 
       // Information retained: realized proportions (K - 1 free coordinates) against the features.
       const int64_t n = matrix.rows(), k = static_cast<int64_t>(zoo.attrs.classes.size());
-      if (n > 2 * options.mi_neighbours) {
+      if (n > 2 * config.mi_neighbours) {
         std::vector<double> proportions;
         for (int64_t id : matrix.model_ids) {
           const auto& counts = records.at(id)->counts;
           const double total = static_cast<double>(std::accumulate(counts.begin(), counts.end(), int64_t{0}));
           for (int64_t j = 0; j + 1 < k; ++j) proportions.push_back(static_cast<double>(counts[j]) / total);
         }
-        InformationRecord info{family, name, 0.0, options.mi_neighbours, n, 0};
-        const std::vector<double> components = principal_components(matrix.data, n, matrix.dim, options.mi_components, &info.components);
+        InformationRecord info{family, name, 0.0, config.mi_neighbours, n, 0};
+        const std::vector<double> components = principal_components(matrix.data, n, matrix.dim, config.mi_components, &info.components);
         info.mi_nats = info.components == 0 ? 0.0
                                             : ksg_mutual_information(standardize_columns(proportions, n, k - 1), k - 1,
                                                                      components, info.components, n,
-                                                                     static_cast<int>(options.mi_neighbours));
+                                                                     static_cast<int>(config.mi_neighbours));
         data.information.push_back(info);
       }
       progress.update(static_cast<double>(++done));

@@ -11,25 +11,27 @@
 namespace genzoo {
 
 class Comm;
+struct ReduceConfig;
 struct ZooData;
 
 struct ReduceOptions {
   std::string zoo_path;
   std::string output_path;        // default: reduce.h5 next to zoo.h5
-  std::string config_path;        // job file whose seed drives splits and folds (default: the zoo's own job)
+  // Job file whose [reduce] section and seed drive the stage (default: the job stored in zoo.h5).
+  std::string config_path;
   std::string data_dir;           // for latent_mean's probe images (default: job data.dir, $GENZOO_DATA, Debian)
-  std::vector<std::string> vectorizations;  // empty: every registered one
   // Families to reduce; empty: all. A family named here that is too small for the embedding's split
   // is an error; unnamed small families are reduced without an embedding (ReduceData::not_embedded).
   std::vector<std::string> families;
-  int64_t probe_images_per_class = 100;
-  int64_t folds = 5;
-  int64_t mi_neighbours = 3;
-  int64_t mi_components = 4;   // principal components of the features the KSG estimate sees
-  EmbeddingOptions embedding;
-  ProbeOptions probe;
+  // Overrides of the job's [reduce] section; empty / 0: as the job says.
+  std::vector<std::string> features;
+  int64_t folds = 0;
+  int64_t epochs = 0;
   bool quiet = false;
 };
+
+// The job's [reduce] section with the options' overrides applied.
+ReduceConfig effective_reduce_config(const ReduceConfig& job_config, const ReduceOptions& options);
 
 // options.output_path, or reduce.h5 in the zoo's directory.
 std::string reduce_output_path(const ReduceOptions& options);

@@ -6,8 +6,17 @@
 
 #include "common/error.h"
 #include "common/rng.h"
+#include "job/job.h"
 
 namespace genzoo {
+
+ProbeOptions::ProbeOptions(const ReduceConfig& config, uint64_t seed)
+    : folds(config.folds),
+      seed(seed),
+      epochs(config.probe_epochs),
+      lr(config.probe_lr),
+      weight_decay(config.probe_weight_decay),
+      hidden(config.probe_hidden) {}
 
 namespace {
 

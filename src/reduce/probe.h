@@ -9,13 +9,17 @@
 
 namespace genzoo {
 
+struct ReduceConfig;
+
+// Built from a job's [reduce] section, the one place that holds the defaults (ReduceConfig{}).
 struct ProbeOptions {
-  int64_t folds = 5;        // capped by the smaller class's size; at least 2
-  uint64_t seed = 0;        // fold assignment and classifier init
-  int64_t epochs = 300;     // full-batch Adam steps
-  double lr = 1e-2;
-  double weight_decay = 1e-3;
-  int64_t hidden = 32;      // MLP hidden width
+  explicit ProbeOptions(const ReduceConfig& config, uint64_t seed = 0);
+  int64_t folds;            // capped by the smaller class's size; at least 2
+  uint64_t seed;            // fold assignment and classifier init
+  int64_t epochs;           // full-batch Adam steps
+  double lr;
+  double weight_decay;
+  int64_t hidden;           // MLP hidden width
 };
 
 struct ProbeScores {

@@ -5,7 +5,10 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "models/family.h"
+#include "models/torch_family.h"
 #include "reduce/vectorize.h"
+#include "data/image.h"
 
 namespace genzoo {
 
@@ -35,19 +38,19 @@ class SvdVectorization : public Vectorization {
   std::string description() const override {
     return "singular values of every weight matrix (conv kernels as [out, in*kh*kw]), descending, concatenated";
   }
-  bool applies_to(const Layout& layout, std::string* why_not) const override {
+  bool applies_to(const std::string& family, const Layout& layout, std::string* why_not) const override {
     if (!weight_matrices(layout).empty()) return true;
     if (why_not) *why_not = "the family has no weight matrices";
     return false;
   }
-  int64_t dim(const Layout& layout) const override {
+  int64_t dim(const std::string& family, const Layout& layout) const override {
     int64_t dim = 0;
     for (const MatrixView& m : weight_matrices(layout)) dim += std::min(m.rows, m.cols);
     return dim;
   }
-  void compute(const Layout& layout, const float* weights, int64_t rows, const VectorizeContext&,
+  void compute(const std::string& family, const Layout& layout, const float* weights, int64_t rows, const VectorizeContext&,
                float* out) const override {
-    const int64_t width = dim(layout);
+    const int64_t width = dim(family, layout);
     int64_t column = 0;
     for (const MatrixView& m : weight_matrices(layout)) {
       const auto matrices = param_block(*m.param, weights, rows, total_params(layout)).view({rows, m.rows, m.cols});
@@ -65,17 +68,17 @@ class HistVectorization : public Vectorization {
     return "per weight matrix: fractions of values in 16 fixed bins on [-3/sqrt(fan_in), 3/sqrt(fan_in)] "
            "(outliers in the end bins)";
   }
-  bool applies_to(const Layout& layout, std::string* why_not) const override {
+  bool applies_to(const std::string& family, const Layout& layout, std::string* why_not) const override {
     if (!weight_matrices(layout).empty()) return true;
     if (why_not) *why_not = "the family has no weight matrices";
     return false;
   }
-  int64_t dim(const Layout& layout) const override {
+  int64_t dim(const std::string& family, const Layout& layout) const override {
     return kHistBins * static_cast<int64_t>(weight_matrices(layout).size());
   }
-  void compute(const Layout& layout, const float* weights, int64_t rows, const VectorizeContext&,
+  void compute(const std::string& family, const Layout& layout, const float* weights, int64_t rows, const VectorizeContext&,
                float* out) const override {
-    const int64_t width = dim(layout), params = total_params(layout);
+    const int64_t width = dim(family, layout), params = total_params(layout);
     int64_t column = 0;
     for (const MatrixView& m : weight_matrices(layout)) {
       const double half = hist_half_range(m), bin_width = 2.0 * half / kHistBins;
@@ -104,10 +107,10 @@ class LayerStatsVectorization : public Vectorization {
   std::string description() const override {
     return "per parameter tensor: mean, std, min, q25, median, q75, max";
   }
-  int64_t dim(const Layout& layout) const override { return kStats * static_cast<int64_t>(layout.size()); }
-  void compute(const Layout& layout, const float* weights, int64_t rows, const VectorizeContext&,
+  int64_t dim(const std::string& family, const Layout& layout) const override { return kStats * static_cast<int64_t>(layout.size()); }
+  void compute(const std::string& family, const Layout& layout, const float* weights, int64_t rows, const VectorizeContext&,
                float* out) const override {
-    const int64_t width = dim(layout);
+    const int64_t width = dim(family, layout);
     const auto quantiles = torch::tensor({0.25, 0.5, 0.75}, torch::kFloat64);
     int64_t column = 0;
     for (const ParamLayout& param : layout) {
@@ -122,43 +125,47 @@ class LayerStatsVectorization : public Vectorization {
   }
 };
 
-// Mean code of the model on the fixed probe images. Defined for families whose encoder is one affine
-// map (encoder.weight [k, D], encoder.bias [k]): there the mean code is exactly W * mean(x) + b.
+// Mean code of the model on the fixed probe images, through the family's own encoder (vae: the
+// posterior mean). Families without an encoder (gan) have no latent_mean.
 class LatentMeanVectorization : public Vectorization {
  public:
+  // Models encoded together: bounds the [models, probe images, 784] input copy.
+  static constexpr int64_t kModelsPerPass = 16;
+
   std::string name() const override { return "latent_mean"; }
-  std::string description() const override { return "mean code of the model on the fixed probe images"; }
-  bool needs_probe_images() const override { return true; }
-  bool applies_to(const Layout& layout, std::string* why_not) const override {
-    int64_t encoder_params = 0;
-    for (const ParamLayout& param : layout) encoder_params += param.role == "encoder";
-    bool affine = encoder_params == 2;
-    for (const char* name : {"encoder.weight", "encoder.bias"}) {
-      affine = affine && std::any_of(layout.begin(), layout.end(), [&](const ParamLayout& p) { return p.name == name; });
-    }
-    if (!affine && why_not) {
-      *why_not = "its encoder is not a single affine map (needs a family encode hook, not in this build)";
-    }
-    return affine;
+  std::string description() const override {
+    return "mean code of the model's encoder on the fixed probe images (vae: posterior mean)";
   }
-  int64_t dim(const Layout& layout) const override { return find_param(layout, "encoder.weight").shape[0]; }
-  void compute(const Layout& layout, const float* weights, int64_t rows, const VectorizeContext& context,
-               float* out) const override {
-    const ParamLayout& w = find_param(layout, "encoder.weight");
-    const ParamLayout& b = find_param(layout, "encoder.bias");
-    const int64_t code = w.shape[0], input = w.shape[1];
-    if (context.probe_count <= 0 || static_cast<int64_t>(context.probe_images.size()) != context.probe_count * input) {
-      throw ReduceError("latent_mean: needs probe images of " + std::to_string(input) + " pixels (got " +
+  bool needs_probe_images() const override { return true; }
+  bool applies_to(const std::string& family, const Layout& layout, std::string* why_not) const override {
+    if (find_family(family).torch_impl().has_encoder()) return true;
+    if (why_not) *why_not = family + " has no encoder";
+    return false;
+  }
+  // The code width, read off the encoder's output for one zero image through zero weights.
+  int64_t dim(const std::string& family, const Layout& layout) const override {
+    torch::NoGradGuard no_grad;
+    const auto flat = torch::zeros({1, layout_size(layout)});
+    return find_family(family).torch_impl().codes(view_params(flat, layout), torch::zeros({1, 1, kImagePixels})).size(2);
+  }
+  void compute(const std::string& family, const Layout& layout, const float* weights, int64_t rows,
+               const VectorizeContext& context, float* out) const override {
+    if (context.probe_count <= 0 || static_cast<int64_t>(context.probe_images.size()) != context.probe_count * kImagePixels) {
+      throw ReduceError("latent_mean: needs probe images of " + std::to_string(kImagePixels) + " pixels (got " +
                         std::to_string(context.probe_images.size()) + " values for " +
                         std::to_string(context.probe_count) + " images)");
     }
-    const auto images = torch::from_blob(const_cast<float*>(context.probe_images.data()),
-                                         {context.probe_count, input}, torch::kFloat32)
-                            .to(torch::kFloat64);
-    const auto mean_image = images.mean(0);                                              // [D]
-    const auto matrices = param_block(w, weights, rows, total_params(layout)).view({rows, code, input});
-    const auto codes = torch::matmul(matrices, mean_image) + param_block(b, weights, rows, total_params(layout));
-    put_columns(codes, out, code, 0);
+    torch::NoGradGuard no_grad;
+    const TorchFamily& encoder = find_family(family).torch_impl();
+    const int64_t params = total_params(layout), width = dim(family, layout);
+    const auto images = torch::from_blob(const_cast<float*>(context.probe_images.data()), {1, context.probe_count, kImagePixels},
+                                         torch::kFloat32);
+    for (int64_t first = 0; first < rows; first += kModelsPerPass) {
+      const int64_t count = std::min(kModelsPerPass, rows - first);
+      const auto flat = torch::from_blob(const_cast<float*>(weights + first * params), {count, params}, torch::kFloat32);
+      const auto codes = encoder.codes(view_params(flat, layout), images.expand({count, context.probe_count, kImagePixels}));
+      put_columns(codes.to(torch::kFloat64).mean(1), out + first * width, width, 0);
+    }
   }
 };
 

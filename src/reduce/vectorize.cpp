@@ -5,6 +5,7 @@
 #include <map>
 
 #include "common/error.h"
+#include "common/text.h"
 #include "store/zoo.h"
 
 namespace genzoo {
@@ -24,9 +25,7 @@ detail::VectorizationRegistration::VectorizationRegistration(std::unique_ptr<Vec
 const Vectorization& find_vectorization(const std::string& name) {
   const auto it = registry().find(name);
   if (it == registry().end()) {
-    std::string known;
-    for (const auto& entry : registry()) known += (known.empty() ? "" : ", ") + entry.first;
-    throw ReduceError("unknown vectorization '" + name + "' (registered: " + known + ")");
+    throw ReduceError("unknown vectorization '" + name + "' (registered: " + join(vectorization_names()) + ")");
   }
   return *it->second;
 }
@@ -42,7 +41,7 @@ FeatureMatrix vectorize(const Vectorization& vectorization, const FamilyWeights&
   FeatureMatrix features;
   features.name = vectorization.name();
   features.family = weights.family;
-  features.dim = vectorization.dim(weights.layout);
+  features.dim = vectorization.dim(weights.family, weights.layout);
   const int64_t params = weights.param_count(), count = static_cast<int64_t>(rows.size());
   // The selected rows, contiguous, so that implementations see one [rows, P] block.
   std::vector<float> block(static_cast<size_t>(count * params));
@@ -56,7 +55,7 @@ FeatureMatrix vectorize(const Vectorization& vectorization, const FamilyWeights&
     features.model_ids.push_back(weights.model_ids[row]);
   }
   features.data.assign(static_cast<size_t>(count * features.dim), 0.0f);
-  if (count > 0) vectorization.compute(weights.layout, block.data(), count, context, features.data.data());
+  if (count > 0) vectorization.compute(weights.family, weights.layout, block.data(), count, context, features.data.data());
   return features;
 }
 

@@ -38,12 +38,12 @@ class Vectorization {
   virtual std::string name() const = 0;
   virtual std::string description() const = 0;
   // Whether this vectorization is defined for a family with this layout; `why_not` says why not.
-  virtual bool applies_to(const Layout& layout, std::string* why_not) const { return true; }
+  virtual bool applies_to(const std::string& family, const Layout& layout, std::string* why_not) const { return true; }
   // Whether compute() reads VectorizeContext::probe_images.
   virtual bool needs_probe_images() const { return false; }
-  virtual int64_t dim(const Layout& layout) const = 0;
+  virtual int64_t dim(const std::string& family, const Layout& layout) const = 0;
   // weights: [rows, layout_size(layout)] -> out: [rows, dim(layout)].
-  virtual void compute(const Layout& layout, const float* weights, int64_t rows, const VectorizeContext& context,
+  virtual void compute(const std::string& family, const Layout& layout, const float* weights, int64_t rows, const VectorizeContext& context,
                        float* out) const = 0;
 };
 

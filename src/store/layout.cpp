@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "common/error.h"
+#include "common/text.h"
 
 namespace genzoo {
 
@@ -40,9 +41,9 @@ const ParamLayout& find_param(const Layout& layout, const std::string& name) {
   for (const ParamLayout& param : layout) {
     if (param.name == name) return param;
   }
-  std::string known;
-  for (const ParamLayout& param : layout) known += (known.empty() ? "" : ", ") + param.name;
-  throw StorageError("layout has no parameter '" + name + "' (it has: " + known + ")");
+  std::vector<std::string> known;
+  for (const ParamLayout& param : layout) known.push_back(param.name);
+  throw StorageError("layout has no parameter '" + name + "' (it has: " + join(known) + ")");
 }
 
 namespace {

@@ -9,11 +9,12 @@
 #include <vector>
 
 #include "store/layout.h"
+#include "data/image.h"
 
 namespace genzoo {
 
 constexpr int kSchemaVersion = 1;
-constexpr int64_t kSampleImagePixels = 784;
+constexpr int64_t kSampleImagePixels = kImagePixels;
 constexpr int64_t kInterpolationImages = 8;
 
 struct ZooAttributes {

@@ -138,9 +138,36 @@ latent = 8
   EXPECT_EQ(job.total_models(), 2 * 4 + 1);
 }
 
+TEST(Job, ReadsTheReduceSection) {
+  const Job defaults = parse_job(kMinimalJob, "<string>");
+  EXPECT_TRUE(defaults.reduce.features.empty());
+  EXPECT_EQ(defaults.reduce.folds, ReduceConfig{}.folds);
+  const Job job = parse_job(std::string(kMinimalJob) + R"(
+[reduce]
+features = ["svd", "latent_mean"]
+folds = 3
+epochs = 50
+test = 0.3
+)", "<string>");
+  EXPECT_EQ(job.reduce.features, (std::vector<std::string>{"svd", "latent_mean"}));
+  EXPECT_EQ(job.reduce.folds, 3);
+  EXPECT_EQ(job.reduce.epochs, 50);
+  EXPECT_EQ(job.reduce.test, 0.3);
+  EXPECT_EQ(job.reduce.patience, ReduceConfig{}.patience);  // untouched keys keep their defaults
+}
+
+TEST(Job, RefusesBadReduceKeys) {
+  expect_refusal(std::string(kMinimalJob) + "[reduce]\nfeatures = \"svd\"\n",
+                 {"key 'reduce.features': expected an array of strings (each a string matching [A-Za-z0-9_-]+), got \"svd\""});
+  expect_refusal(std::string(kMinimalJob) + "[reduce]\nfeatures = [\"svd\", 3]\n",
+                 {"key 'reduce.features[1]': expected a string matching [A-Za-z0-9_-]+, got 3 (integer)"});
+  expect_refusal(std::string(kMinimalJob) + "[reduce]\nfolds = 1\n", {"key 'reduce.folds': expected an integer in [2, 100], got 1"});
+  expect_refusal(std::string(kMinimalJob) + "[reduce]\nepoch = 10\n", {"unknown key 'reduce.epoch'", "epochs"});
+}
+
 TEST(Job, RefusesUnknownTopLevelKey) {
   expect_refusal(std::string("nmae = \"x\"\n") + kMinimalJob,
-                 {"unknown key 'nmae'", "(allowed: name, seed, data, featurenet, probe, family)"});
+                 {"unknown key 'nmae'", "(allowed: name, seed, data, featurenet, probe, reduce, family)"});
 }
 
 TEST(Job, RefusesUnknownSectionKey) {

@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "common/rng.h"
+#include "job/job.h"
 #include "reduce/embedding.h"
 #include "reduce/vectorize.h"
 
@@ -105,7 +106,7 @@ TEST(Embedding, SpearmanUsesAverageRanks) {
 
 TEST(Embedding, SplitKeepsTripletsAndChainsWholeAndFillsEveryRole) {
   const auto models = design(30, 6, 6, 4);
-  SplitOptions options;
+  SplitOptions options{ReduceConfig{}};
   const std::vector<int32_t> split = split_models(models, options, "linear_ae");
   std::map<std::pair<std::string, int64_t>, std::set<int32_t>> roles;
   for (size_t i = 0; i < models.size(); ++i) {
@@ -125,7 +126,7 @@ TEST(Embedding, SplitKeepsTripletsAndChainsWholeAndFillsEveryRole) {
 TEST(Embedding, TooFewModelsIsAClearErrorNamingTheFamily) {
   const auto models = design(4, 0, 0, 5);
   try {
-    split_models(models, SplitOptions{}, "conv_ae");
+    split_models(models, SplitOptions(ReduceConfig{}), "conv_ae");
     FAIL() << "no error";
   } catch (const ReduceError& e) {
     const std::string what = e.what();
@@ -150,7 +151,7 @@ TEST(Embedding, EncoderRecoversShapesFromInformativeFeatures) {
     features.data.push_back(static_cast<float>(rng.normal()));
     features.data.push_back(static_cast<float>(rng.normal()));
   }
-  EmbeddingOptions options;
+  EmbeddingOptions options{ReduceConfig{}};
   const EmbeddingResult result = train_embedding(features, models, options);
   ASSERT_EQ(result.z.size(), models.size() * kClasses);
   EXPECT_EQ(result.model_ids, features.model_ids);

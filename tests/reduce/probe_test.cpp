@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/rng.h"
+#include "job/job.h"
 #include "reduce/probe.h"
 
 namespace genzoo {
@@ -29,7 +30,7 @@ TEST(Probe, SeparableFeaturesScoreNearlyPerfectlyWithBothClassifiers) {
   std::vector<int32_t> y;
   blobs(40, 3.0, 1, x, y);  // means 3 sqrt(6) = 7.3 standard deviations apart
   for (const std::string& classifier : probe_classifier_names()) {
-    const ProbeScores s = cross_validate_probe(x, kDim, y, classifier, ProbeOptions{});
+    const ProbeScores s = cross_validate_probe(x, kDim, y, classifier, ProbeOptions(ReduceConfig{}));
     EXPECT_GE(s.precision, 0.95) << classifier;
     EXPECT_GE(s.recall, 0.95) << classifier;
     EXPECT_GE(s.accuracy, 0.95) << classifier;
@@ -44,7 +45,7 @@ TEST(Probe, InseparableFeaturesScoreNearChance) {
   std::vector<int32_t> y;
   blobs(60, 0.0, 2, x, y);
   for (const std::string& classifier : probe_classifier_names()) {
-    const ProbeScores s = cross_validate_probe(x, kDim, y, classifier, ProbeOptions{});
+    const ProbeScores s = cross_validate_probe(x, kDim, y, classifier, ProbeOptions(ReduceConfig{}));
     // 120 held-out predictions of a coin: accuracy 0.5 +- 0.046; 0.7 is more than 4 standard deviations.
     EXPECT_LT(s.accuracy, 0.7) << classifier;
   }
@@ -60,7 +61,7 @@ TEST(Probe, FoldsAreStratifiedAndCappedBySmallerClass) {
     EXPECT_EQ(zeros, 2) << "fold " << f;
   }
   std::vector<float> x(labels.size() * 2, 0.0f);
-  ProbeOptions options;
+  ProbeOptions options{ReduceConfig{}};
   options.folds = 5;
   EXPECT_EQ(cross_validate_probe(x, 2, labels, "logistic", options).folds, 3);
 }
@@ -68,13 +69,13 @@ TEST(Probe, FoldsAreStratifiedAndCappedBySmallerClass) {
 TEST(Probe, TooFewModelsOrUnknownClassifierAreClearErrors) {
   std::vector<float> x(8, 0.0f);
   try {
-    cross_validate_probe(x, 2, {0, 0, 0, 1}, "logistic", ProbeOptions{});
+    cross_validate_probe(x, 2, {0, 0, 0, 1}, "logistic", ProbeOptions(ReduceConfig{}));
     FAIL() << "no error";
   } catch (const ReduceError& e) {
     EXPECT_NE(std::string(e.what()).find("at least 2 models of each dataset"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(cross_validate_probe(x, 2, {0, 0, 1, 1}, "svm", ProbeOptions{}), ReduceError);
-  EXPECT_THROW(cross_validate_probe(x, 3, {0, 0, 1, 1}, "logistic", ProbeOptions{}), ReduceError);
+  EXPECT_THROW(cross_validate_probe(x, 2, {0, 0, 1, 1}, "svm", ProbeOptions(ReduceConfig{})), ReduceError);
+  EXPECT_THROW(cross_validate_probe(x, 3, {0, 0, 1, 1}, "logistic", ProbeOptions(ReduceConfig{})), ReduceError);
 }
 
 }  // namespace

@@ -9,6 +9,9 @@
 
 #include "common/error.h"
 #include "common/rng.h"
+#include "data/image.h"
+#include "job/job.h"
+#include "models/family.h"
 #include "models/linear_ae.h"
 #include "reduce/vectorize.h"
 #include "store/zoo.h"
@@ -130,32 +133,88 @@ TEST(Vectorize, LayerStatsAreMeanStdMinQuartilesMaxOfEveryParameter) {
   }
 }
 
-TEST(Vectorize, LatentMeanIsTheMeanCodeOfTheProbeImagesForAnAffineEncoder) {
-  const FamilyWeights w = random_weights("linear_ae", linear_ae_layout(4), 2, 0.05);
+// Random probe images in [0, 1].
+VectorizeContext random_probe_images(int64_t count) {
   VectorizeContext context;
   Rng rng(3);
-  context.probe_count = 5;
-  for (int64_t i = 0; i < 5 * kLinearAeInput; ++i) context.probe_images.push_back(static_cast<float>(rng.uniform()));
+  context.probe_count = count;
+  for (int64_t i = 0; i < count * kImagePixels; ++i) context.probe_images.push_back(static_cast<float>(rng.uniform()));
+  return context;
+}
+
+torch::Tensor probe_tensor(const VectorizeContext& context) {
+  return torch::from_blob(const_cast<float*>(context.probe_images.data()), {context.probe_count, kImagePixels},
+                          torch::kFloat32)
+      .to(torch::kFloat64);
+}
+
+// Weights of a registered family's real layout.
+FamilyWeights family_weights(const std::string& family, const FamilyConfig& config, int64_t models, double scale) {
+  return random_weights(family, find_family(family).layout(config), models, scale);
+}
+
+torch::Tensor param64(const FamilyWeights& w, int64_t row, const std::string& name) {
+  return param_of(w, row, name).to(torch::kFloat64);
+}
+
+// A dense layer on rows of x: x W^T + b.
+torch::Tensor dense(const FamilyWeights& w, int64_t row, const std::string& layer, const torch::Tensor& x) {
+  return torch::matmul(x, param64(w, row, layer + ".weight").transpose(0, 1)) + param64(w, row, layer + ".bias");
+}
+
+void expect_rows_near(const FeatureMatrix& f, int64_t row, const torch::Tensor& expected, double tolerance) {
+  ASSERT_EQ(expected.numel(), f.dim);
+  for (int64_t j = 0; j < f.dim; ++j) EXPECT_NEAR(f.row(row)[j], expected[j].item<double>(), tolerance) << "column " << j;
+}
+
+// 18 models: more than one pass of the vectorization's model groups.
+TEST(Vectorize, LatentMeanOfLinearAeIsTheMeanCodeOfTheProbeImages) {
+  const FamilyWeights w = random_weights("linear_ae", linear_ae_layout(4), 18, 0.05);
+  const VectorizeContext context = random_probe_images(5);
   const Vectorization& latent = find_vectorization("latent_mean");
-  ASSERT_TRUE(latent.applies_to(w.layout, nullptr));
+  ASSERT_TRUE(latent.applies_to(w.family, w.layout, nullptr));
   const FeatureMatrix f = vectorize(latent, w, all_rows(w), context);
   ASSERT_EQ(f.dim, 4);
-  const auto images = torch::from_blob(context.probe_images.data(), {5, kLinearAeInput}, torch::kFloat32).to(torch::kFloat64);
-  for (int64_t m = 0; m < 2; ++m) {
-    const auto weight = param_of(w, m, "encoder.weight").to(torch::kFloat64);
-    const auto bias = param_of(w, m, "encoder.bias").to(torch::kFloat64);
-    const auto codes = torch::matmul(images, weight.transpose(0, 1)) + bias;  // code of every image
-    const auto mean = codes.mean(0);
-    for (int64_t j = 0; j < 4; ++j) EXPECT_NEAR(f.row(m)[j], mean[j].item<double>(), 1e-5);
-  }
+  for (int64_t m = 0; m < 18; ++m) expect_rows_near(f, m, dense(w, m, "encoder", probe_tensor(context)).mean(0), 1e-5);
   // Without probe images: a clear error, not garbage.
   EXPECT_THROW(vectorize(latent, w, all_rows(w), {}), ReduceError);
 }
 
-TEST(Vectorize, LatentMeanSaysWhyItDoesNotApplyToAConvEncoder) {
+TEST(Vectorize, LatentMeanOfConvAeRunsItsConvolutionalEncoder) {
+  FamilyConfig config;
+  config.channels = 2;
+  config.latent = 3;
+  const FamilyWeights w = family_weights("conv_ae", config, 3, 0.3);
+  const VectorizeContext context = random_probe_images(4);
+  const FeatureMatrix f = vectorize(find_vectorization("latent_mean"), w, all_rows(w), context);
+  ASSERT_EQ(f.dim, 3);
+  const auto images = probe_tensor(context).view({4, 1, kImageSide, kImageSide});
+  for (int64_t m = 0; m < 3; ++m) {
+    auto h = torch::relu(torch::conv2d(images, param64(w, m, "encoder.conv1.weight"), param64(w, m, "encoder.conv1.bias"), 2, 1));
+    h = torch::relu(torch::conv2d(h, param64(w, m, "encoder.conv2.weight"), param64(w, m, "encoder.conv2.bias"), 2, 1));
+    expect_rows_near(f, m, dense(w, m, "encoder.fc", h.flatten(1)).mean(0), 1e-4);
+  }
+}
+
+TEST(Vectorize, LatentMeanOfVaeIsTheMeanPosteriorMean) {
+  FamilyConfig config;
+  config.hidden = 8;
+  config.latent = 3;
+  const FamilyWeights w = family_weights("vae", config, 2, 0.2);
+  const VectorizeContext context = random_probe_images(6);
+  const FeatureMatrix f = vectorize(find_vectorization("latent_mean"), w, all_rows(w), context);
+  ASSERT_EQ(f.dim, 3);
+  for (int64_t m = 0; m < 2; ++m) {
+    const auto hidden = torch::relu(dense(w, m, "encoder.fc", probe_tensor(context)));
+    expect_rows_near(f, m, dense(w, m, "encoder.mu", hidden).mean(0), 1e-4);
+  }
+}
+
+TEST(Vectorize, LatentMeanSaysWhyItDoesNotApplyToAGan) {
+  FamilyConfig config;
   std::string why;
-  EXPECT_FALSE(find_vectorization("latent_mean").applies_to(conv_layout(), &why));
-  EXPECT_NE(why.find("not a single affine map"), std::string::npos) << why;
+  EXPECT_FALSE(find_vectorization("latent_mean").applies_to("gan", find_family("gan").layout(config), &why));
+  EXPECT_NE(why.find("gan has no encoder"), std::string::npos) << why;
 }
 
 TEST(Vectorize, RowOutOfRangeIsAnError) {
