@@ -819,6 +819,15 @@ double probe_dataset_gap(const ProbeConfig& probe, int64_t dataset) {
   return total_variation(a, probe.proportions_b);
 }
 
+std::string section_toml(const Job& job, const std::string& section) {
+  const FamilyConfig no_family;
+  std::string text = "[" + section + "]\n";
+  for (const Field& field : schema()) {
+    if (field.section == section) text += field.key + " = " + format_value(field.get(job, no_family)) + "\n";
+  }
+  return text;
+}
+
 std::string job_reference_markdown() {
   const Job default_job;
   const FamilyConfig default_family;

@@ -125,6 +125,10 @@ struct Job {
 Job parse_job(const std::string& text, const std::string& source);
 Job load_job(const std::string& path);
 
+// One section of the job as TOML ("[reduce]\nfolds = 5\n..."), every key with its value, defaults
+// included: what a stage ran with, for provenance. Not for [[family]].
+std::string section_toml(const Job& job, const std::string& section);
+
 // Markdown reference of every key (generated from the schema declaration).
 std::string job_reference_markdown();
 

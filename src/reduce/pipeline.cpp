@@ -298,6 +298,9 @@ ReduceData run_reduce(const ReduceOptions& options, Comm& comm) {
   data.attrs.job_name = zoo.attrs.job_name;
   data.attrs.job_fingerprint = zoo.attrs.job_fingerprint;
   data.attrs.classes = zoo.attrs.classes;
+  Job effective = job;
+  effective.reduce = config;
+  data.attrs.reduce_config = section_toml(effective, "reduce");
 
   // Probes and encoders are tiny full-batch networks: one thread is fastest (measured on the quickstart
   // zoo: 9 s with one thread against 68 s with two, whose synchronization costs more than it saves).

@@ -167,6 +167,7 @@ void write_contents(const h5::Group& root, const ReduceData& data) {
   root.write_attribute("job_name", a.job_name);
   root.write_attribute("job_fingerprint", a.job_fingerprint);
   root.write_array_attribute("classes", a.classes);
+  root.write_attribute("reduce_config", a.reduce_config);
   write_features(root, data);
   write_probes(root, data);
   write_embeddings(root, data);
@@ -337,6 +338,7 @@ ReduceData read_reduce(const std::string& path) {
   a.job_name = root.read_attribute<std::string>("job_name");
   a.job_fingerprint = root.read_attribute<std::string>("job_fingerprint");
   a.classes = root.read_array_attribute<int64_t>("classes");
+  if (root.has_attribute("reduce_config")) a.reduce_config = root.read_attribute<std::string>("reduce_config");
   read_features(root, data);
   read_probes(root, data);
   read_embeddings(root, data);

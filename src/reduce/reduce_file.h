@@ -57,6 +57,7 @@ struct ReduceAttributes {
   std::string genzoo_version, created_utc;
   std::string zoo_path, job_name, job_fingerprint;
   std::vector<int64_t> classes;
+  std::string reduce_config;  // the [reduce] settings the stage ran with (TOML); "" in files before it
 };
 
 struct ReduceData {

@@ -225,6 +225,40 @@ TEST(ReduceCommand, UnknownVectorizationOrFamilyIsOneLine) {
                         {"no family vae (it has: conv_ae, linear_ae)"});
 }
 
+// The job's [reduce] section drives the stage; command-line options override it key by key.
+TEST(ReduceCommand, ReduceSectionOfTheJobIsUsedAndOptionsOverrideIt) {
+  TempDir dir;
+  const std::string zoo = zoo_copy(dir, reference_run("tiny-reduce", reduce_job_text()));
+  write_text(dir.file("job.toml"), reduce_job_text() + "\n[reduce]\nfeatures = [\"svd\", \"hist\"]\nfolds = 2\nepochs = 50\n");
+  const std::string base = "reduce " + shell_quote(zoo) + " --config " + shell_quote(dir.file("job.toml")) + " --quiet";
+  const auto feature_names = [](const ReduceData& data) {
+    std::vector<std::string> names;
+    for (const auto& entry : data.features) names.push_back(entry.first);
+    return names;
+  };
+
+  const CommandResult from_job = run_genzoo(base + " -o " + shell_quote(dir.file("job.h5")));
+  ASSERT_EQ(from_job.exit_code, 0) << from_job.output;
+  const ReduceData by_job = read_reduce(dir.file("job.h5"));
+  EXPECT_EQ(feature_names(by_job), (std::vector<std::string>{"hist", "svd"}));
+  for (const char* line : {"features = [\"svd\", \"hist\"]\n", "folds = 2\n", "epochs = 50\n", "patience = 300\n"}) {
+    EXPECT_NE(by_job.attrs.reduce_config.find(line), std::string::npos) << line << by_job.attrs.reduce_config;
+  }
+
+  const CommandResult overridden = run_genzoo(base + " --features layer_stats --folds 3 -o " + shell_quote(dir.file("cli.h5")));
+  ASSERT_EQ(overridden.exit_code, 0) << overridden.output;
+  const ReduceData by_cli = read_reduce(dir.file("cli.h5"));
+  EXPECT_EQ(feature_names(by_cli), (std::vector<std::string>{"layer_stats"}));
+  for (const char* line : {"features = [\"layer_stats\"]\n", "folds = 3\n", "epochs = 50\n"}) {
+    EXPECT_NE(by_cli.attrs.reduce_config.find(line), std::string::npos) << line << by_cli.attrs.reduce_config;
+  }
+
+  // An unknown vectorization in the job is refused before any work, naming the registered ones.
+  write_text(dir.file("bad.toml"), reduce_job_text() + "\n[reduce]\nfeatures = [\"pca\"]\n");
+  expect_one_line_error(run_genzoo("reduce " + shell_quote(zoo) + " --config " + shell_quote(dir.file("bad.toml")) + " --quiet"),
+                        {"unknown vectorization 'pca'", "latent_mean"});
+}
+
 TEST(ReduceCommand, BadConfigJobIsOneLineNamingTheFile) {
   TempDir dir;
   const std::string zoo = zoo_copy(dir, tiny_reference_run());
