@@ -231,7 +231,7 @@ const std::vector<Field>& schema() {
                 "q: a probe model keeps every sample of its dataset independently with this probability."),
 
       reduce_key("features", &ReduceConfig::features, identifier(),
-                 "Vectorizations to compute (svd, hist, layer_stats, latent_mean); empty: every registered one."),
+                 "Vectorizations to compute (svd, hist, layer_stats, latent_mean, probe_error); empty: every registered one."),
       reduce_key("folds", &ReduceConfig::folds, between(2, 100), "Probe: cross-validation folds (capped by the smaller dataset)."),
       reduce_key("probe_epochs", &ReduceConfig::probe_epochs, between(1, 1000000), "Probe: full-batch Adam steps per classifier."),
       reduce_key("probe_lr", &ReduceConfig::probe_lr, above_upto(0, 1), "Probe: Adam learning rate."),

@@ -40,19 +40,22 @@ void note(const ReduceOptions& options, const std::string& text) {
   if (!options.quiet) std::fprintf(stderr, "[reduce] %s\n", text.c_str());
 }
 
-// The fixed probe set of latent_mean: the first images of every selected class in the test split.
+// The fixed probe set of latent_mean and probe_error: the first images of every selected class in the test split.
 VectorizeContext probe_context(const ReduceOptions& options, const Job& job, const ReduceConfig& config, const ZooData& zoo) {
   VectorizeContext context;
   const Dataset dataset = load_fashion_mnist(resolve_data_dir(options.data_dir.empty() ? job.data.dir : options.data_dir));
-  for (int64_t label : zoo.attrs.classes) {
+  for (size_t class_index = 0; class_index < zoo.attrs.classes.size(); ++class_index) {
+    const int64_t label = zoo.attrs.classes[class_index];
     int64_t taken = 0;
     for (int64_t i = 0; i < dataset.test.size() && taken < config.probe_images_per_class; ++i) {
       if (dataset.test.labels[i] != label) continue;
       context.probe_images.insert(context.probe_images.end(), dataset.test.image(i), dataset.test.image(i) + dataset.test.dim());
+      context.probe_labels.push_back(static_cast<int64_t>(class_index));
       ++taken;
     }
     context.probe_count += taken;
   }
+  context.probe_classes = static_cast<int64_t>(zoo.attrs.classes.size());
   return context;
 }
 

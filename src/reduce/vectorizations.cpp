@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "job/job.h"
 #include "models/family.h"
 #include "models/torch_family.h"
 #include "reduce/vectorize.h"
@@ -43,14 +44,14 @@ class SvdVectorization : public Vectorization {
     if (why_not) *why_not = "the family has no weight matrices";
     return false;
   }
-  int64_t dim(const std::string& family, const Layout& layout) const override {
+  int64_t dim(const std::string& family, const Layout& layout, const VectorizeContext&) const override {
     int64_t dim = 0;
     for (const MatrixView& m : weight_matrices(layout)) dim += std::min(m.rows, m.cols);
     return dim;
   }
-  void compute(const std::string& family, const Layout& layout, const float* weights, int64_t rows, const VectorizeContext&,
+  void compute(const std::string& family, const Layout& layout, const float* weights, int64_t rows, const VectorizeContext& context,
                float* out) const override {
-    const int64_t width = dim(family, layout);
+    const int64_t width = dim(family, layout, context);
     int64_t column = 0;
     for (const MatrixView& m : weight_matrices(layout)) {
       const auto matrices = param_block(*m.param, weights, rows, total_params(layout)).view({rows, m.rows, m.cols});
@@ -73,12 +74,12 @@ class HistVectorization : public Vectorization {
     if (why_not) *why_not = "the family has no weight matrices";
     return false;
   }
-  int64_t dim(const std::string& family, const Layout& layout) const override {
+  int64_t dim(const std::string& family, const Layout& layout, const VectorizeContext&) const override {
     return kHistBins * static_cast<int64_t>(weight_matrices(layout).size());
   }
-  void compute(const std::string& family, const Layout& layout, const float* weights, int64_t rows, const VectorizeContext&,
+  void compute(const std::string& family, const Layout& layout, const float* weights, int64_t rows, const VectorizeContext& context,
                float* out) const override {
-    const int64_t width = dim(family, layout), params = total_params(layout);
+    const int64_t width = dim(family, layout, context), params = total_params(layout);
     int64_t column = 0;
     for (const MatrixView& m : weight_matrices(layout)) {
       const double half = hist_half_range(m), bin_width = 2.0 * half / kHistBins;
@@ -107,10 +108,10 @@ class LayerStatsVectorization : public Vectorization {
   std::string description() const override {
     return "per parameter tensor: mean, std, min, q25, median, q75, max";
   }
-  int64_t dim(const std::string& family, const Layout& layout) const override { return kStats * static_cast<int64_t>(layout.size()); }
-  void compute(const std::string& family, const Layout& layout, const float* weights, int64_t rows, const VectorizeContext&,
+  int64_t dim(const std::string& family, const Layout& layout, const VectorizeContext&) const override { return kStats * static_cast<int64_t>(layout.size()); }
+  void compute(const std::string& family, const Layout& layout, const float* weights, int64_t rows, const VectorizeContext& context,
                float* out) const override {
-    const int64_t width = dim(family, layout);
+    const int64_t width = dim(family, layout, context);
     const auto quantiles = torch::tensor({0.25, 0.5, 0.75}, torch::kFloat64);
     int64_t column = 0;
     for (const ParamLayout& param : layout) {
@@ -125,47 +126,94 @@ class LayerStatsVectorization : public Vectorization {
   }
 };
 
-// Mean code of the model on the fixed probe images, through the family's own encoder (vae: the
-// posterior mean). Families without an encoder (gan) have no latent_mean.
-class LatentMeanVectorization : public Vectorization {
+// Base of the vectorizations that run each model on the fixed probe images through its family's own
+// networks. Defined for families with an encoder (the autoencoders and vae; not gan).
+class ProbeImageVectorization : public Vectorization {
  public:
-  // Models encoded together: bounds the [models, probe images, 784] input copy.
+  // Models run together: bounds the [models, probe images, 784] input copy.
   static constexpr int64_t kModelsPerPass = 16;
 
-  std::string name() const override { return "latent_mean"; }
-  std::string description() const override {
-    return "mean code of the model's encoder on the fixed probe images (vae: posterior mean)";
-  }
   bool needs_probe_images() const override { return true; }
   bool applies_to(const std::string& family, const Layout& layout, std::string* why_not) const override {
     if (find_family(family).torch_impl().has_encoder()) return true;
     if (why_not) *why_not = family + " has no encoder";
     return false;
   }
-  // The code width, read off the encoder's output for one zero image through zero weights.
-  int64_t dim(const std::string& family, const Layout& layout) const override {
-    torch::NoGradGuard no_grad;
-    const auto flat = torch::zeros({1, layout_size(layout)});
-    return find_family(family).torch_impl().codes(view_params(flat, layout), torch::zeros({1, 1, kImagePixels})).size(2);
-  }
   void compute(const std::string& family, const Layout& layout, const float* weights, int64_t rows,
                const VectorizeContext& context, float* out) const override {
-    if (context.probe_count <= 0 || static_cast<int64_t>(context.probe_images.size()) != context.probe_count * kImagePixels) {
-      throw ReduceError("latent_mean: needs probe images of " + std::to_string(kImagePixels) + " pixels (got " +
-                        std::to_string(context.probe_images.size()) + " values for " +
+    if (context.probe_count <= 0 || static_cast<int64_t>(context.probe_images.size()) != context.probe_count * kImagePixels ||
+        static_cast<int64_t>(context.probe_labels.size()) != context.probe_count) {
+      throw ReduceError(name() + ": needs probe images of " + std::to_string(kImagePixels) + " pixels with labels (got " +
+                        std::to_string(context.probe_images.size()) + " values and " +
+                        std::to_string(context.probe_labels.size()) + " labels for " +
                         std::to_string(context.probe_count) + " images)");
     }
     torch::NoGradGuard no_grad;
-    const TorchFamily& encoder = find_family(family).torch_impl();
-    const int64_t params = total_params(layout), width = dim(family, layout);
+    const TorchFamily& networks = find_family(family).torch_impl();
+    const int64_t params = total_params(layout), width = dim(family, layout, context);
     const auto images = torch::from_blob(const_cast<float*>(context.probe_images.data()), {1, context.probe_count, kImagePixels},
                                          torch::kFloat32);
     for (int64_t first = 0; first < rows; first += kModelsPerPass) {
       const int64_t count = std::min(kModelsPerPass, rows - first);
       const auto flat = torch::from_blob(const_cast<float*>(weights + first * params), {count, params}, torch::kFloat32);
-      const auto codes = encoder.codes(view_params(flat, layout), images.expand({count, context.probe_count, kImagePixels}));
-      put_columns(codes.to(torch::kFloat64).mean(1), out + first * width, width, 0);
+      const auto features = per_model(networks, view_params(flat, layout), images.expand({count, context.probe_count, kImagePixels}),
+                                      context);
+      put_columns(features, out + first * width, width, 0);
     }
+  }
+
+ protected:
+  // [models, dim] features of the models whose stacked parameters are given, on images [models, n, 784].
+  virtual torch::Tensor per_model(const TorchFamily& networks, const StackedParams& params, const torch::Tensor& images,
+                                  const VectorizeContext& context) const = 0;
+};
+
+// Mean code of the model on the fixed probe images (vae: of the posterior mean).
+class LatentMeanVectorization : public ProbeImageVectorization {
+ public:
+  std::string name() const override { return "latent_mean"; }
+  std::string description() const override {
+    return "mean code of the model's encoder on the fixed probe images (vae: posterior mean)";
+  }
+  // The code width, read off the encoder's output for one zero image through zero weights.
+  int64_t dim(const std::string& family, const Layout& layout, const VectorizeContext&) const override {
+    torch::NoGradGuard no_grad;
+    const auto flat = torch::zeros({1, layout_size(layout)});
+    return find_family(family).torch_impl().codes(view_params(flat, layout), torch::zeros({1, 1, kImagePixels})).size(2);
+  }
+
+ protected:
+  torch::Tensor per_model(const TorchFamily& networks, const StackedParams& params, const torch::Tensor& images,
+                          const VectorizeContext&) const override {
+    return networks.codes(params, images).to(torch::kFloat64).mean(1);
+  }
+};
+
+// How well the model reconstructs each class: its mean squared reconstruction error on the probe images
+// of every class of the zoo. A model reconstructs best what it saw most, so this reads the class
+// proportions off the model's behaviour rather than its weights.
+class ProbeErrorVectorization : public ProbeImageVectorization {
+ public:
+  std::string name() const override { return "probe_error"; }
+  std::string description() const override {
+    return "per class of the zoo: mean squared reconstruction error on that class's fixed probe images";
+  }
+  int64_t dim(const std::string&, const Layout&, const VectorizeContext& context) const override {
+    return context.probe_classes;
+  }
+
+ protected:
+  torch::Tensor per_model(const TorchFamily& networks, const StackedParams& params, const torch::Tensor& images,
+                          const VectorizeContext& context) const override {
+    // The reconstruction error of the families with an encoder depends on the weights alone.
+    const FamilyConfig unused_config;
+    const auto errors = networks.reconstruction_error(params, images, unused_config).to(torch::kFloat64);  // [M, n]
+    const auto labels = torch::tensor(context.probe_labels, torch::kInt64);
+    std::vector<torch::Tensor> per_class;
+    for (int64_t c = 0; c < context.probe_classes; ++c) {
+      per_class.push_back(errors.index_select(1, torch::nonzero(labels == c).view(-1)).mean(1));
+    }
+    return torch::stack(per_class, 1);
   }
 };
 
@@ -173,6 +221,7 @@ GENZOO_REGISTER_VECTORIZATION(SvdVectorization);
 GENZOO_REGISTER_VECTORIZATION(HistVectorization);
 GENZOO_REGISTER_VECTORIZATION(LayerStatsVectorization);
 GENZOO_REGISTER_VECTORIZATION(LatentMeanVectorization);
+GENZOO_REGISTER_VECTORIZATION(ProbeErrorVectorization);
 
 }  // namespace
 

@@ -41,7 +41,7 @@ FeatureMatrix vectorize(const Vectorization& vectorization, const FamilyWeights&
   FeatureMatrix features;
   features.name = vectorization.name();
   features.family = weights.family;
-  features.dim = vectorization.dim(weights.family, weights.layout);
+  features.dim = vectorization.dim(weights.family, weights.layout, context);
   const int64_t params = weights.param_count(), count = static_cast<int64_t>(rows.size());
   // The selected rows, contiguous, so that implementations see one [rows, P] block.
   std::vector<float> block(static_cast<size_t>(count * params));

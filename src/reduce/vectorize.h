@@ -27,9 +27,12 @@ struct FeatureMatrix {
 
 // What some vectorizations need besides the weights.
 struct VectorizeContext {
-  // The fixed probe set for latent_mean: [probe_count, 784] pixels in [0, 1]; empty when not loaded.
+  // The fixed probe set of latent_mean and probe_error: [probe_count, 784] pixels in [0, 1] and each
+  // image's class as an index into the zoo's classes (0..probe_classes-1); empty when not loaded.
   std::vector<float> probe_images;
+  std::vector<int64_t> probe_labels;
   int64_t probe_count = 0;
+  int64_t probe_classes = 0;
 };
 
 class Vectorization {
@@ -41,7 +44,7 @@ class Vectorization {
   virtual bool applies_to(const std::string& family, const Layout& layout, std::string* why_not) const { return true; }
   // Whether compute() reads VectorizeContext::probe_images.
   virtual bool needs_probe_images() const { return false; }
-  virtual int64_t dim(const std::string& family, const Layout& layout) const = 0;
+  virtual int64_t dim(const std::string& family, const Layout& layout, const VectorizeContext& context) const = 0;
   // weights: [rows, layout_size(layout)] -> out: [rows, dim(layout)].
   virtual void compute(const std::string& family, const Layout& layout, const float* weights, int64_t rows, const VectorizeContext& context,
                        float* out) const = 0;

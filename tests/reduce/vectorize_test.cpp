@@ -54,9 +54,9 @@ torch::Tensor param_of(const FamilyWeights& w, int64_t row, const std::string& n
   return torch::from_blob(const_cast<float*>(begin), {p.numel()}, torch::kFloat32).clone().view(p.shape);
 }
 
-TEST(Vectorize, RegistryListsTheFourAndRejectsUnknownNames) {
+TEST(Vectorize, RegistryListsTheFiveAndRejectsUnknownNames) {
   const auto names = vectorization_names();
-  for (const char* name : {"svd", "hist", "layer_stats", "latent_mean"}) {
+  for (const char* name : {"svd", "hist", "layer_stats", "latent_mean", "probe_error"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
   }
   try {
@@ -133,12 +133,14 @@ TEST(Vectorize, LayerStatsAreMeanStdMinQuartilesMaxOfEveryParameter) {
   }
 }
 
-// Random probe images in [0, 1].
+// Random probe images in [0, 1], labelled 0, 1, 2, 0, 1, ... (three classes).
 VectorizeContext random_probe_images(int64_t count) {
   VectorizeContext context;
   Rng rng(3);
   context.probe_count = count;
+  context.probe_classes = 3;
   for (int64_t i = 0; i < count * kImagePixels; ++i) context.probe_images.push_back(static_cast<float>(rng.uniform()));
+  for (int64_t i = 0; i < count; ++i) context.probe_labels.push_back(i % 3);
   return context;
 }
 
@@ -207,6 +209,30 @@ TEST(Vectorize, LatentMeanOfVaeIsTheMeanPosteriorMean) {
   for (int64_t m = 0; m < 2; ++m) {
     const auto hidden = torch::relu(dense(w, m, "encoder.fc", probe_tensor(context)));
     expect_rows_near(f, m, dense(w, m, "encoder.mu", hidden).mean(0), 1e-4);
+  }
+}
+
+TEST(Vectorize, ProbeErrorIsTheMeanReconstructionErrorPerClass) {
+  const FamilyWeights w = random_weights("linear_ae", linear_ae_layout(4), 3, 0.05);
+  const VectorizeContext context = random_probe_images(7);  // classes 0, 1, 2, 0, 1, 2, 0
+  const FeatureMatrix f = vectorize(find_vectorization("probe_error"), w, all_rows(w), context);
+  ASSERT_EQ(f.dim, 3);
+  const auto images = probe_tensor(context);
+  for (int64_t m = 0; m < 3; ++m) {
+    const auto codes = dense(w, m, "encoder", images);
+    const auto errors = (dense(w, m, "decoder", codes) - images).pow(2).mean(1);  // [7]
+    const auto expected = torch::stack({(errors[0] + errors[3] + errors[6]) / 3, (errors[1] + errors[4]) / 2,
+                                        (errors[2] + errors[5]) / 2});
+    expect_rows_near(f, m, expected, 1e-5);
+  }
+  // Labels missing: a clear error naming the vectorization.
+  VectorizeContext unlabelled = context;
+  unlabelled.probe_labels.clear();
+  try {
+    vectorize(find_vectorization("probe_error"), w, all_rows(w), unlabelled);
+    FAIL() << "no error";
+  } catch (const ReduceError& e) {
+    EXPECT_NE(std::string(e.what()).find("probe_error: needs probe images"), std::string::npos) << e.what();
   }
 }
 
