@@ -44,8 +44,43 @@ std::vector<double> to_vector(const torch::Tensor& t) {
   return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
 }
 
+// Additivity triplets (rows D1, D2, D1 u D2) and nested pairs (rows small, large) of the chains whose
+// models all lie in `rows` (split_models keeps triplets and chains whole).
+struct DesignGroups {
+  std::vector<std::vector<int64_t>> triplets;
+  std::vector<std::pair<int64_t, int64_t>> nested;
+  int64_t chains = 0;
+};
+
+DesignGroups design_groups(const std::vector<EmbeddingModel>& models, const std::vector<int64_t>& rows) {
+  std::map<std::pair<std::string, int64_t>, std::vector<int64_t>> groups;  // role-ordered rows
+  for (int64_t i : rows) {
+    const EmbeddingModel& m = models[i];
+    if ((m.design != "triplet" && m.design != "chain") || m.design_role < 0 || m.design_role > 2) continue;
+    auto& members = groups[{m.design, m.design_group}];
+    members.resize(3, -1);
+    members[m.design_role] = i;
+  }
+  DesignGroups out;
+  for (const auto& [key, members] : groups) {
+    if (std::count(members.begin(), members.end(), -1) > 0) continue;
+    if (key.first == "triplet") {
+      out.triplets.push_back(members);
+    } else {
+      out.nested.insert(out.nested.end(), {{members[0], members[1]}, {members[1], members[2]}, {members[0], members[2]}});
+      ++out.chains;
+    }
+  }
+  return out;
+}
+
 torch::Tensor torch_shapes(const torch::Tensor& z) {
   return torch::sqrt(z / z.sum(1, true).clamp_min(1e-12) + 1e-12);
+}
+
+// Rows of a [n, k] tensor picked by a list of row indices.
+torch::Tensor pick(const torch::Tensor& t, const std::vector<int64_t>& rows) {
+  return t.index_select(0, torch::tensor(rows, torch::kInt64));
 }
 
 }  // namespace
@@ -117,14 +152,13 @@ EmbeddingResult train_embedding(const FeatureMatrix& features, const std::vector
   for (const EmbeddingModel& m : models) counts.insert(counts.end(), m.counts.begin(), m.counts.end());
   std::vector<int64_t> rows_of[3];
   for (int64_t i = 0; i < n; ++i) rows_of[result.split[i]].push_back(i);
-  const auto index = [](const std::vector<int64_t>& rows) { return torch::tensor(rows, torch::kInt64); };
 
   auto x = torch::from_blob(const_cast<float*>(features.data.data()), {n, dim}, torch::kFloat32).to(torch::kFloat64);
   const auto target_counts = torch::tensor(counts, torch::kFloat64).view({n, k});
-  const auto x_train = x.index_select(0, index(rows_of[kSplitTrain]));
+  const auto x_train = pick(x, rows_of[kSplitTrain]);
   x = (x - x_train.mean(0)) / x_train.std(0, /*unbiased=*/false).clamp_min(1e-8);
   // Targets in units of the mean training mass, so that the loss scale does not depend on sample sizes.
-  const double scale = target_counts.index_select(0, index(rows_of[kSplitTrain])).sum(1).mean().item<double>();
+  const double scale = pick(target_counts, rows_of[kSplitTrain]).sum(1).mean().item<double>();
   const auto target = target_counts / scale;
 
   torch::manual_seed(options.split.seed);
@@ -134,9 +168,9 @@ EmbeddingResult train_embedding(const FeatureMatrix& features, const std::vector
   net->to(torch::kFloat64);
   torch::optim::Adam optimizer(net->parameters(),
                                torch::optim::AdamOptions(options.lr).weight_decay(options.weight_decay));
-  const auto loss_of = [&](const std::vector<int64_t>& rows) {
-    const auto z = net->forward(x.index_select(0, index(rows)));
-    const auto t = target.index_select(0, index(rows));
+  const auto loss_of = [&](SplitRole role) {
+    const auto z = net->forward(pick(x, rows_of[role]));
+    const auto t = pick(target, rows_of[role]);
     return torch::mse_loss(z, t) + torch::mse_loss(torch_shapes(z), torch_shapes(t));
   };
   double best = std::numeric_limits<double>::infinity();
@@ -144,11 +178,11 @@ EmbeddingResult train_embedding(const FeatureMatrix& features, const std::vector
   int64_t best_epoch = 0;
   for (int64_t epoch = 0; epoch < options.epochs && epoch - best_epoch <= options.patience; ++epoch) {
     optimizer.zero_grad();
-    loss_of(rows_of[kSplitTrain]).backward();
+    loss_of(kSplitTrain).backward();
     optimizer.step();
     if (epoch % 10 == 9 || epoch + 1 == options.epochs) {
       torch::NoGradGuard no_grad;
-      const double validation = loss_of(rows_of[kSplitValidation]).item<double>();
+      const double validation = loss_of(kSplitValidation).item<double>();
       if (validation < best) {
         best = validation;
         best_epoch = epoch;
@@ -176,26 +210,10 @@ EmbeddingResult train_embedding(const FeatureMatrix& features, const std::vector
   metrics.validation_angular_error_deg = angular_error_deg(select_rows(result.u, k, rows_of[kSplitValidation]),
                                                            select_rows(u_true, k, rows_of[kSplitValidation]), k);
   metrics.hellinger_spearman = test.size() >= 3 ? hellinger_spearman(u_test, u_test_true, k) : std::nan("");
-  // Triplets and chains whose models are all in the test split (split_models keeps groups whole).
-  std::map<std::pair<std::string, int64_t>, std::vector<int64_t>> groups;  // role-ordered rows
-  for (int64_t i : test) {
-    const EmbeddingModel& m = models[i];
-    if ((m.design != "triplet" && m.design != "chain") || m.design_role < 0 || m.design_role > 2) continue;
-    auto& rows = groups[{m.design, m.design_group}];
-    rows.resize(3, -1);
-    rows[m.design_role] = i;
-  }
-  std::vector<std::vector<int64_t>> triplets;
-  std::vector<std::pair<int64_t, int64_t>> nested;
-  for (const auto& [key, rows] : groups) {
-    if (std::count(rows.begin(), rows.end(), -1) > 0) continue;
-    if (key.first == "triplet") {
-      triplets.push_back(rows);
-    } else {
-      nested.insert(nested.end(), {{rows[0], rows[1]}, {rows[1], rows[2]}, {rows[0], rows[2]}});
-      ++metrics.test_chains;
-    }
-  }
+  const DesignGroups test_groups = design_groups(models, test);
+  const auto& triplets = test_groups.triplets;
+  const auto& nested = test_groups.nested;
+  metrics.test_chains = test_groups.chains;
   metrics.test_triplets = static_cast<int64_t>(triplets.size());
   metrics.additivity_rel_error = additivity_rel_error(result.z, k, triplets);
   metrics.order_violation_rate = order_violation_rate(result.z, k, nested, options.order_tolerance);
