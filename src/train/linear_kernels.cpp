@@ -86,15 +86,20 @@ inline __m512 residual_tile(const float* code, int64_t width, const float* wt, c
   return sq;
 }
 
-template <int R>
-inline __m512 residual_rows(const float* code, int64_t width, const float* wt, const float* bias, int64_t depth,
-                            const float* target, __m512 scale, float* grad, float* grad_sums, __m512 sq) {
-  int64_t col = 0;
-  for (; col + 64 <= depth; col += 64) {
-    sq = residual_tile<R, 4>(code, width, wt + col, bias + col, depth, target + col, scale, grad + col, grad_sums + col, sq);
+// All rows of one block of C * 16 columns: the block's slice of wt (width x C * 16) stays in L1
+// while the rows pass, instead of all of wt streaming from L2 for every few rows.
+template <int C>
+inline __m512 residual_columns(const float* code, int64_t rows, int64_t width, const float* wt, const float* bias,
+                               int64_t depth, const float* target, __m512 scale, float* grad, float* grad_sums,
+                               __m512 sq) {
+  int64_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    sq = residual_tile<4, C>(code + r * width, width, wt, bias, depth, target + r * depth, scale, grad + r * depth,
+                             grad_sums, sq);
   }
-  for (; col + 16 <= depth; col += 16) {
-    sq = residual_tile<R, 1>(code, width, wt + col, bias + col, depth, target + col, scale, grad + col, grad_sums + col, sq);
+  for (; r < rows; ++r) {
+    sq = residual_tile<1, C>(code + r * width, width, wt, bias, depth, target + r * depth, scale, grad + r * depth,
+                             grad_sums, sq);
   }
   return sq;
 }
@@ -245,14 +250,14 @@ double decode_residual(const float* code, int64_t rows, int64_t width, const flo
   if (depth % kLanes == 0) {
     const __m512 scale_v = _mm512_set1_ps(scale);
     __m512 sq = _mm512_setzero_ps();
-    int64_t r = 0;
-    for (; r + 4 <= rows; r += 4) {
-      sq = residual_rows<4>(code + r * width, width, wt, bias, depth, target + r * depth, scale_v, grad + r * depth,
-                            grad_sums, sq);
+    int64_t col = 0;
+    for (; col + 64 <= depth; col += 64) {
+      sq = residual_columns<4>(code, rows, width, wt + col, bias + col, depth, target + col, scale_v, grad + col,
+                               grad_sums + col, sq);
     }
-    for (; r < rows; ++r) {
-      sq = residual_rows<1>(code + r * width, width, wt, bias, depth, target + r * depth, scale_v, grad + r * depth,
-                            grad_sums, sq);
+    for (; col < depth; col += 16) {
+      sq = residual_columns<1>(code, rows, width, wt + col, bias + col, depth, target + col, scale_v, grad + col,
+                               grad_sums + col, sq);
     }
     return _mm512_reduce_add_ps(sq);
   }
