@@ -300,12 +300,13 @@ void narrow_transposed_times_rows(const float* code, int64_t rows, int64_t width
                                   float* out) {
 #if defined(__AVX512F__)
   if (depth % kLanes == 0 && width % 4 == 0) {
-    for (int64_t j = 0; j < width; j += 4) {
-      int64_t col = 0;
-      for (; col + 64 <= depth; col += 64) {
-        code_transposed_tile<4, 4>(code + j, rows, width, a + col, depth, out + j * depth + col);
-      }
-      for (; col < depth; col += 16) code_transposed_tile<4, 1>(code + j, rows, width, a + col, depth, out + j * depth + col);
+    // Column blocks outer: the block's slice of a (rows x 64) stays in L1 for all code columns.
+    int64_t col = 0;
+    for (; col + 64 <= depth; col += 64) {
+      for (int64_t j = 0; j < width; j += 4) code_transposed_tile<4, 4>(code + j, rows, width, a + col, depth, out + j * depth + col);
+    }
+    for (; col < depth; col += 16) {
+      for (int64_t j = 0; j < width; j += 4) code_transposed_tile<4, 1>(code + j, rows, width, a + col, depth, out + j * depth + col);
     }
     return;
   }
