@@ -3,8 +3,8 @@
 //
 // Tolerance: 1e-6 absolute, parameters within [-3, 3] (init clamped to [-2, 2], lr <= 0.1). Both
 // compute the same formula in float but round in different orders (torch: lerp for m, divides by
-// sqrt(v)/sqrt(bias2); here multiply-adds and a reciprocal), so a parameter may land on a
-// neighbouring float: observed differences are 0-2 ulp (ulp of [2, 4) = 2.4e-7). A wrong bias
+// sqrt(v)/sqrt(bias2); here multiply-adds and a Newton-refined reciprocal), so a parameter may land
+// on a neighbouring float: observed differences are 0-2.5 ulp (ulp of [2, 4) = 2.4e-7). A wrong bias
 // correction, beta or eps handling shows up at the 1e-4..1e-2 level; even computing 1 - beta2 in
 // float (1.0f - 0.999f = 1.0000467e-3) gave up to 6e-6 here.
 #include "train/adam.h"

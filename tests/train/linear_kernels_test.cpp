@@ -1,5 +1,5 @@
 // Tests for src/train/linear_kernels.cpp: every kernel against a naive double-precision reference on
-// random inputs. Row counts 1, 5, 13 and 64 exercise the full 8-row (4-row) register tiles and their
+// random inputs. Row counts 1, 5, 13 and 64 exercise the full 16-, 8- and 4-row register tiles and their
 // remainders; widths 16, 32 and 48 the one-, two- and three-block vector paths, width 8 / depth 40
 // the scalar fallbacks, depth 784 (12 x 64 + 16 columns) the 4-block and 1-block column tiles.
 //
