@@ -210,6 +210,37 @@ void run_probes(const ReduceOptions& options, const ProbeOptions& probe, const R
   }
 }
 
+// Every vectorization of one family side by side (rows are the same models, sorted by id): the
+// embedding's encoder can then take the shape from one vectorization and the mass from another.
+// Empty when the family has fewer than two vectorizations.
+FeatureMatrix combined_features(const ReduceData& data, const std::string& family) {
+  FeatureMatrix combined;
+  combined.name = kCombinedFeature;
+  combined.family = family;
+  std::vector<const FeatureMatrix*> parts;
+  for (const auto& [name, by_family] : data.features) {
+    const auto it = by_family.find(family);
+    if (it != by_family.end()) parts.push_back(&it->second);
+  }
+  if (parts.size() < 2) return combined;
+  combined.model_ids = parts.front()->model_ids;
+  for (const FeatureMatrix* part : parts) {
+    if (part->model_ids != combined.model_ids) {
+      throw ReduceError("combined features of " + family + ": " + part->name + " has other models than " + parts.front()->name);
+    }
+    combined.dim += part->dim;
+  }
+  combined.data.resize(static_cast<size_t>(combined.rows() * combined.dim));
+  int64_t column = 0;
+  for (const FeatureMatrix* part : parts) {
+    for (int64_t r = 0; r < combined.rows(); ++r) {
+      std::copy_n(part->row(r), part->dim, combined.data.begin() + r * combined.dim + column);
+    }
+    column += part->dim;
+  }
+  return combined;
+}
+
 EmbeddingModel embedding_model(const ModelRecord& m) {
   return {m.id, m.counts, m.design, m.design_group, m.design_role};
 }
@@ -315,19 +346,26 @@ ReduceData run_reduce(const ReduceOptions& options, Comm& comm) {
   std::map<std::string, double> best_validation;
   int64_t tasks = 0;
   for (const auto& [name, by_family] : data.features) tasks += static_cast<int64_t>(by_family.size());
-  Progress progress("embed", "encoders", static_cast<double>(tasks), options.quiet);
+  std::map<std::string, FeatureMatrix> combined;  // [family], embedded after the single vectorizations
+  for (const std::string& family : families) {
+    if (not_embedded.count(family)) continue;
+    FeatureMatrix matrix = combined_features(data, family);
+    if (matrix.dim > 0) combined.emplace(family, std::move(matrix));
+  }
+  Progress progress("embed", "encoders", static_cast<double>(tasks + static_cast<int64_t>(combined.size())), options.quiet);
   int64_t done = 0;
+  const auto embed = [&](const FeatureMatrix& matrix) {
+    EmbeddingRecord record{matrix.family, matrix.name, train_embedding(matrix, embedding_models(matrix, records), embedding)};
+    const double validation = record.result.metrics.validation_angular_error_deg;
+    if (!best_validation.count(matrix.family) || validation < best_validation[matrix.family]) {
+      best_validation[matrix.family] = validation;
+      data.selected_features[matrix.family] = matrix.name;
+    }
+    data.embeddings.push_back(std::move(record));
+  };
   for (const auto& [name, by_family] : data.features) {
     for (const auto& [family, matrix] : by_family) {
-      if (!not_embedded.count(family)) {
-        EmbeddingRecord record{family, name, train_embedding(matrix, embedding_models(matrix, records), embedding)};
-        const double validation = record.result.metrics.validation_angular_error_deg;
-        if (!best_validation.count(family) || validation < best_validation[family]) {
-          best_validation[family] = validation;
-          data.selected_features[family] = name;
-        }
-        data.embeddings.push_back(std::move(record));
-      }
+      if (!not_embedded.count(family)) embed(matrix);
 
       // Information retained: realized proportions (K - 1 free coordinates) against the features.
       const int64_t n = matrix.rows(), k = static_cast<int64_t>(zoo.attrs.classes.size());
@@ -348,6 +386,10 @@ ReduceData run_reduce(const ReduceOptions& options, Comm& comm) {
       }
       progress.update(static_cast<double>(++done));
     }
+  }
+  for (const auto& [family, matrix] : combined) {
+    embed(matrix);
+    progress.update(static_cast<double>(++done));
   }
   progress.finish();
 

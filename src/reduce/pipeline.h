@@ -33,6 +33,10 @@ struct ReduceOptions {
 // The job's [reduce] section with the options' overrides applied.
 ReduceConfig effective_reduce_config(const ReduceConfig& job_config, const ReduceOptions& options);
 
+// The embedding trained on all of a family's vectorizations concatenated is stored under this name
+// (/embedding/<family>/combined); it has no /features group of its own.
+constexpr const char* kCombinedFeature = "combined";
+
 // options.output_path, or reduce.h5 in the zoo's directory.
 std::string reduce_output_path(const ReduceOptions& options);
 

@@ -42,7 +42,8 @@ TEST(ReduceCommand, WritesReduceFileNextToTheZooAndPrintsTheTables) {
   const CommandResult result = run_genzoo("reduce " + shell_quote(zoo) + kFastOptions);
   ASSERT_EQ(result.exit_code, 0) << result.output;
   for (const char* part : {"dataset-identification probe", "embedding (test models", "mutual information",
-                           "  linear_ae  svd          logistic", "  conv_ae    layer_stats", "hierarchy:"}) {
+                           "  linear_ae  svd          logistic", "  conv_ae    layer_stats", "hierarchy:",
+                           "  linear_ae  combined"}) {
     EXPECT_NE(result.output.find(part), std::string::npos) << part << "\n" << result.output;
   }
   EXPECT_NE(result.output.find("wrote " + dir.file("reduce.h5")), std::string::npos) << result.output;
@@ -74,6 +75,8 @@ TEST(ReduceCommand, WritesReduceFileNextToTheZooAndPrintsTheTables) {
       "    for a in ['angular_error_deg', 'hellinger_spearman', 'additivity_rel_error', 'order_violation_rate', 'cophenetic_corr']:\n"
       "        assert a in e.attrs, a\n"
       "    assert e['u'].shape[1] == 3 and np.allclose((e['u'][()] ** 2).sum(1), 1)\n"
+      "    c = r['embedding'][fam]['combined']  # every vectorization side by side\n"
+      "    assert c['model_id'].shape == r['embedding'][fam]['svd']['model_id'].shape and c['u'].shape[1] == 3\n"
       "p = r['probe/linear_ae/svd']\n"
       "assert 0 <= p.attrs['precision'] <= 1 and 0 <= p.attrs['recall'] <= 1\n"
       "assert set(p.keys()) == {'logistic', 'mlp'}\n"

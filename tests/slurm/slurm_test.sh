@@ -67,6 +67,21 @@ case "${1:?}" in
     # Both ranks trained: the rank column holds 0 and 1.
     /usr/bin/python3 -c "import h5py,sys; r=set(h5py.File('$run/zoo.h5')['models/rank'][:]); sys.exit(0 if r=={0,1} else 1)" ||
       fail "expected models from ranks 0 and 1"
+    # train.sbatch chains the reduce stage: wait for it and read its reduce.h5.
+    reduce_job=$(sed -nE 's/^genzoo-train: submitted reduce job ([0-9]+).*/\1/p' "$work"/quickstart-*.out)
+    [[ -n "$reduce_job" ]] || fail "train.sbatch submitted no reduce job"
+    wait_gone "$reduce_job" 600
+    cat "$run/reduce-$reduce_job.out"
+    grep -q "wrote $run/reduce.h5" "$run/reduce-$reduce_job.out" || fail "reduce.sbatch did not write reduce.h5"
+    /usr/bin/python3 -c "
+import h5py, sys
+r = h5py.File('$run/reduce.h5', 'r')
+assert r.attrs['kind'] == 'reduce', dict(r.attrs)
+for name in ['svd', 'hist', 'layer_stats', 'latent_mean', 'probe_error']:
+    assert name in r['features'], name
+for family in ['linear_ae', 'conv_ae']:
+    assert family in r['embedding'] and family in r['hierarchy'], family
+" || fail "reduce.h5 of the quickstart lacks features, embeddings or hierarchies"
     ;;
   preempt)
     skip_unless_possible
