@@ -129,6 +129,8 @@ void plan_on_dataset(PlannedJob& target, const std::string& job_text, const std:
   std::vector<std::vector<int64_t>> pools;
   for (int64_t c : target.job.data.classes) pools.push_back(target.dataset.train.indices_of_class(static_cast<int>(c)));
   target.plan = make_plan(target.job, target.job.data.classes, pools);
+  target.family_specs.assign(target.job.families.size(), {});
+  for (const ModelSpec& m : target.plan.models) target.family_specs[m.family_index].push_back(&m);
   target.eval.dataset = &target.dataset;
   for (int64_t c : target.plan.classes) {
     target.eval.test_pools.push_back(target.dataset.test.indices_of_class(static_cast<int>(c)));

@@ -61,6 +61,7 @@ struct PlannedJob {
   Job job;
   Plan plan;
   EvalData eval;
+  std::vector<std::vector<const ModelSpec*>> family_specs;  // [family index]: its specs in plan order
 };
 // Parses job_text (source names it in errors) and plans it on target.dataset, which must be set.
 void plan_on_dataset(PlannedJob& target, const std::string& job_text, const std::string& source);

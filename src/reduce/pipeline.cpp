@@ -251,6 +251,15 @@ std::vector<EmbeddingModel> embedding_models(const FeatureMatrix& matrix, const 
   return models;
 }
 
+// The job's [reduce] section with the options' overrides applied.
+ReduceConfig effective_reduce_config(const ReduceConfig& job_config, const ReduceOptions& options) {
+  ReduceConfig config = job_config;
+  if (!options.features.empty()) config.features = options.features;
+  if (options.folds > 0) config.folds = options.folds;
+  if (options.epochs > 0) config.epochs = options.epochs;
+  return config;
+}
+
 std::string utc_timestamp() {
   const std::time_t now = std::time(nullptr);
   char text[32];
@@ -260,13 +269,6 @@ std::string utc_timestamp() {
 
 }  // namespace
 
-ReduceConfig effective_reduce_config(const ReduceConfig& job_config, const ReduceOptions& options) {
-  ReduceConfig config = job_config;
-  if (!options.features.empty()) config.features = options.features;
-  if (options.folds > 0) config.folds = options.folds;
-  if (options.epochs > 0) config.epochs = options.epochs;
-  return config;
-}
 
 std::string reduce_output_path(const ReduceOptions& options) {
   if (!options.output_path.empty()) return options.output_path;

@@ -11,7 +11,6 @@
 namespace genzoo {
 
 class Comm;
-struct ReduceConfig;
 struct ZooData;
 
 struct ReduceOptions {
@@ -29,9 +28,6 @@ struct ReduceOptions {
   int64_t epochs = 0;
   bool quiet = false;
 };
-
-// The job's [reduce] section with the options' overrides applied.
-ReduceConfig effective_reduce_config(const ReduceConfig& job_config, const ReduceOptions& options);
 
 // The embedding trained on all of a family's vectorizations concatenated is stored under this name
 // (/embedding/<family>/combined); it has no /features group of its own.

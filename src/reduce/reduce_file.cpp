@@ -312,11 +312,7 @@ h5::File open_reduce(const std::string& path) {
   if (!root.has_attribute("kind") || root.read_attribute<std::string>("kind") != kKind) {
     throw StorageError(path + ": not a genzoo reduce file (no root attribute kind = \"reduce\")");
   }
-  const int32_t version = root.read_attribute<int32_t>("schema_version");
-  if (version != kReduceSchemaVersion) {
-    throw StorageError(path + ": reduce schema_version " + std::to_string(version) + ", this genzoo reads " +
-                       std::to_string(kReduceSchemaVersion));
-  }
+  h5::require_schema_version(root, path, kKind, kReduceSchemaVersion);
   return file;
 }
 

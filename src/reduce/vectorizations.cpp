@@ -31,18 +31,23 @@ void put_columns(const torch::Tensor& block, float* out, int64_t dim, int64_t co
   for (int64_t r = 0; r < rows; ++r) std::copy_n(source + r * width, width, out + r * dim + column);
 }
 
-// Singular values of every weight matrix (descending within a matrix), matrices in layout order. For a
-// linear AE these carry the data's information (seed 000 theorem).
-class SvdVectorization : public Vectorization {
+// Base of the vectorizations computed per weight matrix (see weight_matrices).
+class WeightMatrixVectorization : public Vectorization {
  public:
-  std::string name() const override { return "svd"; }
-  std::string description() const override {
-    return "singular values of every weight matrix (conv kernels as [out, in*kh*kw]), descending, concatenated";
-  }
   bool applies_to(const std::string& family, const Layout& layout, std::string* why_not) const override {
     if (!weight_matrices(layout).empty()) return true;
     if (why_not) *why_not = "the family has no weight matrices";
     return false;
+  }
+};
+
+// Singular values of every weight matrix (descending within a matrix), matrices in layout order. For a
+// linear AE these carry the data's information (seed 000 theorem).
+class SvdVectorization : public WeightMatrixVectorization {
+ public:
+  std::string name() const override { return "svd"; }
+  std::string description() const override {
+    return "singular values of every weight matrix (conv kernels as [out, in*kh*kw]), descending, concatenated";
   }
   int64_t dim(const std::string& family, const Layout& layout, const VectorizeContext&) const override {
     int64_t dim = 0;
@@ -62,17 +67,12 @@ class SvdVectorization : public Vectorization {
 };
 
 // Fractions of every weight matrix's values in kHistBins fixed bins (see hist_half_range).
-class HistVectorization : public Vectorization {
+class HistVectorization : public WeightMatrixVectorization {
  public:
   std::string name() const override { return "hist"; }
   std::string description() const override {
     return "per weight matrix: fractions of values in 16 fixed bins on [-3/sqrt(fan_in), 3/sqrt(fan_in)] "
            "(outliers in the end bins)";
-  }
-  bool applies_to(const std::string& family, const Layout& layout, std::string* why_not) const override {
-    if (!weight_matrices(layout).empty()) return true;
-    if (why_not) *why_not = "the family has no weight matrices";
-    return false;
   }
   int64_t dim(const std::string& family, const Layout& layout, const VectorizeContext&) const override {
     return kHistBins * static_cast<int64_t>(weight_matrices(layout).size());

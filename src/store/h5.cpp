@@ -452,6 +452,17 @@ File open_existing(const std::string& file_name) {
   return File(file_name, File::Mode::kReadOnly);
 }
 
+void require_schema_version(const Group& root, const std::string& file_name, const std::string& kind, int32_t expected) {
+  if (!root.has_attribute("schema_version")) {
+    throw StorageError(file_name + ": no schema_version attribute (not a genzoo " + kind + " file)");
+  }
+  const int32_t version = root.read_attribute<int32_t>("schema_version");
+  if (version != expected) {
+    throw StorageError(file_name + ": " + kind + " schema_version " + std::to_string(version) + ", this genzoo reads " +
+                       std::to_string(expected));
+  }
+}
+
 namespace {
 // HDF5 leaves the data in the page cache; syncing before the rename keeps a power loss from exposing
 // a complete-looking name whose blocks never reached the disk.

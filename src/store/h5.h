@@ -140,6 +140,11 @@ bool is_hdf5(const std::string& file_name);
 // Opens an existing HDF5 file read-only; StorageError "<file>: no such file" / "not an HDF5 file".
 File open_existing(const std::string& file_name);
 
+// The check every genzoo reader makes: root's integer attribute schema_version equals `expected`.
+// StorageError "<file>: no schema_version attribute (not a genzoo <kind> file)" or
+// "<file>: <kind> schema_version <v>, this genzoo reads <expected>".
+void require_schema_version(const Group& root, const std::string& file_name, const std::string& kind, int32_t expected);
+
 // Creates file_name through "<file_name>.tmp-<pid>": write(root) fills the new file, which is then
 // closed, synced to disk and renamed into place. On any failure the temporary is removed and whatever
 // was at file_name stays as it was; no reader ever sees a half-written file.

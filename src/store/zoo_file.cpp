@@ -455,15 +455,7 @@ ZooAttributes read_root_attributes(const h5::Group& root) {
 // schema version this build reads.
 h5::File open_zoo(const std::string& path) {
   h5::File file = h5::open_existing(path);
-  const h5::Group root = file.root();
-  if (!root.has_attribute("schema_version")) {
-    throw StorageError(path + ": no schema_version attribute (not a genzoo zoo file)");
-  }
-  const int32_t version = root.read_attribute<int32_t>("schema_version");
-  if (version != kSchemaVersion) {
-    throw StorageError(path + ": schema_version " + std::to_string(version) + ", this genzoo reads " +
-                       std::to_string(kSchemaVersion));
-  }
+  h5::require_schema_version(file.root(), path, "zoo", kSchemaVersion);
   return file;
 }
 

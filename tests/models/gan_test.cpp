@@ -245,20 +245,17 @@ init = "model"
 sample_grid = 4
 )";
 
-struct World : PlannedJob {
-  std::vector<const ModelSpec*> specs;
-};
-
-const World& world() {
-  static const World* const shared = [] {
-    auto* w = new World;
+const PlannedJob& world() {
+  static const PlannedJob* const shared = [] {
+    auto* w = new PlannedJob;
     w->dataset = synthetic_dataset(200, 30, 3, 41);
     plan_on_dataset(*w, kJob, "<gan-test>");
-    for (const ModelSpec& m : w->plan.models) w->specs.push_back(&m);
     return w;
   }();
   return *shared;
 }
+
+const std::vector<const ModelSpec*>& gan_specs() { return world().family_specs[0]; }
 
 TrainOptions options_with_classes() {
   TrainOptions options;
@@ -275,7 +272,7 @@ TEST(Gan, OneStepIsTwoDiscriminatorUpdatesThenOneGeneratorUpdate) {
   FamilyConfig config = world().job.families[0];
   config.steps = 1;
   ASSERT_EQ(config.d_steps, 2);
-  const ModelSpec& spec = *world().specs[1];
+  const ModelSpec& spec = *gan_specs()[1];
   const RawTrainResult trained = train_weights(config, {&spec}, world().dataset, TrainOptions{});
 
   const Layout layout = gan().layout(config);
@@ -339,9 +336,9 @@ TEST(Gan, ModelAloneEqualsModelInBatch) {
     config.steps = 20;
     const TrainOptions options = options_with_classes();
     const int64_t p = layout_size(gan().layout(config));
-    const RawTrainResult batch = train_weights(config, world().specs, world().dataset, options);
-    const RawTrainResult alone = train_weights(config, {world().specs[2]}, world().dataset, options);
-    const RawTrainResult pair = train_weights(config, {world().specs[2], world().specs[0]}, world().dataset, options);
+    const RawTrainResult batch = train_weights(config, gan_specs(), world().dataset, options);
+    const RawTrainResult alone = train_weights(config, {gan_specs()[2]}, world().dataset, options);
+    const RawTrainResult pair = train_weights(config, {gan_specs()[2], gan_specs()[0]}, world().dataset, options);
     ASSERT_EQ(static_cast<int64_t>(batch.weights.size()), 4 * p);
     EXPECT_EQ(batch.diverged, (std::vector<bool>{false, false, false, false}));
     EXPECT_LE(max_abs_diff(batch.weights.data() + 2 * p, alone.weights.data(), p), 1e-5);
@@ -357,7 +354,7 @@ TEST(Gan, ConditionalTrainingNeedsTheClassLabels) {
   FamilyConfig config = world().job.families[0];
   config.condition = "label";
   config.steps = 1;
-  EXPECT_THROW(train_weights(config, {world().specs[0]}, world().dataset, TrainOptions{}), TrainError);
+  EXPECT_THROW(train_weights(config, {gan_specs()[0]}, world().dataset, TrainOptions{}), TrainError);
 }
 
 // A model whose learning rate blows it up (lr 1e12: infinite logits within a step) is marked diverged;
@@ -368,12 +365,12 @@ TEST(Gan, DivergedModelIsMarkedAndDoesNotDisturbItsBatchMates) {
   config.steps = 10;
   config.sample_grid = 0;
   const TrainOptions options = options_with_classes();
-  const auto without = train_chunk(config, {world().specs[0], world().specs[3]}, world().eval, options);
+  const auto without = train_chunk(config, {gan_specs()[0], gan_specs()[3]}, world().eval, options);
   for (const double lr : {1e6, 1e12}) {
     SCOPED_TRACE("lr " + std::to_string(lr));
-    ModelSpec wild = *world().specs[1];
+    ModelSpec wild = *gan_specs()[1];
     wild.lr = lr;
-    const auto with = train_chunk(config, {world().specs[0], &wild, world().specs[3]}, world().eval, options);
+    const auto with = train_chunk(config, {gan_specs()[0], &wild, gan_specs()[3]}, world().eval, options);
     ASSERT_EQ(with.size(), 3u);
     if (lr > 1e9 || with[1].status == "diverged") {
       EXPECT_EQ(with[1].status, "diverged");

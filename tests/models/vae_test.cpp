@@ -273,36 +273,33 @@ init = "model"
 sample_grid = 4
 )";
 
-struct World : PlannedJob {
-  std::vector<const ModelSpec*> specs;
-};
-
-const World& world() {
-  static const World* const shared = [] {
-    auto* w = new World;
+const PlannedJob& world() {
+  static const PlannedJob* const shared = [] {
+    auto* w = new PlannedJob;
     w->dataset = synthetic_dataset(200, 40, 3, 31);
     plan_on_dataset(*w, kJob, "<vae-test>");
-    for (const ModelSpec& m : w->plan.models) w->specs.push_back(&m);
     return w;
   }();
   return *shared;
 }
 
+const std::vector<const ModelSpec*>& vae_specs() { return world().family_specs[0]; }
+
 // DESIGN.md section 3: a model's result does not depend on its batch-mates (its reparametrization
 // noise comes from its own generator).
 TEST(Vae, ModelAloneEqualsModelInBatch) {
   const FamilyConfig config = world().job.families[0];
-  ASSERT_EQ(world().specs.size(), 4u);
+  ASSERT_EQ(vae_specs().size(), 4u);
   const int64_t p = layout_size(find_family("vae").layout(config));
-  const RawTrainResult batch = train_weights(config, world().specs, world().dataset, TrainOptions{});
-  const RawTrainResult alone = train_weights(config, {world().specs[2]}, world().dataset, TrainOptions{});
+  const RawTrainResult batch = train_weights(config, vae_specs(), world().dataset, TrainOptions{});
+  const RawTrainResult alone = train_weights(config, {vae_specs()[2]}, world().dataset, TrainOptions{});
   ASSERT_EQ(static_cast<int64_t>(batch.weights.size()), 4 * p);
   ASSERT_EQ(static_cast<int64_t>(alone.weights.size()), p);
   EXPECT_EQ(batch.diverged, (std::vector<bool>{false, false, false, false}));
   EXPECT_LE(max_abs_diff(batch.weights.data() + 2 * p, alone.weights.data(), p), 1e-5);
   // Not trivially equal: the models moved away from their inits and from each other.
   std::vector<float> init(p);
-  init_flat_params(init.data(), find_family("vae").layout(config), world().specs[2]->init_seed);
+  init_flat_params(init.data(), find_family("vae").layout(config), vae_specs()[2]->init_seed);
   EXPECT_GT(max_abs_diff(alone.weights.data(), init.data(), p), 1e-2);
   EXPECT_GT(max_abs_diff(batch.weights.data() + 2 * p, batch.weights.data() + 3 * p, p), 1e-2);
 }
@@ -311,7 +308,7 @@ TEST(Vae, ModelAloneEqualsModelInBatch) {
 // mean of evaluation_terms over exactly the model's training samples.
 TEST(Vae, ElboImprovesWithTrainingAndIsTheMeanOverTheModelsSamples) {
   FamilyConfig config = world().job.families[0];
-  const std::vector<const ModelSpec*> specs = {world().specs[0], world().specs[3]};
+  const std::vector<const ModelSpec*> specs = {vae_specs()[0], vae_specs()[3]};
   config.steps = 1;
   const auto start = train_chunk(config, specs, world().eval, TrainOptions{});
   config.steps = 100;

@@ -62,7 +62,6 @@ sample_grid = 4
 struct World : PlannedJob {
   FeatureNetRecord featurenet;
   EvalData eval_without_net;
-  std::vector<const ModelSpec*> vae, gan;
 };
 
 const World& world() {
@@ -78,11 +77,13 @@ const World& world() {
     w->featurenet = train_feature_net(w->dataset, net, 3, 3);
     w->eval_without_net = w->eval;
     w->eval.featurenet = &w->featurenet;
-    for (const ModelSpec& m : w->plan.models) (m.family_index == 0 ? w->vae : w->gan).push_back(&m);
     return w;
   }();
   return *shared;
 }
+
+const std::vector<const ModelSpec*>& vae_specs() { return world().family_specs[0]; }
+const std::vector<const ModelSpec*>& gan_specs() { return world().family_specs[1]; }
 
 TrainOptions options() {
   TrainOptions o;
@@ -141,10 +142,10 @@ void expect_generative_figures(const TrainedModel& model, const ModelSpec& spec,
 }
 
 TEST(GenerativeEval, VaeModelsGetSamplesFidModesAndElbo) {
-  const auto trained = train_chunk(vae_config(), world().vae, world().eval, options());
+  const auto trained = train_chunk(vae_config(), vae_specs(), world().eval, options());
   ASSERT_EQ(trained.size(), 3u);
   for (size_t m = 0; m < trained.size(); ++m) {
-    expect_generative_figures(trained[m], *world().vae[m], vae_config());
+    expect_generative_figures(trained[m], *vae_specs()[m], vae_config());
     EXPECT_TRUE(trained[m].metrics.count("elbo_train") && trained[m].metrics.count("elbo_test"));
     EXPECT_FALSE(trained[m].metrics.count("js")) << "js is a gan figure";
     EXPECT_FALSE(trained[m].metrics.count("d_loss"));
@@ -152,10 +153,10 @@ TEST(GenerativeEval, VaeModelsGetSamplesFidModesAndElbo) {
 }
 
 TEST(GenerativeEval, GanModelsGetSamplesFidModesAndJs) {
-  const auto trained = train_chunk(gan_config(), world().gan, world().eval, options());
+  const auto trained = train_chunk(gan_config(), gan_specs(), world().eval, options());
   ASSERT_EQ(trained.size(), 3u);
   for (size_t m = 0; m < trained.size(); ++m) {
-    expect_generative_figures(trained[m], *world().gan[m], gan_config());
+    expect_generative_figures(trained[m], *gan_specs()[m], gan_config());
     const auto& metrics = trained[m].metrics;
     ASSERT_TRUE(metrics.count("d_loss") && metrics.count("js"));
     EXPECT_TRUE(std::isfinite(metrics.at("d_loss")) && metrics.at("d_loss") > 0.0);
@@ -171,7 +172,7 @@ TEST(GenerativeEval, GanModelsGetSamplesFidModesAndJs) {
 TEST(GenerativeEval, WithoutFeatureNetThereIsNoFidButSamplesAndJs) {
   FamilyConfig config = gan_config();
   config.steps = 5;
-  const auto trained = train_chunk(config, {world().gan[0]}, world().eval_without_net, options());
+  const auto trained = train_chunk(config, {gan_specs()[0]}, world().eval_without_net, options());
   ASSERT_EQ(trained.size(), 1u);
   const auto& m = trained[0].metrics;
   EXPECT_EQ(static_cast<int64_t>(trained[0].samples.size()), (config.sample_grid + kInterpolationImages) * kPixels);
@@ -187,7 +188,7 @@ TEST(GenerativeEval, FiguresOfAModelDoNotDependOnItsBatch) {
     SCOPED_TRACE(base.name);
     FamilyConfig config = base;
     config.steps = 10;
-    const auto& specs = config.name == "vae" ? world().vae : world().gan;
+    const auto& specs = config.name == "vae" ? vae_specs() : gan_specs();
     const auto batch = train_chunk(config, specs, world().eval, options());
     const auto alone = train_chunk(config, {specs[1]}, world().eval, options());
     ASSERT_EQ(batch[1].samples.size(), alone[0].samples.size());
@@ -230,7 +231,7 @@ std::vector<float> init_weights(const FamilyConfig& config, const std::vector<ui
 TEST(GenerativeEval, GridsComeFromCodesSharedByEveryModel) {
   for (const FamilyConfig& config : {vae_config(), gan_config()}) {
     SCOPED_TRACE(config.name);
-    const auto& specs = config.name == "vae" ? world().vae : world().gan;
+    const auto& specs = config.name == "vae" ? vae_specs() : gan_specs();
     ASSERT_NE(specs[0]->seed, specs[2]->seed);
     const auto out = evaluate(config, {specs[0], specs[2]}, init_weights(config, {7, 7}), world().eval_without_net);
     ASSERT_EQ(out[0].samples.size(), out[1].samples.size());
@@ -256,7 +257,7 @@ TEST(GenerativeEval, ConditionalGridCyclesTheClassesAndTheInterpolationKeepsOne)
   const int64_t inputs = fc.shape[1];
   for (int64_t row = 0; row < fc.shape[0]; ++row)
     for (int64_t col = 0; col < config.latent; ++col) weights[fc.offset + row * inputs + col] = 0.0f;
-  const auto out = evaluate(config, {world().gan[0]}, weights, world().eval_without_net);
+  const auto out = evaluate(config, {gan_specs()[0]}, weights, world().eval_without_net);
   const TrainedModel& model = out[0];
   ASSERT_EQ(static_cast<int64_t>(model.samples.size()), (7 + kInterpolationImages) * kPixels);
   for (int64_t i = 0; i < 7; ++i) {
@@ -279,7 +280,7 @@ TEST(GenerativeEval, ConditionalGridCyclesTheClassesAndTheInterpolationKeepsOne)
 TEST(GenerativeEval, ConstantGeneratorIsMarkedCollapsed) {
   // A trained vae as the working model, the same vae with its output layer's weights zeroed
   // (every image = sigmoid(bias)) as the collapsed one.
-  const auto trained = train_chunk(vae_config(), {world().vae[0]}, world().eval, options());
+  const auto trained = train_chunk(vae_config(), {vae_specs()[0]}, world().eval, options());
   ASSERT_EQ(trained[0].status, "ok") << "diversity_ratio " << trained[0].metrics.at("diversity_ratio");
   std::vector<float> weights = trained[0].weights;
   const Layout vae_layout = find_family("vae").layout(vae_config());
@@ -287,7 +288,7 @@ TEST(GenerativeEval, ConstantGeneratorIsMarkedCollapsed) {
   std::vector<float> flat = weights;
   std::fill_n(flat.begin() + out_w.offset, out_w.numel(), 0.0f);
   flat.insert(flat.begin(), weights.begin(), weights.end());  // [working, collapsed]
-  const auto vae = evaluate(vae_config(), {world().vae[0], world().vae[1]}, flat, world().eval);
+  const auto vae = evaluate(vae_config(), {vae_specs()[0], vae_specs()[1]}, flat, world().eval);
   EXPECT_EQ(vae[0].status, "");  // evaluate_generative only ever sets "collapsed"
   EXPECT_NEAR(vae[0].metrics.at("diversity_ratio"), trained[0].metrics.at("diversity_ratio"), 1e-9);
   EXPECT_NEAR(vae[0].metrics.at("fid"), trained[0].metrics.at("fid"), 1e-6 * trained[0].metrics.at("fid"));
@@ -303,7 +304,7 @@ TEST(GenerativeEval, ConstantGeneratorIsMarkedCollapsed) {
   std::vector<float> gan_weights = init_weights(config, {3});
   std::fill_n(gan_weights.begin(), generator_param_count(layout), 0.0f);
   const double log4 = 2.0 * std::log(2.0);
-  const auto gan = evaluate(config, {world().gan[1]}, gan_weights, world().eval, {{{"d_loss", log4}}});
+  const auto gan = evaluate(config, {gan_specs()[1]}, gan_weights, world().eval, {{{"d_loss", log4}}});
   EXPECT_EQ(gan[0].status, "collapsed");
   EXPECT_LT(gan[0].metrics.at("diversity_ratio"), kCollapseDiversity);
   for (float v : gan[0].samples) ASSERT_EQ(v, 0.5f);

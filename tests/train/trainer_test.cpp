@@ -58,21 +58,19 @@ init = "model"
 chunk_models = 32
 )";
 
-struct World : PlannedJob {
-  std::vector<const ModelSpec*> linear, conv;  // the specs of each family, in plan order
-};
-
 // Built once; never moved (eval.dataset and the spec pointers point into it).
-const World& world() {
-  static const World* const shared = [] {
-    auto* w = new World;
+const PlannedJob& world() {
+  static const PlannedJob* const shared = [] {
+    auto* w = new PlannedJob;
     w->dataset = synthetic_dataset(300, 50, kClasses, 77);
     plan_on_dataset(*w, kJob, "<trainer-test>");
-    for (const ModelSpec& m : w->plan.models) (m.family_index == 0 ? w->linear : w->conv).push_back(&m);
     return w;
   }();
   return *shared;
 }
+
+const std::vector<const ModelSpec*>& linear_specs() { return world().family_specs[0]; }
+const std::vector<const ModelSpec*>& conv_specs() { return world().family_specs[1]; }
 
 FamilyConfig linear_config() { return world().job.families[0]; }
 FamilyConfig conv_config() { return world().job.families[1]; }
@@ -124,14 +122,14 @@ TEST(Trainer, LinearFastModelAloneEqualsModelInBatch) {
   const FamilyConfig config = linear_config();
   const TrainOptions options = options_for("auto");
   ASSERT_TRUE(uses_fast_kernels(config, options));
-  EXPECT_LE(alone_versus_batch(config, world().linear, options), 1e-5);
+  EXPECT_LE(alone_versus_batch(config, linear_specs(), options), 1e-5);
 }
 
 TEST(Trainer, LinearTorchModelAloneEqualsModelInBatch) {
   const FamilyConfig config = linear_config();
   const TrainOptions options = options_for("torch");
   ASSERT_FALSE(uses_fast_kernels(config, options));
-  EXPECT_LE(alone_versus_batch(config, world().linear, options), 1e-5);
+  EXPECT_LE(alone_versus_batch(config, linear_specs(), options), 1e-5);
 }
 
 // The DESIGN requirement for conv_ae over a realistic run. oneDNN would pick its convolution kernel
@@ -143,7 +141,7 @@ TEST(Trainer, ConvModelAloneEqualsModelInBatch) {
   config.steps = 200;
   const TrainOptions options = options_for("auto");
   ASSERT_FALSE(uses_fast_kernels(config, options));
-  EXPECT_LE(alone_versus_batch(config, world().conv, options), 1e-5);
+  EXPECT_LE(alone_versus_batch(config, conv_specs(), options), 1e-5);
 }
 
 // Denoising noise comes from each model's own generator: also independent of the batch.
@@ -154,7 +152,7 @@ TEST(Trainer, DenoisingModelAloneEqualsModelInBatch) {
     config.noise = noise;
     config.noise_level = 0.3;
     ASSERT_FALSE(uses_fast_kernels(config, options_for("auto")));
-    EXPECT_LE(alone_versus_batch(config, world().linear, options_for("auto")), 1e-5) << noise;
+    EXPECT_LE(alone_versus_batch(config, linear_specs(), options_for("auto")), 1e-5) << noise;
   }
 }
 
@@ -172,7 +170,7 @@ TEST(Trainer, LinearFastPathAgreesWithTorchPath) {
     config.steps = 5;
     config.regularizer = regularizer;
     config.reg_weight = regularizer == "sparse" ? 0.5 : 0.05;
-    const auto specs = pick(world().linear, {0, 1, 2, 3});
+    const auto specs = pick(linear_specs(), {0, 1, 2, 3});
     const RawTrainResult fast = train_weights(config, specs, world().dataset, options_for("auto"));
     const RawTrainResult slow = train_weights(config, specs, world().dataset, options_for("torch"));
     const int64_t n = static_cast<int64_t>(fast.weights.size());
@@ -187,7 +185,7 @@ TEST(Trainer, LinearFastPathAgreesWithTorchPath) {
 // A regularizer changes the weights: the fast and torch paths agreeing above would not catch a
 // regularizer that is silently ignored by both.
 TEST(Trainer, RegularizersRunAndChangeTheResult) {
-  const auto specs = pick(world().linear, {0, 1});
+  const auto specs = pick(linear_specs(), {0, 1});
   FamilyConfig plain = linear_config();
   plain.steps = 20;
   const auto reference = train_chunk(plain, specs, world().eval, options_for("torch"));
@@ -207,7 +205,7 @@ TEST(Trainer, RegularizersRunAndChangeTheResult) {
     const bool conv = c.family == "conv_ae";
     FamilyConfig config = conv ? conv_config() : linear_config();
     config.steps = 20;
-    const auto family_specs = conv ? pick(world().conv, {0, 1}) : specs;
+    const auto family_specs = conv ? pick(conv_specs(), {0, 1}) : specs;
     if (conv && conv_reference.empty()) conv_reference = train_chunk(config, family_specs, world().eval, options_for("auto"));
     config.regularizer = c.regularizer;
     config.noise = c.noise;
@@ -236,8 +234,8 @@ TEST(Trainer, TrainingLowersTheLoss) {
     std::vector<const ModelSpec*> specs;
     int64_t steps;
   };
-  const std::vector<Case> cases = {{linear_config(), pick(world().linear, {0, 5}), 200},
-                                   {conv_config(), pick(world().conv, {0, 5}), 100}};
+  const std::vector<Case> cases = {{linear_config(), pick(linear_specs(), {0, 5}), 200},
+                                   {conv_config(), pick(conv_specs(), {0, 5}), 100}};
   for (const Case& c : cases) {
     for (const std::string kernels : {"auto", "torch"}) {
       FamilyConfig config = c.config;
@@ -266,7 +264,7 @@ TEST(Trainer, DivergedModelIsMarkedAndDoesNotDisturbItsBatchMates) {
       const bool conv = family == "conv_ae";
       FamilyConfig config = conv ? conv_config() : linear_config();
       config.steps = 15;
-      const auto& all = conv ? world().conv : world().linear;
+      const auto& all = conv ? conv_specs() : linear_specs();
       ModelSpec wild = *all[4];
       wild.lr = 1e12;
       const std::vector<const ModelSpec*> with = {all[2], &wild, all[9]};
@@ -300,7 +298,7 @@ TEST(Trainer, CheckpointsAreTheWeightsAtTheirSteps) {
       FamilyConfig config = conv ? conv_config() : linear_config();
       config.steps = 10;
       config.checkpoint_steps = {4, 10};
-      const auto specs = pick(conv ? world().conv : world().linear, {1, 6, 11});
+      const auto specs = pick(conv ? conv_specs() : linear_specs(), {1, 6, 11});
       const int64_t p = params_of(config), models = 3, steps = 2;
       const RawTrainResult raw = train_weights(config, specs, world().dataset, options_for(kernels));
       ASSERT_EQ(static_cast<int64_t>(raw.checkpoints.size()), models * steps * p) << what;  // [M, T, P]
@@ -334,7 +332,7 @@ TEST(Trainer, CheckpointsAreTheWeightsAtTheirSteps) {
 TEST(Trainer, LossesAreTheReconstructionErrorsOfTheReturnedWeights) {
   FamilyConfig config = linear_config();
   config.steps = 25;
-  const auto specs = pick(world().linear, {0, 13, 31});
+  const auto specs = pick(linear_specs(), {0, 13, 31});
   const Dataset& data = world().dataset;
   for (const std::string kernels : {"auto", "torch"}) {
     const auto trained = train_chunk(config, specs, world().eval, options_for(kernels));
@@ -394,7 +392,7 @@ TEST(Trainer, ReportsProgressEveryStep) {
     TrainOptions options = options_for(kernels);
     std::vector<int64_t> seen;
     options.on_step = [&](int64_t step) { seen.push_back(step); };
-    train_weights(config, pick(world().linear, {0, 1}), world().dataset, options);
+    train_weights(config, pick(linear_specs(), {0, 1}), world().dataset, options);
     EXPECT_EQ(seen, (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7})) << kernels;
   }
 }
@@ -411,14 +409,14 @@ TEST(Trainer, StopAbandonsTheChunk) {
       last_step = step;
       if (step == 3) stop = true;
     };
-    EXPECT_THROW(train_chunk(config, pick(world().linear, {0, 1}), world().eval, options), ChunkAbandoned) << kernels;
+    EXPECT_THROW(train_chunk(config, pick(linear_specs(), {0, 1}), world().eval, options), ChunkAbandoned) << kernels;
     EXPECT_EQ(last_step, 3) << kernels << ": the stop flag is checked before every step";
   }
 }
 
 TEST(Trainer, InjectedFaultThrowsTrainErrorNamingTheModel) {
   TrainOptions options = options_for("auto");
-  const auto specs = pick(world().linear, {5, 7, 9});
+  const auto specs = pick(linear_specs(), {5, 7, 9});
   options.fault_model = specs[1]->id;
   try {
     train_chunk(linear_config(), specs, world().eval, options);
@@ -428,7 +426,7 @@ TEST(Trainer, InjectedFaultThrowsTrainErrorNamingTheModel) {
     EXPECT_NE(message.find("model " + std::to_string(specs[1]->id)), std::string::npos) << message;
   }
   // A fault for a model of another chunk leaves this one alone.
-  options.fault_model = world().linear[0]->id;
+  options.fault_model = linear_specs()[0]->id;
   FamilyConfig config = linear_config();
   config.steps = 2;
   EXPECT_NO_THROW(train_chunk(config, specs, world().eval, options));
