@@ -1,17 +1,15 @@
-// Hand-written CPU training of linear_ae (no autograd): forward, backward and Adam over the
-// chunk's models with the register-blocked kernels of linear_kernels.h.
+// Hand-written CPU training step of linear_ae (no autograd): forward, backward and Adam with the
+// register-blocked kernels of linear_kernels.h.
 #pragma once
 
-#include <vector>
+#include <memory>
 
-#include "train/trainer.h"
+#include "train/fast_trainer.h"
 
 namespace genzoo {
 
-struct ImageSet;
-
-bool fast_linear_ae_supports(const FamilyConfig& config);
-RawTrainResult train_linear_ae_fast(const FamilyConfig& config, const std::vector<const ModelSpec*>& specs,
-                                    const ImageSet& train, const TrainOptions& options);
+// Null unless config is linear_ae with a latent width the kernels take (a multiple of 16) and a
+// regularizer they implement (none, sparse, contractive).
+std::unique_ptr<FastStep> make_linear_ae_step(const FamilyConfig& config);
 
 }  // namespace genzoo

@@ -14,7 +14,7 @@
 #include "plan/plan.h"
 #include "train/adam.h"
 #include "train/data_stream.h"
-#include "train/fast_linear_ae.h"
+#include "train/fast_trainer.h"
 #include "train/generative_eval.h"
 
 namespace genzoo {
@@ -344,12 +344,12 @@ void evaluate(const FamilyConfig& config, const std::vector<const ModelSpec*>& s
 }  // namespace
 
 bool uses_fast_kernels(const FamilyConfig& config, const TrainOptions& options) {
-  return options.kernels == "auto" && torch::Device(options.device).is_cpu() && fast_linear_ae_supports(config);
+  return options.kernels == "auto" && torch::Device(options.device).is_cpu() && make_fast_step(config) != nullptr;
 }
 
 RawTrainResult train_weights(const FamilyConfig& config, const std::vector<const ModelSpec*>& specs,
                              const Dataset& dataset, const TrainOptions& options) {
-  if (uses_fast_kernels(config, options)) return train_linear_ae_fast(config, specs, dataset.train, options);
+  if (uses_fast_kernels(config, options)) return train_fast(config, *make_fast_step(config), specs, dataset.train, options);
   if (find_family(config.name).torch_impl().adversarial()) return train_adversarial(config, specs, dataset.train, options);
   return train_torch(config, specs, dataset.train, options);
 }

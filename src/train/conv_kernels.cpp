@@ -1,0 +1,393 @@
+#include "train/conv_kernels.h"
+
+#include <cmath>
+#include <algorithm>
+#include <cstring>
+#include <type_traits>
+
+namespace genzoo::conv_kernels {
+
+namespace {
+
+// One lane vector in GCC's portable vector types: a single register with AVX-512, two or four
+// narrower ones elsewhere, the same code either way.
+typedef float Vec __attribute__((vector_size(kLanes * sizeof(float))));
+typedef int32_t IntVec __attribute__((vector_size(kLanes * sizeof(int32_t))));
+
+inline Vec load(const float* p) {
+  Vec v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store(float* p, Vec v) { std::memcpy(p, &v, sizeof v); }
+inline Vec splat(float s) { return Vec{} + s; }
+
+inline Vec apply(Epilogue epilogue, Vec v, const float* mask) {
+  if (epilogue == Epilogue::kRelu) return v > 0.0f ? v : Vec{};
+  if (epilogue == Epilogue::kMaskBy) return load(mask) > 0.0f ? v : Vec{};
+  return v;
+}
+
+// Unrolls the loops over a tile's registers: left as loops, GCC keeps the accumulators on the stack.
+#define GENZOO_UNROLL _Pragma("GCC unroll 16")
+
+// Calls tile(std::integral_constant<int, W>, begin) over [begin, end) in tiles of Width, then the
+// remainder as one narrower tile.
+template <int Width, class Tile>
+inline void row_tiles(int64_t begin, int64_t end, Tile&& tile) {
+  for (; begin + Width <= end; begin += Width) tile(std::integral_constant<int, Width>{}, begin);
+  if constexpr (Width > 1) {
+    if (begin < end) row_tiles<Width - 1>(begin, end, tile);
+  }
+}
+
+// Output-channel block of a tile: four channels share each loaded input vector.
+template <class Tile>
+inline void channel_blocks(int64_t channels, Tile&& tile) {
+  int64_t c = 0;
+  for (; c + 4 <= channels; c += 4) tile(std::integral_constant<int, 4>{}, c);
+  for (; c < channels; ++c) tile(std::integral_constant<int, 1>{}, c);
+}
+
+template <int Channels, int Width>
+inline void store_tile(Vec (&acc)[Channels][Width], const Grid& out, int64_t c0, int64_t y, int64_t x0,
+                       int64_t x_step, Epilogue epilogue, const Grid* mask) {
+  GENZOO_UNROLL
+  for (int c = 0; c < Channels; ++c) {
+    GENZOO_UNROLL
+    for (int t = 0; t < Width; ++t) {
+      const int64_t x = x0 + t * x_step;
+      store(out.at(c0 + c, y, x), apply(epilogue, acc[c][t], mask ? mask->at(c0 + c, y, x) : nullptr));
+    }
+  }
+}
+
+template <int Channels, int Width>
+inline void init_tile(Vec (&acc)[Channels][Width], const float* bias, int64_t c0) {
+  GENZOO_UNROLL
+  for (int c = 0; c < Channels; ++c) {
+    const Vec b = bias ? splat(bias[c0 + c]) : Vec{};
+    GENZOO_UNROLL
+    for (int t = 0; t < Width; ++t) acc[c][t] = b;
+  }
+}
+
+// Channels output channels x Width consecutive output pixels of one row of conv.
+template <int Channels, int Width>
+void conv_tile(const Grid& in, const float* weight, const float* bias, const Grid& out, Epilogue epilogue,
+               const Grid* mask, int64_t co0, int64_t oy, int64_t ox0) {
+  Vec acc[Channels][Width];
+  init_tile(acc, bias, co0);
+  const int64_t taps = kTaps * kTaps, per_out = in.channels * taps;
+  for (int64_t ci = 0; ci < in.channels; ++ci) {
+    for (int64_t ky = 0; ky < kTaps; ++ky) {
+      const float* row = in.at(ci, 2 * oy - 1 + ky, 2 * ox0 - 1);
+      const float* w = weight + co0 * per_out + ci * taps + ky * kTaps;
+      GENZOO_UNROLL
+      for (int kx = 0; kx < kTaps; ++kx) {
+        Vec wv[Channels];
+        GENZOO_UNROLL
+        for (int c = 0; c < Channels; ++c) wv[c] = splat(w[c * per_out + kx]);
+        GENZOO_UNROLL
+        for (int t = 0; t < Width; ++t) {
+          const Vec v = load(row + (2 * t + kx) * kLanes);
+          GENZOO_UNROLL
+          for (int c = 0; c < Channels; ++c) acc[c][t] += wv[c] * v;
+        }
+      }
+    }
+  }
+  store_tile(acc, out, co0, oy, ox0, 1, epilogue, mask);
+}
+
+// Channels output channels x Width output pixels x = parity + 2 (j0 + t) of one row of
+// conv_transposed: pixels of one parity take the same taps, from consecutive input pixels.
+template <int Channels, int Width>
+void conv_transposed_tile(const Grid& in, const float* weight, const float* bias, const Grid& out, Epilogue epilogue,
+                          const Grid* mask, int64_t co0, int64_t y, int64_t parity, int64_t j0) {
+  Vec acc[Channels][Width];
+  init_tile(acc, bias, co0);
+  const int64_t taps = kTaps * kTaps, per_in = out.channels * taps;
+  const int64_t py = (y + 1) % 2;  // ky of this row's parity: py and py + 2, from input rows (y + 1 - ky) / 2
+  for (int64_t ci = 0; ci < in.channels; ++ci) {
+    GENZOO_UNROLL
+    for (int64_t ky = py; ky < kTaps; ky += 2) {
+      const int64_t iy = (y + 1 - ky) / 2;
+      GENZOO_UNROLL
+      for (int64_t kx = 1 - parity; kx < kTaps; kx += 2) {
+        const float* row = in.at(ci, iy, j0 + (parity + 1 - kx) / 2);
+        Vec wv[Channels];
+        GENZOO_UNROLL
+        for (int c = 0; c < Channels; ++c) wv[c] = splat(weight[ci * per_in + (co0 + c) * taps + ky * kTaps + kx]);
+        GENZOO_UNROLL
+        for (int t = 0; t < Width; ++t) {
+          const Vec v = load(row + t * kLanes);
+          GENZOO_UNROLL
+          for (int c = 0; c < Channels; ++c) acc[c][t] += wv[c] * v;
+        }
+      }
+    }
+  }
+  store_tile(acc, out, co0, y, parity + 2 * j0, 2, epilogue, mask);
+}
+
+// Channels small channels x the four kx of one (large channel, ky) of weight_grad.
+template <int Channels>
+void weight_grad_tile(const Grid& small, const Grid& large, float* grad, int64_t s0, int64_t l, int64_t ky) {
+  Vec acc[Channels][kTaps] = {};
+  for (int64_t oy = 0; oy < small.side; ++oy) {
+    const float* large_row = large.at(l, 2 * oy - 1 + ky, -1);
+    for (int64_t ox = 0; ox < small.side; ++ox) {
+      Vec lv[kTaps];
+      GENZOO_UNROLL
+      for (int kx = 0; kx < kTaps; ++kx) lv[kx] = load(large_row + (2 * ox + kx) * kLanes);
+      GENZOO_UNROLL
+      for (int c = 0; c < Channels; ++c) {
+        const Vec sv = load(small.at(s0 + c, oy, ox));
+        GENZOO_UNROLL
+        for (int kx = 0; kx < kTaps; ++kx) acc[c][kx] += sv * lv[kx];
+      }
+    }
+  }
+  float* out = grad + (s0 * large.channels + l) * kTaps * kTaps + ky * kTaps;
+  const int64_t per_small = large.channels * kTaps * kTaps;
+  if constexpr (Channels == 4) {
+    float sums[kLanes] = {};
+    add_lane_sums(reinterpret_cast<const float*>(acc), sums);
+    for (int c = 0; c < Channels; ++c) {
+      for (int kx = 0; kx < kTaps; ++kx) out[c * per_small + kx] += sums[c * kTaps + kx];
+    }
+  } else {
+    for (int c = 0; c < Channels; ++c) {
+      for (int kx = 0; kx < kTaps; ++kx) {
+        float lanes[kLanes];
+        store(lanes, acc[c][kx]);
+        float sum = 0.0f;
+        for (float lane : lanes) sum += lane;
+        out[c * per_small + kx] += sum;
+      }
+    }
+  }
+}
+
+// Width features of one grid row through dense_from_narrow: one accumulator each, so that
+// Width independent FMA chains are in flight.
+template <int Width>
+void dense_from_narrow_tile(const Vec (&narrow)[kLanes], const float* weight, const float* bias, const Grid& grid,
+                            Epilogue epilogue, const Grid* mask, int64_t c, int64_t y, int64_t x0) {
+  const int64_t f0 = (c * grid.side + y) * grid.side + x0;
+  Vec acc[1][Width];
+  GENZOO_UNROLL
+  for (int t = 0; t < Width; ++t) acc[0][t] = bias ? splat(bias[f0 + t]) : Vec{};
+  GENZOO_UNROLL
+  for (int j = 0; j < kLanes; ++j) {
+    GENZOO_UNROLL
+    for (int t = 0; t < Width; ++t) acc[0][t] += splat(weight[(f0 + t) * kLanes + j]) * narrow[j];
+  }
+  store_tile(acc, grid, c, y, x0, 1, epilogue, mask);
+}
+
+template <int Width>
+void dense_weight_grad_tile(const Vec (&transposed)[kLanes], const Grid& grid, float* grad, int64_t c, int64_t y,
+                            int64_t x0) {
+  const int64_t f0 = (c * grid.side + y) * grid.side + x0;
+  Vec acc[Width];
+  GENZOO_UNROLL
+  for (int t = 0; t < Width; ++t) acc[t] = load(grad + (f0 + t) * kLanes);
+  GENZOO_UNROLL
+  for (int b = 0; b < kLanes; ++b) {
+    GENZOO_UNROLL
+    for (int t = 0; t < Width; ++t) acc[t] += splat(grid.at(c, y, x0 + t)[b]) * transposed[b];
+  }
+  GENZOO_UNROLL
+  for (int t = 0; t < Width; ++t) store(grad + (f0 + t) * kLanes, acc[t]);
+}
+
+// e^v for v in [-87, 88] (Cephes' expf polynomial, relative error ~1e-7); clamped outside.
+inline Vec exp_vec(Vec v) {
+  v = v < -87.0f ? splat(-87.0f) : v;
+  v = v > 88.0f ? splat(88.0f) : v;
+  const Vec round_shift = splat(12582912.0f);  // 1.5 * 2^23: adding and subtracting rounds to integer
+  const Vec n = (v * 1.44269504088896341f + round_shift) - round_shift;
+  const Vec r = v - n * 0.693359375f + n * 2.12194440e-4f;
+  Vec p = splat(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const IntVec exponent = (__builtin_convertvector(n, IntVec) + 127) << 23;
+  Vec scale;
+  std::memcpy(&scale, &exponent, sizeof scale);
+  return p * scale;
+}
+
+}  // namespace
+
+void conv(const Grid& in, const float* weight, const float* bias, const Grid& out, Epilogue epilogue, const Grid* mask) {
+  channel_blocks(out.channels, [&](auto channels, int64_t co0) {
+    for (int64_t oy = 0; oy < out.side; ++oy) {
+      row_tiles<4>(0, out.side, [&](auto width, int64_t ox0) {
+        conv_tile<decltype(channels)::value, decltype(width)::value>(in, weight, bias, out, epilogue, mask, co0, oy, ox0);
+      });
+    }
+  });
+}
+
+void conv_transposed(const Grid& in, const float* weight, const float* bias, const Grid& out, Epilogue epilogue,
+                     const Grid* mask) {
+  channel_blocks(out.channels, [&](auto channels, int64_t co0) {
+    for (int64_t y = 0; y < out.side; ++y) {
+      for (int64_t parity = 0; parity < 2; ++parity) {
+        row_tiles<4>(0, in.side, [&](auto width, int64_t j0) {
+          conv_transposed_tile<decltype(channels)::value, decltype(width)::value>(in, weight, bias, out, epilogue, mask,
+                                                                                  co0, y, parity, j0);
+        });
+      }
+    }
+  });
+}
+
+void weight_grad(const Grid& small, const Grid& large, float* grad) {
+  channel_blocks(small.channels, [&](auto channels, int64_t s0) {
+    for (int64_t l = 0; l < large.channels; ++l) {
+      for (int64_t ky = 0; ky < kTaps; ++ky) weight_grad_tile<decltype(channels)::value>(small, large, grad, s0, l, ky);
+    }
+  });
+}
+
+void channel_sums(const Grid& grid, float* sums) {
+  for (int64_t c = 0; c < grid.channels; ++c) {
+    Vec acc[4] = {};
+    for (int64_t y = 0; y < grid.side; ++y) {
+      for (int64_t x = 0; x < grid.side; ++x) acc[x % 4] += load(grid.at(c, y, x));
+    }
+    float lanes[kLanes];
+    store(lanes, (acc[0] + acc[1]) + (acc[2] + acc[3]));
+    float sum = 0.0f;
+    for (float lane : lanes) sum += lane;
+    sums[c] += sum;
+  }
+}
+
+void feature_sums(const Grid& grid, float* sums) {
+  // Sixteen features at a time through add_lane_sums; the last group padded with zero vectors.
+  float vectors[kLanes * kLanes];
+  int64_t f = 0, first = 0, filled = 0;
+  const auto flush = [&] {
+    std::fill(vectors + filled * kLanes, vectors + kLanes * kLanes, 0.0f);
+    float group[kLanes] = {};
+    add_lane_sums(vectors, group);
+    for (int64_t i = 0; i < filled; ++i) sums[first + i] += group[i];
+    filled = 0;
+  };
+  for (int64_t c = 0; c < grid.channels; ++c) {
+    for (int64_t y = 0; y < grid.side; ++y) {
+      for (int64_t x = 0; x < grid.side; ++x, ++f) {
+        if (filled == 0) first = f;
+        std::memcpy(vectors + filled * kLanes, grid.at(c, y, x), sizeof(float) * kLanes);
+        if (++filled == kLanes) flush();
+      }
+    }
+  }
+  if (filled > 0) flush();
+}
+
+void dense_to_narrow(const Grid& grid, const float* weight, const float* bias, float* narrow) {
+  Vec acc[kLanes];
+  GENZOO_UNROLL
+  for (int j = 0; j < kLanes; ++j) acc[j] = bias ? splat(bias[j]) : Vec{};
+  const float* w = weight;
+  for (int64_t c = 0; c < grid.channels; ++c) {
+    for (int64_t y = 0; y < grid.side; ++y) {
+      for (int64_t x = 0; x < grid.side; ++x, w += kLanes) {
+        const Vec v = load(grid.at(c, y, x));
+        GENZOO_UNROLL
+        for (int j = 0; j < kLanes; ++j) acc[j] += splat(w[j]) * v;
+      }
+    }
+  }
+  GENZOO_UNROLL
+  for (int j = 0; j < kLanes; ++j) store(narrow + j * kLanes, acc[j]);
+}
+
+void dense_from_narrow(const float* narrow, const float* weight, const float* bias, const Grid& grid,
+                       Epilogue epilogue, const Grid* mask) {
+  Vec inputs[kLanes];
+  GENZOO_UNROLL
+  for (int j = 0; j < kLanes; ++j) inputs[j] = load(narrow + j * kLanes);
+  for (int64_t c = 0; c < grid.channels; ++c) {
+    for (int64_t y = 0; y < grid.side; ++y) {
+      row_tiles<8>(0, grid.side, [&](auto width, int64_t x0) {
+        dense_from_narrow_tile<decltype(width)::value>(inputs, weight, bias, grid, epilogue, mask, c, y, x0);
+      });
+    }
+  }
+}
+
+void dense_weight_grad(const Grid& grid, const float* narrow, float* grad) {
+  // With narrow transposed (lane b's 16 values in one vector), each feature's 16 weight gradients
+  // are one vector: sum over lanes b of grid(f)[b] * transposed[b], no horizontal sums.
+  float transposed_floats[kLanes * kLanes];
+  for (int64_t j = 0; j < kLanes; ++j) {
+    for (int64_t b = 0; b < kLanes; ++b) transposed_floats[b * kLanes + j] = narrow[j * kLanes + b];
+  }
+  Vec transposed[kLanes];
+  for (int b = 0; b < kLanes; ++b) transposed[b] = load(transposed_floats + b * kLanes);
+  for (int64_t c = 0; c < grid.channels; ++c) {
+    for (int64_t y = 0; y < grid.side; ++y) {
+      row_tiles<8>(0, grid.side, [&](auto width, int64_t x0) {
+        dense_weight_grad_tile<decltype(width)::value>(transposed, grid, grad, c, y, x0);
+      });
+    }
+  }
+}
+
+double sigmoid_squared_error(const Grid& logits, const Grid& target, float scale, const Grid& grad) {
+  Vec squared = {};
+  for (int64_t c = 0; c < logits.channels; ++c) {
+    for (int64_t y = 0; y < logits.side; ++y) {
+      for (int64_t x = 0; x < logits.side; ++x) {
+        const Vec out = 1.0f / (1.0f + exp_vec(-load(logits.at(c, y, x))));
+        const Vec diff = out - load(target.at(c, y, x));
+        squared += diff * diff;
+        store(grad.at(c, y, x), scale * diff * out * (1.0f - out));
+      }
+    }
+  }
+  float lanes[kLanes];
+  store(lanes, squared);
+  double sum = 0.0;
+  for (float lane : lanes) sum += lane;
+  return sum;
+}
+
+void add_lane_sums(const float* vectors, float* sums) {
+  // Pairwise folding: at width w every vector holds 16 / w groups of w partial sums; folding two
+  // vectors halves the width and packs both. After four folds lane L holds the sum of vector
+  // bitreverse(L).
+  Vec v[kLanes];
+  for (int j = 0; j < kLanes; ++j) v[j] = load(vectors + j * kLanes);
+  int count = kLanes;
+  for (int w = kLanes / 2; w >= 1; w /= 2) {
+    IntVec low, high;
+    for (int i = 0; i < kLanes; ++i) {
+      const int group = i / (2 * w) * (2 * w), within = i % (2 * w);
+      low[i] = within < w ? group + within : kLanes + group + within - w;
+      high[i] = within < w ? group + w + within : kLanes + group + within;
+    }
+    for (int j = 0; j < count / 2; ++j) {
+      v[j] = __builtin_shuffle(v[2 * j], v[2 * j + 1], low) + __builtin_shuffle(v[2 * j], v[2 * j + 1], high);
+    }
+    count /= 2;
+  }
+  float folded[kLanes];
+  store(folded, v[0]);
+  for (int lane = 0; lane < kLanes; ++lane) {
+    const int reversed = ((lane & 1) << 3) | ((lane & 2) << 1) | ((lane & 4) >> 1) | ((lane & 8) >> 3);
+    sums[reversed] += folded[lane];
+  }
+}
+
+}  // namespace genzoo::conv_kernels

@@ -1,0 +1,78 @@
+// Kernels for conv_ae's stride-2, 4x4, padding-1 convolutions with 16 samples in the vector lanes.
+// Every activation is a Grid: [channels][side + 2][side + 2][16] floats, a zero border of one pixel
+// around each channel plane (so no kernel tests bounds) and one 16-sample lane vector per pixel
+// (one AVX-512 register). Weights keep LibTorch's layouts; the backward passes reuse the forward
+// kernels (a convolution's input gradient is a transposed convolution with the same weights, and
+// the other way round).
+#pragma once
+
+#include <cstdint>
+
+namespace genzoo::conv_kernels {
+
+// Samples per lane vector: grids hold this many samples side by side.
+constexpr int64_t kLanes = 16;
+constexpr int64_t kTaps = 4;  // kernel side
+
+struct Grid {
+  float* data = nullptr;
+  int64_t channels = 0, side = 0;
+  int64_t padded() const { return side + 2; }
+  int64_t floats() const { return channels * padded() * padded() * kLanes; }
+  // The lane vector of pixel (y, x) of a channel; y, x from -1 to side (the border).
+  float* at(int64_t channel, int64_t y, int64_t x) const {
+    return data + ((channel * padded() + y + 1) * padded() + x + 1) * kLanes;
+  }
+};
+
+// What a kernel does to its outputs before storing them.
+enum class Epilogue {
+  kNone,
+  kRelu,    // max(0, .)
+  kMaskBy,  // keep where the reference grid is positive: the gradient through a ReLU output
+};
+
+// out(co, o) = bias[co] + sum_ci,k weight[co][ci][ky][kx] in(ci, 2o - 1 + k): LibTorch's conv2d
+// (stride 2, padding 1). in.side = 2 out.side. bias may be null. Writes out's interior only.
+void conv(const Grid& in, const float* weight, const float* bias, const Grid& out, Epilogue epilogue,
+          const Grid* mask = nullptr);
+
+// out(co, 2i - 1 + k) += weight[ci][co][ky][kx] in(ci, i): LibTorch's conv_transpose2d (stride 2,
+// padding 1), weight [in.channels][out.channels][4][4]. out.side = 2 in.side.
+void conv_transposed(const Grid& in, const float* weight, const float* bias, const Grid& out, Epilogue epilogue,
+                     const Grid* mask = nullptr);
+
+// grad[s][l][ky][kx] += sum over samples and small pixels o of small(s, o) large(l, 2o - 1 + k).
+// A convolution's weight gradient is (small = output gradient, large = input); a transposed
+// convolution's is (small = input, large = output gradient). large.side = 2 small.side.
+void weight_grad(const Grid& small, const Grid& large, float* grad);
+
+// sums[c] += sum over samples and pixels of grid(c, .): a bias gradient.
+void channel_sums(const Grid& grid, float* sums);
+
+// sums[f] += sum over samples of grid(f) for every feature f = (c * side + y) * side + x: the bias
+// gradient of a dense layer into the grid.
+void feature_sums(const Grid& grid, float* sums);
+
+// narrow[j] = bias[j] + sum_f weight[f][j] grid(f) for j < 16: a dense layer from a grid's
+// features (f = (c * side + y) * side + x, LibTorch's flattening order) to 16 outputs. narrow holds
+// 16 lane vectors [16][kLanes]. bias may be null.
+void dense_to_narrow(const Grid& grid, const float* weight, const float* bias, float* narrow);
+
+// grid(f) = epilogue(bias[f] + sum_j weight[f][j] narrow[j]): the dense layer from 16 inputs to a
+// grid's features. bias may be null.
+void dense_from_narrow(const float* narrow, const float* weight, const float* bias, const Grid& grid,
+                       Epilogue epilogue, const Grid* mask = nullptr);
+
+// grad[f][j] += sum over samples of grid(f) narrow[j]: the weight gradient of either dense layer.
+void dense_weight_grad(const Grid& grid, const float* narrow, float* grad);
+
+// Sigmoid output and mean-squared-error loss against target: out = sigmoid(logits), grad(p) =
+// scale (out - target) out (1 - out) on the interior (the gradient with respect to the logits).
+// Returns the sum of squared errors.
+double sigmoid_squared_error(const Grid& logits, const Grid& target, float scale, const Grid& grad);
+
+// sums[j] += sum over lanes of vectors[j] for j < 16: sixteen horizontal sums at once.
+void add_lane_sums(const float* vectors, float* sums);
+
+}  // namespace genzoo::conv_kernels

@@ -1,0 +1,191 @@
+#include "train/fast_conv_ae.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "data/dataset.h"
+#include "data/image.h"
+#include "job/job.h"
+#include "models/family.h"
+#include "train/conv_kernels.h"
+#include "train/data_stream.h"
+
+namespace genzoo {
+
+namespace {
+
+using conv_kernels::Epilogue;
+using conv_kernels::Grid;
+using conv_kernels::kLanes;
+
+// Where each tensor of the canonical layout starts; the internal layout is the same except that
+// encoder.fc.weight is kept transposed ([features, code]: one 16-float code row per feature).
+struct Offsets {
+  int64_t conv1_w, conv1_b, conv2_w, conv2_b, enc_w, enc_b, dec_w, dec_b, convt1_w, convt1_b, convt2_w, convt2_b;
+  int64_t features;  // of the dense layers: 2c x 7 x 7
+  explicit Offsets(const Layout& layout) {
+    const auto at = [&](const char* name) { return find_param(layout, name).offset; };
+    conv1_w = at("encoder.conv1.weight"), conv1_b = at("encoder.conv1.bias");
+    conv2_w = at("encoder.conv2.weight"), conv2_b = at("encoder.conv2.bias");
+    enc_w = at("encoder.fc.weight"), enc_b = at("encoder.fc.bias");
+    dec_w = at("decoder.fc.weight"), dec_b = at("decoder.fc.bias");
+    convt1_w = at("decoder.convt1.weight"), convt1_b = at("decoder.convt1.bias");
+    convt2_w = at("decoder.convt2.weight"), convt2_b = at("decoder.convt2.bias");
+    features = find_param(layout, "encoder.fc.weight").shape.at(1);
+  }
+};
+
+void transpose(const float* in, int64_t rows, int64_t cols, float* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) out[c * rows + r] = in[r * cols + c];
+  }
+}
+
+// Activations and gradients of one 16-sample lane block, every grid with its zero border.
+struct ConvScratch : StepScratch {
+  std::vector<float> storage, gradient, images;
+  Grid x, h1, h2, g2, g1, logits, d_logits, d_g1, d_g2, d_h2, d_h1;
+  float *code, *d_code;
+
+  ConvScratch(int64_t channels, int64_t params) : gradient(params), images(kLanes * kImagePixels) {
+    const int64_t side = kImageSide;
+    std::vector<Grid*> grids;
+    const auto grid = [&](Grid& g, int64_t c, int64_t s) {
+      g.channels = c, g.side = s;
+      grids.push_back(&g);
+    };
+    grid(x, 1, side), grid(h1, channels, side / 2), grid(h2, 2 * channels, side / 4);
+    grid(g2, 2 * channels, side / 4), grid(g1, channels, side / 2), grid(logits, 1, side);
+    grid(d_logits, 1, side), grid(d_g1, channels, side / 2), grid(d_g2, 2 * channels, side / 4);
+    grid(d_h2, 2 * channels, side / 4), grid(d_h1, channels, side / 2);
+    int64_t total = 2 * kLanes * kLanes;
+    for (const Grid* g : grids) total += g->floats();
+    storage.assign(total, 0.0f);
+    float* next = storage.data();
+    for (Grid* g : grids) g->data = next, next += g->floats();
+    code = next, d_code = next + kLanes * kLanes;
+  }
+  int64_t bytes() const override {
+    return static_cast<int64_t>(sizeof(float) * (storage.size() + gradient.size() + images.size()));
+  }
+  float* grads() override { return gradient.data(); }
+};
+
+class ConvAeStep : public FastStep {
+ public:
+  explicit ConvAeStep(const FamilyConfig& config)
+      : config_(config), layout_(find_family("conv_ae").layout(config)), offsets_(layout_) {}
+
+  const Layout& layout() const override { return layout_; }
+  void to_internal(const float* canonical, float* internal) const override {
+    std::memcpy(internal, canonical, sizeof(float) * layout_size(layout_));
+    transpose(canonical + offsets_.enc_w, kLanes, offsets_.features, internal + offsets_.enc_w);
+  }
+  void to_canonical(const float* internal, float* canonical) const override {
+    std::memcpy(canonical, internal, sizeof(float) * layout_size(layout_));
+    transpose(internal + offsets_.enc_w, offsets_.features, kLanes, canonical + offsets_.enc_w);
+  }
+  std::unique_ptr<StepScratch> make_scratch() const override {
+    return std::make_unique<ConvScratch>(config_.channels, layout_size(layout_));
+  }
+
+  double step(const ImageSet& train, const int64_t* batch_indices, const float* params, StepScratch& scratch,
+              BatchPrefetcher& prefetch) const override {
+    auto& s = static_cast<ConvScratch&>(scratch);
+    std::fill(s.gradient.begin(), s.gradient.end(), 0.0f);
+    const int64_t blocks = config_.batch_size / kLanes;
+    const float elements = static_cast<float>(config_.batch_size * kImagePixels);
+    double squared = 0.0, code_l1 = 0.0;
+    for (int64_t block = 0; block < blocks; ++block) {
+      load_images(train, batch_indices + block * kLanes, s);
+      forward(params, s);
+      squared += conv_kernels::sigmoid_squared_error(s.logits, s.x, 2.0f / elements, s.d_logits);
+      code_l1 += backward(params, s);
+      prefetch.next_slice(blocks);
+    }
+    const double codes = static_cast<double>(config_.batch_size * kLanes);
+    return squared / elements + config_.reg_weight * code_l1 / codes;
+  }
+
+ private:
+  // The 16 images as the input grid: pixel (y, x) of sample b at x.at(0, y, x)[b].
+  static void load_images(const ImageSet& train, const int64_t* indices, ConvScratch& s) {
+    gather_images(train, indices, kLanes, s.images.data());
+    for (int64_t y = 0; y < kImageSide; ++y) {
+      for (int64_t x = 0; x < kImageSide; ++x) {
+        float* lanes = s.x.at(0, y, x);
+        for (int64_t b = 0; b < kLanes; ++b) lanes[b] = s.images[b * kImagePixels + y * kImageSide + x];
+      }
+    }
+  }
+
+  void forward(const float* p, ConvScratch& s) const {
+    const Offsets& o = offsets_;
+    conv_kernels::conv(s.x, p + o.conv1_w, p + o.conv1_b, s.h1, Epilogue::kRelu);
+    conv_kernels::conv(s.h1, p + o.conv2_w, p + o.conv2_b, s.h2, Epilogue::kRelu);
+    conv_kernels::dense_to_narrow(s.h2, p + o.enc_w, p + o.enc_b, s.code);
+    conv_kernels::dense_from_narrow(s.code, p + o.dec_w, p + o.dec_b, s.g2, Epilogue::kRelu);
+    conv_kernels::conv_transposed(s.g2, p + o.convt1_w, p + o.convt1_b, s.g1, Epilogue::kRelu);
+    conv_kernels::conv_transposed(s.g1, p + o.convt2_w, p + o.convt2_b, s.logits, Epilogue::kNone);
+  }
+
+  // Gradients of the block's loss into s.gradient (accumulated over blocks), layer by layer back:
+  // each layer's input gradient is the other convolution kind with the same weights, masked by the
+  // ReLU of the forward pass. Returns the block's sum |code| (sparse regularizer, else 0).
+  double backward(const float* p, ConvScratch& s) const {
+    const Offsets& o = offsets_;
+    float* g = s.gradient.data();
+    conv_kernels::weight_grad(s.g1, s.d_logits, g + o.convt2_w);
+    conv_kernels::channel_sums(s.d_logits, g + o.convt2_b);
+    conv_kernels::conv(s.d_logits, p + o.convt2_w, nullptr, s.d_g1, Epilogue::kMaskBy, &s.g1);
+
+    conv_kernels::weight_grad(s.g2, s.d_g1, g + o.convt1_w);
+    conv_kernels::channel_sums(s.d_g1, g + o.convt1_b);
+    conv_kernels::conv(s.d_g1, p + o.convt1_w, nullptr, s.d_g2, Epilogue::kMaskBy, &s.g2);
+
+    conv_kernels::dense_weight_grad(s.d_g2, s.code, g + o.dec_w);
+    conv_kernels::feature_sums(s.d_g2, g + o.dec_b);
+    conv_kernels::dense_to_narrow(s.d_g2, p + o.dec_w, nullptr, s.d_code);
+    const double code_l1 = config_.regularizer == "sparse" ? add_sparse_gradient(s) : 0.0;
+
+    conv_kernels::dense_weight_grad(s.h2, s.d_code, g + o.enc_w);
+    conv_kernels::add_lane_sums(s.d_code, g + o.enc_b);
+    conv_kernels::dense_from_narrow(s.d_code, p + o.enc_w, nullptr, s.d_h2, Epilogue::kMaskBy, &s.h2);
+
+    conv_kernels::weight_grad(s.d_h2, s.h1, g + o.conv2_w);
+    conv_kernels::channel_sums(s.d_h2, g + o.conv2_b);
+    conv_kernels::conv_transposed(s.d_h2, p + o.conv2_w, nullptr, s.d_h1, Epilogue::kMaskBy, &s.h1);
+
+    conv_kernels::weight_grad(s.d_h1, s.x, g + o.conv1_w);
+    conv_kernels::channel_sums(s.d_h1, g + o.conv1_b);
+    return code_l1;
+  }
+
+  // Adds the L1 penalty's gradient, weight / (batch x code) x sign per code element; returns sum |code|.
+  double add_sparse_gradient(ConvScratch& s) const {
+    const float per_code = static_cast<float>(config_.reg_weight) / static_cast<float>(config_.batch_size * kLanes);
+    double l1 = 0.0;
+    for (int64_t i = 0; i < kLanes * kLanes; ++i) {
+      const float z = s.code[i];
+      l1 += std::fabs(z);
+      s.d_code[i] += per_code * static_cast<float>((z > 0.0f) - (z < 0.0f));
+    }
+    return l1;
+  }
+
+  FamilyConfig config_;
+  Layout layout_;
+  Offsets offsets_;
+};
+
+}  // namespace
+
+std::unique_ptr<FastStep> make_conv_ae_step(const FamilyConfig& config) {
+  const bool regularizer_supported = config.regularizer == "none" || config.regularizer == "sparse";
+  if (config.name != "conv_ae" || config.latent != kLanes || config.batch_size % kLanes != 0 || !regularizer_supported) {
+    return nullptr;
+  }
+  return std::make_unique<ConvAeStep>(config);
+}
+
+}  // namespace genzoo

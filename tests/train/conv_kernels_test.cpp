@@ -1,0 +1,229 @@
+// Tests for src/train/conv_kernels.cpp: every kernel against LibTorch in double precision on random
+// inputs (conv2d, conv_transpose2d, their autograd weight gradients, matmuls, sigmoid). Channel
+// counts 1, 3, 8 and 16 exercise the four-channel tiles and their one-channel remainders; sides 7
+// and 14 the four-pixel row tiles and their remainders (7 = 4 + 3, 14 = 4 + 4 + 4 + 2).
+//
+// Tolerance: 1e-4 relative to the largest reference value plus 1e-5. The kernels accumulate at most
+// 16 x 16 products in float: a few ulps of the magnitudes. A wrong tap, index or padding gives
+// errors of the order of the values themselves.
+#include "train/conv_kernels.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+namespace genzoo::test {
+namespace {
+
+using conv_kernels::Epilogue;
+using conv_kernels::Grid;
+using conv_kernels::kLanes;
+
+// A Grid with its own storage; the border is zero.
+struct OwnedGrid {
+  std::vector<float> storage;
+  Grid grid;
+  OwnedGrid(int64_t channels, int64_t side) {
+    grid.channels = channels, grid.side = side;
+    storage.assign(grid.floats(), 0.0f);
+    grid.data = storage.data();
+  }
+  // From a [kLanes, C, side, side] tensor (sample b in lane b).
+  explicit OwnedGrid(const torch::Tensor& t) : OwnedGrid(t.size(1), t.size(2)) {
+    const auto a = t.to(torch::kFloat).contiguous();
+    const auto acc = a.accessor<float, 4>();
+    for (int64_t c = 0; c < grid.channels; ++c)
+      for (int64_t y = 0; y < grid.side; ++y)
+        for (int64_t x = 0; x < grid.side; ++x)
+          for (int64_t b = 0; b < kLanes; ++b) grid.at(c, y, x)[b] = acc[b][c][y][x];
+  }
+  torch::Tensor tensor() const {
+    auto t = torch::empty({kLanes, grid.channels, grid.side, grid.side});
+    auto acc = t.accessor<float, 4>();
+    for (int64_t c = 0; c < grid.channels; ++c)
+      for (int64_t y = 0; y < grid.side; ++y)
+        for (int64_t x = 0; x < grid.side; ++x)
+          for (int64_t b = 0; b < kLanes; ++b) acc[b][c][y][x] = grid.at(c, y, x)[b];
+    return t;
+  }
+  bool border_is_zero() const {
+    const int64_t p = grid.padded();
+    for (int64_t c = 0; c < grid.channels; ++c)
+      for (int64_t y = -1; y <= grid.side; ++y)
+        for (int64_t x = -1; x <= grid.side; ++x) {
+          if (y >= 0 && y < grid.side && x >= 0 && x < grid.side) continue;
+          for (int64_t b = 0; b < kLanes; ++b)
+            if (grid.data[((c * p + y + 1) * p + x + 1) * kLanes + b] != 0.0f) return false;
+        }
+    return true;
+  }
+};
+
+torch::Tensor random(std::vector<int64_t> shape, uint64_t seed) {
+  torch::manual_seed(seed);
+  return torch::randn(shape, torch::kDouble);
+}
+
+std::vector<float> floats(const torch::Tensor& t) {
+  const auto f = t.to(torch::kFloat).contiguous();
+  return std::vector<float>(f.data_ptr<float>(), f.data_ptr<float>() + f.numel());
+}
+
+void expect_close(const torch::Tensor& out, const torch::Tensor& ref, const std::string& what) {
+  ASSERT_EQ(out.sizes(), ref.sizes()) << what;
+  const double scale = ref.abs().max().item<double>();
+  const double diff = (out.to(torch::kDouble) - ref).abs().max().item<double>();
+  EXPECT_LE(diff, 1e-4 * scale + 1e-5) << what << ": max difference " << diff << " at scale " << scale;
+}
+
+struct ConvShape {
+  int64_t in_channels, out_channels, out_side;
+  std::string name() const {
+    return std::to_string(in_channels) + "->" + std::to_string(out_channels) + " side " + std::to_string(out_side);
+  }
+};
+const std::vector<ConvShape> kShapes = {{1, 8, 14}, {8, 16, 7}, {16, 8, 7}, {8, 1, 14}, {3, 3, 7}};
+
+TEST(ConvKernels, ConvMatchesConv2dWithEveryEpilogue) {
+  for (const auto& s : kShapes) {
+    const auto input = random({kLanes, s.in_channels, 2 * s.out_side, 2 * s.out_side}, 1);
+    const auto weight = random({s.out_channels, s.in_channels, 4, 4}, 2), bias = random({s.out_channels}, 3);
+    const auto mask = random({kLanes, s.out_channels, s.out_side, s.out_side}, 4);
+    const auto raw = torch::conv2d(input, weight, bias, 2, 1);
+    const OwnedGrid in(input), mask_grid(mask);
+    const auto w = floats(weight), b = floats(bias);
+    for (const auto epilogue : {Epilogue::kNone, Epilogue::kRelu, Epilogue::kMaskBy}) {
+      OwnedGrid out(s.out_channels, s.out_side);
+      conv_kernels::conv(in.grid, w.data(), b.data(), out.grid, epilogue, &mask_grid.grid);
+      const auto ref = epilogue == Epilogue::kNone ? raw
+                       : epilogue == Epilogue::kRelu ? torch::relu(raw)
+                                                     : raw * (mask > 0).to(torch::kDouble);
+      expect_close(out.tensor(), ref, "conv " + s.name() + " epilogue " + std::to_string(static_cast<int>(epilogue)));
+      EXPECT_TRUE(out.border_is_zero()) << s.name();
+    }
+    OwnedGrid no_bias(s.out_channels, s.out_side);
+    conv_kernels::conv(in.grid, w.data(), nullptr, no_bias.grid, Epilogue::kNone);
+    expect_close(no_bias.tensor(), torch::conv2d(input, weight, {}, 2, 1), "conv without bias " + s.name());
+  }
+}
+
+TEST(ConvKernels, ConvTransposedMatchesConvTranspose2d) {
+  for (const auto& s : kShapes) {
+    // The transposed convolution goes from the small side to the large one.
+    const auto input = random({kLanes, s.in_channels, s.out_side, s.out_side}, 5);
+    const auto weight = random({s.in_channels, s.out_channels, 4, 4}, 6), bias = random({s.out_channels}, 7);
+    const auto mask = random({kLanes, s.out_channels, 2 * s.out_side, 2 * s.out_side}, 8);
+    const auto raw = torch::conv_transpose2d(input, weight, bias, 2, 1);
+    const OwnedGrid in(input), mask_grid(mask);
+    const auto w = floats(weight), b = floats(bias);
+    for (const auto epilogue : {Epilogue::kNone, Epilogue::kRelu, Epilogue::kMaskBy}) {
+      OwnedGrid out(s.out_channels, 2 * s.out_side);
+      conv_kernels::conv_transposed(in.grid, w.data(), b.data(), out.grid, epilogue, &mask_grid.grid);
+      const auto ref = epilogue == Epilogue::kNone ? raw
+                       : epilogue == Epilogue::kRelu ? torch::relu(raw)
+                                                     : raw * (mask > 0).to(torch::kDouble);
+      expect_close(out.tensor(), ref, "conv_transposed " + s.name());
+      EXPECT_TRUE(out.border_is_zero()) << s.name();
+    }
+  }
+}
+
+// weight_grad accumulates (+=) the weight gradient of both convolution kinds; checked against
+// autograd of sum(output * upstream).
+TEST(ConvKernels, WeightGradMatchesAutogradOfBothConvolutionKinds) {
+  for (const auto& s : kShapes) {
+    const auto large = random({kLanes, s.in_channels, 2 * s.out_side, 2 * s.out_side}, 9);
+    const auto upstream = random({kLanes, s.out_channels, s.out_side, s.out_side}, 10);
+    auto weight = random({s.out_channels, s.in_channels, 4, 4}, 11).requires_grad_(true);
+    (torch::conv2d(large, weight, {}, 2, 1) * upstream).sum().backward();
+    std::vector<float> grad(weight.numel(), 0.5f);  // accumulates onto what is there
+    conv_kernels::weight_grad(OwnedGrid(upstream).grid, OwnedGrid(large).grid, grad.data());
+    expect_close(torch::tensor(grad).reshape(weight.sizes()), weight.grad() + 0.5, "conv weight grad " + s.name());
+
+    // Transposed: small input with s.out_channels channels, large output with s.in_channels.
+    auto weight_t = random({s.out_channels, s.in_channels, 4, 4}, 12).requires_grad_(true);
+    const auto small_in = random({kLanes, s.out_channels, s.out_side, s.out_side}, 13);
+    (torch::conv_transpose2d(small_in, weight_t, {}, 2, 1) * large).sum().backward();
+    std::vector<float> grad_t(weight_t.numel(), 0.0f);
+    conv_kernels::weight_grad(OwnedGrid(small_in).grid, OwnedGrid(large).grid, grad_t.data());
+    expect_close(torch::tensor(grad_t).reshape(weight_t.sizes()), weight_t.grad(), "conv_transposed weight grad " + s.name());
+  }
+}
+
+TEST(ConvKernels, ChannelAndFeatureSumsAddEveryPixelAndSample) {
+  for (const int64_t channels : {1, 3, 16}) {
+    const auto t = random({kLanes, channels, 7, 7}, 14);
+    const OwnedGrid g(t);
+    std::vector<float> channel(channels, 1.0f), feature(channels * 49, 2.0f);
+    conv_kernels::channel_sums(g.grid, channel.data());
+    conv_kernels::feature_sums(g.grid, feature.data());
+    expect_close(torch::tensor(channel), t.sum({0, 2, 3}) + 1.0, "channel_sums");
+    expect_close(torch::tensor(feature), t.sum(0).reshape(-1) + 2.0, "feature_sums");
+  }
+}
+
+TEST(ConvKernels, AddLaneSumsSumsEachVector) {
+  const auto t = random({kLanes, kLanes}, 15);
+  std::vector<float> sums(kLanes, 3.0f);
+  conv_kernels::add_lane_sums(floats(t).data(), sums.data());
+  expect_close(torch::tensor(sums), t.sum(1) + 3.0, "add_lane_sums");
+}
+
+// The dense layers between a grid's features (LibTorch's flattening order) and 16 code units.
+TEST(ConvKernels, DenseLayersMatchMatmul) {
+  for (const int64_t channels : {3, 16}) {
+    const auto features = random({kLanes, channels, 7, 7}, 16);
+    const auto flat = features.reshape({kLanes, -1});
+    const int64_t f = flat.size(1);
+    const auto weight = random({f, kLanes}, 17), bias = random({kLanes}, 18), wide_bias = random({f}, 19);
+    const auto code = random({kLanes, kLanes}, 20);  // [sample, unit]
+    const auto mask = random({kLanes, channels, 7, 7}, 21);
+    const OwnedGrid grid(features);
+    const auto w = floats(weight), b = floats(bias), wb = floats(wide_bias);
+
+    // narrow[j][b]: unit j of sample b.
+    std::vector<float> narrow(kLanes * kLanes);
+    conv_kernels::dense_to_narrow(grid.grid, w.data(), b.data(), narrow.data());
+    expect_close(torch::tensor(narrow).reshape({kLanes, kLanes}).t(), flat.matmul(weight) + bias, "dense_to_narrow");
+
+    const auto code_floats = floats(code.t());
+    OwnedGrid wide(channels, 7), masked(channels, 7);
+    conv_kernels::dense_from_narrow(code_floats.data(), w.data(), wb.data(), wide.grid, Epilogue::kRelu);
+    const auto pre = code.matmul(weight.t()) + wide_bias;
+    expect_close(wide.tensor().reshape({kLanes, -1}), torch::relu(pre), "dense_from_narrow relu");
+    const OwnedGrid mask_grid(mask);
+    conv_kernels::dense_from_narrow(code_floats.data(), w.data(), nullptr, masked.grid, Epilogue::kMaskBy, &mask_grid.grid);
+    expect_close(masked.tensor().reshape({kLanes, -1}),
+                 code.matmul(weight.t()) * (mask.reshape({kLanes, -1}) > 0).to(torch::kDouble), "dense_from_narrow mask");
+    EXPECT_TRUE(wide.border_is_zero());
+
+    std::vector<float> grad(f * kLanes, 1.0f);
+    conv_kernels::dense_weight_grad(grid.grid, code_floats.data(), grad.data());
+    expect_close(torch::tensor(grad).reshape({f, kLanes}), flat.t().matmul(code) + 1.0, "dense_weight_grad");
+  }
+}
+
+TEST(ConvKernels, SigmoidSquaredErrorMatchesAutograd) {
+  const auto logits = (random({kLanes, 1, 28, 28}, 22) * 6.0).requires_grad_(true);
+  const auto target = torch::rand({kLanes, 1, 28, 28}, torch::kDouble);
+  const auto loss = (torch::sigmoid(logits) - target).pow(2).sum();
+  loss.backward();
+  OwnedGrid grad(1, 28);
+  const double squared = conv_kernels::sigmoid_squared_error(OwnedGrid(logits.detach()).grid, OwnedGrid(target).grid,
+                                                             0.5f, grad.grid);
+  EXPECT_NEAR(squared, loss.item<double>(), 1e-4 * loss.item<double>());
+  expect_close(grad.tensor(), 0.25 * logits.grad(), "sigmoid_squared_error gradient");  // d/dz sum = 2 (..): scale 0.5 -> 0.25 x
+  EXPECT_TRUE(grad.border_is_zero());
+
+  // Saturated logits stay finite.
+  auto extreme = torch::full({kLanes, 1, 28, 28}, 500.0, torch::kDouble);
+  extreme.index_put_({0}, -500.0);
+  const double saturated = conv_kernels::sigmoid_squared_error(OwnedGrid(extreme).grid, OwnedGrid(target).grid, 1.0f, grad.grid);
+  EXPECT_TRUE(std::isfinite(saturated));
+  EXPECT_NEAR(saturated, (torch::sigmoid(extreme) - target).pow(2).sum().item<double>(), 1e-3);
+}
+
+}  // namespace
+}  // namespace genzoo::test
