@@ -9,6 +9,9 @@ namespace genzoo::conv_kernels {
 
 namespace {
 
+// Unrolls the loops over a tile's registers: left as loops, GCC keeps the accumulators on the stack.
+#define GENZOO_UNROLL _Pragma("GCC unroll 16")
+
 // One lane vector in GCC's portable vector types: a single register with AVX-512, two or four
 // narrower ones elsewhere, the same code either way.
 typedef float Vec __attribute__((vector_size(kLanes * sizeof(float))));
@@ -20,7 +23,12 @@ inline Vec load(const float* p) {
   return v;
 }
 inline void store(float* p, Vec v) { std::memcpy(p, &v, sizeof v); }
-inline Vec splat(float s) { return Vec{} + s; }
+// A broadcast. Spelled as s x ones: Vec{} + s would add a zero first (not an identity for -0, so
+// GCC keeps the addition), and an element-wise loop is not always recognized as a broadcast.
+inline Vec splat(float s) {
+  constexpr Vec kOnes = Vec{} + 1.0f;
+  return s * kOnes;
+}
 
 inline Vec apply(Epilogue epilogue, Vec v, const float* mask) {
   if (epilogue == Epilogue::kRelu) return v > 0.0f ? v : Vec{};
@@ -28,8 +36,6 @@ inline Vec apply(Epilogue epilogue, Vec v, const float* mask) {
   return v;
 }
 
-// Unrolls the loops over a tile's registers: left as loops, GCC keeps the accumulators on the stack.
-#define GENZOO_UNROLL _Pragma("GCC unroll 16")
 
 // Calls tile(std::integral_constant<int, W>, begin) over [begin, end) in tiles of Width, then the
 // remainder as one narrower tile.
@@ -226,27 +232,28 @@ inline Vec exp_vec(Vec v) {
 }  // namespace
 
 void conv(const Grid& in, const float* weight, const float* bias, const Grid& out, Epilogue epilogue, const Grid* mask) {
-  channel_blocks(out.channels, [&](auto channels, int64_t co0) {
-    for (int64_t oy = 0; oy < out.side; ++oy) {
-      row_tiles<4>(0, out.side, [&](auto width, int64_t ox0) {
+  // Output channel blocks innermost: the input rows a tile reads stay in L1 for the next block.
+  for (int64_t oy = 0; oy < out.side; ++oy) {
+    row_tiles<4>(0, out.side, [&](auto width, int64_t ox0) {
+      channel_blocks(out.channels, [&](auto channels, int64_t co0) {
         conv_tile<decltype(channels)::value, decltype(width)::value>(in, weight, bias, out, epilogue, mask, co0, oy, ox0);
       });
-    }
-  });
+    });
+  }
 }
 
 void conv_transposed(const Grid& in, const float* weight, const float* bias, const Grid& out, Epilogue epilogue,
                      const Grid* mask) {
-  channel_blocks(out.channels, [&](auto channels, int64_t co0) {
-    for (int64_t y = 0; y < out.side; ++y) {
-      for (int64_t parity = 0; parity < 2; ++parity) {
-        row_tiles<4>(0, in.side, [&](auto width, int64_t j0) {
+  for (int64_t y = 0; y < out.side; ++y) {
+    for (int64_t parity = 0; parity < 2; ++parity) {
+      row_tiles<4>(0, in.side, [&](auto width, int64_t j0) {
+        channel_blocks(out.channels, [&](auto channels, int64_t co0) {
           conv_transposed_tile<decltype(channels)::value, decltype(width)::value>(in, weight, bias, out, epilogue, mask,
                                                                                   co0, y, parity, j0);
         });
-      }
+      });
     }
-  });
+  }
 }
 
 void weight_grad(const Grid& small, const Grid& large, float* grad) {
@@ -363,24 +370,39 @@ double sigmoid_squared_error(const Grid& logits, const Grid& target, float scale
   return sum;
 }
 
+namespace {
+
+// The two lane selections of one folding step at width w (see add_lane_sums), built once.
+struct FoldMasks {
+  IntVec low[4], high[4];  // widths 8, 4, 2, 1
+  FoldMasks() {
+    for (int step = 0, w = kLanes / 2; w >= 1; ++step, w /= 2) {
+      for (int i = 0; i < kLanes; ++i) {
+        const int group = i / (2 * w) * (2 * w), within = i % (2 * w);
+        low[step][i] = within < w ? group + within : kLanes + group + within - w;
+        high[step][i] = within < w ? group + w + within : kLanes + group + within;
+      }
+    }
+  }
+};
+
+}  // namespace
+
 void add_lane_sums(const float* vectors, float* sums) {
   // Pairwise folding: at width w every vector holds 16 / w groups of w partial sums; folding two
   // vectors halves the width and packs both. After four folds lane L holds the sum of vector
   // bitreverse(L).
+  static const FoldMasks masks;
   Vec v[kLanes];
+  GENZOO_UNROLL
   for (int j = 0; j < kLanes; ++j) v[j] = load(vectors + j * kLanes);
-  int count = kLanes;
-  for (int w = kLanes / 2; w >= 1; w /= 2) {
-    IntVec low, high;
-    for (int i = 0; i < kLanes; ++i) {
-      const int group = i / (2 * w) * (2 * w), within = i % (2 * w);
-      low[i] = within < w ? group + within : kLanes + group + within - w;
-      high[i] = within < w ? group + w + within : kLanes + group + within;
+  GENZOO_UNROLL
+  for (int step = 0, count = kLanes / 2; step < 4; ++step, count /= 2) {
+    GENZOO_UNROLL
+    for (int j = 0; j < count; ++j) {
+      v[j] = __builtin_shuffle(v[2 * j], v[2 * j + 1], masks.low[step]) +
+             __builtin_shuffle(v[2 * j], v[2 * j + 1], masks.high[step]);
     }
-    for (int j = 0; j < count / 2; ++j) {
-      v[j] = __builtin_shuffle(v[2 * j], v[2 * j + 1], low) + __builtin_shuffle(v[2 * j], v[2 * j + 1], high);
-    }
-    count /= 2;
   }
   float folded[kLanes];
   store(folded, v[0]);
