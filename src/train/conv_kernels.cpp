@@ -113,24 +113,31 @@ void conv_transposed_tile(const Grid& in, const float* weight, const float* bias
                           const Grid* mask, int64_t co0, int64_t y, int64_t parity, int64_t j0) {
   Vec acc[Channels][Width];
   init_tile(acc, bias, co0);
-  const int64_t taps = kTaps * kTaps, per_in = out.channels * taps;
-  const int64_t py = (y + 1) % 2;  // ky of this row's parity: py and py + 2, from input rows (y + 1 - ky) / 2
+  // The row's four taps: ky in {py, py + 2} from input rows (y + 1 - ky) / 2, kx in {1 - parity,
+  // 3 - parity} from input columns j + (parity + 1 - kx) / 2; set up once, then stepped by channel.
+  constexpr int kRowTaps = 4;
+  const int64_t taps = kTaps * kTaps, per_in = out.channels * taps, py = (y + 1) % 2;
+  const int64_t channel_stride = in.padded() * in.padded() * kLanes;
+  const float* rows[kRowTaps];
+  int64_t tap_offsets[kRowTaps];
+  for (int tap = 0; tap < kRowTaps; ++tap) {
+    const int64_t ky = py + 2 * (tap / 2), kx = 1 - parity + 2 * (tap % 2);
+    rows[tap] = in.at(0, (y + 1 - ky) / 2, j0 + (parity + 1 - kx) / 2);
+    tap_offsets[tap] = co0 * taps + ky * kTaps + kx;
+  }
   for (int64_t ci = 0; ci < in.channels; ++ci) {
+    const float* w = weight + ci * per_in;
     GENZOO_UNROLL
-    for (int64_t ky = py; ky < kTaps; ky += 2) {
-      const int64_t iy = (y + 1 - ky) / 2;
+    for (int tap = 0; tap < kRowTaps; ++tap) {
+      Vec wv[Channels];
       GENZOO_UNROLL
-      for (int64_t kx = 1 - parity; kx < kTaps; kx += 2) {
-        const float* row = in.at(ci, iy, j0 + (parity + 1 - kx) / 2);
-        Vec wv[Channels];
+      for (int c = 0; c < Channels; ++c) wv[c] = splat(w[tap_offsets[tap] + c * taps]);
+      const float* row = rows[tap] + ci * channel_stride;
+      GENZOO_UNROLL
+      for (int t = 0; t < Width; ++t) {
+        const Vec v = load(row + t * kLanes);
         GENZOO_UNROLL
-        for (int c = 0; c < Channels; ++c) wv[c] = splat(weight[ci * per_in + (co0 + c) * taps + ky * kTaps + kx]);
-        GENZOO_UNROLL
-        for (int t = 0; t < Width; ++t) {
-          const Vec v = load(row + t * kLanes);
-          GENZOO_UNROLL
-          for (int c = 0; c < Channels; ++c) acc[c][t] += wv[c] * v;
-        }
+        for (int c = 0; c < Channels; ++c) acc[c][t] += wv[c] * v;
       }
     }
   }
@@ -233,25 +240,37 @@ inline Vec exp_vec(Vec v) {
 
 void conv(const Grid& in, const float* weight, const float* bias, const Grid& out, Epilogue epilogue, const Grid* mask) {
   // Output channel blocks innermost: the input rows a tile reads stay in L1 for the next block.
+  // Channels left over from the blocks of four get wider rows (enough accumulators in flight).
+  const int64_t blocked = out.channels / 4 * 4;
   for (int64_t oy = 0; oy < out.side; ++oy) {
     row_tiles<4>(0, out.side, [&](auto width, int64_t ox0) {
-      channel_blocks(out.channels, [&](auto channels, int64_t co0) {
-        conv_tile<decltype(channels)::value, decltype(width)::value>(in, weight, bias, out, epilogue, mask, co0, oy, ox0);
-      });
+      for (int64_t co0 = 0; co0 < blocked; co0 += 4) {
+        conv_tile<4, decltype(width)::value>(in, weight, bias, out, epilogue, mask, co0, oy, ox0);
+      }
     });
+    for (int64_t co = blocked; co < out.channels; ++co) {
+      row_tiles<8>(0, out.side, [&](auto width, int64_t ox0) {
+        conv_tile<1, decltype(width)::value>(in, weight, bias, out, epilogue, mask, co, oy, ox0);
+      });
+    }
   }
 }
 
 void conv_transposed(const Grid& in, const float* weight, const float* bias, const Grid& out, Epilogue epilogue,
                      const Grid* mask) {
+  const int64_t blocked = out.channels / 4 * 4;
   for (int64_t y = 0; y < out.side; ++y) {
     for (int64_t parity = 0; parity < 2; ++parity) {
       row_tiles<4>(0, in.side, [&](auto width, int64_t j0) {
-        channel_blocks(out.channels, [&](auto channels, int64_t co0) {
-          conv_transposed_tile<decltype(channels)::value, decltype(width)::value>(in, weight, bias, out, epilogue, mask,
-                                                                                  co0, y, parity, j0);
-        });
+        for (int64_t co0 = 0; co0 < blocked; co0 += 4) {
+          conv_transposed_tile<4, decltype(width)::value>(in, weight, bias, out, epilogue, mask, co0, y, parity, j0);
+        }
       });
+      for (int64_t co = blocked; co < out.channels; ++co) {
+        row_tiles<8>(0, in.side, [&](auto width, int64_t j0) {
+          conv_transposed_tile<1, decltype(width)::value>(in, weight, bias, out, epilogue, mask, co, y, parity, j0);
+        });
+      }
     }
   }
 }
