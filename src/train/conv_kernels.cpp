@@ -85,9 +85,12 @@ void conv_tile(const Grid& in, const float* weight, const float* bias, const Gri
   Vec acc[Channels][Width];
   init_tile(acc, bias, co0);
   const int64_t taps = kTaps * kTaps, per_out = in.channels * taps;
+  const int64_t row_stride = in.padded() * kLanes, channel_stride = in.padded() * row_stride;
+  const float* top_left = in.at(0, 2 * oy - 1, 2 * ox0 - 1);
   for (int64_t ci = 0; ci < in.channels; ++ci) {
-    for (int64_t ky = 0; ky < kTaps; ++ky) {
-      const float* row = in.at(ci, 2 * oy - 1 + ky, 2 * ox0 - 1);
+    GENZOO_UNROLL
+    for (int ky = 0; ky < kTaps; ++ky) {
+      const float* row = top_left + ci * channel_stride + ky * row_stride;
       const float* w = weight + co0 * per_out + ci * taps + ky * kTaps;
       GENZOO_UNROLL
       for (int kx = 0; kx < kTaps; ++kx) {
