@@ -288,12 +288,18 @@ void weight_grad(const Grid& small, const Grid& large, float* grad) {
 
 void channel_sums(const Grid& grid, float* sums) {
   for (int64_t c = 0; c < grid.channels; ++c) {
-    Vec acc[4] = {};
+    Vec even = {}, odd = {};  // two addition chains in flight
     for (int64_t y = 0; y < grid.side; ++y) {
-      for (int64_t x = 0; x < grid.side; ++x) acc[x % 4] += load(grid.at(c, y, x));
+      const float* row = grid.at(c, y, 0);
+      int64_t x = 0;
+      for (; x + 1 < grid.side; x += 2) {
+        even += load(row + x * kLanes);
+        odd += load(row + (x + 1) * kLanes);
+      }
+      if (x < grid.side) even += load(row + x * kLanes);
     }
     float lanes[kLanes];
-    store(lanes, (acc[0] + acc[1]) + (acc[2] + acc[3]));
+    store(lanes, even + odd);
     float sum = 0.0f;
     for (float lane : lanes) sum += lane;
     sums[c] += sum;
