@@ -1,6 +1,8 @@
 // conv_ae: conv(1->c, 4, s2) -> conv(c->2c, 4, s2) -> fc(k) | fc -> convT(2c->c) -> convT(c->1) -> sigmoid.
 // Model-batched as grouped convolutions: M models are M groups of one convolution, so a batch is a
-// handful of kernels instead of a loop over models.
+// handful of kernels instead of a loop over models. This is the LibTorch path (GPU, --kernels torch,
+// configurations without hand-written kernels); on CPU train/fast_conv_ae.cpp computes the same
+// functions and is checked against this one.
 #include "job/job.h"
 #include "models/torch_family.h"
 #include "data/image.h"

@@ -1,6 +1,8 @@
 #include "train/fast_conv_ae.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "data/dataset.h"
@@ -18,13 +20,28 @@ using conv_kernels::Epilogue;
 using conv_kernels::Grid;
 using conv_kernels::kLanes;
 
-// Where each tensor of the canonical layout starts; the internal layout is the same except that
-// encoder.fc.weight is kept transposed ([features, code]: one 16-float code row per feature).
+// The internal layout: the canonical tensors in the same order, each starting on a lane-vector
+// boundary (so that rows of 16 weights are aligned vectors), with encoder.fc.weight transposed
+// ([features, code]: one 16-float code row per feature).
 struct Offsets {
   int64_t conv1_w, conv1_b, conv2_w, conv2_b, enc_w, enc_b, dec_w, dec_b, convt1_w, convt1_b, convt2_w, convt2_b;
   int64_t features;  // of the dense layers: 2c x 7 x 7
+  int64_t total;     // internal floats per model, a whole number of lane vectors
+  std::vector<int64_t> internal;  // per canonical tensor, in layout order
+
   explicit Offsets(const Layout& layout) {
-    const auto at = [&](const char* name) { return find_param(layout, name).offset; };
+    int64_t next = 0;
+    for (const ParamLayout& param : layout) {
+      internal.push_back(next);
+      next += (param.numel() + kLanes - 1) / kLanes * kLanes;
+    }
+    total = next;
+    const auto at = [&](const char* name) {
+      for (size_t i = 0; i < layout.size(); ++i) {
+        if (layout[i].name == name) return internal[i];
+      }
+      return find_param(layout, name).offset;  // throws, naming the missing tensor
+    };
     conv1_w = at("encoder.conv1.weight"), conv1_b = at("encoder.conv1.bias");
     conv2_w = at("encoder.conv2.weight"), conv2_b = at("encoder.conv2.bias");
     enc_w = at("encoder.fc.weight"), enc_b = at("encoder.fc.bias");
@@ -43,7 +60,8 @@ void transpose(const float* in, int64_t rows, int64_t cols, float* out) {
 
 // Activations and gradients of one 16-sample lane block, every grid with its zero border.
 struct ConvScratch : StepScratch {
-  std::vector<float> storage, gradient, images;
+  AlignedFloats storage, gradient;
+  std::vector<float> images;
   Grid x, h1, h2, g2, g1, logits, d_logits, d_g1, d_g2, d_h2, d_h1;
   float *code, *d_code;
 
@@ -60,7 +78,7 @@ struct ConvScratch : StepScratch {
     grid(d_h2, 2 * channels, side / 4), grid(d_h1, channels, side / 2);
     int64_t total = 2 * kLanes * kLanes;
     for (const Grid* g : grids) total += g->floats();
-    storage.assign(total, 0.0f);
+    storage = AlignedFloats(total);
     float* next = storage.data();
     for (Grid* g : grids) g->data = next, next += g->floats();
     code = next, d_code = next + kLanes * kLanes;
@@ -77,22 +95,32 @@ class ConvAeStep : public FastStep {
       : config_(config), layout_(find_family("conv_ae").layout(config)), offsets_(layout_) {}
 
   const Layout& layout() const override { return layout_; }
+  int64_t internal_size() const override { return offsets_.total; }
   void to_internal(const float* canonical, float* internal) const override {
-    std::memcpy(internal, canonical, sizeof(float) * layout_size(layout_));
-    transpose(canonical + offsets_.enc_w, kLanes, offsets_.features, internal + offsets_.enc_w);
+    std::fill(internal, internal + offsets_.total, 0.0f);
+    for (size_t i = 0; i < layout_.size(); ++i) {
+      const ParamLayout& param = layout_[i];
+      std::copy(canonical + param.offset, canonical + param.offset + param.numel(), internal + offsets_.internal[i]);
+    }
+    transpose(canonical + find_param(layout_, "encoder.fc.weight").offset, kLanes, offsets_.features,
+              internal + offsets_.enc_w);
   }
   void to_canonical(const float* internal, float* canonical) const override {
-    std::memcpy(canonical, internal, sizeof(float) * layout_size(layout_));
-    transpose(internal + offsets_.enc_w, offsets_.features, kLanes, canonical + offsets_.enc_w);
+    for (size_t i = 0; i < layout_.size(); ++i) {
+      const ParamLayout& param = layout_[i];
+      std::copy(internal + offsets_.internal[i], internal + offsets_.internal[i] + param.numel(), canonical + param.offset);
+    }
+    transpose(internal + offsets_.enc_w, offsets_.features, kLanes,
+              canonical + find_param(layout_, "encoder.fc.weight").offset);
   }
   std::unique_ptr<StepScratch> make_scratch() const override {
-    return std::make_unique<ConvScratch>(config_.channels, layout_size(layout_));
+    return std::make_unique<ConvScratch>(config_.channels, offsets_.total);
   }
 
   double step(const ImageSet& train, const int64_t* batch_indices, const float* params, StepScratch& scratch,
               BatchPrefetcher& prefetch) const override {
     auto& s = static_cast<ConvScratch&>(scratch);
-    std::fill(s.gradient.begin(), s.gradient.end(), 0.0f);
+    std::fill(s.grads(), s.grads() + offsets_.total, 0.0f);
     const int64_t blocks = config_.batch_size / kLanes;
     const float elements = static_cast<float>(config_.batch_size * kImagePixels);
     double squared = 0.0, code_l1 = 0.0;
@@ -134,7 +162,7 @@ class ConvAeStep : public FastStep {
   // ReLU of the forward pass. Returns the block's sum |code| (sparse regularizer, else 0).
   double backward(const float* p, ConvScratch& s) const {
     const Offsets& o = offsets_;
-    float* g = s.gradient.data();
+    float* g = s.grads();
     conv_kernels::weight_grad(s.g1, s.d_logits, g + o.convt2_w);
     conv_kernels::channel_sums(s.d_logits, g + o.convt2_b);
     conv_kernels::conv(s.d_logits, p + o.convt2_w, nullptr, s.d_g1, Epilogue::kMaskBy, &s.g1);

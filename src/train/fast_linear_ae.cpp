@@ -41,7 +41,7 @@ void to_canonical(const float* internal, int64_t k, float* canonical) {
 
 // Work buffers of one model step.
 struct LinearScratch : StepScratch {
-  std::vector<float> x, code, residual_grad, code_grad, gradient;
+  AlignedFloats x, code, residual_grad, code_grad, gradient;
   LinearScratch(int64_t batch, int64_t k)
       : x(batch * kInput), code(batch * k), residual_grad(batch * kInput), code_grad(batch * k), gradient(Offsets(k).total) {}
   int64_t bytes() const override {

@@ -50,10 +50,10 @@ RawTrainResult train_fast(const FamilyConfig& config, const FastStep& fast_step,
                           const ImageSet& train, const TrainOptions& options) {
   const int64_t models = static_cast<int64_t>(specs.size());
   const int64_t params_per_model = layout_size(fast_step.layout());
+  const int64_t stride = fast_step.internal_size();  // between models' internal parameters
   const int64_t checkpoints = static_cast<int64_t>(config.checkpoint_steps.size());
 
-  std::vector<float> params(models * params_per_model);
-  std::vector<float> adam_m(models * params_per_model, 0.0f), adam_v(models * params_per_model, 0.0f);
+  AlignedFloats params(models * stride), adam_m(models * stride), adam_v(models * stride);
   std::vector<float> lr(models);
   std::vector<SampleStream> streams;
   std::vector<float> canonical(params_per_model);
@@ -62,7 +62,7 @@ RawTrainResult train_fast(const FamilyConfig& config, const FastStep& fast_step,
   result.checkpoints.resize(models * checkpoints * params_per_model);
   for (int64_t m = 0; m < models; ++m) {
     init_flat_params(canonical.data(), fast_step.layout(), specs[m]->init_seed);
-    fast_step.to_internal(canonical.data(), params.data() + m * params_per_model);
+    fast_step.to_internal(canonical.data(), params.data() + m * stride);
     lr[m] = static_cast<float>(specs[m]->lr);
     streams.emplace_back(specs[m]->sample_indices, specs[m]->seed);
   }
@@ -83,7 +83,7 @@ RawTrainResult train_fast(const FamilyConfig& config, const FastStep& fast_step,
   // every step. A group's state gets a third of the L2 left by the step's work buffers (the rest
   // holds prefetched batches and absorbs conflicts): for W1 on a 2 MB L2 that is one model, measured
   // ~1 % faster than two.
-  const int64_t state_bytes = 3 * params_per_model * static_cast<int64_t>(sizeof(float));
+  const int64_t state_bytes = 3 * stride * static_cast<int64_t>(sizeof(float));
   const int64_t scratch_bytes = fast_step.make_scratch()->bytes();
   const int64_t group_size =
       std::clamp<int64_t>((l2_cache_bytes() - scratch_bytes) / 3 / state_bytes, 1, std::max<int64_t>(1, models));
@@ -110,18 +110,17 @@ RawTrainResult train_fast(const FamilyConfig& config, const FastStep& fast_step,
           const bool fetch = !diverged[after] && after_step <= config.steps;
           BatchPrefetcher prefetch(train, fetch ? draw_batch(after, after_step) : nullptr, config.batch_size);
           if (diverged[m]) continue;
-          float* p = params.data() + m * params_per_model;
+          float* p = params.data() + m * stride;
           const double loss = fast_step.step(train, batch_of(m, step), p, *scratch, prefetch);
           if (!std::isfinite(loss)) {
             diverged[m] = 1;  // dropped; the other models go on untouched
             continue;
           }
-          adam_step(p, scratch->grads(), adam_m.data() + m * params_per_model, adam_v.data() + m * params_per_model, 1,
-                    params_per_model, &lr[m], step);
+          adam_step(p, scratch->grads(), adam_m.data() + m * stride, adam_v.data() + m * stride, 1, stride, &lr[m], step);
         }
         if (next_checkpoint < config.checkpoint_steps.size() && config.checkpoint_steps[next_checkpoint] == step) {
           for (int64_t m = first; m < last; ++m) {
-            fast_step.to_canonical(params.data() + m * params_per_model,
+            fast_step.to_canonical(params.data() + m * stride,
                                    result.checkpoints.data() + (m * checkpoints + next_checkpoint) * params_per_model);
           }
           ++next_checkpoint;
@@ -136,7 +135,7 @@ RawTrainResult train_fast(const FamilyConfig& config, const FastStep& fast_step,
 
   result.weights.resize(models * params_per_model);
   for (int64_t m = 0; m < models; ++m) {
-    fast_step.to_canonical(params.data() + m * params_per_model, result.weights.data() + m * params_per_model);
+    fast_step.to_canonical(params.data() + m * stride, result.weights.data() + m * params_per_model);
     result.diverged[m] = diverged[m] != 0;
   }
   return result;
