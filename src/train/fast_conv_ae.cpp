@@ -163,13 +163,8 @@ class ConvAeStep : public FastStep {
   double backward(const float* p, ConvScratch& s) const {
     const Offsets& o = offsets_;
     float* g = s.grads();
-    conv_kernels::weight_grad(s.g1, s.d_logits, g + o.convt2_w);
-    conv_kernels::channel_sums(s.d_logits, g + o.convt2_b);
-    conv_kernels::conv(s.d_logits, p + o.convt2_w, nullptr, s.d_g1, Epilogue::kMaskBy, &s.g1);
-
-    conv_kernels::weight_grad(s.g2, s.d_g1, g + o.convt1_w);
-    conv_kernels::channel_sums(s.d_g1, g + o.convt1_b);
-    conv_kernels::conv(s.d_g1, p + o.convt1_w, nullptr, s.d_g2, Epilogue::kMaskBy, &s.g2);
+    transposed_backward(s.g1, s.d_logits, p + o.convt2_w, g + o.convt2_w, g + o.convt2_b, &s.d_g1);
+    transposed_backward(s.g2, s.d_g1, p + o.convt1_w, g + o.convt1_w, g + o.convt1_b, &s.d_g2);
 
     conv_kernels::dense_weight_grad(s.d_g2, s.code, g + o.dec_w);
     conv_kernels::feature_sums(s.d_g2, g + o.dec_b);
@@ -180,13 +175,24 @@ class ConvAeStep : public FastStep {
     conv_kernels::add_lane_sums(s.d_code, g + o.enc_b);
     conv_kernels::dense_from_narrow(s.d_code, p + o.enc_w, nullptr, s.d_h2, Epilogue::kMaskBy, &s.h2);
 
-    conv_kernels::weight_grad(s.d_h2, s.h1, g + o.conv2_w);
-    conv_kernels::channel_sums(s.d_h2, g + o.conv2_b);
-    conv_kernels::conv_transposed(s.d_h2, p + o.conv2_w, nullptr, s.d_h1, Epilogue::kMaskBy, &s.h1);
-
-    conv_kernels::weight_grad(s.d_h1, s.x, g + o.conv1_w);
-    conv_kernels::channel_sums(s.d_h1, g + o.conv1_b);
+    conv_backward(s.h1, s.d_h2, p + o.conv2_w, g + o.conv2_w, g + o.conv2_b, &s.d_h1);
+    conv_backward(s.x, s.d_h1, p + o.conv1_w, g + o.conv1_w, g + o.conv1_b, nullptr);  // no gradient for the images
     return code_l1;
+  }
+
+  // A layer's weight and bias gradients from its input and output gradient, and (unless d_input is
+  // null) the gradient of its input, which a ReLU produced.
+  static void conv_backward(const Grid& input, const Grid& d_output, const float* weight, float* d_weight, float* d_bias,
+                            const Grid* d_input) {
+    conv_kernels::weight_grad(d_output, input, d_weight);
+    conv_kernels::channel_sums(d_output, d_bias);
+    if (d_input) conv_kernels::conv_transposed(d_output, weight, nullptr, *d_input, Epilogue::kMaskBy, &input);
+  }
+  static void transposed_backward(const Grid& input, const Grid& d_output, const float* weight, float* d_weight,
+                                  float* d_bias, const Grid* d_input) {
+    conv_kernels::weight_grad(input, d_output, d_weight);
+    conv_kernels::channel_sums(d_output, d_bias);
+    if (d_input) conv_kernels::conv(d_output, weight, nullptr, *d_input, Epilogue::kMaskBy, &input);
   }
 
   // Adds the L1 penalty's gradient, weight / (batch x code) x sign per code element; returns sum |code|.
