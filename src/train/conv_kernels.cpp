@@ -1,7 +1,7 @@
 #include "train/conv_kernels.h"
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <type_traits>
 
@@ -35,7 +35,6 @@ inline Vec apply(Epilogue epilogue, Vec v, const float* mask) {
   if (epilogue == Epilogue::kMaskBy) return load(mask) > 0.0f ? v : Vec{};
   return v;
 }
-
 
 // Calls tile(std::integral_constant<int, W>, begin) over [begin, end) in tiles of Width, then the
 // remainder as one narrower tile.
