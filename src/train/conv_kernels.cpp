@@ -1,7 +1,6 @@
 #include "train/conv_kernels.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 #include <type_traits>
 
@@ -31,7 +30,8 @@ inline Vec splat(float s) {
 }
 
 inline Vec apply(Epilogue epilogue, Vec v, const float* mask) {
-  if (epilogue == Epilogue::kRelu) return v > 0.0f ? v : Vec{};
+  // Written so that NaN passes through, as in torch::relu: a diverged model must reach its loss.
+  if (epilogue == Epilogue::kRelu) return v <= 0.0f ? Vec{} : v;
   if (epilogue == Epilogue::kMaskBy) return load(mask) > 0.0f ? v : Vec{};
   return v;
 }
@@ -440,3 +440,4 @@ void add_lane_sums(const float* vectors, float* sums) {
 }
 
 }  // namespace genzoo::conv_kernels
+#undef GENZOO_UNROLL

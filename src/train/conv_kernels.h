@@ -37,8 +37,9 @@ enum class Epilogue {
 void conv(const Grid& in, const float* weight, const float* bias, const Grid& out, Epilogue epilogue,
           const Grid* mask = nullptr);
 
-// out(co, 2i - 1 + k) += weight[ci][co][ky][kx] in(ci, i): LibTorch's conv_transpose2d (stride 2,
-// padding 1), weight [in.channels][out.channels][4][4]. out.side = 2 in.side.
+// out(co, o) = bias[co] + sum over ci, i, k with 2i - 1 + k = o of weight[ci][co][ky][kx] in(ci, i):
+// LibTorch's conv_transpose2d (stride 2, padding 1), weight [in.channels][out.channels][4][4].
+// out.side = 2 in.side. bias may be null. Overwrites out's interior.
 void conv_transposed(const Grid& in, const float* weight, const float* bias, const Grid& out, Epilogue epilogue,
                      const Grid* mask = nullptr);
 

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 
 #include "data/dataset.h"
 #include "data/image.h"
@@ -11,6 +10,7 @@
 #include "models/family.h"
 #include "train/conv_kernels.h"
 #include "train/data_stream.h"
+#include "train/linear_kernels.h"
 
 namespace genzoo {
 
@@ -36,12 +36,8 @@ struct Offsets {
       next += (param.numel() + kLanes - 1) / kLanes * kLanes;
     }
     total = next;
-    const auto at = [&](const char* name) {
-      for (size_t i = 0; i < layout.size(); ++i) {
-        if (layout[i].name == name) return internal[i];
-      }
-      return find_param(layout, name).offset;  // throws, naming the missing tensor
-    };
+    // find_param throws, naming the missing tensor, for a layout this path was not written for.
+    const auto at = [&](const char* name) { return internal[&find_param(layout, name) - layout.data()]; };
     conv1_w = at("encoder.conv1.weight"), conv1_b = at("encoder.conv1.bias");
     conv2_w = at("encoder.conv2.weight"), conv2_b = at("encoder.conv2.bias");
     enc_w = at("encoder.fc.weight"), enc_b = at("encoder.fc.bias");
@@ -51,12 +47,6 @@ struct Offsets {
     features = find_param(layout, "encoder.fc.weight").shape.at(1);
   }
 };
-
-void transpose(const float* in, int64_t rows, int64_t cols, float* out) {
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t c = 0; c < cols; ++c) out[c * rows + r] = in[r * cols + c];
-  }
-}
 
 // Activations and gradients of one 16-sample lane block, every grid with its zero border.
 struct ConvScratch : StepScratch {
@@ -102,7 +92,7 @@ class ConvAeStep : public FastStep {
       const ParamLayout& param = layout_[i];
       std::copy(canonical + param.offset, canonical + param.offset + param.numel(), internal + offsets_.internal[i]);
     }
-    transpose(canonical + find_param(layout_, "encoder.fc.weight").offset, kLanes, offsets_.features,
+    kernels::transpose(canonical + find_param(layout_, "encoder.fc.weight").offset, kLanes, offsets_.features,
               internal + offsets_.enc_w);
   }
   void to_canonical(const float* internal, float* canonical) const override {
@@ -110,7 +100,7 @@ class ConvAeStep : public FastStep {
       const ParamLayout& param = layout_[i];
       std::copy(internal + offsets_.internal[i], internal + offsets_.internal[i] + param.numel(), canonical + param.offset);
     }
-    transpose(internal + offsets_.enc_w, offsets_.features, kLanes,
+    kernels::transpose(internal + offsets_.enc_w, offsets_.features, kLanes,
               canonical + find_param(layout_, "encoder.fc.weight").offset);
   }
   std::unique_ptr<StepScratch> make_scratch() const override {

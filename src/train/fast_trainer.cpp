@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
+#include <thread>
 
 #include "data/dataset.h"
 #include "job/job.h"
@@ -85,53 +87,77 @@ RawTrainResult train_fast(const FamilyConfig& config, const FastStep& fast_step,
   // ~1 % faster than two.
   const int64_t state_bytes = 3 * stride * static_cast<int64_t>(sizeof(float));
   const int64_t scratch_bytes = fast_step.make_scratch()->bytes();
-  const int64_t group_size =
-      std::clamp<int64_t>((l2_cache_bytes() - scratch_bytes) / 3 / state_bytes, 1, std::max<int64_t>(1, models));
+  const int64_t threads = std::max(1, at::get_num_threads());
+  // No larger than an equal share, so that every thread has a group to train.
+  const int64_t group_size = std::clamp<int64_t>((l2_cache_bytes() - scratch_bytes) / 3 / state_bytes, 1,
+                                                 std::max<int64_t>(1, (models + threads - 1) / threads));
   const int64_t groups = (models + group_size - 1) / group_size;
+  const int64_t total_group_steps = groups * config.steps;
+  std::atomic<int64_t> next_group{0};
   std::atomic<int64_t> group_steps_done{0};
-  int64_t reported_steps = 0;  // by the reporting thread only
   std::atomic<bool> abandoned{false};
-  at::parallel_for(0, groups, 1, [&](int64_t group_begin, int64_t group_end) {
-    const std::unique_ptr<StepScratch> scratch = fast_step.make_scratch();
-    // Progress and stop requests are served by the calling thread (MPI is funneled through it).
-    const bool reporter = at::get_thread_num() == 0;
-    for (int64_t group = group_begin; group < group_end && !abandoned; ++group) {
-      const int64_t first = group * group_size, last = std::min(models, first + group_size);
-      size_t next_checkpoint = 0;
-      for (int64_t step = 1; step <= config.steps; ++step) {
-        if (options.stop && options.stop->load()) {
-          abandoned = true;
-          return;
-        }
-        if (step == 1 && !diverged[first]) draw_batch(first, step);
-        for (int64_t m = first; m < last; ++m) {
-          const bool wraps = m + 1 == last;
-          const int64_t after = wraps ? first : m + 1, after_step = wraps ? step + 1 : step;
-          const bool fetch = !diverged[after] && after_step <= config.steps;
-          BatchPrefetcher prefetch(train, fetch ? draw_batch(after, after_step) : nullptr, config.batch_size);
-          if (diverged[m]) continue;
-          float* p = params.data() + m * stride;
-          const double loss = fast_step.step(train, batch_of(m, step), p, *scratch, prefetch);
-          if (!std::isfinite(loss)) {
-            diverged[m] = 1;  // dropped; the other models go on untouched
-            continue;
-          }
-          adam_step(p, scratch->grads(), adam_m.data() + m * stride, adam_v.data() + m * stride, 1, stride, &lr[m], step);
-        }
-        if (next_checkpoint < config.checkpoint_steps.size() && config.checkpoint_steps[next_checkpoint] == step) {
-          for (int64_t m = first; m < last; ++m) {
-            fast_step.to_canonical(params.data() + m * stride,
-                                   result.checkpoints.data() + (m * checkpoints + next_checkpoint) * params_per_model);
-          }
-          ++next_checkpoint;
-        }
-        // Progress in chunk steps (group steps / groups), each value reported once.
-        const int64_t done = ++group_steps_done;
-        if (reporter && options.on_step && done / groups > reported_steps) options.on_step(reported_steps = done / groups);
+  int64_t reported_steps = 0;  // by the calling thread only
+
+  // Progress goes to options.on_step in chunk steps (group steps / groups), every value in order, and only
+  // from the calling thread: under MPI the callback also serves the leader's messages (funneled MPI).
+  const auto report = [&] {
+    const int64_t done = group_steps_done.load() / groups;
+    while (options.on_step && reported_steps < done && !(options.stop && options.stop->load())) {
+      options.on_step(++reported_steps);
+    }
+  };
+  const auto train_group = [&](int64_t group, StepScratch& scratch, bool caller) {
+    const int64_t first = group * group_size, last = std::min(models, first + group_size);
+    size_t next_checkpoint = 0;
+    for (int64_t step = 1; step <= config.steps; ++step) {
+      // Every thread polls the stop flag, so a stop request ends the chunk within one group step.
+      if (abandoned || (options.stop && options.stop->load())) {
+        abandoned = true;
+        return;
       }
+      if (step == 1 && !diverged[first]) draw_batch(first, step);
+      for (int64_t m = first; m < last; ++m) {
+        const bool wraps = m + 1 == last;
+        const int64_t after = wraps ? first : m + 1, after_step = wraps ? step + 1 : step;
+        const bool fetch = !diverged[after] && after_step <= config.steps;
+        BatchPrefetcher prefetch(train, fetch ? draw_batch(after, after_step) : nullptr, config.batch_size);
+        if (diverged[m]) continue;
+        float* p = params.data() + m * stride;
+        const double loss = fast_step.step(train, batch_of(m, step), p, scratch, prefetch);
+        if (!std::isfinite(loss)) {
+          diverged[m] = 1;  // dropped; the other models go on untouched
+          continue;
+        }
+        adam_step(p, scratch.grads(), adam_m.data() + m * stride, adam_v.data() + m * stride, 1, stride, &lr[m], step);
+      }
+      if (next_checkpoint < config.checkpoint_steps.size() && config.checkpoint_steps[next_checkpoint] == step) {
+        for (int64_t m = first; m < last; ++m) {
+          fast_step.to_canonical(params.data() + m * stride,
+                                 result.checkpoints.data() + (m * checkpoints + next_checkpoint) * params_per_model);
+        }
+        ++next_checkpoint;
+      }
+      ++group_steps_done;
+      if (caller) report();
+    }
+  };
+  // One task per thread, each taking groups from a shared counter (groups may differ in cost:
+  // diverged models are skipped).
+  at::parallel_for(0, threads, 1, [&](int64_t, int64_t) {
+    const std::unique_ptr<StepScratch> scratch = fast_step.make_scratch();
+    const bool caller = at::get_thread_num() == 0;
+    for (int64_t group = next_group++; group < groups && !abandoned; group = next_group++) {
+      train_group(group, *scratch, caller);
+    }
+    // Out of groups, the calling thread keeps reporting (and serving MPI) until the others finish.
+    while (caller && !abandoned && group_steps_done.load() < total_group_steps) {
+      if (options.stop && options.stop->load()) abandoned = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      report();
     }
   });
   if (abandoned) throw ChunkAbandoned{};
+  report();  // the steps the other threads finished last
 
   result.weights.resize(models * params_per_model);
   for (int64_t m = 0; m < models; ++m) {

@@ -343,13 +343,23 @@ void evaluate(const FamilyConfig& config, const std::vector<const ModelSpec*>& s
 
 }  // namespace
 
+namespace {
+
+// The hand-written step for this configuration, or null where LibTorch trains it.
+std::unique_ptr<FastStep> fast_step_for(const FamilyConfig& config, const TrainOptions& options) {
+  if (options.kernels != "auto" || !torch::Device(options.device).is_cpu()) return nullptr;
+  return make_fast_step(config);
+}
+
+}  // namespace
+
 bool uses_fast_kernels(const FamilyConfig& config, const TrainOptions& options) {
-  return options.kernels == "auto" && torch::Device(options.device).is_cpu() && make_fast_step(config) != nullptr;
+  return fast_step_for(config, options) != nullptr;
 }
 
 RawTrainResult train_weights(const FamilyConfig& config, const std::vector<const ModelSpec*>& specs,
                              const Dataset& dataset, const TrainOptions& options) {
-  if (uses_fast_kernels(config, options)) return train_fast(config, *make_fast_step(config), specs, dataset.train, options);
+  if (const auto fast_step = fast_step_for(config, options)) return train_fast(config, *fast_step, specs, dataset.train, options);
   if (find_family(config.name).torch_impl().adversarial()) return train_adversarial(config, specs, dataset.train, options);
   return train_torch(config, specs, dataset.train, options);
 }

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -128,6 +129,29 @@ TEST(ConvKernels, ConvTransposedMatchesConvTranspose2d) {
       EXPECT_TRUE(out.border_is_zero()) << s.name();
     }
   }
+}
+
+// A NaN in a diverged model's weights must reach its loss (as torch::relu lets it through): a ReLU
+// written as "v > 0 ? v : 0" would turn it into 0 and hide the divergence.
+TEST(ConvKernels, ReluLetsNanThrough) {
+  // Random [8][3][4][4] weights with one NaN at [a][b][ky][kx] = [a][b][k][k].
+  const auto weights_with_nan = [](uint64_t seed, int64_t a, int64_t b, int64_t k) {
+    auto weight = random({8, 3, 4, 4}, seed);
+    weight[a][b][k][k] = std::numeric_limits<double>::quiet_NaN();
+    return floats(weight);
+  };
+  const OwnedGrid large_in(random({kLanes, 3, 14, 14}, 9));
+  const auto w = weights_with_nan(10, 5, 1, 2);  // output channel 5, input channel 1
+  OwnedGrid small_out(8, 7);
+  conv_kernels::conv(large_in.grid, w.data(), nullptr, small_out.grid, Epilogue::kRelu);
+  EXPECT_TRUE(small_out.tensor()[0][5].isnan().all().item<bool>()) << "channel 5 has the NaN weight";
+  EXPECT_FALSE(small_out.tensor()[0][4].isnan().any().item<bool>()) << "channel 4 does not";
+
+  const OwnedGrid small_in(random({kLanes, 8, 7, 7}, 11));
+  const auto tw = weights_with_nan(12, 2, 1, 1);  // input channel 2, output channel 1
+  OwnedGrid large_out(3, 14);
+  conv_kernels::conv_transposed(small_in.grid, tw.data(), nullptr, large_out.grid, Epilogue::kRelu);
+  EXPECT_TRUE(large_out.tensor()[0][1].isnan().any().item<bool>()) << "output channel 1 has the NaN weight";
 }
 
 // weight_grad accumulates (+=) the weight gradient of both convolution kinds; checked against

@@ -200,6 +200,7 @@ TEST(Trainer, ConvFastPathAgreesWithTorchPath) {
     config.steps = 5;
     config.regularizer = regularizer;
     config.reg_weight = 0.5;
+    config.batch_size = 32;  // two 16-sample lane blocks: their gradients must add up
     EXPECT_LE(fast_versus_torch(config, pick(conv_specs(), {0, 1, 2})), 5e-5) << regularizer;
   }
 }
