@@ -121,9 +121,11 @@ class Gan : public Family {
     const double taps = kKernel * kKernel;
     const double convs = 14 * 14 * c * taps + 7 * 7 * 2 * c * c * taps;
     const double generator_flops = convs + 2 * c * 49 * k, discriminator_flops = convs + 2 * c * 49;
-    // per generator step: d_steps x (D on real + D on fake + G forward) + one G step through D
-    return 3.0 * 2.0 * (static_cast<double>(config.d_steps) * (2 * discriminator_flops + generator_flops) +
-                        generator_flops + discriminator_flops);
+    // Per generator step, in passes of a network (forward, weight gradient and input gradient cost
+    // one pass each): d_steps x (D forward and backward on real and on fake: 6 D, G forward for the
+    // fakes: 1 G), then the G step (G forward and backward: 3 G; D forward and input gradient: 2 D).
+    const double d_steps = static_cast<double>(config.d_steps);
+    return 2.0 * (d_steps * (6 * discriminator_flops + generator_flops) + 3 * generator_flops + 2 * discriminator_flops);
   }
   const TorchFamily& torch_impl() const override { return impl_; }
 

@@ -18,6 +18,10 @@ StackedParams view_params(const torch::Tensor& flat, const Layout& layout) {
   return params;
 }
 
+torch::Generator noise_generator(uint64_t model_seed) {
+  return at::make_generator<at::CPUGeneratorImpl>(mix_seed(model_seed, 0x6e6f697365ULL));  // "noise"
+}
+
 int64_t generator_param_count(const Layout& layout) {
   int64_t count = 0;
   for (const auto& p : layout) {

@@ -74,6 +74,9 @@ class TorchFamily {
 // Number of leading flat parameters with role "generator" (the rest belong to the discriminator).
 int64_t generator_param_count(const Layout& layout);
 
+// A model's own noise generator (codes, reparameterization, corruption), seeded from its spec's seed.
+torch::Generator noise_generator(uint64_t model_seed);
+
 // Fills one model's flat parameters (canonical layout) with PyTorch-style default init:
 // weights and biases ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), drawn from the portable Rng with seed.
 void init_flat_params(float* flat, const Layout& layout, uint64_t seed);

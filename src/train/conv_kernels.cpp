@@ -33,6 +33,8 @@ inline Vec apply(Epilogue epilogue, Vec v, const float* mask) {
   // Written so that NaN passes through, as in torch::relu: a diverged model must reach its loss.
   if (epilogue == Epilogue::kRelu) return v <= 0.0f ? Vec{} : v;
   if (epilogue == Epilogue::kMaskBy) return load(mask) > 0.0f ? v : Vec{};
+  if (epilogue == Epilogue::kLeakyRelu) return v < 0.0f ? kLeakySlope * v : v;
+  if (epilogue == Epilogue::kLeakyMaskBy) return load(mask) > 0.0f ? v : kLeakySlope * v;
   return v;
 }
 
@@ -238,6 +240,18 @@ inline Vec exp_vec(Vec v) {
   return p * scale;
 }
 
+// Calls visit(c, y, x) for every interior pixel of grid.
+template <class Visit>
+void for_each_pixel(const Grid& grid, Visit visit) {
+  for (int64_t c = 0; c < grid.channels; ++c) {
+    for (int64_t y = 0; y < grid.side; ++y) {
+      for (int64_t x = 0; x < grid.side; ++x) visit(c, y, x);
+    }
+  }
+}
+
+inline Vec sigmoid_vec(Vec v) { return 1.0f / (1.0f + exp_vec(-v)); }
+
 }  // namespace
 
 void conv(const Grid& in, const float* weight, const float* bias, const Grid& out, Epilogue epilogue, const Grid* mask) {
@@ -380,21 +394,84 @@ void dense_weight_grad(const Grid& grid, const float* narrow, float* grad) {
 
 double sigmoid_squared_error(const Grid& logits, const Grid& target, float scale, const Grid& grad) {
   Vec squared = {};
-  for (int64_t c = 0; c < logits.channels; ++c) {
-    for (int64_t y = 0; y < logits.side; ++y) {
-      for (int64_t x = 0; x < logits.side; ++x) {
-        const Vec out = 1.0f / (1.0f + exp_vec(-load(logits.at(c, y, x))));
-        const Vec diff = out - load(target.at(c, y, x));
-        squared += diff * diff;
-        store(grad.at(c, y, x), scale * diff * out * (1.0f - out));
-      }
-    }
-  }
+  for_each_pixel(logits, [&](int64_t c, int64_t y, int64_t x) {
+    const Vec out = sigmoid_vec(load(logits.at(c, y, x)));
+    const Vec diff = out - load(target.at(c, y, x));
+    squared += diff * diff;
+    store(grad.at(c, y, x), scale * diff * out * (1.0f - out));
+  });
   float lanes[kLanes];
   store(lanes, squared);
   double sum = 0.0;
   for (float lane : lanes) sum += lane;
   return sum;
+}
+
+void conv_backward(const Grid& input, const Grid& d_output, const float* weight, float* d_weight, float* d_bias,
+                   const Grid* d_input, Epilogue input_epilogue) {
+  if (d_weight) {
+    weight_grad(d_output, input, d_weight);
+    channel_sums(d_output, d_bias);
+  }
+  if (d_input) conv_transposed(d_output, weight, nullptr, *d_input, input_epilogue, &input);
+}
+
+void conv_transposed_backward(const Grid& input, const Grid& d_output, const float* weight, float* d_weight,
+                              float* d_bias, const Grid* d_input, Epilogue input_epilogue) {
+  if (d_weight) {
+    weight_grad(input, d_output, d_weight);
+    channel_sums(d_output, d_bias);
+  }
+  if (d_input) conv(d_output, weight, nullptr, *d_input, input_epilogue, &input);
+}
+
+void load_images(const float* images, const Grid& grid) {
+  const int64_t pixels = grid.side * grid.side;
+  for (int64_t y = 0; y < grid.side; ++y) {
+    for (int64_t x = 0; x < grid.side; ++x) {
+      float* lanes = grid.at(0, y, x);
+      for (int64_t b = 0; b < kLanes; ++b) lanes[b] = images[b * pixels + y * grid.side + x];
+    }
+  }
+}
+
+void sigmoid(const Grid& logits, const Grid& out) {
+  for_each_pixel(logits, [&](int64_t c, int64_t y, int64_t x) { store(out.at(c, y, x), sigmoid_vec(load(logits.at(c, y, x)))); });
+}
+
+void sigmoid_backward(const Grid& out, const Grid& d_out, const Grid& d_logits) {
+  for_each_pixel(out, [&](int64_t c, int64_t y, int64_t x) {
+    const Vec o = load(out.at(c, y, x));
+    store(d_logits.at(c, y, x), load(d_out.at(c, y, x)) * o * (1.0f - o));
+  });
+}
+
+// Features f = (c * side + y) * side + x, in grid order.
+void dense_to_one(const Grid& grid, const float* weight, float bias, float* lanes) {
+  Vec acc = splat(bias);
+  const float* w = weight;
+  for_each_pixel(grid, [&](int64_t c, int64_t y, int64_t x) { acc += splat(*w++) * load(grid.at(c, y, x)); });
+  store(lanes, acc);
+}
+
+void dense_from_one(const float* lanes, const float* weight, const Grid& grid, Epilogue epilogue, const Grid* mask) {
+  const Vec in = load(lanes);
+  const float* w = weight;
+  for_each_pixel(grid, [&](int64_t c, int64_t y, int64_t x) {
+    store(grid.at(c, y, x), apply(epilogue, splat(*w++) * in, mask ? mask->at(c, y, x) : nullptr));
+  });
+}
+
+void dense_one_weight_grad(const Grid& grid, const float* lanes, float* grad) {
+  const Vec in = load(lanes);
+  float* g = grad;
+  for_each_pixel(grid, [&](int64_t c, int64_t y, int64_t x) {
+    float products[kLanes];
+    store(products, load(grid.at(c, y, x)) * in);
+    float sum = 0.0f;
+    for (float p : products) sum += p;
+    *g++ += sum;
+  });
 }
 
 namespace {

@@ -1,4 +1,4 @@
-// Kernels for conv_ae's stride-2, 4x4, padding-1 convolutions with 16 samples in the vector lanes.
+// Kernels for conv_ae's and gan's stride-2, 4x4, padding-1 convolutions with 16 samples in the vector lanes.
 // Every activation is a Grid: [channels][side + 2][side + 2][16] floats, a zero border of one pixel
 // around each channel plane (so no kernel tests bounds) and one 16-sample lane vector per pixel
 // (one AVX-512 register). Weights keep LibTorch's layouts; the backward passes reuse the forward
@@ -30,7 +30,12 @@ enum class Epilogue {
   kNone,
   kRelu,    // max(0, .)
   kMaskBy,  // keep where the reference grid is positive: the gradient through a ReLU output
+  kLeakyRelu,    // max(kLeakySlope x, x)
+  kLeakyMaskBy,  // x where the reference grid is positive, else kLeakySlope x: through a leaky ReLU
 };
+
+// The negative slope of the leaky ReLU (DCGAN's discriminator).
+constexpr float kLeakySlope = 0.2f;
 
 // out(co, o) = bias[co] + sum_ci,k weight[co][ci][ky][kx] in(ci, 2o - 1 + k): LibTorch's conv2d
 // (stride 2, padding 1). in.side = 2 out.side. bias may be null. Writes out's interior only.
@@ -72,6 +77,35 @@ void dense_weight_grad(const Grid& grid, const float* narrow, float* grad);
 // scale (out - target) out (1 - out) on the interior (the gradient with respect to the logits).
 // Returns the sum of squared errors.
 double sigmoid_squared_error(const Grid& logits, const Grid& target, float scale, const Grid& grad);
+
+// Back through a convolution (conv_backward) or a transposed one: adds the weight and bias
+// gradients (skipped when d_weight is null), and unless d_input is null writes the input's
+// gradient, passed through input_epilogue with the input as its mask (kMaskBy after a ReLU,
+// kLeakyMaskBy after a leaky one, kNone for the network's input).
+void conv_backward(const Grid& input, const Grid& d_output, const float* weight, float* d_weight, float* d_bias,
+                   const Grid* d_input, Epilogue input_epilogue);
+void conv_transposed_backward(const Grid& input, const Grid& d_output, const float* weight, float* d_weight,
+                              float* d_bias, const Grid* d_input, Epilogue input_epilogue);
+
+// Channel 0 of grid from kLanes images of grid.side x grid.side floats each (image b in lane b).
+void load_images(const float* images, const Grid& grid);
+
+// out = sigmoid(logits) on the interior.
+void sigmoid(const Grid& logits, const Grid& out);
+
+// d_logits = d_out out (1 - out) on the interior, out = sigmoid(logits): back through a sigmoid.
+void sigmoid_backward(const Grid& out, const Grid& d_out, const Grid& d_logits);
+
+// The dense layer from a grid's features to one output per sample: lanes = bias + sum_f weight[f]
+// grid(f). Its input gradient is dense_from_one, its weight gradient dense_one_weight_grad.
+void dense_to_one(const Grid& grid, const float* weight, float bias, float* lanes);
+
+// grid(f) = epilogue(weight[f] lanes).
+void dense_from_one(const float* lanes, const float* weight, const Grid& grid, Epilogue epilogue,
+                    const Grid* mask = nullptr);
+
+// grad[f] += sum over samples of grid(f) lanes.
+void dense_one_weight_grad(const Grid& grid, const float* lanes, float* grad);
 
 // sums[j] += sum over lanes of vectors[j] for j < 16: sixteen horizontal sums at once.
 void add_lane_sums(const float* vectors, float* sums);

@@ -20,24 +20,15 @@ using conv_kernels::Epilogue;
 using conv_kernels::Grid;
 using conv_kernels::kLanes;
 
-// The internal layout: the canonical tensors in the same order, each starting on a lane-vector
-// boundary (so that rows of 16 weights are aligned vectors), with encoder.fc.weight transposed
-// ([features, code]: one 16-float code row per feature).
+// The internal layout: AlignedLayout (rows of 16 weights are aligned vectors) with
+// encoder.fc.weight transposed ([features, code]: one 16-float code row per feature).
 struct Offsets {
+  AlignedLayout aligned;
   int64_t conv1_w, conv1_b, conv2_w, conv2_b, enc_w, enc_b, dec_w, dec_b, convt1_w, convt1_b, convt2_w, convt2_b;
   int64_t features;  // of the dense layers: 2c x 7 x 7
-  int64_t total;     // internal floats per model, a whole number of lane vectors
-  std::vector<int64_t> internal;  // per canonical tensor, in layout order
 
-  explicit Offsets(const Layout& layout) {
-    int64_t next = 0;
-    for (const ParamLayout& param : layout) {
-      internal.push_back(next);
-      next += (param.numel() + kLanes - 1) / kLanes * kLanes;
-    }
-    total = next;
-    // find_param throws, naming the missing tensor, for a layout this path was not written for.
-    const auto at = [&](const char* name) { return internal[&find_param(layout, name) - layout.data()]; };
+  explicit Offsets(const Layout& layout) : aligned(layout) {
+    const auto at = [&](const char* name) { return aligned.offset(name); };
     conv1_w = at("encoder.conv1.weight"), conv1_b = at("encoder.conv1.bias");
     conv2_w = at("encoder.conv2.weight"), conv2_b = at("encoder.conv2.bias");
     enc_w = at("encoder.fc.weight"), enc_b = at("encoder.fc.bias");
@@ -49,34 +40,18 @@ struct Offsets {
 };
 
 // Activations and gradients of one 16-sample lane block, every grid with its zero border.
-struct ConvScratch : StepScratch {
-  AlignedFloats storage, gradient;
-  std::vector<float> images;
+struct ConvScratch : LaneScratch {
   Grid x, h1, h2, g2, g1, logits, d_logits, d_g1, d_g2, d_h2, d_h1;
-  float *code, *d_code;
+  float *code, *d_code;  // [16][kLanes] each
 
-  ConvScratch(int64_t channels, int64_t params) : gradient(params), images(kLanes * kImagePixels) {
+  ConvScratch(int64_t channels, int64_t params) : LaneScratch(params) {
     const int64_t side = kImageSide;
-    std::vector<Grid*> grids;
-    const auto grid = [&](Grid& g, int64_t c, int64_t s) {
-      g.channels = c, g.side = s;
-      grids.push_back(&g);
-    };
-    grid(x, 1, side), grid(h1, channels, side / 2), grid(h2, 2 * channels, side / 4);
-    grid(g2, 2 * channels, side / 4), grid(g1, channels, side / 2), grid(logits, 1, side);
-    grid(d_logits, 1, side), grid(d_g1, channels, side / 2), grid(d_g2, 2 * channels, side / 4);
-    grid(d_h2, 2 * channels, side / 4), grid(d_h1, channels, side / 2);
-    int64_t total = 2 * kLanes * kLanes;
-    for (const Grid* g : grids) total += g->floats();
-    storage = AlignedFloats(total);
-    float* next = storage.data();
-    for (Grid* g : grids) g->data = next, next += g->floats();
-    code = next, d_code = next + kLanes * kLanes;
+    add(x, 1, side), add(h1, channels, side / 2), add(h2, 2 * channels, side / 4);
+    add(g2, 2 * channels, side / 4), add(g1, channels, side / 2), add(logits, 1, side);
+    add(d_logits, 1, side), add(d_g1, channels, side / 2), add(d_g2, 2 * channels, side / 4);
+    add(d_h2, 2 * channels, side / 4), add(d_h1, channels, side / 2);
+    code = place(2 * kLanes * kLanes), d_code = code + kLanes * kLanes;
   }
-  int64_t bytes() const override {
-    return static_cast<int64_t>(sizeof(float) * (storage.size() + gradient.size() + images.size()));
-  }
-  float* grads() override { return gradient.data(); }
 };
 
 class ConvAeStep : public FastStep {
@@ -85,32 +60,25 @@ class ConvAeStep : public FastStep {
       : config_(config), layout_(find_family("conv_ae").layout(config)), offsets_(layout_) {}
 
   const Layout& layout() const override { return layout_; }
-  int64_t internal_size() const override { return offsets_.total; }
+  int64_t internal_size() const override { return offsets_.aligned.size(); }
   void to_internal(const float* canonical, float* internal) const override {
-    std::fill(internal, internal + offsets_.total, 0.0f);
-    for (size_t i = 0; i < layout_.size(); ++i) {
-      const ParamLayout& param = layout_[i];
-      std::copy(canonical + param.offset, canonical + param.offset + param.numel(), internal + offsets_.internal[i]);
-    }
+    offsets_.aligned.to_internal(canonical, internal);
     kernels::transpose(canonical + find_param(layout_, "encoder.fc.weight").offset, kLanes, offsets_.features,
-              internal + offsets_.enc_w);
+                       internal + offsets_.enc_w);
   }
   void to_canonical(const float* internal, float* canonical) const override {
-    for (size_t i = 0; i < layout_.size(); ++i) {
-      const ParamLayout& param = layout_[i];
-      std::copy(internal + offsets_.internal[i], internal + offsets_.internal[i] + param.numel(), canonical + param.offset);
-    }
+    offsets_.aligned.to_canonical(internal, canonical);
     kernels::transpose(internal + offsets_.enc_w, offsets_.features, kLanes,
-              canonical + find_param(layout_, "encoder.fc.weight").offset);
+                       canonical + find_param(layout_, "encoder.fc.weight").offset);
   }
   std::unique_ptr<StepScratch> make_scratch() const override {
-    return std::make_unique<ConvScratch>(config_.channels, offsets_.total);
+    return std::make_unique<ConvScratch>(config_.channels, offsets_.aligned.size());
   }
 
-  double step(const ImageSet& train, const int64_t* batch_indices, const float* params, StepScratch& scratch,
-              BatchPrefetcher& prefetch) const override {
+  double gradients(const ImageSet& train, const int64_t* batch_indices, const float* params, StepScratch& scratch,
+                   BatchPrefetcher& prefetch) const override {
     auto& s = static_cast<ConvScratch&>(scratch);
-    std::fill(s.grads(), s.grads() + offsets_.total, 0.0f);
+    std::fill(s.grads(), s.grads() + offsets_.aligned.size(), 0.0f);
     const int64_t blocks = config_.batch_size / kLanes;
     const float elements = static_cast<float>(config_.batch_size * kImagePixels);
     double squared = 0.0, code_l1 = 0.0;
@@ -129,12 +97,7 @@ class ConvAeStep : public FastStep {
   // The 16 images as the input grid: pixel (y, x) of sample b at x.at(0, y, x)[b].
   static void load_images(const ImageSet& train, const int64_t* indices, ConvScratch& s) {
     gather_images(train, indices, kLanes, s.images.data());
-    for (int64_t y = 0; y < kImageSide; ++y) {
-      for (int64_t x = 0; x < kImageSide; ++x) {
-        float* lanes = s.x.at(0, y, x);
-        for (int64_t b = 0; b < kLanes; ++b) lanes[b] = s.images[b * kImagePixels + y * kImageSide + x];
-      }
-    }
+    conv_kernels::load_images(s.images.data(), s.x);
   }
 
   void forward(const float* p, ConvScratch& s) const {
@@ -153,8 +116,10 @@ class ConvAeStep : public FastStep {
   double backward(const float* p, ConvScratch& s) const {
     const Offsets& o = offsets_;
     float* g = s.grads();
-    transposed_backward(s.g1, s.d_logits, p + o.convt2_w, g + o.convt2_w, g + o.convt2_b, &s.d_g1);
-    transposed_backward(s.g2, s.d_g1, p + o.convt1_w, g + o.convt1_w, g + o.convt1_b, &s.d_g2);
+    conv_kernels::conv_transposed_backward(s.g1, s.d_logits, p + o.convt2_w, g + o.convt2_w, g + o.convt2_b, &s.d_g1,
+                                           Epilogue::kMaskBy);
+    conv_kernels::conv_transposed_backward(s.g2, s.d_g1, p + o.convt1_w, g + o.convt1_w, g + o.convt1_b, &s.d_g2,
+                                           Epilogue::kMaskBy);
 
     conv_kernels::dense_weight_grad(s.d_g2, s.code, g + o.dec_w);
     conv_kernels::feature_sums(s.d_g2, g + o.dec_b);
@@ -165,24 +130,10 @@ class ConvAeStep : public FastStep {
     conv_kernels::add_lane_sums(s.d_code, g + o.enc_b);
     conv_kernels::dense_from_narrow(s.d_code, p + o.enc_w, nullptr, s.d_h2, Epilogue::kMaskBy, &s.h2);
 
-    conv_backward(s.h1, s.d_h2, p + o.conv2_w, g + o.conv2_w, g + o.conv2_b, &s.d_h1);
-    conv_backward(s.x, s.d_h1, p + o.conv1_w, g + o.conv1_w, g + o.conv1_b, nullptr);  // no gradient for the images
+    conv_kernels::conv_backward(s.h1, s.d_h2, p + o.conv2_w, g + o.conv2_w, g + o.conv2_b, &s.d_h1, Epilogue::kMaskBy);
+    conv_kernels::conv_backward(s.x, s.d_h1, p + o.conv1_w, g + o.conv1_w, g + o.conv1_b, nullptr,  // not the images'
+                               Epilogue::kNone);
     return code_l1;
-  }
-
-  // A layer's weight and bias gradients from its input and output gradient, and (unless d_input is
-  // null) the gradient of its input, which a ReLU produced.
-  static void conv_backward(const Grid& input, const Grid& d_output, const float* weight, float* d_weight, float* d_bias,
-                            const Grid* d_input) {
-    conv_kernels::weight_grad(d_output, input, d_weight);
-    conv_kernels::channel_sums(d_output, d_bias);
-    if (d_input) conv_kernels::conv_transposed(d_output, weight, nullptr, *d_input, Epilogue::kMaskBy, &input);
-  }
-  static void transposed_backward(const Grid& input, const Grid& d_output, const float* weight, float* d_weight,
-                                  float* d_bias, const Grid* d_input) {
-    conv_kernels::weight_grad(input, d_output, d_weight);
-    conv_kernels::channel_sums(d_output, d_bias);
-    if (d_input) conv_kernels::conv(d_output, weight, nullptr, *d_input, Epilogue::kMaskBy, &input);
   }
 
   // Adds the L1 penalty's gradient, weight / (batch x code) x sign per code element; returns sum |code|.
@@ -203,6 +154,26 @@ class ConvAeStep : public FastStep {
 };
 
 }  // namespace
+
+LaneScratch::LaneScratch(int64_t params) : gradient(params), images(kLanes * kImagePixels) {}
+
+void LaneScratch::add(Grid& grid, int64_t channels, int64_t side) {
+  grid.channels = channels, grid.side = side;
+  grids_.push_back(&grid);
+}
+
+float* LaneScratch::place(int64_t extra) {
+  int64_t total = extra;
+  for (const Grid* grid : grids_) total += grid->floats();
+  storage = AlignedFloats(total);
+  float* next = storage.data();
+  for (Grid* grid : grids_) grid->data = next, next += grid->floats();
+  return next;
+}
+
+int64_t LaneScratch::bytes() const {
+  return static_cast<int64_t>(sizeof(float) * (storage.size() + gradient.size() + images.size()));
+}
 
 std::unique_ptr<FastStep> make_conv_ae_step(const FamilyConfig& config) {
   const bool regularizer_supported = config.regularizer == "none" || config.regularizer == "sparse";

@@ -17,6 +17,7 @@
 #include "train/adam.h"
 #include "train/data_stream.h"
 #include "train/fast_conv_ae.h"
+#include "train/fast_gan.h"
 #include "train/fast_linear_ae.h"
 
 namespace genzoo {
@@ -31,6 +32,31 @@ int64_t l2_cache_bytes() {
 
 }  // namespace
 
+AlignedLayout::AlignedLayout(const Layout& layout) : layout_(layout) {
+  constexpr int64_t kVector = 16;
+  for (const ParamLayout& param : layout_) {
+    offsets_.push_back(size_);
+    size_ += (param.numel() + kVector - 1) / kVector * kVector;
+  }
+}
+
+int64_t AlignedLayout::offset(const std::string& name) const {
+  return offsets_[&find_param(layout_, name) - layout_.data()];
+}
+
+void AlignedLayout::to_internal(const float* canonical, float* internal) const {
+  std::fill(internal, internal + size_, 0.0f);
+  for (size_t i = 0; i < layout_.size(); ++i) {
+    std::copy_n(canonical + layout_[i].offset, layout_[i].numel(), internal + offsets_[i]);
+  }
+}
+
+void AlignedLayout::to_canonical(const float* internal, float* canonical) const {
+  for (size_t i = 0; i < layout_.size(); ++i) {
+    std::copy_n(internal + offsets_[i], layout_[i].numel(), canonical + layout_[i].offset);
+  }
+}
+
 BatchPrefetcher::BatchPrefetcher(const ImageSet& train, const int64_t* indices, int64_t count)
     : train_(train), indices_(indices), count_(indices && train.bytes.size() == train.pixels.size() ? count : 0) {}
 
@@ -43,9 +69,17 @@ void BatchPrefetcher::next_slice(int64_t slices) {
   }
 }
 
+double FastStep::update(const ImageSet& train, const int64_t* batch_indices, int64_t step, const FastModel& model,
+                        StepScratch& scratch, BatchPrefetcher& prefetch) const {
+  const double loss = gradients(train, batch_indices, model.params, scratch, prefetch);
+  if (std::isfinite(loss)) adam_step(model.params, scratch.grads(), model.adam_m, model.adam_v, 1, internal_size(), model.lr, step);
+  return loss;
+}
+
 std::unique_ptr<FastStep> make_fast_step(const FamilyConfig& config) {
   if (auto step = make_linear_ae_step(config)) return step;
-  return make_conv_ae_step(config);
+  if (auto step = make_conv_ae_step(config)) return step;
+  return make_gan_step(config);
 }
 
 RawTrainResult train_fast(const FamilyConfig& config, const FastStep& fast_step, const std::vector<const ModelSpec*>& specs,
@@ -58,6 +92,7 @@ RawTrainResult train_fast(const FamilyConfig& config, const FastStep& fast_step,
   AlignedFloats params(models * stride), adam_m(models * stride), adam_v(models * stride);
   std::vector<float> lr(models);
   std::vector<SampleStream> streams;
+  std::vector<std::unique_ptr<ModelExtras>> extras;
   std::vector<float> canonical(params_per_model);
   RawTrainResult result;
   result.diverged.assign(models, false);
@@ -67,15 +102,17 @@ RawTrainResult train_fast(const FamilyConfig& config, const FastStep& fast_step,
     fast_step.to_internal(canonical.data(), params.data() + m * stride);
     lr[m] = static_cast<float>(specs[m]->lr);
     streams.emplace_back(specs[m]->sample_indices, specs[m]->seed);
+    extras.push_back(fast_step.make_extras(*specs[m]));
   }
   std::vector<char> diverged(models, 0);
   // Batches are double-buffered by step parity: a model's next batch is drawn and prefetched one model
   // ahead (wrapping to the group's first model of the next step) while this one computes.
-  std::vector<int64_t> batches(2 * models * config.batch_size);
-  const auto batch_of = [&](int64_t m, int64_t step) { return batches.data() + ((step & 1) * models + m) * config.batch_size; };
+  const int64_t step_images = config.batch_size * fast_step.batches_per_step();
+  std::vector<int64_t> batches(2 * models * step_images);
+  const auto batch_of = [&](int64_t m, int64_t step) { return batches.data() + ((step & 1) * models + m) * step_images; };
   const auto draw_batch = [&](int64_t m, int64_t step) {
     int64_t* indices = batch_of(m, step);
-    streams[m].next_batch(config.batch_size, indices);
+    streams[m].next_batch(step_images, indices);
     return indices;
   };
 
@@ -120,15 +157,12 @@ RawTrainResult train_fast(const FamilyConfig& config, const FastStep& fast_step,
         const bool wraps = m + 1 == last;
         const int64_t after = wraps ? first : m + 1, after_step = wraps ? step + 1 : step;
         const bool fetch = !diverged[after] && after_step <= config.steps;
-        BatchPrefetcher prefetch(train, fetch ? draw_batch(after, after_step) : nullptr, config.batch_size);
+        BatchPrefetcher prefetch(train, fetch ? draw_batch(after, after_step) : nullptr, step_images);
         if (diverged[m]) continue;
-        float* p = params.data() + m * stride;
-        const double loss = fast_step.step(train, batch_of(m, step), p, scratch, prefetch);
-        if (!std::isfinite(loss)) {
-          diverged[m] = 1;  // dropped; the other models go on untouched
-          continue;
-        }
-        adam_step(p, scratch.grads(), adam_m.data() + m * stride, adam_v.data() + m * stride, 1, stride, &lr[m], step);
+        const FastModel model{params.data() + m * stride, adam_m.data() + m * stride, adam_v.data() + m * stride,
+                              &lr[m], extras[m].get()};
+        // A non-finite objective drops the model; the other models go on untouched.
+        if (!std::isfinite(fast_step.update(train, batch_of(m, step), step, model, scratch, prefetch))) diverged[m] = 1;
       }
       if (next_checkpoint < config.checkpoint_steps.size() && config.checkpoint_steps[next_checkpoint] == step) {
         for (int64_t m = first; m < last; ++m) {
@@ -163,6 +197,13 @@ RawTrainResult train_fast(const FamilyConfig& config, const FastStep& fast_step,
   for (int64_t m = 0; m < models; ++m) {
     fast_step.to_canonical(params.data() + m * stride, result.weights.data() + m * params_per_model);
     result.diverged[m] = diverged[m] != 0;
+    if (!result.diverged[m]) {
+      auto measured = fast_step.metrics(extras[m].get());
+      if (!measured.empty()) {
+        result.metrics.resize(models);
+        result.metrics[m] = std::move(measured);
+      }
+    }
   }
   return result;
 }

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "store/layout.h"
@@ -55,11 +57,44 @@ class AlignedFloats {
   int64_t count_;
 };
 
+// Each canonical tensor on its own 16-float boundary, in layout order (padding zero): a parameter
+// order vector code can load whole aligned rows from. A step may reorder tensors further on top.
+class AlignedLayout {
+ public:
+  explicit AlignedLayout(const Layout& layout);
+  // Internal offset of a tensor; throws StorageError naming a tensor the layout does not have.
+  int64_t offset(const std::string& name) const;
+  int64_t size() const { return size_; }  // floats, a whole number of 16-float vectors
+  void to_internal(const float* canonical, float* internal) const;
+  void to_canonical(const float* internal, float* canonical) const;
+
+ private:
+  Layout layout_;
+  std::vector<int64_t> offsets_;  // per tensor, in layout order
+  int64_t size_ = 0;
+};
+
 // Per-thread work buffers of a step (the gradient too: Adam consumes it within the step).
 struct StepScratch {
   virtual ~StepScratch() = default;
   virtual int64_t bytes() const = 0;
   virtual float* grads() = 0;
+};
+
+// A family's own per-model training state beyond parameters and Adam's moments (a GAN: its noise
+// generator and its record of the discriminator's loss).
+struct ModelExtras {
+  virtual ~ModelExtras() = default;
+};
+
+// One model as the loop hands it to a step: internal parameters, Adam's moments (internal order too),
+// learning rate, and the family's extras (null unless make_extras gives some).
+struct FastModel {
+  float* params;
+  float* adam_m;
+  float* adam_v;
+  const float* lr;
+  ModelExtras* extras;
 };
 
 // One family's hand-written training step.
@@ -75,8 +110,18 @@ class FastStep {
   virtual std::unique_ptr<StepScratch> make_scratch() const = 0;
   // Gradients of one model on the batch batch_indices into scratch.grads(); returns the objective
   // (loss incl. regularizer).
-  virtual double step(const ImageSet& train, const int64_t* batch_indices, const float* params, StepScratch& scratch,
-                      BatchPrefetcher& prefetch) const = 0;
+  virtual double gradients(const ImageSet& train, const int64_t* batch_indices, const float* params,
+                           StepScratch& scratch, BatchPrefetcher& prefetch) const = 0;
+
+  // Batches of config.batch_size training images one optimizer step consumes (a GAN: d_steps).
+  virtual int64_t batches_per_step() const { return 1; }
+  virtual std::unique_ptr<ModelExtras> make_extras(const ModelSpec& /*spec*/) const { return nullptr; }
+  // One optimizer step of one model (step counts from 1): by default gradients() and Adam on every
+  // parameter. Returns the objective; a non-finite one marks the model diverged.
+  virtual double update(const ImageSet& train, const int64_t* batch_indices, int64_t step, const FastModel& model,
+                        StepScratch& scratch, BatchPrefetcher& prefetch) const;
+  // What training measured of a model that did not diverge (a GAN: d_loss), from its extras.
+  virtual std::map<std::string, double> metrics(const ModelExtras* /*extras*/) const { return {}; }
 };
 
 // The hand-written step for this configuration, or null when the family (or this configuration of

@@ -7,7 +7,6 @@
 #include <cmath>
 
 #include "common/error.h"
-#include "common/rng.h"
 #include "data/dataset.h"
 #include "job/job.h"
 #include "models/torch_family.h"
@@ -50,7 +49,7 @@ class TorchBatch {
       init_flat_params(initial[m].data_ptr<float>(), layout, specs[m]->init_seed);
       lr_values[m] = static_cast<float>(specs[m]->lr);
       streams.emplace_back(specs[m]->sample_indices, specs[m]->seed);
-      generators.push_back(at::make_generator<at::CPUGeneratorImpl>(mix_seed(specs[m]->seed, 0x6e6f697365ULL)));
+      generators.push_back(noise_generator(specs[m]->seed));
       active.push_back(m);
     }
     flat = initial.to(device_).requires_grad_(true);

@@ -87,6 +87,21 @@ struct ConvShape {
 };
 const std::vector<ConvShape> kShapes = {{1, 8, 14}, {8, 16, 7}, {16, 8, 7}, {8, 1, 14}, {3, 3, 7}};
 
+const std::vector<Epilogue> kEpilogues = {Epilogue::kNone, Epilogue::kRelu, Epilogue::kMaskBy, Epilogue::kLeakyRelu,
+                                          Epilogue::kLeakyMaskBy};
+
+// What an epilogue makes of raw outputs (mask: the reference grid of the masking epilogues).
+torch::Tensor reference_epilogue(Epilogue epilogue, const torch::Tensor& raw, const torch::Tensor& mask) {
+  const auto slope = static_cast<double>(conv_kernels::kLeakySlope);
+  switch (epilogue) {
+    case Epilogue::kRelu: return torch::relu(raw);
+    case Epilogue::kMaskBy: return raw * (mask > 0).to(torch::kDouble);
+    case Epilogue::kLeakyRelu: return torch::leaky_relu(raw, slope);
+    case Epilogue::kLeakyMaskBy: return torch::where(mask > 0, raw, slope * raw);
+    default: return raw;
+  }
+}
+
 TEST(ConvKernels, ConvMatchesConv2dWithEveryEpilogue) {
   for (const auto& s : kShapes) {
     const auto input = random({kLanes, s.in_channels, 2 * s.out_side, 2 * s.out_side}, 1);
@@ -95,12 +110,10 @@ TEST(ConvKernels, ConvMatchesConv2dWithEveryEpilogue) {
     const auto raw = torch::conv2d(input, weight, bias, 2, 1);
     const OwnedGrid in(input), mask_grid(mask);
     const auto w = floats(weight), b = floats(bias);
-    for (const auto epilogue : {Epilogue::kNone, Epilogue::kRelu, Epilogue::kMaskBy}) {
+    for (const auto epilogue : kEpilogues) {
       OwnedGrid out(s.out_channels, s.out_side);
       conv_kernels::conv(in.grid, w.data(), b.data(), out.grid, epilogue, &mask_grid.grid);
-      const auto ref = epilogue == Epilogue::kNone ? raw
-                       : epilogue == Epilogue::kRelu ? torch::relu(raw)
-                                                     : raw * (mask > 0).to(torch::kDouble);
+      const auto ref = reference_epilogue(epilogue, raw, mask);
       expect_close(out.tensor(), ref, "conv " + s.name() + " epilogue " + std::to_string(static_cast<int>(epilogue)));
       EXPECT_TRUE(out.border_is_zero()) << s.name();
     }
@@ -119,12 +132,10 @@ TEST(ConvKernels, ConvTransposedMatchesConvTranspose2d) {
     const auto raw = torch::conv_transpose2d(input, weight, bias, 2, 1);
     const OwnedGrid in(input), mask_grid(mask);
     const auto w = floats(weight), b = floats(bias);
-    for (const auto epilogue : {Epilogue::kNone, Epilogue::kRelu, Epilogue::kMaskBy}) {
+    for (const auto epilogue : kEpilogues) {
       OwnedGrid out(s.out_channels, 2 * s.out_side);
       conv_kernels::conv_transposed(in.grid, w.data(), b.data(), out.grid, epilogue, &mask_grid.grid);
-      const auto ref = epilogue == Epilogue::kNone ? raw
-                       : epilogue == Epilogue::kRelu ? torch::relu(raw)
-                                                     : raw * (mask > 0).to(torch::kDouble);
+      const auto ref = reference_epilogue(epilogue, raw, mask);
       expect_close(out.tensor(), ref, "conv_transposed " + s.name());
       EXPECT_TRUE(out.border_is_zero()) << s.name();
     }
@@ -227,6 +238,64 @@ TEST(ConvKernels, DenseLayersMatchMatmul) {
     conv_kernels::dense_weight_grad(grid.grid, code_floats.data(), grad.data());
     expect_close(torch::tensor(grad).reshape({f, kLanes}), flat.t().matmul(code) + 1.0, "dense_weight_grad");
   }
+}
+
+// gan's discriminator output layer (one unit) and its two gradients.
+TEST(ConvKernels, DenseOneUnitLayersMatchMatmul) {
+  const auto features = random({kLanes, 6, 7, 7}, 23);
+  const auto flat = features.reshape({kLanes, -1});
+  const auto weight = random({flat.size(1)}, 24), upstream = random({kLanes}, 25);
+  const auto mask = random({kLanes, 6, 7, 7}, 26);
+  const OwnedGrid grid(features), mask_grid(mask);
+  const auto w = floats(weight), d = floats(upstream);
+
+  std::vector<float> lanes(kLanes);
+  conv_kernels::dense_to_one(grid.grid, w.data(), 0.5f, lanes.data());
+  expect_close(torch::tensor(lanes).to(torch::kDouble), flat.matmul(weight) + 0.5, "dense_to_one");
+
+  OwnedGrid d_grid(6, 7);
+  conv_kernels::dense_from_one(d.data(), w.data(), d_grid.grid, Epilogue::kLeakyMaskBy, &mask_grid.grid);
+  const auto d_flat = upstream.unsqueeze(1) * weight.unsqueeze(0);
+  expect_close(d_grid.tensor().reshape({kLanes, -1}),
+               reference_epilogue(Epilogue::kLeakyMaskBy, d_flat, mask.reshape({kLanes, -1})), "dense_from_one");
+  EXPECT_TRUE(d_grid.border_is_zero());
+
+  std::vector<float> grad(flat.size(1), 1.0f);
+  conv_kernels::dense_one_weight_grad(grid.grid, d.data(), grad.data());
+  expect_close(torch::tensor(grad).to(torch::kDouble), flat.t().matmul(upstream) + 1.0, "dense_one_weight_grad");
+}
+
+TEST(ConvKernels, SigmoidAndItsBackwardMatchAutograd) {
+  const auto logits = (random({kLanes, 1, 28, 28}, 27) * 6.0).requires_grad_(true);
+  const auto upstream = random({kLanes, 1, 28, 28}, 28);
+  const auto out = torch::sigmoid(logits);
+  (out * upstream).sum().backward();
+  OwnedGrid sig(1, 28), d_logits(1, 28);
+  conv_kernels::sigmoid(OwnedGrid(logits.detach()).grid, sig.grid);
+  expect_close(sig.tensor(), out.detach(), "sigmoid");
+  conv_kernels::sigmoid_backward(sig.grid, OwnedGrid(upstream).grid, d_logits.grid);
+  expect_close(d_logits.tensor(), logits.grad(), "sigmoid_backward");
+  EXPECT_TRUE(sig.border_is_zero() && d_logits.border_is_zero());
+}
+
+// The layer-backward compositions: input gradient only (null weight gradient) leaves the weight
+// and bias gradients untouched; load_images puts image b in lane b.
+TEST(ConvKernels, LayerBackwardWithoutWeightGradientAndLoadImages) {
+  const auto input = random({kLanes, 3, 14, 14}, 29), weight = random({8, 3, 4, 4}, 30);
+  const auto d_out = random({kLanes, 8, 7, 7}, 31);
+  const OwnedGrid in(input), d(d_out);
+  const auto w = floats(weight);
+  std::vector<float> bias_grad(8, 2.0f);
+  OwnedGrid d_in(3, 14);
+  conv_kernels::conv_backward(in.grid, d.grid, w.data(), nullptr, bias_grad.data(), &d_in.grid, Epilogue::kNone);
+  expect_close(d_in.tensor(), torch::conv_transpose2d(d_out, weight, {}, 2, 1), "conv_backward input gradient");
+  EXPECT_EQ(bias_grad, std::vector<float>(8, 2.0f));
+
+  const auto images = torch::rand({kLanes, 28 * 28});
+  OwnedGrid loaded(1, 28);
+  conv_kernels::load_images(images.data_ptr<float>(), loaded.grid);
+  expect_close(loaded.tensor().reshape({kLanes, -1}), images.to(torch::kDouble), "load_images");
+  EXPECT_TRUE(loaded.border_is_zero());
 }
 
 TEST(ConvKernels, SigmoidSquaredErrorMatchesAutograd) {

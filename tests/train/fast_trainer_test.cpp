@@ -45,8 +45,11 @@ TEST(FastStep, OnlyTheConfigurationsTheKernelsImplement) {
   EXPECT_NE(make_fast_step(family("linear_ae")), nullptr);
   EXPECT_NE(make_fast_step(family("conv_ae")), nullptr);
   EXPECT_EQ(make_fast_step(family("vae")), nullptr);
-  EXPECT_EQ(make_fast_step(family("gan")), nullptr);
-  FamilyConfig config = family("linear_ae");
+  EXPECT_NE(make_fast_step(family("gan")), nullptr);
+  FamilyConfig config = family("gan");
+  config.condition = "label";
+  EXPECT_EQ(make_fast_step(config), nullptr);
+  config = family("linear_ae");
   config.regularizer = "denoising";
   EXPECT_EQ(make_fast_step(config), nullptr);
   config.regularizer = "contractive";
@@ -61,7 +64,7 @@ TEST(FastStep, OnlyTheConfigurationsTheKernelsImplement) {
 // Distinct values through to_internal and back give the canonical vector again; the internal
 // vector holds every value (a permutation plus zero padding).
 TEST(FastStep, InternalOrderRoundTrips) {
-  for (const std::string name : {"linear_ae", "conv_ae"}) {
+  for (const std::string name : {"linear_ae", "conv_ae", "gan"}) {
     for (const int64_t channels : {4, 8}) {
       FamilyConfig config = family(name);
       config.channels = channels;

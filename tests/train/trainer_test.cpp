@@ -58,6 +58,17 @@ lr = 2e-3
 lr_spread = 0.5
 init = "model"
 chunk_models = 32
+[[family]]
+name = "gan"
+models = 32
+latent = 16
+channels = 4
+steps = 10
+batch_size = 32
+lr = 5e-4
+lr_spread = 0.5
+init = "model"
+chunk_models = 32
 )";
 
 // Built once; never moved (eval.dataset and the spec pointers point into it).
@@ -73,9 +84,11 @@ const PlannedJob& world() {
 
 const std::vector<const ModelSpec*>& linear_specs() { return world().family_specs[0]; }
 const std::vector<const ModelSpec*>& conv_specs() { return world().family_specs[1]; }
+const std::vector<const ModelSpec*>& gan_specs() { return world().family_specs[2]; }
 
 FamilyConfig linear_config() { return world().job.families[0]; }
 FamilyConfig conv_config() { return world().job.families[1]; }
+FamilyConfig gan_config() { return world().job.families[2]; }
 
 TrainOptions options_for(const std::string& kernels) {
   TrainOptions options;
@@ -223,6 +236,47 @@ TEST(Trainer, ConvFastPathOnlyWhereItApplies) {
   }
 }
 
+// gan's hand-written adversarial schedule against LibTorch's: same codes (the model's noise
+// generator), same batches, same Adam step counts for D and G, so the weights and the
+// discriminator's tail loss agree within the tolerance above, with one and two D steps per G step.
+TEST(Trainer, GanFastPathAgreesWithTorchPath) {
+  for (const int64_t d_steps : {1, 2}) {
+    FamilyConfig config = gan_config();
+    config.steps = 5;
+    config.d_steps = d_steps;
+    const auto specs = pick(gan_specs(), {0, 1, 2});
+    EXPECT_LE(fast_versus_torch(config, specs), 5e-5) << "d_steps " << d_steps;
+    const RawTrainResult fast = train_weights(config, specs, world().dataset, options_for("auto"));
+    const RawTrainResult slow = train_weights(config, specs, world().dataset, options_for("torch"));
+    ASSERT_EQ(fast.metrics.size(), specs.size());
+    ASSERT_EQ(slow.metrics.size(), specs.size());
+    for (size_t m = 0; m < specs.size(); ++m) {
+      const double torch_d_loss = slow.metrics[m].at("d_loss");
+      EXPECT_GT(torch_d_loss, 0.0);
+      EXPECT_NEAR(fast.metrics[m].at("d_loss"), torch_d_loss, 1e-4 * torch_d_loss) << "model " << m;
+    }
+  }
+}
+
+TEST(Trainer, GanModelAloneEqualsModelInBatch) {
+  EXPECT_LE(alone_versus_batch(gan_config(), gan_specs(), options_for("auto")), 1e-5);
+}
+
+// Class-conditional GANs and other code widths or batch sizes take the LibTorch path.
+TEST(Trainer, GanFastPathOnlyWhereItApplies) {
+  FamilyConfig config = gan_config();
+  EXPECT_TRUE(uses_fast_kernels(config, options_for("auto")));
+  FamilyConfig other = config;
+  other.condition = "label";
+  EXPECT_FALSE(uses_fast_kernels(other, options_for("auto")));
+  other = config;
+  other.latent = 8;
+  EXPECT_FALSE(uses_fast_kernels(other, options_for("auto")));
+  other = config;
+  other.batch_size = 40;
+  EXPECT_FALSE(uses_fast_kernels(other, options_for("auto")));
+}
+
 // A regularizer changes the weights: the fast and torch paths agreeing above would not catch a
 // regularizer that is silently ignored by both.
 TEST(Trainer, RegularizersRunAndChangeTheResult) {
@@ -298,13 +352,12 @@ TEST(Trainer, TrainingLowersTheLoss) {
 // A model whose learning rate blows it up is marked diverged; its batch-mates come out as if it had
 // never been in their batch.
 TEST(Trainer, DivergedModelIsMarkedAndDoesNotDisturbItsBatchMates) {
-  for (const std::string family : {"linear_ae", "conv_ae"}) {
+  for (const int family : {0, 1, 2}) {
     for (const std::string kernels : {"auto", "torch"}) {
-      const std::string what = family + " (" + kernels + ")";
-      const bool conv = family == "conv_ae";
-      FamilyConfig config = conv ? conv_config() : linear_config();
+      FamilyConfig config = world().job.families[family];
+      const std::string what = config.name + " (" + kernels + ")";
       config.steps = 15;
-      const auto& all = conv ? conv_specs() : linear_specs();
+      const auto& all = world().family_specs[family];
       ModelSpec wild = *all[4];
       wild.lr = 1e12;
       const std::vector<const ModelSpec*> with = {all[2], &wild, all[9]};
@@ -316,7 +369,9 @@ TEST(Trainer, DivergedModelIsMarkedAndDoesNotDisturbItsBatchMates) {
       EXPECT_EQ(trained[1].id, all[4]->id) << what;
       for (size_t m : {0, 2}) {
         const auto& ref = reference[m == 0 ? 0 : 1];
-        EXPECT_EQ(trained[m].status, "ok") << what;
+        // (A 15-step GAN on synthetic data may be "collapsed": its batch-mates' status is their own.)
+        EXPECT_NE(ref.status, "diverged") << what;
+        EXPECT_EQ(trained[m].status, ref.status) << what;
         EXPECT_EQ(trained[m].id, ref.id) << what;
         const int64_t p = static_cast<int64_t>(ref.weights.size());
         const double diff = max_abs_diff(trained[m].weights.data(), ref.weights.data(), p);

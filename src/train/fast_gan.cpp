@@ -1,0 +1,220 @@
+#include "train/fast_gan.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "data/dataset.h"
+#include "data/image.h"
+#include "job/job.h"
+#include "models/family.h"
+#include "models/torch_family.h"
+#include "plan/plan.h"
+#include "train/adam.h"
+#include "train/conv_kernels.h"
+#include "train/data_stream.h"
+#include "train/fast_conv_ae.h"
+
+namespace genzoo {
+
+namespace {
+
+using conv_kernels::Epilogue;
+using conv_kernels::Grid;
+using conv_kernels::kLanes;
+
+// Internal offsets (AlignedLayout: every tensor on a vector boundary, generator tensors first, so
+// the discriminator's tensors are one aligned range from d_begin on).
+struct GanOffsets {
+  AlignedLayout aligned;
+  int64_t g_fc_w, g_fc_b, convt1_w, convt1_b, convt2_w, convt2_b;
+  int64_t conv1_w, conv1_b, conv2_w, conv2_b, d_fc_w, d_fc_b;
+  int64_t d_begin;
+
+  explicit GanOffsets(const Layout& layout) : aligned(layout) {
+    const auto at = [&](const char* name) { return aligned.offset(name); };
+    g_fc_w = at("generator.fc.weight"), g_fc_b = at("generator.fc.bias");
+    convt1_w = at("generator.convt1.weight"), convt1_b = at("generator.convt1.bias");
+    convt2_w = at("generator.convt2.weight"), convt2_b = at("generator.convt2.bias");
+    conv1_w = at("discriminator.conv1.weight"), conv1_b = at("discriminator.conv1.bias");
+    conv2_w = at("discriminator.conv2.weight"), conv2_b = at("discriminator.conv2.bias");
+    d_fc_w = at("discriminator.fc.weight"), d_fc_b = at("discriminator.fc.bias");
+    d_begin = conv1_w;
+  }
+};
+
+// A model's noise generator (the LibTorch path's: same seed, same draws) and the sum of its
+// discriminator losses over the last tenth of training.
+struct GanExtras : ModelExtras {
+  explicit GanExtras(uint64_t seed) : noise(noise_generator(seed)) {}
+  torch::Generator noise;
+  double tail_d_loss = 0.0;
+};
+
+// Activations and gradients of one 16-sample lane block.
+struct GanScratch : LaneScratch {
+  Grid x, h1, h2, g2, g1, logits, d_x, d_logits, d_g1, d_g2, d_h2, d_h1;
+  float *code, *d_out, *out;  // code [16][kLanes]; D's output and its gradient: one lane vector each
+
+  GanScratch(int64_t channels, int64_t params) : LaneScratch(params) {
+    const int64_t side = kImageSide;
+    add(x, 1, side), add(h1, channels, side / 2), add(h2, 2 * channels, side / 4);
+    add(g2, 2 * channels, side / 4), add(g1, channels, side / 2), add(logits, 1, side);
+    add(d_x, 1, side), add(d_logits, 1, side), add(d_g1, channels, side / 2), add(d_g2, 2 * channels, side / 4);
+    add(d_h2, 2 * channels, side / 4), add(d_h1, channels, side / 2);
+    code = place(kLanes * kLanes + 2 * kLanes), d_out = code + kLanes * kLanes, out = d_out + kLanes;
+  }
+};
+
+// log(1 + e^v) without overflow.
+double softplus(double v) { return std::max(v, 0.0) + std::log1p(std::exp(-std::fabs(v))); }
+
+class GanStep : public FastStep {
+ public:
+  explicit GanStep(const FamilyConfig& config)
+      : config_(config), layout_(find_family("gan").layout(config)), offsets_(layout_),
+        tail_start_(config.steps - std::max<int64_t>(1, config.steps / 10) + 1) {}
+
+  const Layout& layout() const override { return layout_; }
+  int64_t internal_size() const override { return offsets_.aligned.size(); }
+  void to_internal(const float* canonical, float* internal) const override {
+    offsets_.aligned.to_internal(canonical, internal);
+  }
+  void to_canonical(const float* internal, float* canonical) const override {
+    offsets_.aligned.to_canonical(internal, canonical);
+  }
+  std::unique_ptr<StepScratch> make_scratch() const override {
+    return std::make_unique<GanScratch>(config_.channels, internal_size());
+  }
+  int64_t batches_per_step() const override { return config_.d_steps; }
+  std::unique_ptr<ModelExtras> make_extras(const ModelSpec& spec) const override {
+    return std::make_unique<GanExtras>(spec.seed);
+  }
+  std::map<std::string, double> metrics(const ModelExtras* extras) const override {
+    const double tail_steps = static_cast<double>(config_.steps - tail_start_ + 1);
+    return {{"d_loss", static_cast<const GanExtras*>(extras)->tail_d_loss / tail_steps}};
+  }
+
+  // Not used: update() runs the adversarial schedule itself.
+  double gradients(const ImageSet&, const int64_t*, const float*, StepScratch&, BatchPrefetcher&) const override {
+    return std::nan("");
+  }
+
+  // d_steps discriminator updates, each on its own real batch and fresh codes, then one generator
+  // update (the LibTorch path's order of draws and Adam step counts). Returns the last
+  // discriminator loss plus the generator loss.
+  double update(const ImageSet& train, const int64_t* batch_indices, int64_t step, const FastModel& model,
+                StepScratch& scratch, BatchPrefetcher& prefetch) const override {
+    auto& s = static_cast<GanScratch&>(scratch);
+    auto& extras = static_cast<GanExtras&>(*model.extras);
+    const int64_t blocks = config_.batch_size / kLanes, size = internal_size(), d_begin = offsets_.d_begin;
+    double d_loss = 0.0;
+    for (int64_t k = 0; k < config_.d_steps; ++k) {
+      std::fill(s.grads(), s.grads() + size, 0.0f);
+      const auto z = draw_codes(extras);
+      d_loss = 0.0;
+      for (int64_t block = 0; block < blocks; ++block) {
+        gather_images(train, batch_indices + k * config_.batch_size + block * kLanes, kLanes, s.images.data());
+        conv_kernels::load_images(s.images.data(), s.x);
+        d_loss += discriminator_pass(model.params, s, 1.0f, true);
+        generate(model.params, z, block, s);
+        d_loss += discriminator_pass(model.params, s, 0.0f, true);
+        prefetch.next_slice(blocks * config_.d_steps);
+      }
+      d_loss /= static_cast<double>(config_.batch_size);
+      const int64_t d_step = (step - 1) * config_.d_steps + k + 1;
+      adam_step(model.params + d_begin, s.grads() + d_begin, model.adam_m + d_begin, model.adam_v + d_begin, 1,
+                size - d_begin, model.lr, d_step);
+    }
+    std::fill(s.grads(), s.grads() + size, 0.0f);
+    const auto z = draw_codes(extras);
+    double g_loss = 0.0;
+    for (int64_t block = 0; block < blocks; ++block) {
+      generate(model.params, z, block, s);
+      g_loss += discriminator_pass(model.params, s, 1.0f, false);
+      generator_backward(model.params, s);
+    }
+    g_loss /= static_cast<double>(config_.batch_size);
+    adam_step(model.params, s.grads(), model.adam_m, model.adam_v, 1, d_begin, model.lr, step);
+    if (step >= tail_start_) extras.tail_d_loss += d_loss;
+    return d_loss + g_loss;
+  }
+
+ private:
+  // Standard normal codes [batch, k] from the model's generator, as the LibTorch path draws them.
+  torch::Tensor draw_codes(GanExtras& extras) const {
+    return torch::randn({config_.batch_size, config_.latent}, extras.noise).contiguous();
+  }
+
+  // Generator forward for lane block `block` of the codes z: s.code, s.g2, s.g1, s.logits and the
+  // images in s.x.
+  void generate(const float* p, const torch::Tensor& z, int64_t block, GanScratch& s) const {
+    const GanOffsets& o = offsets_;
+    const float* codes = z.data_ptr<float>() + block * kLanes * kLanes;
+    for (int64_t b = 0; b < kLanes; ++b) {
+      for (int64_t j = 0; j < kLanes; ++j) s.code[j * kLanes + b] = codes[b * kLanes + j];
+    }
+    conv_kernels::dense_from_narrow(s.code, p + o.g_fc_w, p + o.g_fc_b, s.g2, Epilogue::kRelu);
+    conv_kernels::conv_transposed(s.g2, p + o.convt1_w, p + o.convt1_b, s.g1, Epilogue::kRelu);
+    conv_kernels::conv_transposed(s.g1, p + o.convt2_w, p + o.convt2_b, s.logits, Epilogue::kNone);
+    conv_kernels::sigmoid(s.logits, s.x);
+  }
+
+  // The discriminator on the images in s.x against the target (1 real, 0 fake), mean-reduced over
+  // the batch: adds the block's summed binary cross-entropy to the return value and back-propagates
+  // its gradient into D's weight gradients (weights = true) or into s.d_x only (the generator step).
+  double discriminator_pass(const float* p, GanScratch& s, float target, bool weights) const {
+    const GanOffsets& o = offsets_;
+    float* g = s.grads();
+    conv_kernels::conv(s.x, p + o.conv1_w, p + o.conv1_b, s.h1, Epilogue::kLeakyRelu);
+    conv_kernels::conv(s.h1, p + o.conv2_w, p + o.conv2_b, s.h2, Epilogue::kLeakyRelu);
+    conv_kernels::dense_to_one(s.h2, p + o.d_fc_w, p[o.d_fc_b], s.out);
+    const float per_sample = 1.0f / static_cast<float>(config_.batch_size);
+    double loss = 0.0;
+    for (int64_t b = 0; b < kLanes; ++b) {
+      const float logit = s.out[b];
+      loss += softplus(target > 0.0f ? -logit : logit);
+      s.d_out[b] = per_sample * (1.0f / (1.0f + std::exp(-logit)) - target);
+    }
+    if (weights) {
+      conv_kernels::dense_one_weight_grad(s.h2, s.d_out, g + o.d_fc_w);
+      for (int64_t b = 0; b < kLanes; ++b) g[o.d_fc_b] += s.d_out[b];
+    }
+    conv_kernels::dense_from_one(s.d_out, p + o.d_fc_w, s.d_h2, Epilogue::kLeakyMaskBy, &s.h2);
+    conv_kernels::conv_backward(s.h1, s.d_h2, p + o.conv2_w, weights ? g + o.conv2_w : nullptr, g + o.conv2_b, &s.d_h1,
+                                Epilogue::kLeakyMaskBy);
+    conv_kernels::conv_backward(s.x, s.d_h1, p + o.conv1_w, weights ? g + o.conv1_w : nullptr, g + o.conv1_b,
+                                weights ? nullptr : &s.d_x, Epilogue::kNone);
+    return loss;
+  }
+
+  // From s.d_x (the images' gradient) back through the generator into its weight gradients.
+  void generator_backward(const float* p, GanScratch& s) const {
+    const GanOffsets& o = offsets_;
+    float* g = s.grads();
+    conv_kernels::sigmoid_backward(s.x, s.d_x, s.d_logits);
+    conv_kernels::conv_transposed_backward(s.g1, s.d_logits, p + o.convt2_w, g + o.convt2_w, g + o.convt2_b, &s.d_g1,
+                                           Epilogue::kMaskBy);
+    conv_kernels::conv_transposed_backward(s.g2, s.d_g1, p + o.convt1_w, g + o.convt1_w, g + o.convt1_b, &s.d_g2,
+                                           Epilogue::kMaskBy);
+    conv_kernels::dense_weight_grad(s.d_g2, s.code, g + o.g_fc_w);
+    conv_kernels::feature_sums(s.d_g2, g + o.g_fc_b);
+  }
+
+  FamilyConfig config_;
+  Layout layout_;
+  GanOffsets offsets_;
+  int64_t tail_start_;
+};
+
+}  // namespace
+
+std::unique_ptr<FastStep> make_gan_step(const FamilyConfig& config) {
+  if (config.name != "gan" || config.latent != kLanes || config.batch_size % kLanes != 0 || config.condition != "none") {
+    return nullptr;
+  }
+  return std::make_unique<GanStep>(config);
+}
+
+}  // namespace genzoo
