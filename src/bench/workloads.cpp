@@ -21,6 +21,8 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+}  // namespace
+
 // The workloads share data and optimizer settings and differ in the family.
 Job workload_job(const BenchOptions& options) {
   Job job;
@@ -31,6 +33,8 @@ Job workload_job(const BenchOptions& options) {
   job.data.alpha = 1.0;
   job.data.samples_min = job.data.samples_max = 2000;
   FamilyConfig family;
+  family.latent = 16;
+  family.lr = 1e-3;
   if (options.workload == "W1") {
     family.name = "linear_ae";
   } else if (options.workload == "W2") {
@@ -41,21 +45,23 @@ Job workload_job(const BenchOptions& options) {
     family.channels = 8;
     family.lr = 5e-4;
     family.sample_grid = 0;
+  } else if (options.workload == "W4") {
+    family.name = "vae";  // zoo-1k's
+    family.hidden = 128;
+    family.latent = 8;
+    family.lr = 2e-3;
+    family.sample_grid = 0;
   } else {
-    throw UsageError("--workload " + options.workload + ": expected W1, W2 or W3");
+    throw UsageError("--workload " + options.workload + ": expected W1, W2, W3 or W4");
   }
   family.models = options.models;
-  family.latent = 16;
   family.steps = options.steps;
   family.batch_size = 64;
-  family.lr = 1e-3;
   family.chunk_models = options.models;
   family.init = "model";
   job.families.push_back(family);
   return job;
 }
-
-}  // namespace
 
 double measure_sgemm_gflops(int64_t n) {
   torch::NoGradGuard no_grad;

@@ -11,9 +11,10 @@ Runner add_bench_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("bench", "Training throughput vs this machine's SGEMM peak and vs a per-model loop");
   auto options = std::make_shared<BenchOptions>();
   cmd->add_option("--workload", options->workload,
-                  "W1: linear_ae 784-16-784; W2: conv_ae (c=8, k=16); W3: gan (c=8, k=16, lr 5e-4). All: 3 "
-                  "classes, Dirichlet(1), n=2000, batch 64, Adam lr 1e-3, float32")
-      ->check(CLI::IsMember({"W1", "W2", "W3"}))
+                  "W1: linear_ae 784-16-784; W2: conv_ae (c=8, k=16); W3: gan (c=8, k=16, lr 5e-4); W4: vae "
+                  "(h=128, k=8, lr 2e-3). All: 3 classes, Dirichlet(1), n=2000, batch 64, Adam lr 1e-3 unless "
+                  "given, float32")
+      ->check(CLI::IsMember({"W1", "W2", "W3", "W4"}))
       ->capture_default_str();
   cmd->add_option("--models", options->models, "Models trained together (M)")->check(CLI::Range(1, 100000))->capture_default_str();
   cmd->add_option("--steps", options->steps, "Training steps per model")->check(CLI::Range(1, 1000000))->capture_default_str();

@@ -1,4 +1,4 @@
-// Integration tests for src/cli/bench_command.cpp: tiny runs of both workloads end with the one
+// Integration tests for src/cli/bench_command.cpp: tiny runs of every workload end with the one
 // machine-readable line that scripts (bench/) parse. Only the format and positivity are checked,
 // never speed (DESIGN.md section 7).
 #include <gtest/gtest.h>
@@ -32,6 +32,10 @@ void expect_result_line(const std::string& workload, const std::string& args) {
 TEST(BenchCommand, W1EndsWithResultLine) { expect_result_line("W1", "--models 2 --steps 20"); }
 
 TEST(BenchCommand, W2EndsWithResultLine) { expect_result_line("W2", "--models 2 --steps 3"); }
+
+TEST(BenchCommand, W3EndsWithResultLine) { expect_result_line("W3", "--models 2 --steps 3"); }
+
+TEST(BenchCommand, W4EndsWithResultLine) { expect_result_line("W4", "--models 2 --steps 3"); }
 
 TEST(BenchCommand, RejectsUnknownWorkload) { EXPECT_NE(run_genzoo("bench --workload W9 --models 2 --steps 2").exit_code, 0); }
 
