@@ -6,8 +6,6 @@
 
 #include <torch/torch.h>
 
-#include <cstdlib>
-
 #include "common/error.h"
 
 namespace genzoo {
@@ -66,12 +64,14 @@ void set_threads(int n) {
     interop_set = true;
   }
   torch::set_num_threads(std::max(1, n));
-  // LibTorch does not pass its thread count on to OpenBLAS, whose pthread build otherwise uses every
-  // core of the machine. Looked up at run time: the BLAS behind libblas.so.3 may not be OpenBLAS.
+  // Without this, OpenBLAS's pthread build would use every core of the machine under each of them.
+  set_blas_threads(1);
+}
+
+void set_blas_threads(int n) {
+  // Looked up at run time: the BLAS behind libblas.so.3 may not be OpenBLAS.
   using SetThreads = void (*)(int);
-  if (auto* set_blas_threads = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
-    set_blas_threads(std::max(1, n));
-  }
+  if (auto* set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(std::max(1, n));
 }
 
 }  // namespace genzoo

@@ -13,7 +13,13 @@ int local_rank();
 // "auto" -> cuda:(local_rank mod visible GPUs) when LibTorch has CUDA, else cpu; "cpu"; "cuda" or
 // "cuda:N". Throws UsageError for cuda without CUDA or an unknown name.
 std::string resolve_device(const std::string& requested);
-// Sets LibTorch intra-op threads to n (and inter-op to 1: genzoo runs one model batch at a time).
+// Sets LibTorch intra-op threads to n (and inter-op to 1: genzoo runs one model batch at a time)
+// and OpenBLAS to one thread: LibTorch's threads split the work (models, batches) and each calls
+// BLAS, so a multi-threaded BLAS under them oversubscribes the cores (measured with 2 threads: the
+// vae workload W4 3.1x slower, the feature net 1.3x slower).
 void set_threads(int n);
+// OpenBLAS's own thread count (when the BLAS behind libblas.so.3 is OpenBLAS; else nothing): for a
+// single large GEMM that nothing else parallelizes, such as the SGEMM peak measurement.
+void set_blas_threads(int n);
 
 }  // namespace genzoo
