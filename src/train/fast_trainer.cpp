@@ -19,6 +19,7 @@
 #include "train/fast_conv_ae.h"
 #include "train/fast_gan.h"
 #include "train/fast_linear_ae.h"
+#include "train/fast_vae.h"
 
 namespace genzoo {
 
@@ -79,7 +80,8 @@ double FastStep::update(const ImageSet& train, const int64_t* batch_indices, int
 std::unique_ptr<FastStep> make_fast_step(const FamilyConfig& config) {
   if (auto step = make_linear_ae_step(config)) return step;
   if (auto step = make_conv_ae_step(config)) return step;
-  return make_gan_step(config);
+  if (auto step = make_gan_step(config)) return step;
+  return make_vae_step(config);
 }
 
 RawTrainResult train_fast(const FamilyConfig& config, const FastStep& fast_step, const std::vector<const ModelSpec*>& specs,

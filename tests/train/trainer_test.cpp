@@ -69,6 +69,17 @@ lr = 5e-4
 lr_spread = 0.5
 init = "model"
 chunk_models = 32
+[[family]]
+name = "vae"
+models = 32
+latent = 8
+hidden = 32
+steps = 10
+batch_size = 32
+lr = 2e-3
+lr_spread = 0.5
+init = "model"
+chunk_models = 32
 )";
 
 // Built once; never moved (eval.dataset and the spec pointers point into it).
@@ -85,10 +96,12 @@ const PlannedJob& world() {
 const std::vector<const ModelSpec*>& linear_specs() { return world().family_specs[0]; }
 const std::vector<const ModelSpec*>& conv_specs() { return world().family_specs[1]; }
 const std::vector<const ModelSpec*>& gan_specs() { return world().family_specs[2]; }
+const std::vector<const ModelSpec*>& vae_specs() { return world().family_specs[3]; }
 
 FamilyConfig linear_config() { return world().job.families[0]; }
 FamilyConfig conv_config() { return world().job.families[1]; }
 FamilyConfig gan_config() { return world().job.families[2]; }
+FamilyConfig vae_config() { return world().job.families[3]; }
 
 TrainOptions options_for(const std::string& kernels) {
   TrainOptions options;
@@ -262,6 +275,22 @@ TEST(Trainer, GanModelAloneEqualsModelInBatch) {
   EXPECT_LE(alone_versus_batch(gan_config(), gan_specs(), options_for("auto")), 1e-5);
 }
 
+// vae's hand-derived gradients against LibTorch autograd (same reparametrization noise from the
+// model's generator), for both likelihoods and a KL weight other than 1.
+TEST(Trainer, VaeFastPathAgreesWithTorchPath) {
+  for (const std::string likelihood : {"bernoulli", "gaussian"}) {
+    FamilyConfig config = vae_config();
+    config.steps = 5;
+    config.likelihood = likelihood;
+    config.beta = 0.5;
+    EXPECT_LE(fast_versus_torch(config, pick(vae_specs(), {0, 1, 2})), 5e-5) << likelihood;
+  }
+}
+
+TEST(Trainer, VaeModelAloneEqualsModelInBatch) {
+  EXPECT_LE(alone_versus_batch(vae_config(), vae_specs(), options_for("auto")), 1e-5);
+}
+
 // Class-conditional GANs and other code widths or batch sizes take the LibTorch path.
 TEST(Trainer, GanFastPathOnlyWhereItApplies) {
   FamilyConfig config = gan_config();
@@ -352,7 +381,7 @@ TEST(Trainer, TrainingLowersTheLoss) {
 // A model whose learning rate blows it up is marked diverged; its batch-mates come out as if it had
 // never been in their batch.
 TEST(Trainer, DivergedModelIsMarkedAndDoesNotDisturbItsBatchMates) {
-  for (const int family : {0, 1, 2}) {
+  for (const int family : {0, 1, 2, 3}) {
     for (const std::string kernels : {"auto", "torch"}) {
       FamilyConfig config = world().job.families[family];
       const std::string what = config.name + " (" + kernels + ")";
