@@ -54,7 +54,7 @@ struct ConvScratch : LaneScratch {
   }
 };
 
-class ConvAeStep : public FastStep {
+class ConvAeStep : public GradientStep {
  public:
   explicit ConvAeStep(const FamilyConfig& config)
       : config_(config), layout_(find_family("conv_ae").layout(config)), offsets_(layout_) {}

@@ -96,11 +96,6 @@ class GanStep : public FastStep {
     return {{"d_loss", static_cast<const GanExtras*>(extras)->tail_d_loss / tail_steps}};
   }
 
-  // Not used: update() runs the adversarial schedule itself.
-  double gradients(const ImageSet&, const int64_t*, const float*, StepScratch&, BatchPrefetcher&) const override {
-    return std::nan("");
-  }
-
   // d_steps discriminator updates, each on its own real batch and fresh codes, then one generator
   // update (the LibTorch path's order of draws and Adam step counts). Returns the last
   // discriminator loss plus the generator loss.

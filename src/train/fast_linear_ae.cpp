@@ -97,7 +97,7 @@ double model_step(const FamilyConfig& config, const ImageSet& train, const int64
   return loss;
 }
 
-class LinearAeStep : public FastStep {
+class LinearAeStep : public GradientStep {
  public:
   explicit LinearAeStep(const FamilyConfig& config) : config_(config), layout_(linear_ae_layout(config.latent)) {}
   const Layout& layout() const override { return layout_; }

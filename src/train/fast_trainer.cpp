@@ -70,8 +70,8 @@ void BatchPrefetcher::next_slice(int64_t slices) {
   }
 }
 
-double FastStep::update(const ImageSet& train, const int64_t* batch_indices, int64_t step, const FastModel& model,
-                        StepScratch& scratch, BatchPrefetcher& prefetch) const {
+double GradientStep::update(const ImageSet& train, const int64_t* batch_indices, int64_t step, const FastModel& model,
+                            StepScratch& scratch, BatchPrefetcher& prefetch) const {
   const double loss = gradients(train, batch_indices, model.params, scratch, prefetch);
   if (std::isfinite(loss)) adam_step(model.params, scratch.grads(), model.adam_m, model.adam_v, 1, internal_size(), model.lr, step);
   return loss;

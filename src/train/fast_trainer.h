@@ -108,20 +108,27 @@ class FastStep {
   virtual void to_internal(const float* canonical, float* internal) const = 0;
   virtual void to_canonical(const float* internal, float* canonical) const = 0;
   virtual std::unique_ptr<StepScratch> make_scratch() const = 0;
-  // Gradients of one model on the batch batch_indices into scratch.grads(); returns the objective
-  // (loss incl. regularizer).
-  virtual double gradients(const ImageSet& train, const int64_t* batch_indices, const float* params,
-                           StepScratch& scratch, BatchPrefetcher& prefetch) const = 0;
 
   // Batches of config.batch_size training images one optimizer step consumes (a GAN: d_steps).
   virtual int64_t batches_per_step() const { return 1; }
   virtual std::unique_ptr<ModelExtras> make_extras(const ModelSpec& /*spec*/) const { return nullptr; }
-  // One optimizer step of one model (step counts from 1): by default gradients() and Adam on every
-  // parameter. Returns the objective; a non-finite one marks the model diverged.
+  // One optimizer step of one model (step counts from 1) on the images batch_indices. Returns the
+  // objective; a non-finite one marks the model diverged.
   virtual double update(const ImageSet& train, const int64_t* batch_indices, int64_t step, const FastModel& model,
-                        StepScratch& scratch, BatchPrefetcher& prefetch) const;
+                        StepScratch& scratch, BatchPrefetcher& prefetch) const = 0;
   // What training measured of a model that did not diverge (a GAN: d_loss), from its extras.
   virtual std::map<std::string, double> metrics(const ModelExtras* /*extras*/) const { return {}; }
+};
+
+// A step that is one objective's gradient followed by Adam on every parameter (the autoencoders).
+class GradientStep : public FastStep {
+ public:
+  // Gradients of one model on the batch batch_indices into scratch.grads(); returns the objective
+  // (loss incl. regularizer).
+  virtual double gradients(const ImageSet& train, const int64_t* batch_indices, const float* params,
+                           StepScratch& scratch, BatchPrefetcher& prefetch) const = 0;
+  double update(const ImageSet& train, const int64_t* batch_indices, int64_t step, const FastModel& model,
+                StepScratch& scratch, BatchPrefetcher& prefetch) const override;
 };
 
 // The hand-written step for this configuration, or null when the family (or this configuration of

@@ -72,11 +72,6 @@ class VaeStep : public FastStep {
     return std::make_unique<VaeExtras>(spec.seed);
   }
 
-  // Not used: the step needs the model's noise generator (update()).
-  double gradients(const ImageSet&, const int64_t*, const float*, StepScratch&, BatchPrefetcher&) const override {
-    return std::nan("");
-  }
-
   // -ELBO of the batch (mean over samples; beta on the KL term) and its gradients, then Adam. The
   // gradients follow models/vae.cpp term by term: Bernoulli (or Gaussian) likelihood of the
   // logits, KL(N(mu, sigma^2) || N(0, I)), z = mu + sigma eps.
