@@ -98,7 +98,10 @@ class Vae : public Family {
   }
   double flops_per_sample(const FamilyConfig& config) const override {
     const double h = static_cast<double>(config.hidden), k = static_cast<double>(config.latent);
-    return 3.0 * 2.0 * (2.0 * kImagePixels * h + 3.0 * h * k);
+    // Multiply-adds of the layers (784 x h twice, h x k three times): forward and weight gradients
+    // of all, input gradients of all but the first (the images need none).
+    const double layers = 2.0 * kImagePixels * h + 3.0 * h * k;
+    return 2.0 * (2.0 * layers + (layers - kImagePixels * h));
   }
   const TorchFamily& torch_impl() const override { return impl_; }
 
