@@ -1,7 +1,8 @@
 // The training loop of the hand-written CPU paths (no autograd): cache-sized groups of models
 // trained through all their steps, batches drawn and prefetched one model ahead, per-model Adam,
-// divergence, checkpoints, progress and stop requests. A family plugs in its forward/backward as a
-// FastStep; each model runs the same sequential code whatever its batch-mates.
+// divergence, checkpoints, progress and stop requests. A family plugs in its optimizer step as a
+// FastStep (the autoencoders: their gradients, as a GradientStep); each model runs the same
+// sequential code whatever its batch-mates.
 #pragma once
 
 #include <cstdint>
