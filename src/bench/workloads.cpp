@@ -65,8 +65,12 @@ Job workload_job(const BenchOptions& options) {
 
 double measure_sgemm_gflops(int64_t n) {
   torch::NoGradGuard no_grad;
-  // One GEMM: only BLAS itself can spread it over the threads (training keeps BLAS at one thread).
-  set_blas_threads(torch::get_num_threads());
+  // One GEMM: only BLAS itself can spread it over the threads (training keeps BLAS at one thread,
+  // restored however this returns).
+  struct BlasThreads {
+    BlasThreads() { set_blas_threads(torch::get_num_threads()); }
+    ~BlasThreads() { set_blas_threads(1); }
+  } blas_threads;
   const auto a = torch::rand({n, n}), b = torch::rand({n, n});
   auto c = torch::mm(a, b);  // warm-up
   double best = 0.0;
@@ -75,7 +79,6 @@ double measure_sgemm_gflops(int64_t n) {
     torch::mm_out(c, a, b);
     best = std::max(best, 2.0 * n * n * n / seconds_since(start) / 1e9);
   }
-  set_blas_threads(1);
   return best;
 }
 

@@ -122,8 +122,10 @@ class Gan : public Family {
     const double convs = 14 * 14 * c * taps + 7 * 7 * 2 * c * c * taps;
     const double generator_flops = convs + 2 * c * 49 * k, discriminator_flops = convs + 2 * c * 49;
     // Per generator step, in passes of a network (forward, weight gradient and input gradient cost
-    // one pass each): d_steps x (D forward and backward on real and on fake: 6 D, G forward for the
-    // fakes: 1 G), then the G step (G forward and backward: 3 G; D forward and input gradient: 2 D).
+    // one pass each; the input gradients of D's images in the D step and of G's codes are not
+    // needed but counted: under 2 % at c = 8): d_steps x (D forward and backward on real and on
+    // fake: 6 D, G forward for the fakes: 1 G), then the G step (G forward and backward: 3 G; D
+    // forward and input gradient: 2 D).
     const double d_steps = static_cast<double>(config.d_steps);
     return 2.0 * (d_steps * (6 * discriminator_flops + generator_flops) + 3 * generator_flops + 2 * discriminator_flops);
   }

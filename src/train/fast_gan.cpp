@@ -177,10 +177,10 @@ class GanStep : public FastStep {
       for (int64_t b = 0; b < kLanes; ++b) g[o.d_fc_b] += s.d_out[b];
     }
     conv_kernels::dense_from_one(s.d_out, p + o.d_fc_w, s.d_h2, Epilogue::kLeakyMaskBy, &s.h2);
-    conv_kernels::conv_backward(s.h1, s.d_h2, p + o.conv2_w, weights ? g + o.conv2_w : nullptr, g + o.conv2_b, &s.d_h1,
-                                Epilogue::kLeakyMaskBy);
-    conv_kernels::conv_backward(s.x, s.d_h1, p + o.conv1_w, weights ? g + o.conv1_w : nullptr, g + o.conv1_b,
-                                weights ? nullptr : &s.d_x, Epilogue::kNone);
+    conv_kernels::conv_backward(s.h1, s.d_h2, p + o.conv2_w, weights ? g + o.conv2_w : nullptr,
+                                weights ? g + o.conv2_b : nullptr, &s.d_h1, Epilogue::kLeakyMaskBy);
+    conv_kernels::conv_backward(s.x, s.d_h1, p + o.conv1_w, weights ? g + o.conv1_w : nullptr,
+                                weights ? g + o.conv1_b : nullptr, weights ? nullptr : &s.d_x, Epilogue::kNone);
     return loss;
   }
 

@@ -8,6 +8,8 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <exception>
+#include <mutex>
 #include <thread>
 
 #include "data/dataset.h"
@@ -168,6 +170,7 @@ RawTrainResult train_fast(const FamilyConfig& config, const FastStep& fast_step,
       }
       if (next_checkpoint < config.checkpoint_steps.size() && config.checkpoint_steps[next_checkpoint] == step) {
         for (int64_t m = first; m < last; ++m) {
+          if (diverged[m]) continue;  // its later checkpoints stay zero, as on the LibTorch path
           fast_step.to_canonical(params.data() + m * stride,
                                  result.checkpoints.data() + (m * checkpoints + next_checkpoint) * params_per_model);
         }
@@ -179,19 +182,30 @@ RawTrainResult train_fast(const FamilyConfig& config, const FastStep& fast_step,
   };
   // One task per thread, each taking groups from a shared counter (groups may differ in cost:
   // diverged models are skipped).
+  // A thread that throws (a step's LibTorch op, an allocation) stops every thread, and its exception
+  // is rethrown here: otherwise the calling thread would wait forever for its group.
+  std::exception_ptr failure;
+  std::mutex failure_mutex;
   at::parallel_for(0, threads, 1, [&](int64_t, int64_t) {
-    const std::unique_ptr<StepScratch> scratch = fast_step.make_scratch();
     const bool caller = at::get_thread_num() == 0;
-    for (int64_t group = next_group++; group < groups && !abandoned; group = next_group++) {
-      train_group(group, *scratch, caller);
-    }
-    // Out of groups, the calling thread keeps reporting (and serving MPI) until the others finish.
-    while (caller && !abandoned && group_steps_done.load() < total_group_steps) {
-      if (options.stop && options.stop->load()) abandoned = true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      report();
+    try {
+      const std::unique_ptr<StepScratch> scratch = fast_step.make_scratch();
+      for (int64_t group = next_group++; group < groups && !abandoned; group = next_group++) {
+        train_group(group, *scratch, caller);
+      }
+      // Out of groups, the calling thread keeps reporting (and serving MPI) until the others finish.
+      while (caller && !abandoned && group_steps_done.load() < total_group_steps) {
+        if (options.stop && options.stop->load()) abandoned = true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        report();
+      }
+    } catch (...) {
+      const std::lock_guard<std::mutex> lock(failure_mutex);
+      if (!failure) failure = std::current_exception();
+      abandoned = true;
     }
   });
+  if (failure) std::rethrow_exception(failure);
   if (abandoned) throw ChunkAbandoned{};
   report();  // the steps the other threads finished last
 

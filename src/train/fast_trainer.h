@@ -113,8 +113,10 @@ class FastStep {
   // Batches of config.batch_size training images one optimizer step consumes (a GAN: d_steps).
   virtual int64_t batches_per_step() const { return 1; }
   virtual std::unique_ptr<ModelExtras> make_extras(const ModelSpec& /*spec*/) const { return nullptr; }
-  // One optimizer step of one model (step counts from 1) on the images batch_indices. Returns the
-  // objective; a non-finite one marks the model diverged.
+  // One optimizer step of one model (step counts from 1; a GAN's is d_steps D updates and one G
+  // update) on the images batch_indices. Returns the objective; a non-finite one marks the model
+  // diverged. Whether a non-finite step still updates the weights is the family's choice: a diverged
+  // model's weights are kept as they are but no longer trained.
   virtual double update(const ImageSet& train, const int64_t* batch_indices, int64_t step, const FastModel& model,
                         StepScratch& scratch, BatchPrefetcher& prefetch) const = 0;
   // What training measured of a model that did not diverge (a GAN: d_loss), from its extras.

@@ -115,7 +115,7 @@ class VaeStep : public FastStep {
     const double loss = (nll.item<double>() + beta * kl.item<double>()) * per_sample;
 
     // Backward: decoder, reparametrization, encoder; weight gradients written straight into the
-    // model's gradient buffer.
+    // thread's gradient buffer (scratch), which Adam then consumes.
     torch::mm_out(g.out_w, d_logits.t(), h2);
     torch::sum_out(g.out_b, d_logits, 0);
     const auto d_h2 = d_logits.mm(p.out_w).mul_(h2 > 0);

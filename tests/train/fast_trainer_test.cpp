@@ -4,14 +4,19 @@
 // train_weights in trainer_test.cpp.
 #include "train/fast_trainer.h"
 
+#include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <numeric>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "data/dataset.h"
+#include "helpers.h"
 #include "job/job.h"
+#include "plan/plan.h"
 
 namespace genzoo::test {
 namespace {
@@ -92,6 +97,57 @@ TEST(FastStep, ConvAeInternalSizeIsWholeVectors) {
   const auto step = make_fast_step(family("conv_ae"));
   EXPECT_EQ(step->internal_size() % 16, 0);
   EXPECT_LT(step->internal_size() - layout_size(step->layout()), 16 * static_cast<int64_t>(step->layout().size()));
+}
+
+// A step that throws (as a LibTorch op or an allocation inside a step may) on a thread other than
+// the calling one, which may then be waiting for the other threads: the exception must reach the
+// caller, and no thread may be left waiting (the test would hang). With one thread, the caller throws.
+class ThrowingStep : public FastStep {
+ public:
+  explicit ThrowingStep(std::unique_ptr<FastStep> inner) : inner_(std::move(inner)) {}
+  const Layout& layout() const override { return inner_->layout(); }
+  int64_t internal_size() const override { return inner_->internal_size(); }
+  void to_internal(const float* canonical, float* internal) const override { inner_->to_internal(canonical, internal); }
+  void to_canonical(const float* internal, float* canonical) const override { inner_->to_canonical(internal, canonical); }
+  std::unique_ptr<StepScratch> make_scratch() const override { return inner_->make_scratch(); }
+  double update(const ImageSet& train, const int64_t* batch_indices, int64_t step, const FastModel& model,
+                StepScratch& scratch, BatchPrefetcher& prefetch) const override {
+    const bool worker = at::get_thread_num() != 0 || at::get_num_threads() == 1;
+    if (worker && step == 3) throw std::runtime_error("step failed");
+    return inner_->update(train, batch_indices, step, model, scratch, prefetch);
+  }
+
+ private:
+  std::unique_ptr<FastStep> inner_;
+};
+
+TEST(FastTrainer, AStepsExceptionReachesTheCallerFromAnyThread) {
+  PlannedJob world;
+  world.dataset = synthetic_dataset(100, 10, 3, 5);
+  plan_on_dataset(world, R"(
+name = "throwing"
+seed = 1
+[data]
+num_classes = 3
+classes = [0, 1, 2]
+samples_min = 60
+samples_max = 90
+[[family]]
+name = "linear_ae"
+models = 2
+latent = 16
+steps = 50
+batch_size = 16
+)", "<throwing>");
+  const FamilyConfig& config = world.job.families[0];
+  const ThrowingStep step(make_fast_step(config));
+  const int threads_before = at::get_num_threads();
+  for (const int threads : {2, 1}) {
+    at::set_num_threads(threads);  // LibTorch's default may be one thread (one physical core)
+    EXPECT_THROW(train_fast(config, step, world.family_specs[0], world.dataset.train, TrainOptions{}), std::runtime_error)
+        << threads << " threads";
+  }
+  at::set_num_threads(threads_before);
 }
 
 }  // namespace

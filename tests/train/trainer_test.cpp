@@ -5,6 +5,7 @@
 // divergence is contained, checkpoints and losses are what they claim to be, and stop/fault work.
 #include "train/trainer.h"
 
+#include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -509,19 +510,51 @@ TEST(Trainer, LossesAreTheReconstructionErrorsOfTheReturnedWeights) {
   }
 }
 
+// LibTorch's thread count for one scope (its default may be one thread: one physical core).
+class ScopedThreads {
+ public:
+  explicit ScopedThreads(int threads) : before_(at::get_num_threads()) { at::set_num_threads(threads); }
+  ~ScopedThreads() { at::set_num_threads(before_); }
+
+ private:
+  int before_;
+};
+
+// With two threads the chunk's models train on both; progress still comes from the calling thread,
+// every step once and in order.
 TEST(Trainer, ReportsProgressEveryStep) {
-  for (const std::string kernels : {"auto", "torch"}) {
-    FamilyConfig config = linear_config();
-    config.steps = 7;
-    TrainOptions options = options_for(kernels);
-    std::vector<int64_t> seen;
-    options.on_step = [&](int64_t step) { seen.push_back(step); };
-    train_weights(config, pick(linear_specs(), {0, 1}), world().dataset, options);
-    EXPECT_EQ(seen, (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7})) << kernels;
+  for (const int threads : {1, 2}) {
+    const ScopedThreads scoped(threads);
+    for (const std::string kernels : {"auto", "torch"}) {
+      FamilyConfig config = linear_config();
+      config.steps = 7;
+      TrainOptions options = options_for(kernels);
+      std::vector<int64_t> seen;
+      options.on_step = [&](int64_t step) { seen.push_back(step); };
+      train_weights(config, pick(linear_specs(), {0, 1, 2}), world().dataset, options);
+      EXPECT_EQ(seen, (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7})) << kernels << ", " << threads << " threads";
+    }
   }
 }
 
+// Models trained on two threads come out as on one (each model's step is sequential code).
+TEST(Trainer, TwoThreadsGiveTheSameWeights) {
+  const auto specs = pick(conv_specs(), {0, 1, 2, 3, 4});
+  RawTrainResult one, two;
+  {
+    const ScopedThreads scoped(1);
+    one = train_weights(conv_config(), specs, world().dataset, options_for("auto"));
+  }
+  {
+    const ScopedThreads scoped(2);
+    two = train_weights(conv_config(), specs, world().dataset, options_for("auto"));
+  }
+  ASSERT_EQ(one.weights.size(), two.weights.size());
+  EXPECT_EQ(max_abs_diff(one.weights.data(), two.weights.data(), static_cast<int64_t>(one.weights.size())), 0.0);
+}
+
 TEST(Trainer, StopAbandonsTheChunk) {
+  const ScopedThreads scoped(2);
   for (const std::string kernels : {"auto", "torch"}) {
     FamilyConfig config = linear_config();
     config.steps = 50;
