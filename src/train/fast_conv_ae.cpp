@@ -75,9 +75,10 @@ class ConvAeStep : public GradientStep {
     return std::make_unique<ConvScratch>(config_.channels, offsets_.aligned.size());
   }
 
-  double gradients(const ImageSet& train, const int64_t* batch_indices, const float* params, StepScratch& scratch,
+  double gradients(const ImageSet& train, const int64_t* batch_indices, const FastModel& model, StepScratch& scratch,
                    BatchPrefetcher& prefetch) const override {
     auto& s = static_cast<ConvScratch&>(scratch);
+    const float* params = model.params;
     std::fill(s.grads(), s.grads() + offsets_.aligned.size(), 0.0f);
     const int64_t blocks = config_.batch_size / kLanes;
     const float elements = static_cast<float>(config_.batch_size * kImagePixels);

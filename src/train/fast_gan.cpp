@@ -74,7 +74,7 @@ class GanStep : public FastStep {
  public:
   explicit GanStep(const FamilyConfig& config)
       : config_(config), layout_(find_family("gan").layout(config)), offsets_(layout_),
-        tail_start_(config.steps - std::max<int64_t>(1, config.steps / 10) + 1) {}
+        tail_start_(d_loss_tail_start(config.steps)) {}
 
   const Layout& layout() const override { return layout_; }
   int64_t internal_size() const override { return offsets_.aligned.size(); }

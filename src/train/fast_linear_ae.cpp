@@ -110,10 +110,10 @@ class LinearAeStep : public GradientStep {
   std::unique_ptr<StepScratch> make_scratch() const override {
     return std::make_unique<LinearScratch>(config_.batch_size, config_.latent);
   }
-  double gradients(const ImageSet& train, const int64_t* batch_indices, const float* params, StepScratch& scratch,
+  double gradients(const ImageSet& train, const int64_t* batch_indices, const FastModel& model, StepScratch& scratch,
                    BatchPrefetcher& prefetch) const override {
     auto& s = static_cast<LinearScratch&>(scratch);
-    return model_step(config_, train, batch_indices, params, s.grads(), s, prefetch);
+    return model_step(config_, train, batch_indices, model.params, s.grads(), s, prefetch);
   }
 
  private:

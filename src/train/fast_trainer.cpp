@@ -74,7 +74,7 @@ void BatchPrefetcher::next_slice(int64_t slices) {
 
 double GradientStep::update(const ImageSet& train, const int64_t* batch_indices, int64_t step, const FastModel& model,
                             StepScratch& scratch, BatchPrefetcher& prefetch) const {
-  const double loss = gradients(train, batch_indices, model.params, scratch, prefetch);
+  const double loss = gradients(train, batch_indices, model, scratch, prefetch);
   if (std::isfinite(loss)) adam_step(model.params, scratch.grads(), model.adam_m, model.adam_v, 1, internal_size(), model.lr, step);
   return loss;
 }
@@ -138,12 +138,13 @@ RawTrainResult train_fast(const FamilyConfig& config, const FastStep& fast_step,
   std::atomic<int64_t> group_steps_done{0};
   std::atomic<bool> abandoned{false};
   int64_t reported_steps = 0;  // by the calling thread only
+  const auto stop_requested = [&] { return options.stop && options.stop->load(); };
 
   // Progress goes to options.on_step in chunk steps (group steps / groups), every value in order, and only
   // from the calling thread: under MPI the callback also serves the leader's messages (funneled MPI).
   const auto report = [&] {
     const int64_t done = group_steps_done.load() / groups;
-    while (options.on_step && reported_steps < done && !(options.stop && options.stop->load())) {
+    while (options.on_step && reported_steps < done && !stop_requested()) {
       options.on_step(++reported_steps);
     }
   };
@@ -152,7 +153,7 @@ RawTrainResult train_fast(const FamilyConfig& config, const FastStep& fast_step,
     size_t next_checkpoint = 0;
     for (int64_t step = 1; step <= config.steps; ++step) {
       // Every thread polls the stop flag, so a stop request ends the chunk within one group step.
-      if (abandoned || (options.stop && options.stop->load())) {
+      if (abandoned || stop_requested()) {
         abandoned = true;
         return;
       }
@@ -195,7 +196,7 @@ RawTrainResult train_fast(const FamilyConfig& config, const FastStep& fast_step,
       }
       // Out of groups, the calling thread keeps reporting (and serving MPI) until the others finish.
       while (caller && !abandoned && group_steps_done.load() < total_group_steps) {
-        if (options.stop && options.stop->load()) abandoned = true;
+        if (stop_requested()) abandoned = true;
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
         report();
       }

@@ -1,7 +1,7 @@
 // The training loop of the hand-written CPU paths (no autograd): cache-sized groups of models
 // trained through all their steps, batches drawn and prefetched one model ahead, per-model Adam,
 // divergence, checkpoints, progress and stop requests. A family plugs in its optimizer step as a
-// FastStep (the autoencoders: their gradients, as a GradientStep); each model runs the same
+// FastStep (the autoencoders and the vae: their gradients, as a GradientStep); each model runs the same
 // sequential code whatever its batch-mates.
 #pragma once
 
@@ -123,12 +123,13 @@ class FastStep {
   virtual std::map<std::string, double> metrics(const ModelExtras* /*extras*/) const { return {}; }
 };
 
-// A step that is one objective's gradient followed by Adam on every parameter (the autoencoders).
+// A step that is one objective's gradient followed by Adam on every parameter (the autoencoders,
+// the vae); Adam is skipped when the objective is not finite.
 class GradientStep : public FastStep {
  public:
-  // Gradients of one model on the batch batch_indices into scratch.grads(); returns the objective
-  // (loss incl. regularizer).
-  virtual double gradients(const ImageSet& train, const int64_t* batch_indices, const float* params,
+  // Gradients of one model (its parameters, and its extras for noise) on the batch batch_indices
+  // into scratch.grads(); returns the objective (loss incl. regularizer).
+  virtual double gradients(const ImageSet& train, const int64_t* batch_indices, const FastModel& model,
                            StepScratch& scratch, BatchPrefetcher& prefetch) const = 0;
   double update(const ImageSet& train, const int64_t* batch_indices, int64_t step, const FastModel& model,
                 StepScratch& scratch, BatchPrefetcher& prefetch) const override;

@@ -3,7 +3,6 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <cmath>
 
 #include "data/dataset.h"
 #include "data/image.h"
@@ -11,7 +10,6 @@
 #include "models/family.h"
 #include "models/torch_family.h"
 #include "plan/plan.h"
-#include "train/adam.h"
 #include "train/data_stream.h"
 
 namespace genzoo {
@@ -54,7 +52,7 @@ struct VaeTensors {
   }
 };
 
-class VaeStep : public FastStep {
+class VaeStep : public GradientStep {
  public:
   explicit VaeStep(const FamilyConfig& config) : config_(config), layout_(find_family("vae").layout(config)) {}
 
@@ -72,11 +70,11 @@ class VaeStep : public FastStep {
     return std::make_unique<VaeExtras>(spec.seed);
   }
 
-  // -ELBO of the batch (mean over samples; beta on the KL term) and its gradients, then Adam. The
-  // gradients follow models/vae.cpp term by term: Bernoulli (or Gaussian) likelihood of the
-  // logits, KL(N(mu, sigma^2) || N(0, I)), z = mu + sigma eps.
-  double update(const ImageSet& train, const int64_t* batch_indices, int64_t step, const FastModel& model,
-                StepScratch& scratch, BatchPrefetcher& prefetch) const override {
+  // -ELBO of the batch (mean over samples; beta on the KL term) and its gradients. The gradients
+  // follow models/vae.cpp term by term: Bernoulli (or Gaussian) likelihood of the logits,
+  // KL(N(mu, sigma^2) || N(0, I)), z = mu + sigma eps with eps from the model's generator.
+  double gradients(const ImageSet& train, const int64_t* batch_indices, const FastModel& model, StepScratch& scratch,
+                   BatchPrefetcher& prefetch) const override {
     torch::NoGradGuard no_grad;
     auto& s = static_cast<VaeScratch&>(scratch);
     auto& extras = static_cast<VaeExtras&>(*model.extras);
@@ -115,7 +113,7 @@ class VaeStep : public FastStep {
     const double loss = (nll.item<double>() + beta * kl.item<double>()) * per_sample;
 
     // Backward: decoder, reparametrization, encoder; weight gradients written straight into the
-    // thread's gradient buffer (scratch), which Adam then consumes.
+    // thread's gradient buffer (scratch).
     torch::mm_out(g.out_w, d_logits.t(), h2);
     torch::sum_out(g.out_b, d_logits, 0);
     const auto d_h2 = d_logits.mm(p.out_w).mul_(h2 > 0);
@@ -132,10 +130,6 @@ class VaeStep : public FastStep {
     const auto d_h = d_mu.mm(p.mu_w).addmm_(d_logvar, p.logvar_w).mul_(h > 0);
     torch::mm_out(g.enc_w, d_h.t(), x);
     torch::sum_out(g.enc_b, d_h, 0);
-
-    if (std::isfinite(loss)) {
-      adam_step(model.params, s.grads(), model.adam_m, model.adam_v, 1, internal_size(), model.lr, step);
-    }
     return loss;
   }
 

@@ -220,7 +220,7 @@ RawTrainResult train_adversarial(const FamilyConfig& config, const std::vector<c
   }
   at::globalContext().setUserEnabledMkldnn(false);
   TorchBatch batch(config, specs, layout, options);
-  const int64_t tail_start = config.steps - std::max<int64_t>(1, config.steps / 10) + 1;
+  const int64_t tail_start = d_loss_tail_start(config.steps);
   std::vector<double> tail_sum(specs.size(), 0.0);
   size_t next_checkpoint = 0;
   int64_t discriminator_step = 0;
@@ -340,10 +340,6 @@ void evaluate(const FamilyConfig& config, const std::vector<const ModelSpec*>& s
   }
 }
 
-}  // namespace
-
-namespace {
-
 // The hand-written step for this configuration, or null where LibTorch trains it.
 std::unique_ptr<FastStep> fast_step_for(const FamilyConfig& config, const TrainOptions& options) {
   if (options.kernels != "auto" || !torch::Device(options.device).is_cpu()) return nullptr;
@@ -351,6 +347,8 @@ std::unique_ptr<FastStep> fast_step_for(const FamilyConfig& config, const TrainO
 }
 
 }  // namespace
+
+int64_t d_loss_tail_start(int64_t steps) { return steps - std::max<int64_t>(1, steps / 10) + 1; }
 
 bool uses_fast_kernels(const FamilyConfig& config, const TrainOptions& options) {
   return fast_step_for(config, options) != nullptr;

@@ -63,6 +63,10 @@ std::vector<TrainedModel> train_chunk(const FamilyConfig& config, const std::vec
 RawTrainResult train_weights(const FamilyConfig& config, const std::vector<const ModelSpec*>& specs,
                              const Dataset& dataset, const TrainOptions& options);
 
+// The GAN's d_loss metric averages the discriminator loss over steps [start, steps]: the last tenth
+// of training (at least one step). Returns start.
+int64_t d_loss_tail_start(int64_t steps);
+
 // Whether train_chunk takes the hand-written CPU path for this family configuration.
 bool uses_fast_kernels(const FamilyConfig& config, const TrainOptions& options);
 
