@@ -9,12 +9,28 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "data/dataset.h"
+#include "kernels/isa.h"
 #include "job/job.h"
 #include "plan/plan.h"
 #include "train/trainer.h"
 
 namespace genzoo::test {
+
+// A suite whose tests run once per instruction set this CPU and build can dispatch the kernels to
+// (AVX3, AVX2, SSE4, EMU128 on an AVX-512 machine): `class Suite : public EveryIsa {};`, TEST_P, then
+// GENZOO_INSTANTIATE_EVERY_ISA(Suite).
+class EveryIsa : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override { kernels::use_isa(GetParam()); }
+  void TearDown() override { kernels::use_isa("auto"); }
+};
+
+#define GENZOO_INSTANTIATE_EVERY_ISA(Suite)                                                   \
+  INSTANTIATE_TEST_SUITE_P(Isa, Suite, ::testing::ValuesIn(::genzoo::kernels::available_isas()), \
+                           [](const ::testing::TestParamInfo<std::string>& info) { return info.param; })
 
 // A fresh directory under $TMPDIR, removed when the object dies.
 class TempDir {

@@ -1,4 +1,5 @@
 #include "bench/workloads.h"
+#include "kernels/isa.h"
 
 #include <torch/torch.h>
 
@@ -119,9 +120,11 @@ BenchResult run_workload(const BenchOptions& options) {
 }
 
 std::string format_result_line(const std::string& workload, const BenchResult& r) {
-  char line[256];
-  std::snprintf(line, sizeof line, "%s models_per_s=%.4f gflops=%.3f sgemm_gflops=%.3f peak_fraction=%.4f loop_models_per_s=%.4f",
-                workload.c_str(), r.models_per_s, r.gflops, r.sgemm_gflops, r.peak_fraction, r.loop_models_per_s);
+  char line[320];
+  std::snprintf(line, sizeof line,
+                "%s models_per_s=%.4f gflops=%.3f sgemm_gflops=%.3f peak_fraction=%.4f loop_models_per_s=%.4f isa=%s",
+                workload.c_str(), r.models_per_s, r.gflops, r.sgemm_gflops, r.peak_fraction, r.loop_models_per_s,
+                kernels::isa().c_str());
   return line;
 }
 

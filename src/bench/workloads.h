@@ -33,7 +33,7 @@ double measure_sgemm_gflops(int64_t n = 2048);
 
 BenchResult run_workload(const BenchOptions& options);
 
-// "W1 models_per_s=<f> gflops=<f> sgemm_gflops=<f> peak_fraction=<f> loop_models_per_s=<f>"
+// "W1 models_per_s=<f> gflops=<f> sgemm_gflops=<f> peak_fraction=<f> loop_models_per_s=<f> isa=<target>"
 std::string format_result_line(const std::string& workload, const BenchResult& result);
 
 }  // namespace genzoo

@@ -4,6 +4,7 @@
 
 #include "bench/workloads.h"
 #include "cli/commands.h"
+#include "kernels/isa.h"
 
 namespace genzoo::cli {
 
@@ -19,15 +20,15 @@ Runner add_bench_command(CLI::App& app) {
   cmd->add_option("--models", options->models, "Models trained together (M)")->check(CLI::Range(1, 100000))->capture_default_str();
   cmd->add_option("--steps", options->steps, "Training steps per model")->check(CLI::Range(1, 1000000))->capture_default_str();
   cmd->add_option("--threads", options->threads, "LibTorch / kernel threads")->check(CLI::Range(1, 1024))->capture_default_str();
-  cmd->add_option("--kernels", options->kernels, "auto (hand-written CPU kernels where available) or torch")
-      ->check(CLI::IsMember({"auto", "torch"}))
+  cmd->add_option("--kernels", options->kernels, "auto (hand-written CPU kernels where a family has them, on AVX2/AVX-512), fast (them on any instruction set) or torch")
+      ->check(CLI::IsMember({"auto", "fast", "torch"}))
       ->capture_default_str();
   cmd->add_option("--data", options->data_dir, "Fashion-MNIST directory (default: $GENZOO_DATA or the Debian package)");
   cmd->add_flag("--no-loop", options->skip_loop, "Skip the per-model loop (loop_models_per_s=0)");
   return [options] {
-    std::printf("workload %s: %lld models x %lld steps, %d thread(s), kernels %s\n", options->workload.c_str(),
+    std::printf("workload %s: %lld models x %lld steps, %d thread(s), kernels %s, isa %s\n", options->workload.c_str(),
                 static_cast<long long>(options->models), static_cast<long long>(options->steps), options->threads,
-                options->kernels.c_str());
+                options->kernels.c_str(), kernels::isa().c_str());
     std::fflush(stdout);
     const BenchResult r = run_workload(*options);
     std::printf("sgemm 2048^3: %.2f GFLOP/s\n", r.sgemm_gflops);

@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "common/error.h"
 #include "dist/comm.h"
+#include "kernels/isa.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"genzoo " GENZOO_VERSION
@@ -17,6 +18,12 @@ int main(int argc, char** argv) {
                "  genzoo train jobs/quickstart.toml --run runs/q   # train (resumable; also under mpirun/srun)\n"
                "  genzoo inspect runs/q/zoo.h5                     # look at the result\n"};
   app.require_subcommand(1);
+  std::string isa = "auto";
+  app.add_option("--isa", isa,
+                 "Instruction set of the hand-written kernels: auto (the best this CPU has; default, or $GENZOO_ISA), "
+                 "or one of AVX3 (AVX-512), AVX2, SSE4, EMU128 (portable), NEON - e.g. to give every node of a mixed "
+                 "cluster the same arithmetic")
+      ->capture_default_str();
   std::map<std::string, genzoo::cli::Runner> runners{
       {"train", genzoo::cli::add_train_command(app)},     {"merge", genzoo::cli::add_merge_command(app)},
       {"plan", genzoo::cli::add_plan_command(app)},       {"inspect", genzoo::cli::add_inspect_command(app)},
@@ -31,6 +38,8 @@ int main(int argc, char** argv) {
   }
   const std::string command = app.get_subcommands().front()->get_name();
   try {
+    genzoo::kernels::use_isa_from_environment();
+    if (app.count("--isa") > 0) genzoo::kernels::use_isa(isa);
     return runners.at(command)();
   } catch (const genzoo::Error& e) {
     return genzoo::report_fatal_error(e.what());

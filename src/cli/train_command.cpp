@@ -54,8 +54,8 @@ Runner add_train_command(CLI::App& app) {
                                               "else /usr/share/datasets/fashion-mnist)");
   cmd->add_option("--device", options->device, "auto (cuda:<local rank mod GPUs> when available, else cpu), cpu, cuda, cuda:N")
       ->capture_default_str();
-  cmd->add_option("--kernels", options->kernels, "auto: hand-written CPU kernels where a family has them; torch: LibTorch only")
-      ->check(CLI::IsMember({"auto", "torch"}))
+  cmd->add_option("--kernels", options->kernels, "auto: hand-written CPU kernels where a family has them and the CPU has AVX2 or AVX-512; fast: those kernels on any instruction set; torch: LibTorch only")
+      ->check(CLI::IsMember({"auto", "fast", "torch"}))
       ->capture_default_str();
   cmd->add_option("--schedule", options->schedule, "MPI work distribution: dynamic (rank 0 hands out chunks) or static")
       ->check(CLI::IsMember({"dynamic", "static"}))

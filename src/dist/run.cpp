@@ -12,6 +12,7 @@
 #include <numeric>
 #include <set>
 
+#include <boost/serialization/string.hpp>
 #include <boost/serialization/vector.hpp>
 
 #include "common/error.h"
@@ -22,6 +23,7 @@
 #include "dist/comm.h"
 #include "dist/resources.h"
 #include "job/job.h"
+#include "kernels/isa.h"
 #include "models/family.h"
 #include "plan/plan.h"
 #include "store/run_dir.h"
@@ -70,6 +72,7 @@ ModelRecord record_of(const ModelSpec& spec, const std::string& family, const Tr
   r.test_loss = trained.test_loss;
   r.train_seconds = trained.train_seconds;
   r.rank = rank;
+  r.kernel_isa = trained.kernel_isa;
   r.metrics = trained.metrics;
   return r;
 }
@@ -172,9 +175,10 @@ struct RankTimings {
   double hdf5_seconds = 0;      // writing shards
   double mpi_seconds = 0;       // inside MPI calls
   int64_t models = 0;
+  std::string isa;              // the instruction set of the rank's hand-written kernels
   template <class Archive>
   void serialize(Archive& ar, unsigned) {
-    ar & rank & loop_seconds & train_seconds & hdf5_seconds & mpi_seconds & models;
+    ar & rank & loop_seconds & train_seconds & hdf5_seconds & mpi_seconds & models & isa;
   }
 };
 constexpr int kTagTimings = 13;
@@ -357,7 +361,7 @@ int64_t run_leader(ChunkRunner& runner, const PendingWork& work, const RunOption
   return trained_everywhere;
 }
 
-// Rank 0 prints one line per rank: "timings rank=R loop_s=.. train_s=.. hdf5_s=.. mpi_s=.. models=..".
+// Rank 0 prints one line per rank: "timings rank=R loop_s=.. train_s=.. hdf5_s=.. mpi_s=.. models=.. isa=..".
 void report_timings(const RankTimings& own, Comm& comm) {
   if (comm.rank() != 0) {
     comm.send(own, 0, kTagTimings);
@@ -366,8 +370,9 @@ void report_timings(const RankTimings& own, Comm& comm) {
   std::vector<RankTimings> all{own};
   for (int rank = 1; rank < comm.size(); ++rank) all.push_back(comm.receive<RankTimings>(rank, kTagTimings));
   for (const auto& t : all) {
-    std::printf("timings rank=%d loop_s=%.3f train_s=%.3f hdf5_s=%.3f mpi_s=%.3f models=%lld\n", t.rank, t.loop_seconds,
-                t.train_seconds, t.hdf5_seconds, t.mpi_seconds, static_cast<long long>(t.models));
+    std::printf("timings rank=%d loop_s=%.3f train_s=%.3f hdf5_s=%.3f mpi_s=%.3f models=%lld isa=%s\n", t.rank,
+                t.loop_seconds, t.train_seconds, t.hdf5_seconds, t.mpi_seconds, static_cast<long long>(t.models),
+                t.isa.c_str());
   }
   std::fflush(stdout);
 }
@@ -453,6 +458,7 @@ RunSummary train_run(const Job& job, const RunOptions& options) {
   summary.trained = leader ? run_leader(runner, work, options, comm, summary.total_models)
                            : run_worker(runner, work, options, comm);
   runner.timings.rank = comm.rank();
+  runner.timings.isa = kernels::isa();
   runner.timings.loop_seconds = seconds_since(loop_start);
   runner.timings.mpi_seconds = comm.seconds_in_mpi() - mpi_before;
   if (options.timings) report_timings(runner.timings, comm);

@@ -47,6 +47,7 @@ struct ModelRecord {
   double test_loss = 0.0;             // on test images of the model's classes
   double train_seconds = 0.0;
   int32_t rank = 0;
+  std::string kernel_isa;             // what trained it: "AVX3", "AVX2", ..., "torch", "cuda:0" (TrainedModel)
   std::map<std::string, double> metrics;  // family-specific extra columns (NaN where absent)
 };
 

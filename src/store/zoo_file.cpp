@@ -40,6 +40,7 @@ void for_each_scalar_column(Visit&& visit) {
   visit("test_loss", &ModelRecord::test_loss);
   visit("train_seconds", &ModelRecord::train_seconds);
   visit("rank", &ModelRecord::rank);
+  visit("kernel_isa", &ModelRecord::kernel_isa);
 }
 
 // /models columns with K values per model: [N, K] matrices.
@@ -349,6 +350,7 @@ std::vector<ModelRecord> read_models(const h5::Group& root) {
   std::vector<ModelRecord> models(rows);
   for_each_scalar_column([&](const char* name, auto member) {
     using T = std::decay_t<decltype(models.front().*member)>;
+    if (std::string(name) == "kernel_isa" && !group.has(name)) return;  // written before the column existed
     const std::vector<T> column = read_shaped<T>(group, name, {rows});
     for (hsize_t i = 0; i < rows; ++i) models[i].*member = column[i];
   });

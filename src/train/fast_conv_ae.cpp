@@ -8,9 +8,9 @@
 #include "data/image.h"
 #include "job/job.h"
 #include "models/family.h"
-#include "train/conv_kernels.h"
+#include "kernels/conv.h"
 #include "train/data_stream.h"
-#include "train/linear_kernels.h"
+#include "kernels/linear.h"
 
 namespace genzoo {
 
@@ -20,101 +20,97 @@ using conv_kernels::Epilogue;
 using conv_kernels::Grid;
 using conv_kernels::kLanes;
 
-// The internal layout: AlignedLayout (rows of 16 weights are aligned vectors) with
-// encoder.fc.weight transposed ([features, code]: one 16-float code row per feature).
+// The internal layout: LaneLayout with the code padded to whole lane blocks and encoder.fc.weight
+// transposed ([features][code_width]: one row of code weights per feature).
 struct Offsets {
-  AlignedLayout aligned;
+  LaneLayout lanes;
   int64_t conv1_w, conv1_b, conv2_w, conv2_b, enc_w, enc_b, dec_w, dec_b, convt1_w, convt1_b, convt2_w, convt2_b;
-  int64_t features;  // of the dense layers: 2c x 7 x 7
 
-  explicit Offsets(const Layout& layout) : aligned(layout) {
-    const auto at = [&](const char* name) { return aligned.offset(name); };
+  Offsets(const Layout& layout, int64_t code)
+      : lanes(layout, code,
+              {{"encoder.fc.weight", LaneLayout::Form::kCodeRowsTransposed},
+               {"encoder.fc.bias", LaneLayout::Form::kCodeBias},
+               {"decoder.fc.weight", LaneLayout::Form::kCodeColumns}}) {
+    const auto at = [&](const char* name) { return lanes.offset(name); };
     conv1_w = at("encoder.conv1.weight"), conv1_b = at("encoder.conv1.bias");
     conv2_w = at("encoder.conv2.weight"), conv2_b = at("encoder.conv2.bias");
     enc_w = at("encoder.fc.weight"), enc_b = at("encoder.fc.bias");
     dec_w = at("decoder.fc.weight"), dec_b = at("decoder.fc.bias");
     convt1_w = at("decoder.convt1.weight"), convt1_b = at("decoder.convt1.bias");
     convt2_w = at("decoder.convt2.weight"), convt2_b = at("decoder.convt2.bias");
-    features = find_param(layout, "encoder.fc.weight").shape.at(1);
   }
 };
 
 // Activations and gradients of one 16-sample lane block, every grid with its zero border.
 struct ConvScratch : LaneScratch {
   Grid x, h1, h2, g2, g1, logits, d_logits, d_g1, d_g2, d_h2, d_h1;
-  float *code, *d_code;  // [16][kLanes] each
+  float *code, *d_code;  // [code_width][kLanes] each
 
-  ConvScratch(int64_t channels, int64_t params) : LaneScratch(params) {
+  ConvScratch(int64_t channels, int64_t code_width, int64_t params) : LaneScratch(params) {
     const int64_t side = kImageSide;
     add(x, 1, side), add(h1, channels, side / 2), add(h2, 2 * channels, side / 4);
     add(g2, 2 * channels, side / 4), add(g1, channels, side / 2), add(logits, 1, side);
     add(d_logits, 1, side), add(d_g1, channels, side / 2), add(d_g2, 2 * channels, side / 4);
     add(d_h2, 2 * channels, side / 4), add(d_h1, channels, side / 2);
-    code = place(2 * kLanes * kLanes), d_code = code + kLanes * kLanes;
+    code = place(2 * code_width * kLanes), d_code = code + code_width * kLanes;
   }
 };
 
 class ConvAeStep : public GradientStep {
  public:
   explicit ConvAeStep(const FamilyConfig& config)
-      : config_(config), layout_(find_family("conv_ae").layout(config)), offsets_(layout_) {}
+      : config_(config), layout_(find_family("conv_ae").layout(config)), offsets_(layout_, config.latent),
+        code_width_(offsets_.lanes.code_width()) {}
 
   const Layout& layout() const override { return layout_; }
-  int64_t internal_size() const override { return offsets_.aligned.size(); }
+  int64_t internal_size() const override { return offsets_.lanes.size(); }
   void to_internal(const float* canonical, float* internal) const override {
-    offsets_.aligned.to_internal(canonical, internal);
-    kernels::transpose(canonical + find_param(layout_, "encoder.fc.weight").offset, kLanes, offsets_.features,
-                       internal + offsets_.enc_w);
+    offsets_.lanes.to_internal(canonical, internal);
   }
   void to_canonical(const float* internal, float* canonical) const override {
-    offsets_.aligned.to_canonical(internal, canonical);
-    kernels::transpose(internal + offsets_.enc_w, offsets_.features, kLanes,
-                       canonical + find_param(layout_, "encoder.fc.weight").offset);
+    offsets_.lanes.to_canonical(internal, canonical);
   }
   std::unique_ptr<StepScratch> make_scratch() const override {
-    return std::make_unique<ConvScratch>(config_.channels, offsets_.aligned.size());
+    return std::make_unique<ConvScratch>(config_.channels, code_width_, internal_size());
   }
 
   double gradients(const ImageSet& train, const int64_t* batch_indices, const FastModel& model, StepScratch& scratch,
                    BatchPrefetcher& prefetch) const override {
     auto& s = static_cast<ConvScratch&>(scratch);
     const float* params = model.params;
-    std::fill(s.grads(), s.grads() + offsets_.aligned.size(), 0.0f);
-    const int64_t blocks = config_.batch_size / kLanes;
+    std::fill(s.grads(), s.grads() + internal_size(), 0.0f);
+    // A batch that is not a whole number of blocks fills its last block partly.
+    const int64_t blocks = (config_.batch_size + kLanes - 1) / kLanes;
     const float elements = static_cast<float>(config_.batch_size * kImagePixels);
     double squared = 0.0, code_l1 = 0.0;
     for (int64_t block = 0; block < blocks; ++block) {
-      load_images(train, batch_indices + block * kLanes, s);
+      const int64_t valid = std::min(kLanes, config_.batch_size - block * kLanes);
+      s.load_block(train, batch_indices + block * kLanes, valid, s.x);
       forward(params, s);
-      squared += conv_kernels::sigmoid_squared_error(s.logits, s.x, 2.0f / elements, s.d_logits);
-      code_l1 += backward(params, s);
+      squared += conv_kernels::sigmoid_squared_error(s.logits, s.x, 2.0f / elements, s.d_logits, valid);
+      code_l1 += backward(params, s, valid);
       prefetch.next_slice(blocks);
     }
-    const double codes = static_cast<double>(config_.batch_size * kLanes);
+    const double codes = static_cast<double>(config_.batch_size * config_.latent);
     return squared / elements + config_.reg_weight * code_l1 / codes;
   }
 
  private:
-  // The 16 images as the input grid: pixel (y, x) of sample b at x.at(0, y, x)[b].
-  static void load_images(const ImageSet& train, const int64_t* indices, ConvScratch& s) {
-    gather_images(train, indices, kLanes, s.images.data());
-    conv_kernels::load_images(s.images.data(), s.x);
-  }
-
   void forward(const float* p, ConvScratch& s) const {
     const Offsets& o = offsets_;
     conv_kernels::conv(s.x, p + o.conv1_w, p + o.conv1_b, s.h1, Epilogue::kRelu);
     conv_kernels::conv(s.h1, p + o.conv2_w, p + o.conv2_b, s.h2, Epilogue::kRelu);
-    conv_kernels::dense_to_narrow(s.h2, p + o.enc_w, p + o.enc_b, s.code);
-    conv_kernels::dense_from_narrow(s.code, p + o.dec_w, p + o.dec_b, s.g2, Epilogue::kRelu);
+    conv_kernels::dense_to_narrow(s.h2, p + o.enc_w, p + o.enc_b, s.code, code_width_);
+    conv_kernels::dense_from_narrow(s.code, p + o.dec_w, p + o.dec_b, s.g2, Epilogue::kRelu, code_width_);
     conv_kernels::conv_transposed(s.g2, p + o.convt1_w, p + o.convt1_b, s.g1, Epilogue::kRelu);
     conv_kernels::conv_transposed(s.g1, p + o.convt2_w, p + o.convt2_b, s.logits, Epilogue::kNone);
   }
 
   // Gradients of the block's loss into s.gradient (accumulated over blocks), layer by layer back:
   // each layer's input gradient is the other convolution kind with the same weights, masked by the
-  // ReLU of the forward pass. Returns the block's sum |code| (sparse regularizer, else 0).
-  double backward(const float* p, ConvScratch& s) const {
+  // ReLU of the forward pass. Returns the block's sum |code| over its `valid` samples (sparse
+  // regularizer, else 0).
+  double backward(const float* p, ConvScratch& s, int64_t valid) const {
     const Offsets& o = offsets_;
     float* g = s.grads();
     conv_kernels::conv_transposed_backward(s.g1, s.d_logits, p + o.convt2_w, g + o.convt2_w, g + o.convt2_b, &s.d_g1,
@@ -122,14 +118,14 @@ class ConvAeStep : public GradientStep {
     conv_kernels::conv_transposed_backward(s.g2, s.d_g1, p + o.convt1_w, g + o.convt1_w, g + o.convt1_b, &s.d_g2,
                                            Epilogue::kMaskBy);
 
-    conv_kernels::dense_weight_grad(s.d_g2, s.code, g + o.dec_w);
+    conv_kernels::dense_weight_grad(s.d_g2, s.code, g + o.dec_w, code_width_);
     conv_kernels::feature_sums(s.d_g2, g + o.dec_b);
-    conv_kernels::dense_to_narrow(s.d_g2, p + o.dec_w, nullptr, s.d_code);
-    const double code_l1 = config_.regularizer == "sparse" ? add_sparse_gradient(s) : 0.0;
+    conv_kernels::dense_to_narrow(s.d_g2, p + o.dec_w, nullptr, s.d_code, code_width_);
+    const double code_l1 = config_.regularizer == "sparse" ? add_sparse_gradient(s, valid) : 0.0;
 
-    conv_kernels::dense_weight_grad(s.h2, s.d_code, g + o.enc_w);
-    conv_kernels::add_lane_sums(s.d_code, g + o.enc_b);
-    conv_kernels::dense_from_narrow(s.d_code, p + o.enc_w, nullptr, s.d_h2, Epilogue::kMaskBy, &s.h2);
+    conv_kernels::dense_weight_grad(s.h2, s.d_code, g + o.enc_w, code_width_);
+    conv_kernels::add_lane_sums(s.d_code, g + o.enc_b, code_width_);
+    conv_kernels::dense_from_narrow(s.d_code, p + o.enc_w, nullptr, s.d_h2, Epilogue::kMaskBy, code_width_, &s.h2);
 
     conv_kernels::conv_backward(s.h1, s.d_h2, p + o.conv2_w, g + o.conv2_w, g + o.conv2_b, &s.d_h1, Epilogue::kMaskBy);
     conv_kernels::conv_backward(s.x, s.d_h1, p + o.conv1_w, g + o.conv1_w, g + o.conv1_b, nullptr,  // not the images'
@@ -137,14 +133,17 @@ class ConvAeStep : public GradientStep {
     return code_l1;
   }
 
-  // Adds the L1 penalty's gradient, weight / (batch x code) x sign per code element; returns sum |code|.
-  double add_sparse_gradient(ConvScratch& s) const {
-    const float per_code = static_cast<float>(config_.reg_weight) / static_cast<float>(config_.batch_size * kLanes);
+  // Adds the L1 penalty's gradient, weight / (batch x code) x sign per code element of the block's
+  // valid samples (padded code units are zero and get none); returns their sum |code|.
+  double add_sparse_gradient(ConvScratch& s, int64_t valid) const {
+    const float per_code = static_cast<float>(config_.reg_weight) / static_cast<float>(config_.batch_size * config_.latent);
     double l1 = 0.0;
-    for (int64_t i = 0; i < kLanes * kLanes; ++i) {
-      const float z = s.code[i];
-      l1 += std::fabs(z);
-      s.d_code[i] += per_code * static_cast<float>((z > 0.0f) - (z < 0.0f));
+    for (int64_t j = 0; j < config_.latent; ++j) {
+      for (int64_t b = 0; b < valid; ++b) {
+        const float z = s.code[j * kLanes + b];
+        l1 += std::fabs(z);
+        s.d_code[j * kLanes + b] += per_code * static_cast<float>((z > 0.0f) - (z < 0.0f));
+      }
     }
     return l1;
   }
@@ -152,9 +151,73 @@ class ConvAeStep : public GradientStep {
   FamilyConfig config_;
   Layout layout_;
   Offsets offsets_;
+  int64_t code_width_;
 };
 
 }  // namespace
+
+LaneLayout::LaneLayout(const Layout& layout, int64_t code, const std::vector<CodeTensor>& code_tensors)
+    : layout_(layout), code_(code), code_width_((code + kLanes - 1) / kLanes * kLanes), code_tensors_(code_tensors),
+      aligned_([&] {
+        Layout padded = layout;
+        for (const CodeTensor& tensor : code_tensors) {
+          ParamLayout& param = padded[&find_param(layout, tensor.name) - layout.data()];
+          const int64_t features = tensor.form == Form::kCodeBias ? 1
+                                   : tensor.form == Form::kCodeColumns ? param.shape.at(0)
+                                                                       : param.shape.at(1);
+          param.shape = tensor.form == Form::kCodeBias ? std::vector<int64_t>{code_width_}
+                                                       : std::vector<int64_t>{features, code_width_};
+        }
+        return AlignedLayout(padded);
+      }()) {}
+
+namespace {
+
+const LaneLayout::CodeTensor* find_code_tensor(const std::vector<LaneLayout::CodeTensor>& tensors, const std::string& name) {
+  for (const auto& tensor : tensors) {
+    if (tensor.name == name) return &tensor;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+void LaneLayout::to_internal(const float* canonical, float* internal) const {
+  std::fill(internal, internal + size(), 0.0f);
+  for (const ParamLayout& param : layout_) {
+    const float* in = canonical + param.offset;
+    float* out = internal + offset(param.name);
+    const CodeTensor* code_tensor = find_code_tensor(code_tensors_, param.name);
+    if (!code_tensor || code_tensor->form == Form::kCodeBias) {
+      std::copy_n(in, param.numel(), out);
+    } else if (code_tensor->form == Form::kCodeColumns) {
+      kernels::pad_columns(in, param.shape.at(0), code_, code_width_, out);
+    } else {
+      const int64_t features = param.shape.at(1);
+      std::vector<float> transposed(param.numel());
+      kernels::transpose(in, code_, features, transposed.data());
+      kernels::pad_columns(transposed.data(), features, code_, code_width_, out);
+    }
+  }
+}
+
+void LaneLayout::to_canonical(const float* internal, float* canonical) const {
+  for (const ParamLayout& param : layout_) {
+    const float* in = internal + offset(param.name);
+    float* out = canonical + param.offset;
+    const CodeTensor* code_tensor = find_code_tensor(code_tensors_, param.name);
+    if (!code_tensor || code_tensor->form == Form::kCodeBias) {
+      std::copy_n(in, param.numel(), out);
+    } else if (code_tensor->form == Form::kCodeColumns) {
+      kernels::unpad_columns(in, param.shape.at(0), code_width_, code_, out);
+    } else {
+      const int64_t features = param.shape.at(1);
+      std::vector<float> transposed(param.numel());
+      kernels::unpad_columns(in, features, code_width_, code_, transposed.data());
+      kernels::transpose(transposed.data(), features, code_, out);
+    }
+  }
+}
 
 LaneScratch::LaneScratch(int64_t params) : gradient(params), images(kLanes * kImagePixels) {}
 
@@ -172,15 +235,19 @@ float* LaneScratch::place(int64_t extra) {
   return next;
 }
 
+void LaneScratch::load_block(const ImageSet& train, const int64_t* indices, int64_t count, const Grid& grid) {
+  gather_images(train, indices, count, images.data());
+  std::fill(images.begin() + count * kImagePixels, images.end(), 0.0f);
+  conv_kernels::load_images(images.data(), grid);
+}
+
 int64_t LaneScratch::bytes() const {
   return static_cast<int64_t>(sizeof(float) * (storage.size() + gradient.size() + images.size()));
 }
 
 std::unique_ptr<FastStep> make_conv_ae_step(const FamilyConfig& config) {
   const bool regularizer_supported = config.regularizer == "none" || config.regularizer == "sparse";
-  if (config.name != "conv_ae" || config.latent != kLanes || config.batch_size % kLanes != 0 || !regularizer_supported) {
-    return nullptr;
-  }
+  if (config.name != "conv_ae" || !regularizer_supported) return nullptr;
   return std::make_unique<ConvAeStep>(config);
 }
 

@@ -4,12 +4,44 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
-#include "train/conv_kernels.h"
+#include "kernels/conv.h"
 #include "train/fast_trainer.h"
 
 namespace genzoo {
+
+struct ImageSet;
+
+// The internal parameter layout of the lane-block steps: AlignedLayout (every tensor on a vector
+// boundary) with the code dimension of the dense layers padded to whole lane blocks: the extra code
+// units have zero weights and biases, receive zero gradients and so stay zero, which lets every
+// kernel work on whole blocks whatever the code width. Code matrices are stored [features][code_width].
+class LaneLayout {
+ public:
+  enum class Form {
+    kCodeBias,         // [k] -> [code_width]
+    kCodeColumns,      // [features, k] -> [features][code_width]
+    kCodeRowsTransposed,  // [k, features] -> [features][code_width]
+  };
+  struct CodeTensor {
+    std::string name;
+    Form form;
+  };
+  LaneLayout(const Layout& layout, int64_t code, const std::vector<CodeTensor>& code_tensors);
+  int64_t offset(const std::string& name) const { return aligned_.offset(name); }
+  int64_t size() const { return aligned_.size(); }
+  int64_t code_width() const { return code_width_; }
+  void to_internal(const float* canonical, float* internal) const;
+  void to_canonical(const float* internal, float* canonical) const;
+
+ private:
+  Layout layout_;  // canonical
+  int64_t code_, code_width_;
+  std::vector<CodeTensor> code_tensors_;
+  AlignedLayout aligned_;  // of the padded shapes
+};
 
 // Work buffers of the lane-vector steps (conv_ae, gan): grids and further floats in one aligned
 // buffer, the gradient, and the gathered images of one 16-sample lane block.
@@ -19,6 +51,8 @@ struct LaneScratch : StepScratch {
   void add(conv_kernels::Grid& grid, int64_t channels, int64_t side);
   // Allocates every grid added and `extra` floats after them (returned).
   float* place(int64_t extra);
+  // Gathers `count` (at most kLanes) training images into grid channel 0, zeros in the other lanes.
+  void load_block(const ImageSet& train, const int64_t* indices, int64_t count, const conv_kernels::Grid& grid);
   int64_t bytes() const override;
   float* grads() override { return gradient.data(); }
 
@@ -29,8 +63,7 @@ struct LaneScratch : StepScratch {
   std::vector<conv_kernels::Grid*> grids_;
 };
 
-// Null unless config is conv_ae with a 16-wide code, a batch of whole 16-sample lane blocks and a
-// regularizer the kernels implement (none, sparse).
+// Null unless config is conv_ae with a regularizer the kernels implement (none, sparse).
 std::unique_ptr<FastStep> make_conv_ae_step(const FamilyConfig& config);
 
 }  // namespace genzoo

@@ -12,7 +12,7 @@
 #include "models/torch_family.h"
 #include "plan/plan.h"
 #include "train/adam.h"
-#include "train/conv_kernels.h"
+#include "kernels/conv.h"
 #include "train/data_stream.h"
 #include "train/fast_conv_ae.h"
 
@@ -24,16 +24,17 @@ using conv_kernels::Epilogue;
 using conv_kernels::Grid;
 using conv_kernels::kLanes;
 
-// Internal offsets (AlignedLayout: every tensor on a vector boundary, generator tensors first, so
-// the discriminator's tensors are one aligned range from d_begin on).
+// Internal offsets (LaneLayout: every tensor on a vector boundary, the code padded to whole lane
+// blocks, generator tensors first, so the discriminator's tensors are one aligned range from d_begin on).
 struct GanOffsets {
-  AlignedLayout aligned;
+  LaneLayout lanes;
   int64_t g_fc_w, g_fc_b, convt1_w, convt1_b, convt2_w, convt2_b;
   int64_t conv1_w, conv1_b, conv2_w, conv2_b, d_fc_w, d_fc_b;
   int64_t d_begin;
 
-  explicit GanOffsets(const Layout& layout) : aligned(layout) {
-    const auto at = [&](const char* name) { return aligned.offset(name); };
+  GanOffsets(const Layout& layout, int64_t code)
+      : lanes(layout, code, {{"generator.fc.weight", LaneLayout::Form::kCodeColumns}}) {
+    const auto at = [&](const char* name) { return lanes.offset(name); };
     g_fc_w = at("generator.fc.weight"), g_fc_b = at("generator.fc.bias");
     convt1_w = at("generator.convt1.weight"), convt1_b = at("generator.convt1.bias");
     convt2_w = at("generator.convt2.weight"), convt2_b = at("generator.convt2.bias");
@@ -55,15 +56,15 @@ struct GanExtras : ModelExtras {
 // Activations and gradients of one 16-sample lane block.
 struct GanScratch : LaneScratch {
   Grid x, h1, h2, g2, g1, logits, d_x, d_logits, d_g1, d_g2, d_h2, d_h1;
-  float *code, *d_out, *out;  // code [16][kLanes]; D's output and its gradient: one lane vector each
+  float *code, *d_out, *out;  // code [code_width][kLanes]; D's output and its gradient: one lane block each
 
-  GanScratch(int64_t channels, int64_t params) : LaneScratch(params) {
+  GanScratch(int64_t channels, int64_t code_width, int64_t params) : LaneScratch(params) {
     const int64_t side = kImageSide;
     add(x, 1, side), add(h1, channels, side / 2), add(h2, 2 * channels, side / 4);
     add(g2, 2 * channels, side / 4), add(g1, channels, side / 2), add(logits, 1, side);
     add(d_x, 1, side), add(d_logits, 1, side), add(d_g1, channels, side / 2), add(d_g2, 2 * channels, side / 4);
     add(d_h2, 2 * channels, side / 4), add(d_h1, channels, side / 2);
-    code = place(kLanes * kLanes + 2 * kLanes), d_out = code + kLanes * kLanes, out = d_out + kLanes;
+    code = place(code_width * kLanes + 2 * kLanes), d_out = code + code_width * kLanes, out = d_out + kLanes;
   }
 };
 
@@ -73,19 +74,19 @@ double softplus(double v) { return std::max(v, 0.0) + std::log1p(std::exp(-std::
 class GanStep : public FastStep {
  public:
   explicit GanStep(const FamilyConfig& config)
-      : config_(config), layout_(find_family("gan").layout(config)), offsets_(layout_),
-        tail_start_(d_loss_tail_start(config.steps)) {}
+      : config_(config), layout_(find_family("gan").layout(config)), offsets_(layout_, config.latent),
+        code_width_(offsets_.lanes.code_width()), tail_start_(d_loss_tail_start(config.steps)) {}
 
   const Layout& layout() const override { return layout_; }
-  int64_t internal_size() const override { return offsets_.aligned.size(); }
+  int64_t internal_size() const override { return offsets_.lanes.size(); }
   void to_internal(const float* canonical, float* internal) const override {
-    offsets_.aligned.to_internal(canonical, internal);
+    offsets_.lanes.to_internal(canonical, internal);
   }
   void to_canonical(const float* internal, float* canonical) const override {
-    offsets_.aligned.to_canonical(internal, canonical);
+    offsets_.lanes.to_canonical(internal, canonical);
   }
   std::unique_ptr<StepScratch> make_scratch() const override {
-    return std::make_unique<GanScratch>(config_.channels, internal_size());
+    return std::make_unique<GanScratch>(config_.channels, code_width_, internal_size());
   }
   int64_t batches_per_step() const override { return config_.d_steps; }
   std::unique_ptr<ModelExtras> make_extras(const ModelSpec& spec) const override {
@@ -103,18 +104,19 @@ class GanStep : public FastStep {
                 StepScratch& scratch, BatchPrefetcher& prefetch) const override {
     auto& s = static_cast<GanScratch&>(scratch);
     auto& extras = static_cast<GanExtras&>(*model.extras);
-    const int64_t blocks = config_.batch_size / kLanes, size = internal_size(), d_begin = offsets_.d_begin;
+    // A batch that is not a whole number of blocks fills its last block partly.
+    const int64_t blocks = (config_.batch_size + kLanes - 1) / kLanes, size = internal_size(), d_begin = offsets_.d_begin;
+    const auto valid = [&](int64_t block) { return std::min(kLanes, config_.batch_size - block * kLanes); };
     double d_loss = 0.0;
     for (int64_t k = 0; k < config_.d_steps; ++k) {
       std::fill(s.grads(), s.grads() + size, 0.0f);
       const auto z = draw_codes(extras);
       d_loss = 0.0;
       for (int64_t block = 0; block < blocks; ++block) {
-        gather_images(train, batch_indices + k * config_.batch_size + block * kLanes, kLanes, s.images.data());
-        conv_kernels::load_images(s.images.data(), s.x);
-        d_loss += discriminator_pass(model.params, s, 1.0f, true);
-        generate(model.params, z, block, s);
-        d_loss += discriminator_pass(model.params, s, 0.0f, true);
+        s.load_block(train, batch_indices + k * config_.batch_size + block * kLanes, valid(block), s.x);
+        d_loss += discriminator_pass(model.params, s, 1.0f, true, valid(block));
+        generate(model.params, z, block, valid(block), s);
+        d_loss += discriminator_pass(model.params, s, 0.0f, true, valid(block));
         prefetch.next_slice(blocks * config_.d_steps);
       }
       d_loss /= static_cast<double>(config_.batch_size);
@@ -126,8 +128,8 @@ class GanStep : public FastStep {
     const auto z = draw_codes(extras);
     double g_loss = 0.0;
     for (int64_t block = 0; block < blocks; ++block) {
-      generate(model.params, z, block, s);
-      g_loss += discriminator_pass(model.params, s, 1.0f, false);
+      generate(model.params, z, block, valid(block), s);
+      g_loss += discriminator_pass(model.params, s, 1.0f, false, valid(block));
       generator_backward(model.params, s);
     }
     g_loss /= static_cast<double>(config_.batch_size);
@@ -142,15 +144,17 @@ class GanStep : public FastStep {
     return torch::randn({config_.batch_size, config_.latent}, extras.noise).contiguous();
   }
 
-  // Generator forward for lane block `block` of the codes z: s.code, s.g2, s.g1, s.logits and the
-  // images in s.x.
-  void generate(const float* p, const torch::Tensor& z, int64_t block, GanScratch& s) const {
+  // Generator forward for lane block `block` of the codes z (its first `valid` samples; zero codes in
+  // the other lanes and in the padded code units): s.code, s.g2, s.g1, s.logits and the images in s.x.
+  void generate(const float* p, const torch::Tensor& z, int64_t block, int64_t valid, GanScratch& s) const {
     const GanOffsets& o = offsets_;
-    const float* codes = z.data_ptr<float>() + block * kLanes * kLanes;
-    for (int64_t b = 0; b < kLanes; ++b) {
-      for (int64_t j = 0; j < kLanes; ++j) s.code[j * kLanes + b] = codes[b * kLanes + j];
+    const int64_t k = config_.latent;
+    const float* codes = z.data_ptr<float>() + block * kLanes * k;
+    std::fill(s.code, s.code + code_width_ * kLanes, 0.0f);
+    for (int64_t b = 0; b < valid; ++b) {
+      for (int64_t j = 0; j < k; ++j) s.code[j * kLanes + b] = codes[b * k + j];
     }
-    conv_kernels::dense_from_narrow(s.code, p + o.g_fc_w, p + o.g_fc_b, s.g2, Epilogue::kRelu);
+    conv_kernels::dense_from_narrow(s.code, p + o.g_fc_w, p + o.g_fc_b, s.g2, Epilogue::kRelu, code_width_);
     conv_kernels::conv_transposed(s.g2, p + o.convt1_w, p + o.convt1_b, s.g1, Epilogue::kRelu);
     conv_kernels::conv_transposed(s.g1, p + o.convt2_w, p + o.convt2_b, s.logits, Epilogue::kNone);
     conv_kernels::sigmoid(s.logits, s.x);
@@ -159,7 +163,8 @@ class GanStep : public FastStep {
   // The discriminator on the images in s.x against the target (1 real, 0 fake), mean-reduced over
   // the batch: adds the block's summed binary cross-entropy to the return value and back-propagates
   // its gradient into D's weight gradients (weights = true) or into s.d_x only (the generator step).
-  double discriminator_pass(const float* p, GanScratch& s, float target, bool weights) const {
+  // Only the first `valid` samples count; the others get zero gradient.
+  double discriminator_pass(const float* p, GanScratch& s, float target, bool weights, int64_t valid) const {
     const GanOffsets& o = offsets_;
     float* g = s.grads();
     conv_kernels::conv(s.x, p + o.conv1_w, p + o.conv1_b, s.h1, Epilogue::kLeakyRelu);
@@ -169,8 +174,8 @@ class GanStep : public FastStep {
     double loss = 0.0;
     for (int64_t b = 0; b < kLanes; ++b) {
       const float logit = s.out[b];
-      loss += softplus(target > 0.0f ? -logit : logit);
-      s.d_out[b] = per_sample * (1.0f / (1.0f + std::exp(-logit)) - target);
+      if (b < valid) loss += softplus(target > 0.0f ? -logit : logit);
+      s.d_out[b] = b < valid ? per_sample * (1.0f / (1.0f + std::exp(-logit)) - target) : 0.0f;
     }
     if (weights) {
       conv_kernels::dense_one_weight_grad(s.h2, s.d_out, g + o.d_fc_w);
@@ -193,22 +198,21 @@ class GanStep : public FastStep {
                                            Epilogue::kMaskBy);
     conv_kernels::conv_transposed_backward(s.g2, s.d_g1, p + o.convt1_w, g + o.convt1_w, g + o.convt1_b, &s.d_g2,
                                            Epilogue::kMaskBy);
-    conv_kernels::dense_weight_grad(s.d_g2, s.code, g + o.g_fc_w);
+    conv_kernels::dense_weight_grad(s.d_g2, s.code, g + o.g_fc_w, code_width_);
     conv_kernels::feature_sums(s.d_g2, g + o.g_fc_b);
   }
 
   FamilyConfig config_;
   Layout layout_;
   GanOffsets offsets_;
+  int64_t code_width_;
   int64_t tail_start_;
 };
 
 }  // namespace
 
 std::unique_ptr<FastStep> make_gan_step(const FamilyConfig& config) {
-  if (config.name != "gan" || config.latent != kLanes || config.batch_size % kLanes != 0 || config.condition != "none") {
-    return nullptr;
-  }
+  if (config.name != "gan" || config.condition != "none") return nullptr;
   return std::make_unique<GanStep>(config);
 }
 

@@ -11,6 +11,7 @@
 #include "job/job.h"
 #include "models/torch_family.h"
 #include "plan/plan.h"
+#include "kernels/isa.h"
 #include "train/adam.h"
 #include "train/data_stream.h"
 #include "train/fast_trainer.h"
@@ -340,9 +341,12 @@ void evaluate(const FamilyConfig& config, const std::vector<const ModelSpec*>& s
   }
 }
 
-// The hand-written step for this configuration, or null where LibTorch trains it.
+// The hand-written step for this configuration, or null where LibTorch trains it. auto takes it
+// only on targets with wide FMA vectors (AVX2, AVX-512): on SSE4 or the portable fallback, LibTorch's
+// BLAS (with its own CPU dispatch) is faster; fast takes it on any target (tests of narrow targets).
 std::unique_ptr<FastStep> fast_step_for(const FamilyConfig& config, const TrainOptions& options) {
-  if (options.kernels != "auto" || !torch::Device(options.device).is_cpu()) return nullptr;
+  if (options.kernels == "torch" || !torch::Device(options.device).is_cpu()) return nullptr;
+  if (options.kernels == "auto" && !kernels::isa_has_wide_fma()) return nullptr;
   return make_fast_step(config);
 }
 
@@ -352,6 +356,12 @@ int64_t d_loss_tail_start(int64_t steps) { return steps - std::max<int64_t>(1, s
 
 bool uses_fast_kernels(const FamilyConfig& config, const TrainOptions& options) {
   return fast_step_for(config, options) != nullptr;
+}
+
+std::string kernel_isa_for(const FamilyConfig& config, const TrainOptions& options) {
+  if (uses_fast_kernels(config, options)) return kernels::isa();
+  const torch::Device device(options.device);
+  return device.is_cpu() ? "torch" : device.str();
 }
 
 RawTrainResult train_weights(const FamilyConfig& config, const std::vector<const ModelSpec*>& specs,
@@ -370,6 +380,7 @@ std::vector<TrainedModel> train_chunk(const FamilyConfig& config, const std::vec
     }
   }
   const auto started = std::chrono::steady_clock::now();
+  const std::string isa = kernel_isa_for(config, options);
   RawTrainResult raw = train_weights(config, specs, *data.dataset, options);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
@@ -380,6 +391,7 @@ std::vector<TrainedModel> train_chunk(const FamilyConfig& config, const std::vec
   for (int64_t m = 0; m < models; ++m) {
     out[m].id = specs[m]->id;
     out[m].train_seconds = seconds / static_cast<double>(models);
+    out[m].kernel_isa = isa;
     out[m].weights.assign(raw.weights.begin() + m * params_per_model, raw.weights.begin() + (m + 1) * params_per_model);
     out[m].checkpoints.assign(raw.checkpoints.begin() + m * checkpoint_size,
                               raw.checkpoints.begin() + (m + 1) * checkpoint_size);

@@ -18,7 +18,9 @@ struct ModelSpec;
 
 struct TrainOptions {
   std::string device = "cpu";      // a resolved LibTorch device: "cpu", "cuda:0", ...
-  std::string kernels = "auto";    // auto: hand-written CPU kernels where a family has them; torch: LibTorch only
+  // auto: hand-written CPU kernels where a family has them and the CPU has wide FMA vectors (AVX2,
+  // AVX-512); fast: those kernels on any instruction set; torch: LibTorch only.
+  std::string kernels = "auto";
   int32_t rank = 0;                // recorded in the models table
   std::function<void(int64_t steps_done)> on_step;   // progress within the chunk (may be empty)
   const std::atomic<bool>* stop = nullptr;           // set asynchronously to abandon the chunk
@@ -39,6 +41,9 @@ struct TrainedModel {
   double final_loss = 0.0;          // reconstruction loss over all of the model's training samples
   double test_loss = 0.0;           // over the selected classes' test images, weighted by its proportions
   double train_seconds = 0.0;       // the chunk's training time divided among its models
+  // What trained it: the hand-written kernels' instruction set ("AVX3", "AVX2", ...; kernels/isa.h),
+  // "torch" for LibTorch on the CPU, or the LibTorch device ("cuda:0"). Results differ in the last bits.
+  std::string kernel_isa;
   std::vector<float> weights;       // [P] canonical layout
   std::vector<float> checkpoints;   // [T, P]
   std::vector<float> samples;       // generative families: [S, 784] images from fixed latent seeds
@@ -69,5 +74,8 @@ int64_t d_loss_tail_start(int64_t steps);
 
 // Whether train_chunk takes the hand-written CPU path for this family configuration.
 bool uses_fast_kernels(const FamilyConfig& config, const TrainOptions& options);
+
+// TrainedModel::kernel_isa for this configuration under these options.
+std::string kernel_isa_for(const FamilyConfig& config, const TrainOptions& options);
 
 }  // namespace genzoo

@@ -10,6 +10,8 @@
 #include "train/adam.h"
 
 #include <gtest/gtest.h>
+
+#include "helpers.h"
 #include <torch/torch.h>
 
 #include <cmath>
@@ -79,13 +81,15 @@ void expect_matches(const AdamRun& run, const std::vector<float>& lrs, int64_t c
   }
 }
 
-TEST(Adam, MatchesTorchWithOneLearningRate) {
+class Adam : public EveryIsa {};
+
+TEST_P(Adam, MatchesTorchWithOneLearningRate) {
   const std::vector<float> lrs(3, 1e-2f);
   const int64_t count = 1000;
   expect_matches(run_both(lrs, count, 7, AdamSettings{}), lrs, count);
 }
 
-TEST(Adam, MatchesTorchWithALearningRatePerModel) {
+TEST_P(Adam, MatchesTorchWithALearningRatePerModel) {
   // Counts that are not multiples of the vector width check the loop remainder.
   const std::vector<float> lrs = {1e-3f, 3e-2f, 1e-1f, 5e-4f};
   for (const int64_t count : {int64_t{1}, int64_t{17}, int64_t{25888}}) {
@@ -93,7 +97,7 @@ TEST(Adam, MatchesTorchWithALearningRatePerModel) {
   }
 }
 
-TEST(Adam, MatchesTorchWithOtherBetasAndEps) {
+TEST_P(Adam, MatchesTorchWithOtherBetasAndEps) {
   const std::vector<float> lrs = {2e-2f, 1e-3f};
   AdamSettings settings;
   settings.beta1 = 0.5;
@@ -102,13 +106,15 @@ TEST(Adam, MatchesTorchWithOtherBetasAndEps) {
   expect_matches(run_both(lrs, 513, 8, settings), lrs, 513);
 }
 
-TEST(Adam, ZeroLearningRateLeavesTheModelUnchanged) {
+TEST_P(Adam, ZeroLearningRateLeavesTheModelUnchanged) {
   const std::vector<float> lrs = {1e-2f, 0.0f, 1e-2f};
   const int64_t count = 300;
   const AdamRun run = run_both(lrs, count, 5, AdamSettings{});
   for (int64_t i = 0; i < count; ++i) ASSERT_EQ(run.ours[count + i], run.initial[count + i]) << "element " << i;
   expect_matches(run, lrs, count);
 }
+
+GENZOO_INSTANTIATE_EVERY_ISA(Adam);
 
 }  // namespace
 }  // namespace genzoo::test

@@ -1,16 +1,19 @@
 // Kernels for conv_ae's and gan's stride-2, 4x4, padding-1 convolutions with 16 samples in the vector lanes.
 // Every activation is a Grid: [channels][side + 2][side + 2][16] floats, a zero border of one pixel
-// around each channel plane (so no kernel tests bounds) and one 16-sample lane vector per pixel
-// (one AVX-512 register). Weights keep LibTorch's layouts; the backward passes reuse the forward
+// around each channel plane (so no kernel tests bounds) and one 16-sample lane block per pixel: one
+// 64-byte cache line, one register on AVX-512, two on AVX2, four on SSE4/NEON. One source compiled per
+// instruction set by Highway and dispatched at run time (kernels/isa.h); tiles are sized to the
+// target's register file. Weights keep LibTorch's layouts; the backward passes reuse the forward
 // kernels (a convolution's input gradient is a transposed convolution with the same weights, and
-// the other way round).
+// the other way round). A batch that is not a whole number of blocks fills its last block partly:
+// the loss kernels take the count of valid samples and give the others zero gradient.
 #pragma once
 
 #include <cstdint>
 
 namespace genzoo::conv_kernels {
 
-// Samples per lane vector: grids hold this many samples side by side.
+// Samples per lane block: grids hold this many samples side by side.
 constexpr int64_t kLanes = 16;
 constexpr int64_t kTaps = 4;  // kernel side
 
@@ -60,23 +63,25 @@ void channel_sums(const Grid& grid, float* sums);
 // gradient of a dense layer into the grid.
 void feature_sums(const Grid& grid, float* sums);
 
-// narrow[j] = bias[j] + sum_f weight[f][j] grid(f) for j < 16: a dense layer from a grid's
-// features (f = (c * side + y) * side + x, LibTorch's flattening order) to 16 outputs. narrow holds
-// 16 lane vectors [16][kLanes]. bias may be null.
-void dense_to_narrow(const Grid& grid, const float* weight, const float* bias, float* narrow);
+// narrow[j] = bias[j] + sum_f weight[f][j] grid(f) for j < width: a dense layer from a grid's
+// features (f = (c * side + y) * side + x, LibTorch's flattening order) to `width` outputs (a
+// multiple of kLanes: steps pad narrower codes with zero units). narrow holds width lane blocks
+// [width][kLanes], weight is [features][width]. bias may be null.
+void dense_to_narrow(const Grid& grid, const float* weight, const float* bias, float* narrow, int64_t width);
 
-// grid(f) = epilogue(bias[f] + sum_j weight[f][j] narrow[j]): the dense layer from 16 inputs to a
+// grid(f) = epilogue(bias[f] + sum_j weight[f][j] narrow[j]): the dense layer from `width` inputs to a
 // grid's features. bias may be null.
 void dense_from_narrow(const float* narrow, const float* weight, const float* bias, const Grid& grid,
-                       Epilogue epilogue, const Grid* mask = nullptr);
+                       Epilogue epilogue, int64_t width, const Grid* mask = nullptr);
 
 // grad[f][j] += sum over samples of grid(f) narrow[j]: the weight gradient of either dense layer.
-void dense_weight_grad(const Grid& grid, const float* narrow, float* grad);
+void dense_weight_grad(const Grid& grid, const float* narrow, float* grad, int64_t width);
 
-// Sigmoid output and mean-squared-error loss against target: out = sigmoid(logits), grad(p) =
-// scale (out - target) out (1 - out) on the interior (the gradient with respect to the logits).
-// Returns the sum of squared errors.
-double sigmoid_squared_error(const Grid& logits, const Grid& target, float scale, const Grid& grad);
+// Sigmoid output and mean-squared-error loss against target over the first `valid` samples: out =
+// sigmoid(logits), grad(p) = scale (out - target) out (1 - out) on the interior (the gradient with
+// respect to the logits), zero for the other samples. Returns the sum of squared errors.
+double sigmoid_squared_error(const Grid& logits, const Grid& target, float scale, const Grid& grad,
+                             int64_t valid = kLanes);
 
 // Back through a convolution (conv_backward) or a transposed one: adds the weight and bias
 // gradients (skipped when d_weight is null), and unless d_input is null writes the input's
@@ -107,7 +112,7 @@ void dense_from_one(const float* lanes, const float* weight, const Grid& grid, E
 // grad[f] += sum over samples of grid(f) lanes.
 void dense_one_weight_grad(const Grid& grid, const float* lanes, float* grad);
 
-// sums[j] += sum over lanes of vectors[j] for j < 16: sixteen horizontal sums at once.
-void add_lane_sums(const float* vectors, float* sums);
+// sums[j] += sum over lanes of vectors[j] for j < count: horizontal sums, four at a time.
+void add_lane_sums(const float* vectors, float* sums, int64_t count = kLanes);
 
 }  // namespace genzoo::conv_kernels

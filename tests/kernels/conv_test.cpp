@@ -1,4 +1,4 @@
-// Tests for src/train/conv_kernels.cpp: every kernel against LibTorch in double precision on random
+// Tests for src/kernels/conv.cpp, under every instruction set: every kernel against LibTorch in double precision on random
 // inputs (conv2d, conv_transpose2d, their autograd weight gradients, matmuls, sigmoid). Channel
 // counts 1, 3, 8 and 16 exercise the four-channel tiles and their one-channel remainders; sides 7
 // and 14 the four-pixel row tiles and their remainders (7 = 4 + 3, 14 = 4 + 4 + 4 + 2).
@@ -6,9 +6,11 @@
 // Tolerance: 1e-4 relative to the largest reference value plus 1e-5. The kernels accumulate at most
 // 16 x 16 products in float: a few ulps of the magnitudes. A wrong tap, index or padding gives
 // errors of the order of the values themselves.
-#include "train/conv_kernels.h"
+#include "kernels/conv.h"
 
 #include <gtest/gtest.h>
+
+#include "helpers.h"
 #include <torch/torch.h>
 
 #include <limits>
@@ -102,7 +104,9 @@ torch::Tensor reference_epilogue(Epilogue epilogue, const torch::Tensor& raw, co
   }
 }
 
-TEST(ConvKernels, ConvMatchesConv2dWithEveryEpilogue) {
+class ConvKernels : public EveryIsa {};
+
+TEST_P(ConvKernels, ConvMatchesConv2dWithEveryEpilogue) {
   for (const auto& s : kShapes) {
     const auto input = random({kLanes, s.in_channels, 2 * s.out_side, 2 * s.out_side}, 1);
     const auto weight = random({s.out_channels, s.in_channels, 4, 4}, 2), bias = random({s.out_channels}, 3);
@@ -123,7 +127,7 @@ TEST(ConvKernels, ConvMatchesConv2dWithEveryEpilogue) {
   }
 }
 
-TEST(ConvKernels, ConvTransposedMatchesConvTranspose2d) {
+TEST_P(ConvKernels, ConvTransposedMatchesConvTranspose2d) {
   for (const auto& s : kShapes) {
     // The transposed convolution goes from the small side to the large one.
     const auto input = random({kLanes, s.in_channels, s.out_side, s.out_side}, 5);
@@ -144,7 +148,7 @@ TEST(ConvKernels, ConvTransposedMatchesConvTranspose2d) {
 
 // A NaN in a diverged model's weights must reach its loss (as torch::relu lets it through): a ReLU
 // written as "v > 0 ? v : 0" would turn it into 0 and hide the divergence.
-TEST(ConvKernels, ReluLetsNanThrough) {
+TEST_P(ConvKernels, ReluLetsNanThrough) {
   // Random [8][3][4][4] weights with one NaN at [a][b][ky][kx] = [a][b][k][k].
   const auto weights_with_nan = [](uint64_t seed, int64_t a, int64_t b, int64_t k) {
     auto weight = random({8, 3, 4, 4}, seed);
@@ -167,7 +171,7 @@ TEST(ConvKernels, ReluLetsNanThrough) {
 
 // weight_grad accumulates (+=) the weight gradient of both convolution kinds; checked against
 // autograd of sum(output * upstream).
-TEST(ConvKernels, WeightGradMatchesAutogradOfBothConvolutionKinds) {
+TEST_P(ConvKernels, WeightGradMatchesAutogradOfBothConvolutionKinds) {
   for (const auto& s : kShapes) {
     const auto large = random({kLanes, s.in_channels, 2 * s.out_side, 2 * s.out_side}, 9);
     const auto upstream = random({kLanes, s.out_channels, s.out_side, s.out_side}, 10);
@@ -187,7 +191,7 @@ TEST(ConvKernels, WeightGradMatchesAutogradOfBothConvolutionKinds) {
   }
 }
 
-TEST(ConvKernels, ChannelAndFeatureSumsAddEveryPixelAndSample) {
+TEST_P(ConvKernels, ChannelAndFeatureSumsAddEveryPixelAndSample) {
   for (const int64_t channels : {1, 3, 16}) {
     const auto t = random({kLanes, channels, 7, 7}, 14);
     const OwnedGrid g(t);
@@ -199,49 +203,71 @@ TEST(ConvKernels, ChannelAndFeatureSumsAddEveryPixelAndSample) {
   }
 }
 
-TEST(ConvKernels, AddLaneSumsSumsEachVector) {
-  const auto t = random({kLanes, kLanes}, 15);
-  std::vector<float> sums(kLanes, 3.0f);
-  conv_kernels::add_lane_sums(floats(t).data(), sums.data());
-  expect_close(torch::tensor(sums), t.sum(1) + 3.0, "add_lane_sums");
+TEST_P(ConvKernels, AddLaneSumsSumsEachVector) {
+  for (const int64_t count : {int64_t{16}, int64_t{7}, int64_t{32}}) {
+    const auto t = random({count, kLanes}, 15);
+    std::vector<float> sums(count, 3.0f);
+    conv_kernels::add_lane_sums(floats(t).data(), sums.data(), count);
+    expect_close(torch::tensor(sums), t.sum(1) + 3.0, "add_lane_sums " + std::to_string(count));
+  }
 }
 
-// The dense layers between a grid's features (LibTorch's flattening order) and 16 code units.
-TEST(ConvKernels, DenseLayersMatchMatmul) {
-  for (const int64_t channels : {3, 16}) {
-    const auto features = random({kLanes, channels, 7, 7}, 16);
-    const auto flat = features.reshape({kLanes, -1});
-    const int64_t f = flat.size(1);
-    const auto weight = random({f, kLanes}, 17), bias = random({kLanes}, 18), wide_bias = random({f}, 19);
-    const auto code = random({kLanes, kLanes}, 20);  // [sample, unit]
-    const auto mask = random({kLanes, channels, 7, 7}, 21);
-    const OwnedGrid grid(features);
-    const auto w = floats(weight), b = floats(bias), wb = floats(wide_bias);
+// The dense layers between a grid's features (LibTorch's flattening order) and `width` code units:
+// one lane block of units (16), two (32: every target's accumulator chunks and their remainders).
+TEST_P(ConvKernels, DenseLayersMatchMatmul) {
+  for (const int64_t width : {int64_t{16}, int64_t{32}}) {
+    for (const int64_t channels : {3, 16}) {
+      const std::string what = " width " + std::to_string(width) + " channels " + std::to_string(channels);
+      const auto features = random({kLanes, channels, 7, 7}, 16);
+      const auto flat = features.reshape({kLanes, -1});
+      const int64_t f = flat.size(1);
+      const auto weight = random({f, width}, 17), bias = random({width}, 18), wide_bias = random({f}, 19);
+      const auto code = random({kLanes, width}, 20);  // [sample, unit]
+      const auto mask = random({kLanes, channels, 7, 7}, 21);
+      const OwnedGrid grid(features);
+      const auto w = floats(weight), b = floats(bias), wb = floats(wide_bias);
 
-    // narrow[j][b]: unit j of sample b.
-    std::vector<float> narrow(kLanes * kLanes);
-    conv_kernels::dense_to_narrow(grid.grid, w.data(), b.data(), narrow.data());
-    expect_close(torch::tensor(narrow).reshape({kLanes, kLanes}).t(), flat.matmul(weight) + bias, "dense_to_narrow");
+      // narrow[j][b]: unit j of sample b.
+      std::vector<float> narrow(width * kLanes);
+      conv_kernels::dense_to_narrow(grid.grid, w.data(), b.data(), narrow.data(), width);
+      expect_close(torch::tensor(narrow).reshape({width, kLanes}).t(), flat.matmul(weight) + bias, "dense_to_narrow" + what);
 
-    const auto code_floats = floats(code.t());
-    OwnedGrid wide(channels, 7), masked(channels, 7);
-    conv_kernels::dense_from_narrow(code_floats.data(), w.data(), wb.data(), wide.grid, Epilogue::kRelu);
-    const auto pre = code.matmul(weight.t()) + wide_bias;
-    expect_close(wide.tensor().reshape({kLanes, -1}), torch::relu(pre), "dense_from_narrow relu");
-    const OwnedGrid mask_grid(mask);
-    conv_kernels::dense_from_narrow(code_floats.data(), w.data(), nullptr, masked.grid, Epilogue::kMaskBy, &mask_grid.grid);
-    expect_close(masked.tensor().reshape({kLanes, -1}),
-                 code.matmul(weight.t()) * (mask.reshape({kLanes, -1}) > 0).to(torch::kDouble), "dense_from_narrow mask");
-    EXPECT_TRUE(wide.border_is_zero());
+      const auto code_floats = floats(code.t());
+      OwnedGrid wide(channels, 7), masked(channels, 7);
+      conv_kernels::dense_from_narrow(code_floats.data(), w.data(), wb.data(), wide.grid, Epilogue::kRelu, width);
+      const auto pre = code.matmul(weight.t()) + wide_bias;
+      expect_close(wide.tensor().reshape({kLanes, -1}), torch::relu(pre), "dense_from_narrow relu" + what);
+      const OwnedGrid mask_grid(mask);
+      conv_kernels::dense_from_narrow(code_floats.data(), w.data(), nullptr, masked.grid, Epilogue::kMaskBy, width,
+                                      &mask_grid.grid);
+      expect_close(masked.tensor().reshape({kLanes, -1}),
+                   code.matmul(weight.t()) * (mask.reshape({kLanes, -1}) > 0).to(torch::kDouble),
+                   "dense_from_narrow mask" + what);
+      EXPECT_TRUE(wide.border_is_zero());
 
-    std::vector<float> grad(f * kLanes, 1.0f);
-    conv_kernels::dense_weight_grad(grid.grid, code_floats.data(), grad.data());
-    expect_close(torch::tensor(grad).reshape({f, kLanes}), flat.t().matmul(code) + 1.0, "dense_weight_grad");
+      std::vector<float> grad(f * width, 1.0f);
+      conv_kernels::dense_weight_grad(grid.grid, code_floats.data(), grad.data(), width);
+      expect_close(torch::tensor(grad).reshape({f, width}), flat.t().matmul(code) + 1.0, "dense_weight_grad" + what);
+    }
+  }
+}
+
+// A partly filled last block: only the first `valid` samples count in the loss and get a gradient.
+TEST_P(ConvKernels, SigmoidSquaredErrorCountsOnlyValidSamples) {
+  const auto logits = random({kLanes, 1, 28, 28}, 40) * 4.0, target = torch::rand({kLanes, 1, 28, 28}).to(torch::kDouble);
+  for (const int64_t valid : {int64_t{16}, int64_t{5}, int64_t{1}}) {
+    OwnedGrid grad(1, 28);
+    const double squared = conv_kernels::sigmoid_squared_error(OwnedGrid(logits).grid, OwnedGrid(target).grid, 0.5f,
+                                                               grad.grid, valid);
+    const auto out = torch::sigmoid(logits).narrow(0, 0, valid), diff = out - target.narrow(0, 0, valid);
+    EXPECT_NEAR(squared, diff.pow(2).sum().item<double>(), 1e-5 * diff.pow(2).sum().item<double>()) << valid;
+    const auto expected = torch::cat({0.5 * diff * out * (1 - out), torch::zeros({kLanes - valid, 1, 28, 28}, torch::kDouble)});
+    expect_close(grad.tensor(), expected, "sigmoid_squared_error gradient, valid " + std::to_string(valid));
   }
 }
 
 // gan's discriminator output layer (one unit) and its two gradients.
-TEST(ConvKernels, DenseOneUnitLayersMatchMatmul) {
+TEST_P(ConvKernels, DenseOneUnitLayersMatchMatmul) {
   const auto features = random({kLanes, 6, 7, 7}, 23);
   const auto flat = features.reshape({kLanes, -1});
   const auto weight = random({flat.size(1)}, 24), upstream = random({kLanes}, 25);
@@ -265,7 +291,7 @@ TEST(ConvKernels, DenseOneUnitLayersMatchMatmul) {
   expect_close(torch::tensor(grad).to(torch::kDouble), flat.t().matmul(upstream) + 1.0, "dense_one_weight_grad");
 }
 
-TEST(ConvKernels, SigmoidAndItsBackwardMatchAutograd) {
+TEST_P(ConvKernels, SigmoidAndItsBackwardMatchAutograd) {
   const auto logits = (random({kLanes, 1, 28, 28}, 27) * 6.0).requires_grad_(true);
   const auto upstream = random({kLanes, 1, 28, 28}, 28);
   const auto out = torch::sigmoid(logits);
@@ -280,7 +306,7 @@ TEST(ConvKernels, SigmoidAndItsBackwardMatchAutograd) {
 
 // The layer-backward compositions: input gradient only (null weight gradient) leaves the weight
 // and bias gradients untouched; load_images puts image b in lane b.
-TEST(ConvKernels, LayerBackwardWithoutWeightGradientAndLoadImages) {
+TEST_P(ConvKernels, LayerBackwardWithoutWeightGradientAndLoadImages) {
   const auto input = random({kLanes, 3, 14, 14}, 29), weight = random({8, 3, 4, 4}, 30);
   const auto d_out = random({kLanes, 8, 7, 7}, 31);
   const OwnedGrid in(input), d(d_out);
@@ -298,7 +324,7 @@ TEST(ConvKernels, LayerBackwardWithoutWeightGradientAndLoadImages) {
   EXPECT_TRUE(loaded.border_is_zero());
 }
 
-TEST(ConvKernels, SigmoidSquaredErrorMatchesAutograd) {
+TEST_P(ConvKernels, SigmoidSquaredErrorMatchesAutograd) {
   const auto logits = (random({kLanes, 1, 28, 28}, 22) * 6.0).requires_grad_(true);
   const auto target = torch::rand({kLanes, 1, 28, 28}, torch::kDouble);
   const auto loss = (torch::sigmoid(logits) - target).pow(2).sum();
@@ -317,6 +343,8 @@ TEST(ConvKernels, SigmoidSquaredErrorMatchesAutograd) {
   EXPECT_TRUE(std::isfinite(saturated));
   EXPECT_NEAR(saturated, (torch::sigmoid(extreme) - target).pow(2).sum().item<double>(), 1e-3);
 }
+
+GENZOO_INSTANTIATE_EVERY_ISA(ConvKernels);
 
 }  // namespace
 }  // namespace genzoo::test

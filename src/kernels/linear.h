@@ -1,14 +1,13 @@
-// Register-blocked kernels for the linear family's skinny GEMMs (batch x 784 x k, k a multiple of 16).
-// With AVX-512 one 16-float code row fills one register, so each kernel keeps a whole tile of
-// outputs in registers and streams the long (784) dimension once: no packing, no library overhead.
+// Register-blocked kernels for the linear family's skinny GEMMs (batch x 784 x k). One source,
+// compiled per instruction set by Highway and dispatched at run time (kernels/isa.h): each kernel
+// keeps a tile of outputs in vector registers, sized to the target's register file, and streams the
+// long (784) dimension once: no packing, no library overhead. Widths (and depths) that are a multiple
+// of float_lanes() take the vector path; other shapes are computed by a plain loop.
 #pragma once
 
 #include <cstdint>
 
 namespace genzoo::kernels {
-
-// Lane count of the narrow dimension: widths must be multiples of it.
-constexpr int64_t kLanes = 16;
 
 // out[r, :] = bias + sum_d a[r, d] * w[d, :].  a [rows, depth], w [depth, width], out [rows, width].
 // bias may be null (zero).
@@ -25,7 +24,7 @@ double decode_residual(const float* code, int64_t rows, int64_t width, const flo
                        int64_t depth, const float* target, float scale, float* grad, float* grad_sums);
 
 // out[r, j] = sum_d a[r, d] * w[j, d].  a [rows, depth], w [width, depth], out [rows, width]
-// (long dot products; depth a multiple of 16 for the vector path).
+// (long dot products).
 void rows_times_rows(const float* a, int64_t rows, int64_t depth, const float* w, int64_t width, float* out);
 
 // out[j, d] = sum_r code[r, j] * a[r, d].  code [rows, width], a [rows, depth], out [width, depth].
@@ -37,5 +36,9 @@ void column_sums(const float* a, int64_t rows, int64_t cols, float* out);
 
 // out [cols, rows] = in [rows, cols]^T.
 void transpose(const float* in, int64_t rows, int64_t cols, float* out);
+
+// out [rows, padded_cols] = in [rows, cols] with zero columns appended (padded_cols >= cols), and back.
+void pad_columns(const float* in, int64_t rows, int64_t cols, int64_t padded_cols, float* out);
+void unpad_columns(const float* in, int64_t rows, int64_t padded_cols, int64_t cols, float* out);
 
 }  // namespace genzoo::kernels

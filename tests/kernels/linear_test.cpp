@@ -1,4 +1,4 @@
-// Tests for src/train/linear_kernels.cpp: every kernel against a naive double-precision reference on
+// Tests for src/kernels/linear.cpp, under every instruction set: every kernel against a naive double-precision reference on
 // random inputs. Row counts 1, 5, 13 and 64 exercise the full 16-, 8- and 4-row register tiles and their
 // remainders; widths 16, 32 and 48 the one-, two- and three-block vector paths, width 8 / depth 40
 // the scalar fallbacks, depth 784 (12 x 64 + 16 columns) the 4-block and 1-block column tiles.
@@ -8,9 +8,11 @@
 // products in float errs by at most ~n * 2^-24 relative to the sum of their magnitudes, which is
 // 784 * 6e-8 = 5e-5 for the longest sums here. A wrong index or a missed remainder row gives errors
 // of the order of the values themselves.
-#include "train/linear_kernels.h"
+#include "kernels/linear.h"
 
 #include <gtest/gtest.h>
+
+#include "helpers.h"
 
 #include <cmath>
 #include <cstdint>
@@ -54,7 +56,9 @@ std::string name_of(const Shape& s) { return "rows=" + std::to_string(s.rows) + 
 const std::vector<Shape> kShapes = {{1, 16}, {5, 16}, {13, 16}, {64, 16}, {1, 32}, {5, 32}, {13, 32}, {64, 32},
                                     {13, 8},  {5, 48}};
 
-TEST(LinearKernels, RowsTimesNarrowMatchesReference) {
+class LinearKernels : public EveryIsa {};
+
+TEST_P(LinearKernels, RowsTimesNarrowMatchesReference) {
   for (const int64_t depth : {int64_t{784}, int64_t{40}, int64_t{3}}) {
     for (const Shape& s : kShapes) {
       for (const bool with_bias : {true, false}) {
@@ -84,7 +88,7 @@ TEST(LinearKernels, RowsTimesNarrowMatchesReference) {
   }
 }
 
-TEST(LinearKernels, TransposedTimesNarrowMatchesReference) {
+TEST_P(LinearKernels, TransposedTimesNarrowMatchesReference) {
   // depth plays the 784 role here (output rows), rows the batch (the summed dimension).
   for (const int64_t depth : {int64_t{784}, int64_t{13}, int64_t{5}, int64_t{1}}) {
     for (const Shape& s : kShapes) {
@@ -108,7 +112,7 @@ TEST(LinearKernels, TransposedTimesNarrowMatchesReference) {
   }
 }
 
-TEST(LinearKernels, DecodeResidualMatchesReference) {
+TEST_P(LinearKernels, DecodeResidualMatchesReference) {
   for (const int64_t depth : {int64_t{784}, int64_t{48}, int64_t{40}}) {
     for (const Shape& s : kShapes) {
       const std::string what = "decode_residual " + name_of(s) + " depth=" + std::to_string(depth);
@@ -148,7 +152,7 @@ TEST(LinearKernels, DecodeResidualMatchesReference) {
   }
 }
 
-TEST(LinearKernels, RowsTimesRowsMatchesReference) {
+TEST_P(LinearKernels, RowsTimesRowsMatchesReference) {
   // depth 784 and 48: vector path (multiples of 16); 40: scalar fallback. Width 8: 4-column tiles
   // only twice; width 6 is not a multiple of 4 (scalar fallback).
   std::vector<Shape> shapes = kShapes;
@@ -175,7 +179,7 @@ TEST(LinearKernels, RowsTimesRowsMatchesReference) {
   }
 }
 
-TEST(LinearKernels, NarrowTransposedTimesRowsMatchesReference) {
+TEST_P(LinearKernels, NarrowTransposedTimesRowsMatchesReference) {
   // depth 784 = 12 x 64 + 16 and 48 = 3 x 16: the 4-block and 1-block tiles; 40: scalar fallback.
   std::vector<Shape> shapes = kShapes;
   shapes.push_back({13, 6});
@@ -201,7 +205,7 @@ TEST(LinearKernels, NarrowTransposedTimesRowsMatchesReference) {
   }
 }
 
-TEST(LinearKernels, ColumnSumsMatchReference) {
+TEST_P(LinearKernels, ColumnSumsMatchReference) {
   for (const int64_t rows : {int64_t{1}, int64_t{5}, int64_t{13}, int64_t{64}}) {
     for (const int64_t cols : {int64_t{16}, int64_t{32}, int64_t{784}, int64_t{7}}) {
       const auto a = random_floats(rows * cols, 30 + rows * cols);
@@ -219,7 +223,7 @@ TEST(LinearKernels, ColumnSumsMatchReference) {
   }
 }
 
-TEST(LinearKernels, TransposeIsExact) {
+TEST_P(LinearKernels, TransposeIsExact) {
   for (const int64_t rows : {int64_t{1}, int64_t{5}, int64_t{16}, int64_t{784}}) {
     for (const int64_t cols : {int64_t{1}, int64_t{13}, int64_t{32}}) {
       const auto in = random_floats(rows * cols, 40 + rows + cols);
@@ -237,6 +241,8 @@ TEST(LinearKernels, TransposeIsExact) {
     }
   }
 }
+
+GENZOO_INSTANTIATE_EVERY_ISA(LinearKernels);
 
 }  // namespace
 }  // namespace genzoo::test
