@@ -20,7 +20,7 @@
 namespace genzoo::test {
 
 // A suite whose tests run once per instruction set this CPU and build can dispatch the kernels to
-// (AVX3, AVX2, SSE4, EMU128 on an AVX-512 machine): `class Suite : public EveryIsa {};`, TEST_P, then
+// (AVX3, AVX2, SSE4 and the portable SCALAR or EMU128 on an AVX-512 machine): `class Suite : public EveryIsa {};`, TEST_P, then
 // GENZOO_INSTANTIATE_EVERY_ISA(Suite).
 class EveryIsa : public ::testing::TestWithParam<std::string> {
  protected:

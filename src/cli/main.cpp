@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
   std::string isa = "auto";
   app.add_option("--isa", isa,
                  "Instruction set of the hand-written kernels: auto (the best this CPU has; default, or $GENZOO_ISA), "
-                 "or one of AVX3 (AVX-512), AVX2, SSE4, EMU128 (portable), NEON - e.g. to give every node of a mixed "
+                 "or one of AVX3 (AVX-512), AVX2, SSE4, SCALAR or EMU128 (portable), NEON - e.g. to give every node of a mixed "
                  "cluster the same arithmetic")
       ->capture_default_str();
   std::map<std::string, genzoo::cli::Runner> runners{

@@ -242,7 +242,6 @@ HWY_NOINLINE void weight_grad_tile(const Grid& small, const Grid& large, float* 
   }
   float* out = grad + (s0 * large.channels + l) * kTaps * kTaps + ky * kTaps;
   const int64_t per_small = large.channels * kTaps * kTaps;
-  const hn::FixedTag<float, 4> d4;
   GENZOO_UNROLL
   for (int c = 0; c < Channels; ++c) {
     FloatVec folded[kTaps];
@@ -252,8 +251,7 @@ HWY_NOINLINE void weight_grad_tile(const Grid& small, const Grid& large, float* 
       GENZOO_UNROLL
       for (int i = 1; i < kParts; ++i) folded[kx] = hn::Add(folded[kx], acc[c][kx].part[i]);
     }
-    float* row = out + c * per_small;
-    hn::StoreU(hn::Add(hn::LoadU(d4, row), sums_of_four(folded[0], folded[1], folded[2], folded[3])), d4, row);
+    sums_of_four(folded[0], folded[1], folded[2], folded[3], out + c * per_small, true);
   }
 }
 
@@ -385,7 +383,6 @@ void channel_sums_impl(const Grid& grid, float* sums) {
 
 // sums[j] += lane sum of vectors[j] for j < count, four at a time.
 void add_lane_sums_impl(const float* vectors, float* sums, int64_t count) {
-  const hn::FixedTag<float, 4> d4;
   const auto folded = [&](int64_t j) {
     const Block b = load(vectors + j * kLanes);
     FloatVec s = b.part[0];
@@ -395,15 +392,13 @@ void add_lane_sums_impl(const float* vectors, float* sums, int64_t count) {
   };
   int64_t j = 0;
   for (; j + 4 <= count; j += 4) {
-    hn::StoreU(hn::Add(hn::LoadU(d4, sums + j), sums_of_four(folded(j), folded(j + 1), folded(j + 2), folded(j + 3))),
-               d4, sums + j);
+    sums_of_four(folded(j), folded(j + 1), folded(j + 2), folded(j + 3), sums + j, true);
   }
   for (; j < count; ++j) sums[j] += sum_lanes(load(vectors + j * kLanes));
 }
 
 void feature_sums_impl(const Grid& grid, float* sums) {
   // Four features at a time through sums_of_four (each a grid pixel's lane block).
-  const hn::FixedTag<float, 4> d4;
   const auto folded = [&](const float* p) {
     const Block b = load(p);
     FloatVec s = b.part[0];
@@ -417,8 +412,7 @@ void feature_sums_impl(const Grid& grid, float* sums) {
       int64_t x = 0;
       for (; x + 4 <= grid.side; x += 4, f += 4) {
         const float* p = grid.at(c, y, x);
-        const auto four = sums_of_four(folded(p), folded(p + kLanes), folded(p + 2 * kLanes), folded(p + 3 * kLanes));
-        hn::StoreU(hn::Add(hn::LoadU(d4, sums + f), four), d4, sums + f);
+        sums_of_four(folded(p), folded(p + kLanes), folded(p + 2 * kLanes), folded(p + 3 * kLanes), sums + f, true);
       }
       for (; x < grid.side; ++x, ++f) sums[f] += sum_lanes(load(grid.at(c, y, x)));
     }

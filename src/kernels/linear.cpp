@@ -171,7 +171,6 @@ template <int R>
 HWY_INLINE void dot_tile(const float* a, int64_t depth, int64_t length, const float* w, float* out, int64_t width,
                          bool first) {
   const FloatTag d;
-  const hn::FixedTag<float, 4> d4;
   FloatVec acc[R][4];
   GENZOO_UNROLL_TILE
   for (int r = 0; r < R; ++r)
@@ -189,11 +188,7 @@ HWY_INLINE void dot_tile(const float* a, int64_t depth, int64_t length, const fl
     }
   }
   GENZOO_UNROLL_TILE
-  for (int r = 0; r < R; ++r) {
-    auto sums = sums_of_four(acc[r][0], acc[r][1], acc[r][2], acc[r][3]);
-    if (!first) sums = hn::Add(sums, hn::LoadU(d4, out + r * width));
-    hn::StoreU(sums, d4, out + r * width);
-  }
+  for (int r = 0; r < R; ++r) sums_of_four(acc[r][0], acc[r][1], acc[r][2], acc[r][3], out + r * width, !first);
 }
 
 void rows_times_rows_impl(const float* a, int64_t rows, int64_t depth, const float* w, int64_t width, float* out) {

@@ -30,8 +30,15 @@ constexpr int kVectorRegisters = 16;
 // accumulator array lives, the array stays on the stack and is stored and reloaded around every tile.
 #define GENZOO_UNROLL_TILE _Pragma("GCC unroll 16")
 
-// The four sums of lanes of v0..v3 as one 4-float vector: a transpose-and-add tree within 128-bit
-// blocks, then the blocks folded together (3 shuffles and 3 adds per 4 sums, instead of 4 full reductions).
+// out[i] = (accumulate ? out[i] : 0) + the sum of the lanes of v_i, i < 4: a transpose-and-add tree
+// within 128-bit blocks, then the blocks folded together (3 shuffles and 3 adds per 4 sums, instead of
+// 4 full reductions). The one-lane fallback target (HWY_SCALAR) just adds.
+#if HWY_TARGET == HWY_SCALAR
+HWY_INLINE void sums_of_four(FloatVec v0, FloatVec v1, FloatVec v2, FloatVec v3, float* out, bool accumulate) {
+  const float sums[4] = {hn::GetLane(v0), hn::GetLane(v1), hn::GetLane(v2), hn::GetLane(v3)};
+  for (int i = 0; i < 4; ++i) out[i] = (accumulate ? out[i] : 0.0f) + sums[i];
+}
+#else
 template <class D>
 HWY_INLINE hn::Vec<hn::FixedTag<float, 4>> fold_blocks(D d, hn::Vec<D> v) {
   if constexpr (hn::MaxLanes(D()) > 4) {
@@ -43,17 +50,21 @@ HWY_INLINE hn::Vec<hn::FixedTag<float, 4>> fold_blocks(D d, hn::Vec<D> v) {
   }
 }
 
-HWY_INLINE hn::Vec<hn::FixedTag<float, 4>> sums_of_four(FloatVec v0, FloatVec v1, FloatVec v2, FloatVec v3) {
+HWY_INLINE void sums_of_four(FloatVec v0, FloatVec v1, FloatVec v2, FloatVec v3, float* out, bool accumulate) {
   const FloatTag d;
   const hn::Repartition<double, FloatTag> dd;
+  const hn::FixedTag<float, 4> d4;
   // Per block: [a0+a2, b0+b2, a1+a3, b1+b3] for (a, b) = (v0, v1), likewise (v2, v3).
   const FloatVec p01 = hn::Add(hn::InterleaveLower(d, v0, v1), hn::InterleaveUpper(d, v0, v1));
   const FloatVec p23 = hn::Add(hn::InterleaveLower(d, v2, v3), hn::InterleaveUpper(d, v2, v3));
   // Per block: the block's sums of v0, v1, v2, v3.
   const auto w01 = hn::BitCast(dd, p01), w23 = hn::BitCast(dd, p23);
   const FloatVec q = hn::Add(hn::BitCast(d, hn::InterleaveLower(dd, w01, w23)), hn::BitCast(d, hn::InterleaveUpper(dd, w01, w23)));
-  return fold_blocks(d, q);
+  auto sums = fold_blocks(d, q);
+  if (accumulate) sums = hn::Add(sums, hn::LoadU(d4, out));
+  hn::StoreU(sums, d4, out);
 }
+#endif
 
 HWY_INLINE float sum_of_lanes(FloatVec v) { return hn::GetLane(hn::SumOfLanes(FloatTag(), v)); }
 

@@ -6,6 +6,7 @@
 #include "job/job.h"
 #include "models/torch_family.h"
 #include "data/image.h"
+#include "models/conv_ae_cpu.h"
 
 namespace genzoo {
 
@@ -101,6 +102,7 @@ class ConvAe : public Family {
     return 3.0 * 2.0 * 2.0 * (conv1 + conv2 + fc);  // encoder and decoder mirror each other
   }
   const TorchFamily& torch_impl() const override { return impl_; }
+  std::unique_ptr<FastStep> cpu_step(const FamilyConfig& config) const override { return make_conv_ae_step(config); }
 
  private:
   ConvAeTorch impl_;

@@ -5,6 +5,7 @@
 #include "common/error.h"
 #include "common/text.h"
 #include "job/job.h"
+#include "train/fast_trainer.h"
 
 namespace genzoo {
 
@@ -14,6 +15,8 @@ std::map<std::string, std::unique_ptr<Family>>& registry() {
   return families;
 }
 }  // namespace
+
+std::unique_ptr<FastStep> Family::cpu_step(const FamilyConfig& /*config*/) const { return nullptr; }
 
 detail::FamilyRegistration::FamilyRegistration(std::unique_ptr<Family> family) {
   const std::string name = family->name();

@@ -11,6 +11,7 @@
 namespace genzoo {
 
 struct FamilyConfig;
+class FastStep;
 class TorchFamily;
 
 class Family {
@@ -24,6 +25,9 @@ class Family {
   virtual double flops_per_sample(const FamilyConfig& config) const = 0;
   // The LibTorch implementation (defined in the family's .cpp).
   virtual const TorchFamily& torch_impl() const = 0;
+  // The hand-written CPU training step for config (models/<family>_cpu.cpp), or null where the family
+  // has none or none for this configuration: LibTorch trains it.
+  virtual std::unique_ptr<FastStep> cpu_step(const FamilyConfig& config) const;
 };
 
 // Throws JobError listing the registered families when the name is unknown.

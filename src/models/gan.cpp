@@ -5,6 +5,7 @@
 #include "job/job.h"
 #include "models/torch_family.h"
 #include "data/image.h"
+#include "models/gan_cpu.h"
 
 namespace genzoo {
 
@@ -130,6 +131,7 @@ class Gan : public Family {
     return 2.0 * (d_steps * (6 * discriminator_flops + generator_flops) + 3 * generator_flops + 2 * discriminator_flops);
   }
   const TorchFamily& torch_impl() const override { return impl_; }
+  std::unique_ptr<FastStep> cpu_step(const FamilyConfig& config) const override { return make_gan_step(config); }
 
  private:
   GanTorch impl_;

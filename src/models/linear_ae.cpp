@@ -5,6 +5,7 @@
 
 #include "job/job.h"
 #include "models/torch_family.h"
+#include "models/linear_ae_cpu.h"
 
 namespace genzoo {
 
@@ -53,6 +54,7 @@ class LinearAe : public Family {
     return 3.0 * 2.0 * 2.0 * kLinearAeInput * static_cast<double>(config.latent);
   }
   const TorchFamily& torch_impl() const override { return impl_; }
+  std::unique_ptr<FastStep> cpu_step(const FamilyConfig& config) const override { return make_linear_ae_step(config); }
 
  private:
   LinearAeTorch impl_;

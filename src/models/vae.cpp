@@ -6,6 +6,7 @@
 #include "job/job.h"
 #include "models/torch_family.h"
 #include "data/image.h"
+#include "models/vae_cpu.h"
 
 namespace genzoo {
 
@@ -104,6 +105,7 @@ class Vae : public Family {
     return 2.0 * (2.0 * layers + (layers - kImagePixels * h));
   }
   const TorchFamily& torch_impl() const override { return impl_; }
+  std::unique_ptr<FastStep> cpu_step(const FamilyConfig& config) const override { return make_vae_step(config); }
 
  private:
   VaeTorch impl_;

@@ -14,14 +14,11 @@
 
 #include "data/dataset.h"
 #include "job/job.h"
+#include "models/family.h"
 #include "models/torch_family.h"
 #include "plan/plan.h"
 #include "train/adam.h"
 #include "train/data_stream.h"
-#include "train/fast_conv_ae.h"
-#include "train/fast_gan.h"
-#include "train/fast_linear_ae.h"
-#include "train/fast_vae.h"
 
 namespace genzoo {
 
@@ -79,12 +76,7 @@ double GradientStep::update(const ImageSet& train, const int64_t* batch_indices,
   return loss;
 }
 
-std::unique_ptr<FastStep> make_fast_step(const FamilyConfig& config) {
-  if (auto step = make_linear_ae_step(config)) return step;
-  if (auto step = make_conv_ae_step(config)) return step;
-  if (auto step = make_gan_step(config)) return step;
-  return make_vae_step(config);
-}
+std::unique_ptr<FastStep> make_fast_step(const FamilyConfig& config) { return find_family(config.name).cpu_step(config); }
 
 RawTrainResult train_fast(const FamilyConfig& config, const FastStep& fast_step, const std::vector<const ModelSpec*>& specs,
                           const ImageSet& train, const TrainOptions& options) {

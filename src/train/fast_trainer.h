@@ -136,7 +136,7 @@ class GradientStep : public FastStep {
 };
 
 // The hand-written step for this configuration, or null when the family (or this configuration of
-// it) has none.
+// it) has none: the family registry's Family::cpu_step.
 std::unique_ptr<FastStep> make_fast_step(const FamilyConfig& config);
 
 RawTrainResult train_fast(const FamilyConfig& config, const FastStep& step, const std::vector<const ModelSpec*>& specs,

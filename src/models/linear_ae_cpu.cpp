@@ -1,4 +1,4 @@
-#include "train/fast_linear_ae.h"
+#include "models/linear_ae_cpu.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "train/fast_vae.h"
+#include "models/vae_cpu.h"
 
 #include <torch/torch.h>
 

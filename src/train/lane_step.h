@@ -1,9 +1,8 @@
-// Hand-written CPU training step of conv_ae (no autograd): the stride-2 convolutions, dense layers
-// and their gradients with the lane-vector kernels of conv_kernels.h, 16 samples at a time.
+// What the lane-block CPU steps (conv_ae, gan) share: their internal parameter layout and their work
+// buffers of 16-sample lane blocks (kernels/conv.h).
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -62,8 +61,5 @@ struct LaneScratch : StepScratch {
  private:
   std::vector<conv_kernels::Grid*> grids_;
 };
-
-// Null unless config is conv_ae with a regularizer the kernels implement (none, sparse).
-std::unique_ptr<FastStep> make_conv_ae_step(const FamilyConfig& config);
 
 }  // namespace genzoo

@@ -1,4 +1,4 @@
-#include "train/fast_gan.h"
+#include "models/gan_cpu.h"
 
 #include <torch/torch.h>
 
@@ -14,7 +14,7 @@
 #include "train/adam.h"
 #include "kernels/conv.h"
 #include "train/data_stream.h"
-#include "train/fast_conv_ae.h"
+#include "train/lane_step.h"
 
 namespace genzoo {
 
