@@ -143,6 +143,8 @@ for family in ['linear_ae', 'conv_ae']:
     kill -USR1 "${ranks[@]}" || fail "kill -USR1 ${ranks[*]}"
     timeout 30 scontrol resume "$job" || fail "scontrol resume $job"
     wait_for "job $job to be requeued after USR1" grep -q "requeueing" "$out"
+    # Slurm holds a requeued job back for about two minutes (BeginTime) while the old step is cleaned
+    # up; starting it earlier (scontrol update StartTime=now) makes its srun step fail to launch.
     wait_for "requeued job $job to run again" grep -q "restart 1" "$out"
     wait_final "$job"
     cat "$out"
