@@ -41,8 +41,7 @@ Runner add_plan_command(CLI::App& app) {
       const Family& family = find_family(config.name);
       const int64_t models = config.total_models(probe_datasets);
       const int64_t chunks = (models + config.chunk_models - 1) / config.chunk_models;
-      const double gflop = family.flops_per_sample(config) * static_cast<double>(config.batch_size * config.steps) *
-                           static_cast<double>(models) / 1e9;
+      const double gflop = training_flops(config) * static_cast<double>(models) / 1e9;
       std::printf("%-10s %7lld %7lld %7lld %7lld %7lld %7lld %9lld %9lld %10.1f\n", config.name.c_str(),
                   static_cast<long long>(models), static_cast<long long>(config.models),
                   static_cast<long long>(3 * config.triplets), static_cast<long long>(3 * config.chains),

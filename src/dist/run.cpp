@@ -150,10 +150,11 @@ struct WorkerMessage {
   enum Kind : int32_t { kRequest = 0, kReport = 1, kFinished = 2 };
   int32_t kind = kRequest;
   int64_t models_done = 0;   // models finished since the previous message
+  double flops_done = 0.0;   // their planned training FLOPs (progress rate and ETA follow these)
   bool stopped = false;      // the worker stopped because of a signal
   template <class Archive>
   void serialize(Archive& ar, unsigned) {
-    ar & kind & models_done & stopped;
+    ar & kind & models_done & flops_done & stopped;
   }
 };
 
@@ -242,6 +243,17 @@ class ChunkRunner {
   }
 
   int64_t models_in(int64_t chunk_index) const { return static_cast<int64_t>(plan_.chunks[chunk_index].model_ids.size()); }
+  // Planned training FLOPs of a chunk's models.
+  double flops_in(int64_t chunk_index) const {
+    const Chunk& chunk = plan_.chunks[chunk_index];
+    return training_flops(job_.families[chunk.family_index]) * static_cast<double>(chunk.model_ids.size());
+  }
+  // Of the whole plan.
+  double total_flops() const {
+    double total = 0.0;
+    for (const Chunk& chunk : plan_.chunks) total += flops_in(chunk.index);
+    return total;
+  }
 
   RankTimings timings;
 
@@ -261,6 +273,14 @@ void poll_leader_for_stop(Comm& comm) {
   while (comm.try_receive(kTagStop, message, source)) g_stop_requested.store(true);
 }
 
+// "These models are done" for the leader's progress count.
+WorkerMessage report_of(const ChunkRunner& runner, int64_t chunk_index) {
+  WorkerMessage report{WorkerMessage::kReport};
+  report.models_done = runner.models_in(chunk_index);
+  report.flops_done = runner.flops_in(chunk_index);
+  return report;
+}
+
 int64_t run_worker(ChunkRunner& runner, const PendingWork& work, const RunOptions& options, Comm& comm) {
   int64_t trained = 0;
   const auto poll = [&](double) { poll_leader_for_stop(comm); };
@@ -268,23 +288,25 @@ int64_t run_worker(ChunkRunner& runner, const PendingWork& work, const RunOption
     for (size_t i = comm.rank(); i < work.chunks.size() && !g_stop_requested; i += comm.size()) {
       if (!runner.train(work.chunks[i], poll)) break;
       trained += runner.models_in(work.chunks[i]);
-      comm.send(WorkerMessage{WorkerMessage::kReport, runner.models_in(work.chunks[i]), false}, 0, kTagToLeader);
+      comm.send(report_of(runner, work.chunks[i]), 0, kTagToLeader);
     }
   } else {
     // The next chunk is requested before the current one is trained, so the answer (which rank 0
     // gives between its own training steps) is waiting when this rank needs it.
-    comm.send(WorkerMessage{WorkerMessage::kRequest, 0, false}, 0, kTagToLeader);
+    comm.send(WorkerMessage{WorkerMessage::kRequest}, 0, kTagToLeader);
     auto reply = comm.receive<LeaderMessage>(0, kTagToWorker);
     while (reply.kind == LeaderMessage::kAssign && !g_stop_requested) {
-      comm.send(WorkerMessage{WorkerMessage::kRequest, 0, false}, 0, kTagToLeader);
+      comm.send(WorkerMessage{WorkerMessage::kRequest}, 0, kTagToLeader);
       if (!runner.train(reply.chunk, poll)) break;
       trained += runner.models_in(reply.chunk);
-      comm.send(WorkerMessage{WorkerMessage::kReport, runner.models_in(reply.chunk), false}, 0, kTagToLeader);
+      comm.send(report_of(runner, reply.chunk), 0, kTagToLeader);
       reply = comm.receive<LeaderMessage>(0, kTagToWorker);
     }
     if (reply.kind == LeaderMessage::kStop) g_stop_requested.store(true);
   }
-  comm.send(WorkerMessage{WorkerMessage::kFinished, 0, g_stop_requested.load()}, 0, kTagToLeader);
+  WorkerMessage finished{WorkerMessage::kFinished};
+  finished.stopped = g_stop_requested.load();
+  comm.send(finished, 0, kTagToLeader);
   return trained;
 }
 
@@ -296,20 +318,26 @@ int64_t run_leader(ChunkRunner& runner, const PendingWork& work, const RunOption
   for (size_t i = 0; i < work.chunks.size(); ++i) {
     if (dynamic || static_cast<int>(i % comm.size()) == 0) queue.push_back(work.chunks[i]);
   }
-  Progress progress("train", "models", static_cast<double>(total_models), options.quiet);
+  // The counter shows models; rate and ETA follow planned FLOPs (a GAN costs many linear autoencoders).
+  const double total_flops = runner.total_flops();
+  double finished_flops = total_flops;  // what the chunks still to train leave
+  for (int64_t chunk : work.chunks) finished_flops -= runner.flops_in(chunk);
+  Progress progress("train", "models", static_cast<double>(total_models), ProgressWork{"GFLOP", 1e9, total_flops},
+                    options.quiet);
   double finished = static_cast<double>(work.already_done);
   int64_t trained_everywhere = 0;
   int workers_running = comm.size() - 1;
   std::vector<bool> stop_sent(comm.size(), false);
-  progress.update(finished);
+  progress.update(finished, finished_flops);
 
   const auto serve = [&] {
     WorkerMessage message;
     int source = 0;
     while (comm.try_receive(kTagToLeader, message, source)) {
       finished += static_cast<double>(message.models_done);
+      finished_flops += message.flops_done;
       trained_everywhere += message.models_done;
-      progress.update(finished);
+      progress.update(finished, finished_flops);
       if (message.kind == WorkerMessage::kFinished) {
         --workers_running;
         stop_sent[source] = true;  // nothing more to tell it
@@ -342,15 +370,17 @@ int64_t run_leader(ChunkRunner& runner, const PendingWork& work, const RunOption
       const int64_t chunk = queue.front();
       queue.pop_front();
       const double models = static_cast<double>(runner.models_in(chunk));
+      const double flops = runner.flops_in(chunk);
       const bool done = runner.train(chunk, [&](double fraction) {
         serve();
-        progress.update(finished + models * fraction);
+        progress.update(finished + models * fraction, finished_flops + flops * fraction);
       });
       if (done) {
         finished += models;
+        finished_flops += flops;
         trained_everywhere += runner.models_in(chunk);
       }
-      progress.update(finished);
+      progress.update(finished, finished_flops);
     } else if (workers_running == 0) {
       break;
     } else {

@@ -31,6 +31,11 @@ const Family& find_family(const std::string& name) {
   return *it->second;
 }
 
+double training_flops(const FamilyConfig& config) {
+  return find_family(config.name).flops_per_sample(config) * static_cast<double>(config.batch_size) *
+         static_cast<double>(config.steps);
+}
+
 void check_family_layouts(const std::vector<FamilyConfig>& families, const std::string& source) {
   std::map<std::string, std::pair<size_t, Layout>> first;  // family -> (table index, layout)
   for (size_t i = 0; i < families.size(); ++i) {

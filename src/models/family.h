@@ -34,6 +34,10 @@ class Family {
 const Family& find_family(const std::string& name);
 std::vector<std::string> family_names();
 
+// Planned training FLOPs of one model of this configuration: flops_per_sample x batch_size x steps
+// (`genzoo plan`'s cost estimate; the weight of a model in train's progress rate and ETA).
+double training_flops(const FamilyConfig& config);
+
 // zoo.h5 stacks one parameter layout per family: several [[family]] tables of one family must agree on
 // it. Throws JobError naming the tables otherwise.
 void check_family_layouts(const std::vector<FamilyConfig>& families, const std::string& source);

@@ -39,8 +39,10 @@ TEST(TrainCommand, FreshRunWritesEveryModelOnceAndPrintsProgress) {
   const CommandResult result = run_genzoo(train_args(tiny_job_path(), run));
   ASSERT_EQ(result.exit_code, 0) << result.output;
 
-  // Progress (not a tty: the final line) with models done/total and the rate, then the summary.
-  EXPECT_TRUE(std::regex_search(result.output, std::regex(R"(\[train\] 20/20 models  [0-9]+\.[0-9]+ models/s)")))
+  // Progress (not a tty: the final line) with models done/total, all of the planned cost and the rate
+  // in FLOPs (what the ETA follows), then the summary.
+  EXPECT_TRUE(std::regex_search(result.output,
+                                std::regex(R"(\[train\] 20/20 models  cost 100%  [0-9]+\.[0-9]+ GFLOP/s  elapsed)")))
       << result.output;
   EXPECT_NE(result.output.find("[train] classes 0, 1, 7 (given by the job)"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find(run + "/zoo.h5: 20 models (20 trained now, 0 resumed from shards)"), std::string::npos)

@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -123,11 +124,68 @@ double squared_distance(const std::vector<double>& a, const std::vector<double>&
   return sum;
 }
 
+// Tolerances: bounds on the rounding error of frechet_distance, derived from the arithmetic so that they
+// hold for any IEEE double CPU and LAPACK (x86-64 or Arm, MKL, OpenBLAS, reference), not from one run.
+//
+// frechet_distance computes |m1 - m2|^2 + Tr S1 + Tr S2 - 2 sum_i sqrt(mu_i), mu_i the eigenvalues of
+// M = R S2 R with R = S1^(1/2), all by symmetric eigendecompositions. Those are backward stable: each
+// computed eigenvalue is exact for a matrix within p(n) eps ||A||_2 of A, p(n) a modest polynomial
+// (LAPACK Users' Guide, section 4.7); we take p(n) = n, and forming R and R S2 R adds rounding of the
+// same order. So every mu_i is off by at most
+//   delta = n eps ||S1|| ||S2||   (Frobenius norms, which bound the 2-norms from above).
+// sqrt then turns delta into at most delta / (2 sqrt(mu)) for an eigenvalue mu well away from 0, and at
+// most sqrt(delta) always (|sqrt(a) - sqrt(b)| <= sqrt(|a - b|)): the regime of the zero eigenvalues of
+// singular covariances, where the error is O(sqrt(eps)) and no tighter bound holds on any CPU.
+constexpr double kEpsilon = std::numeric_limits<double>::epsilon();
+
+double frobenius(const Matrix& a) {
+  double sum = 0.0;
+  for (double v : a) sum += v * v;
+  return std::sqrt(sum);
+}
+
+// delta above: the absolute error of one computed eigenvalue of R S2 R.
+double eigenvalue_error(const Matrix& s1, const Matrix& s2, int64_t n) {
+  return static_cast<double>(n) * kEpsilon * frobenius(s1) * frobenius(s2);
+}
+
+// The rounding of the sums |m1 - m2|^2 + Tr S1 + Tr S2: n eps relative to their size.
+double sum_error(const std::vector<double>& mean1, const Matrix& s1, const std::vector<double>& mean2,
+                 const Matrix& s2, int64_t n) {
+  return static_cast<double>(n) * kEpsilon * (squared_distance(mean1, mean2) + trace(s1, n) + trace(s2, n));
+}
+
+// Any covariances, singular included: each of the n roots may be off by sqrt(delta), the distance by
+// twice their sum.
+double singular_tolerance(const std::vector<double>& mean1, const Matrix& s1, const std::vector<double>& mean2,
+                          const Matrix& s2, int64_t n) {
+  return 2.0 * static_cast<double>(n) * std::sqrt(eigenvalue_error(s1, s2, n)) + sum_error(mean1, s1, mean2, s2, n);
+}
+
+// Every eigenvalue of S1 S2 at least mu_min > 0 and S1 of condition number kappa1: the error of R
+// (delta / (2 sqrt(lambda_min(S1))) by the same argument) reaches M amplified by sqrt(kappa1), and each
+// root is off by at most delta sqrt(kappa1) / (2 sqrt(mu_min)).
+double regular_tolerance(const std::vector<double>& mean1, const Matrix& s1, const std::vector<double>& mean2,
+                         const Matrix& s2, int64_t n, double mu_min, double kappa1) {
+  const double root_error = eigenvalue_error(s1, s2, n) * std::sqrt(kappa1) / (2.0 * std::sqrt(mu_min));
+  return 2.0 * static_cast<double>(n) * root_error + sum_error(mean1, s1, mean2, s2, n);
+}
+
+// Eigenvalues of a 2x2 matrix with real eigenvalues (closed form), smallest first.
+std::vector<double> eigenvalues_2x2(const Matrix& m) {
+  const double half_trace = 0.5 * (m[0] + m[3]);
+  const double det = m[0] * m[3] - m[1] * m[2];
+  const double spread = std::sqrt(half_trace * half_trace - det);
+  return {half_trace - spread, half_trace + spread};
+}
+
 TEST(Frechet, OneDimensionalGaussiansGiveMeanAndStdDifferencesSquared) {
   const double m1 = 1.0, s1 = 2.0, m2 = -0.5, s2 = 0.5;
   const double var1 = s1 * s1, var2 = s2 * s2;
   const double expected = (m1 - m2) * (m1 - m2) + (s1 - s2) * (s1 - s2);
-  EXPECT_NEAR(frechet_distance(&m1, &var1, &m2, &var2, 1), expected, 1e-12);
+  // S1 S2 = 1 = mu_min, condition number 1.
+  const double tolerance = regular_tolerance({m1}, {var1}, {m2}, {var2}, 1, 1.0, 1.0);
+  EXPECT_NEAR(frechet_distance(&m1, &var1, &m2, &var2, 1), expected, tolerance);
 }
 
 TEST(Frechet, DiagonalCovariancesSumPerAxisDistances) {
@@ -137,8 +195,10 @@ TEST(Frechet, DiagonalCovariancesSumPerAxisDistances) {
   const std::vector<double> var2 = {2.0, 1.0, 0.25, 0.0};  // a zero variance: a singular covariance
   double expected = squared_distance(mean1, mean2);
   for (size_t i = 0; i < var1.size(); ++i) expected += std::pow(std::sqrt(var1[i]) - std::sqrt(var2[i]), 2);
-  EXPECT_NEAR(frechet_distance(mean1.data(), diagonal(var1).data(), mean2.data(), diagonal(var2).data(), 4),
-              expected, 1e-12);
+  // The zero eigenvalue of S1 S2 is the sqrt(delta) case (a LAPACK need not return diagonals exactly).
+  const Matrix s1 = diagonal(var1), s2 = diagonal(var2);
+  EXPECT_NEAR(frechet_distance(mean1.data(), s1.data(), mean2.data(), s2.data(), 4), expected,
+              singular_tolerance(mean1, s1, mean2, s2, 4));
 }
 
 TEST(Frechet, CommutingTwoByTwoCovariancesMatchTheirCommonEigenbasis) {
@@ -150,7 +210,9 @@ TEST(Frechet, CommutingTwoByTwoCovariancesMatchTheirCommonEigenbasis) {
   const std::vector<double> mean1 = {1.0, 2.0}, mean2 = {0.0, 0.0};
   double expected = squared_distance(mean1, mean2);
   for (int i = 0; i < 2; ++i) expected += std::pow(std::sqrt(d1[i]) - std::sqrt(d2[i]), 2);
-  EXPECT_NEAR(frechet_distance(mean1.data(), s1.data(), mean2.data(), s2.data(), 2), expected, 1e-12);
+  // Eigenvalues of S1 S2: d1 d2 = {3, 1}; condition number of S1: 3 / 0.5.
+  const double tolerance = regular_tolerance(mean1, s1, mean2, s2, 2, 1.0, 6.0);
+  EXPECT_NEAR(frechet_distance(mean1.data(), s1.data(), mean2.data(), s2.data(), 2), expected, tolerance);
 }
 
 TEST(Frechet, NonCommutingTwoByTwoCovariancesMatchTheClosedFormSquareRootTrace) {
@@ -164,7 +226,10 @@ TEST(Frechet, NonCommutingTwoByTwoCovariancesMatchTheClosedFormSquareRootTrace) 
   const double trace_sqrt = std::sqrt(trace(product, 2) + 2.0 * std::sqrt(det1 * det2));
   const std::vector<double> mean1 = {0.3, -0.2}, mean2 = {-1.0, 0.4};
   const double expected = squared_distance(mean1, mean2) + trace(s1, 2) + trace(s2, 2) - 2.0 * trace_sqrt;
-  EXPECT_NEAR(frechet_distance(mean1.data(), s1.data(), mean2.data(), s2.data(), 2), expected, 1e-12);
+  const std::vector<double> lambda1 = eigenvalues_2x2(s1);
+  const double tolerance =
+      regular_tolerance(mean1, s1, mean2, s2, 2, eigenvalues_2x2(product)[0], lambda1[1] / lambda1[0]);
+  EXPECT_NEAR(frechet_distance(mean1.data(), s1.data(), mean2.data(), s2.data(), 2), expected, tolerance);
 }
 
 TEST(Frechet, ScaledCovarianceGivesOneMinusRootScaleSquaredTimesTrace) {
@@ -175,7 +240,9 @@ TEST(Frechet, ScaledCovarianceGivesOneMinusRootScaleSquaredTimesTrace) {
   Matrix s2 = s1;
   for (double& v : s2) v *= 2.25;
   const std::vector<double> mean = random_mean(n, rng);
-  EXPECT_NEAR(frechet_distance(mean.data(), s1.data(), mean.data(), s2.data(), n), 0.25 * trace(s1, n), 1e-10);
+  // A square Gaussian covariance has eigenvalues down to ~1/n^2 of its largest: the sqrt(delta) bound.
+  EXPECT_NEAR(frechet_distance(mean.data(), s1.data(), mean.data(), s2.data(), n), 0.25 * trace(s1, n),
+              singular_tolerance(mean, s1, mean, s2, n));
 }
 
 TEST(Frechet, MatchesIndependentMatrixSquareRootForRandomCovariances) {
@@ -186,8 +253,10 @@ TEST(Frechet, MatchesIndependentMatrixSquareRootForRandomCovariances) {
     const std::vector<double> mean1 = random_mean(n, rng), mean2 = random_mean(n, rng);
     const double expected = squared_distance(mean1, mean2) + trace(s1, n) + trace(s2, n) -
                             2.0 * trace(denman_beavers_sqrt(multiply(s1, s2, n), n), n);
-    // Tolerance relative to the trace terms (~n), where double rounding of both routes lives.
-    EXPECT_NEAR(frechet_distance(mean1.data(), s1.data(), mean2.data(), s2.data(), n), expected, 1e-9 * n)
+    // No bound on the smallest eigenvalue at hand: the sqrt(delta) bound. Denman-Beavers converges
+    // quadratically to within ~eps cond(S1 S2) (~1e4 for these shapes), far inside it.
+    EXPECT_NEAR(frechet_distance(mean1.data(), s1.data(), mean2.data(), s2.data(), n), expected,
+                singular_tolerance(mean1, s1, mean2, s2, n))
         << "dimension " << n;
   }
 }
@@ -200,7 +269,7 @@ TEST(Frechet, IdenticalDistributionsAreAtDistanceZero) {
     const std::vector<double> mean = random_mean(n, rng);
     const double distance = frechet_distance(mean.data(), s.data(), mean.data(), s.data(), n);
     EXPECT_GE(distance, 0.0);
-    EXPECT_LT(distance, 1e-9) << "rank " << rank;
+    EXPECT_LE(distance, singular_tolerance(mean, s, mean, s, n)) << "rank " << rank;
   }
 }
 
@@ -212,14 +281,18 @@ TEST(Frechet, IsSymmetric) {
   const double forward = frechet_distance(mean1.data(), s1.data(), mean2.data(), s2.data(), n);
   const double backward = frechet_distance(mean2.data(), s2.data(), mean1.data(), s1.data(), n);
   EXPECT_GT(forward, 1.0);
-  EXPECT_NEAR(forward, backward, 1e-9 * forward);
+  // s2 has rank 4: 12 zero eigenvalues of S1 S2, each root off by up to sqrt(delta) in either direction
+  // (one CPU measured 1.1e-7 absolute, 2e-9 relative, here). Each result is within the bound of the
+  // true distance, so the two are within twice that of each other.
+  EXPECT_NEAR(forward, backward, 2.0 * singular_tolerance(mean1, s1, mean2, s2, n));
 }
 
 TEST(Frechet, OrthogonalSingularCovariancesNeedNoInverse) {
   // diag(1, 0) and diag(0, 1): the product is 0, so the distance is Tr S1 + Tr S2 = 2.
   const std::vector<double> mean = {0.0, 0.0};
   const Matrix s1 = diagonal({1.0, 0.0}), s2 = diagonal({0.0, 1.0});
-  EXPECT_NEAR(frechet_distance(mean.data(), s1.data(), mean.data(), s2.data(), 2), 2.0, 1e-12);
+  EXPECT_NEAR(frechet_distance(mean.data(), s1.data(), mean.data(), s2.data(), 2), 2.0,
+              singular_tolerance(mean, s1, mean, s2, 2));
 }
 
 TEST(Frechet, NonFiniteInputGivesNaN) {
@@ -239,7 +312,8 @@ TEST(Frechet, GaussianStatsAreMeanAndUnbiasedCovariance) {
   EXPECT_DOUBLE_EQ(stats.mean[1], 1.0);
   const std::vector<double> expected = {2.0 / 2, 0.0 / 2, 0.0 / 2, 6.0 / 2};
   ASSERT_EQ(stats.covariance.size(), 4u);
-  for (int i = 0; i < 4; ++i) EXPECT_NEAR(stats.covariance[i], expected[i], 1e-12) << "entry " << i;
+  // Small integers: every sum and quotient here is exact in double; the tolerance only allows a few ulp.
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(stats.covariance[i], expected[i], 8 * kEpsilon * 3.0) << "entry " << i;
 }
 
 TEST(Frechet, GaussianStatsAndFidRejectBadShapes) {

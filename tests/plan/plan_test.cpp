@@ -163,7 +163,7 @@ TEST(Plan, SamplesMatchCountsAndPools) {
         << "model " << m.id << ": indices not strictly ascending";
     double sum = 0.0;
     for (double p : m.proportions) sum += p;
-    EXPECT_NEAR(sum, 1.0, 1e-9);
+    EXPECT_NEAR(sum, 1.0, 1e-9);  // K normalized doubles: rounding ~K eps (1e-15); 1e-9 spares any margin
     const auto n = static_cast<int64_t>(m.sample_indices.size());
     if (m.design == Design::kRandom || (m.design == Design::kChain && m.design_role == 2)) {
       EXPECT_GE(n, job.data.samples_min);

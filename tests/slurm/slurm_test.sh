@@ -3,6 +3,11 @@
 #   slurm_test.sh start|stop            fixture: bring the cluster up / down
 #   slurm_test.sh quickstart|preempt|array
 # Exits 77 (CTest: skipped) where root or Slurm is unavailable; CI installs Slurm and runs them.
+#
+# The scenarios train tests/data/jobs/slurm.toml (seconds of work) and wait for events (a job reaching a
+# final state, a shard or a log line appearing), polling until they happen. Only when a whole scenario
+# takes longer than GENZOO_SLURM_TEST_CAP seconds (default 1080, below CTest's 1200 s) does it fail,
+# naming the event it was waiting for. No scenario waits a fixed time.
 set -uo pipefail
 source_dir=$(cd "$(dirname "$0")/../.." && pwd)
 binary=${GENZOO_BIN:?set GENZOO_BIN to the genzoo binary}
@@ -11,22 +16,41 @@ cluster="$work/cluster"
 export SLURM_CONF="$cluster/slurm.conf"
 export GENZOO_BIN=$binary GENZOO_SLURM_DIR="$source_dir/slurm"
 
+job_file="$source_dir/tests/data/jobs/slurm.toml"
+models=26  # in slurm.toml (genzoo plan)
+cap=${GENZOO_SLURM_TEST_CAP:-1080}
+deadline=$((SECONDS + cap))
+
 fail() { echo "FAIL: $*" >&2; exit 1; }
 skip_unless_possible() {
   [[ $(id -u) -eq 0 ]] || { echo "SKIP: Slurm tests need root (slurmd runs the jobs)"; exit 77; }
   command -v slurmctld >/dev/null && command -v munged >/dev/null ||
     { echo "SKIP: slurm-wlm/munge not installed (scripts/setup --with-slurm)"; exit 77; }
 }
-# Waits (bounded) until a job and all its array tasks have left the queue.
-wait_gone() {
-  local job=$1 limit=$2
-  for _ in $(seq "$limit"); do
-    [[ -z "$(timeout 10 squeue -h -j "$job" 2>/dev/null)" ]] && return 0
-    sleep 1
+# Polls until the command "$@" succeeds; fails naming WHAT when the scenario's cap is reached first.
+wait_for() {
+  local what=$1
+  shift
+  until "$@"; do
+    if ((SECONDS >= deadline)); then
+      timeout 10 squeue -t all >&2
+      fail "$what: still waiting after ${cap} s (GENZOO_SLURM_TEST_CAP)"
+    fi
+    sleep 0.2
   done
-  timeout 10 squeue >&2
-  fail "job $job still queued after $limit s"
 }
+# States of a job (one line per array task) in any state; completed jobs stay listed for MinJobAge.
+job_states() { timeout 10 squeue -h -t all -j "$1" -o %T 2>/dev/null; }
+# True when the job (every array task) has reached a final state.
+job_final() {
+  local states
+  states=$(job_states "$1") && [[ -n "$states" ]] &&
+    ! grep -qvE '^(COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|BOOT_FAIL|DEADLINE|PREEMPTED)$' <<<"$states"
+}
+wait_final() { wait_for "job $1 to finish" job_final "$1"; }
+# True when the job's final state is COMPLETED for every task.
+job_completed() { [[ -z "$(job_states "$1" | grep -v '^COMPLETED$')" ]]; }
+has_shard() { compgen -G "$1/shards/chunk-*.h5" >/dev/null; }
 # Count of models in a zoo and whether ids are exactly 0..N-1 once each.
 check_zoo() {
   /usr/bin/python3 - "$1" "$2" <<'PY' || fail "zoo check of $1"
@@ -54,24 +78,28 @@ case "${1:?}" in
     exit 0
     ;;
   quickstart)
+    # train.sbatch end to end: 2 ranks train, rank 0 merges zoo.h5, the script chains reduce.sbatch.
     skip_unless_possible
     [[ -f "$SLURM_CONF" ]] || fail "no cluster (the start fixture failed)"
     cd "$source_dir"
     run="$work/quickstart"
-    job=$(submit --ntasks=2 --cpus-per-task=1 --output="$work/quickstart-%j.out" slurm/train.sbatch jobs/quickstart.toml "$run")
+    rm -rf "$run" "$work"/quickstart-*.out
+    job=$(submit --ntasks=2 --cpus-per-task=1 --output="$work/quickstart-%j.out" slurm/train.sbatch "$job_file" "$run")
     [[ -n "$job" ]] || fail "sbatch failed"
-    wait_gone "$job" 900
+    wait_final "$job"
     cat "$work"/quickstart-*.out
+    job_completed "$job" || fail "train job $job ended $(job_states "$job")"
     grep -q "zoo.h5 complete" "$work"/quickstart-*.out || fail "train.sbatch did not complete"
-    check_zoo "$run/zoo.h5" 112
+    check_zoo "$run/zoo.h5" "$models"
     # Both ranks trained: the rank column holds 0 and 1.
     /usr/bin/python3 -c "import h5py,sys; r=set(h5py.File('$run/zoo.h5')['models/rank'][:]); sys.exit(0 if r=={0,1} else 1)" ||
       fail "expected models from ranks 0 and 1"
     # train.sbatch chains the reduce stage: wait for it and read its reduce.h5.
     reduce_job=$(sed -nE 's/^genzoo-train: submitted reduce job ([0-9]+).*/\1/p' "$work"/quickstart-*.out)
     [[ -n "$reduce_job" ]] || fail "train.sbatch submitted no reduce job"
-    wait_gone "$reduce_job" 600
+    wait_final "$reduce_job"
     cat "$run/reduce-$reduce_job.out"
+    job_completed "$reduce_job" || fail "reduce job $reduce_job ended $(job_states "$reduce_job")"
     grep -q "wrote $run/reduce.h5" "$run/reduce-$reduce_job.out" || fail "reduce.sbatch did not write reduce.h5"
     /usr/bin/python3 -c "
 import h5py, sys
@@ -81,46 +109,75 @@ for name in ['svd', 'hist', 'layer_stats', 'latent_mean', 'probe_error']:
     assert name in r['features'], name
 for family in ['linear_ae', 'conv_ae']:
     assert family in r['embedding'] and family in r['hierarchy'], family
-" || fail "reduce.h5 of the quickstart lacks features, embeddings or hierarchies"
+" || fail "reduce.h5 lacks features, embeddings or hierarchies"
     ;;
   preempt)
+    # A job interrupted by USR1 mid-run (as before a time limit) requeues, resumes from its shards and
+    # loses nothing: every model once, and the models of the shards written before the signal are not
+    # trained again.
     skip_unless_possible
     [[ -f "$SLURM_CONF" ]] || fail "no cluster (the start fixture failed)"
     cd "$source_dir"
-    # A tiny job with enough steps to be interrupted mid-run.
-    sed -e 's/^name = "tiny"/name = "preempt"/' -e 's/^steps = 40/steps = 1500/' -e 's/^steps = 15/steps = 300/' \
-      tests/data/jobs/tiny.toml > "$work/preempt.toml"
     run="$work/preempt"
-    job=$(submit --ntasks=2 --cpus-per-task=1 --output="$work/preempt-%j.out" slurm/train.sbatch "$work/preempt.toml" "$run")
-    for _ in $(seq 300); do
-      compgen -G "$run/shards/chunk-*.h5" >/dev/null && break
-      sleep 0.5
+    out="$work/preempt.out"
+    rm -rf "$run" "$out"
+    job=$(GENZOO_REDUCE=0 submit --ntasks=2 --cpus-per-task=1 --output="$out" slurm/train.sbatch "$job_file" "$run")
+    [[ -n "$job" ]] || fail "sbatch failed"
+    wait_for "a first shard of job $job" has_shard "$run"
+    # Freeze the job where it is, so that what the test sees stays true until the signal: however long
+    # the job or the test took so far, it is interrupted between shards, before it finished.
+    if ! timeout 30 scontrol suspend "$job"; then
+      job_final "$job" && fail "job $job finished before it could be interrupted"
+      fail "scontrol suspend $job"
+    fi
+    shards_before=$(compgen -G "$run/shards/chunk-*.h5" | wc -l)
+    [[ -f "$run/zoo.h5" || $shards_before -ge $models ]] &&
+      fail "job $job had trained everything ($shards_before shards) when the first shard was seen"
+    # Slurm takes no signal for a suspended job: USR1 goes to the stopped genzoo ranks themselves (as
+    # scancel --signal=USR1 would send it), stays pending, and arrives when they resume.
+    ranks=()
+    for pid in $(timeout 30 scontrol listpids "$job" | awk 'NR > 1 {print $1}'); do
+      [[ "$(readlink "/proc/$pid/exe" 2>/dev/null)" == "$(readlink -f "$binary")" ]] && ranks+=("$pid")
     done
-    compgen -G "$run/shards/chunk-*.h5" >/dev/null || fail "no shard appeared"
-    [[ -f "$run/zoo.h5" ]] && fail "the job finished before it could be preempted; make it longer"
-    timeout 10 scancel --signal=USR1 "$job" || fail "scancel --signal=USR1"
-    wait_gone "$job" 600
-    out=$(cat "$work"/preempt-*.out)
-    echo "$out"
-    grep -q "requeueing" <<<"$out" || fail "the job was not requeued after USR1"
-    grep -q "restart 1" <<<"$out" || fail "the requeued job did not run again"
-    grep -q "resuming" <<<"$out" || fail "the requeued run did not resume from shards"
-    check_zoo "$run/zoo.h5" 20
+    [[ ${#ranks[@]} -eq 2 ]] || fail "expected 2 genzoo ranks in job $job, found ${#ranks[@]}: $(scontrol listpids "$job")"
+    kill -USR1 "${ranks[@]}" || fail "kill -USR1 ${ranks[*]}"
+    timeout 30 scontrol resume "$job" || fail "scontrol resume $job"
+    wait_for "job $job to be requeued after USR1" grep -q "requeueing" "$out"
+    # Slurm holds a requeued job back for about two minutes (BeginTime) while the old step is cleaned
+    # up; starting it earlier (scontrol update StartTime=now) makes its srun step fail to launch.
+    wait_for "requeued job $job to run again" grep -q "restart 1" "$out"
+    wait_final "$job"
+    cat "$out"
+    job_completed "$job" || fail "job $job ended $(job_states "$job")"
+    grep -q "resuming" "$out" || fail "the requeued run did not resume from shards"
+    check_zoo "$run/zoo.h5" "$models"
+    # "(T trained now, N resumed from shards)": N covers at least the shards there before the signal
+    # (one model each) and T + N is every model.
+    summary=$(sed -nE 's/.*zoo\.h5: [0-9]+ models \(([0-9]+) trained now, ([0-9]+) resumed from shards\).*/\1 \2/p' "$out" | tail -1)
+    read -r trained resumed <<<"$summary"
+    [[ -n "${resumed:-}" ]] || fail "no summary line of the resumed run"
+    ((resumed >= shards_before)) || fail "$resumed models resumed but $shards_before shards were there before the signal"
+    ((trained + resumed == models)) || fail "$trained trained + $resumed resumed is not $models models"
     ;;
   array)
+    # slurm/sweep.sbatch: a 2-task array, one after the other (%1), each training its own run.
     skip_unless_possible
     [[ -f "$SLURM_CONF" ]] || fail "no cluster (the start fixture failed)"
     cd "$source_dir"
+    rm -rf "$work/sweep" "$work/sweep-runs" "$work"/sweep-*.out
     mkdir -p "$work/sweep"
     for seed in 1 2; do
-      sed -e "s/^name = \"tiny\"/name = \"sweep-$seed\"/" -e "s/^seed = 7/seed = $seed/" \
-        tests/data/jobs/tiny.toml > "$work/sweep/seed-$seed.toml"
+      sed -e "s/^name = \"slurm\"/name = \"sweep-$seed\"/" -e "s/^seed = 7/seed = $seed/" "$job_file" \
+        > "$work/sweep/seed-$seed.toml"
+      grep -q "^seed = $seed" "$work/sweep/seed-$seed.toml" || fail "could not set the seed of seed-$seed.toml"
     done
     job=$(submit --array=0-1%1 --output="$work/sweep-%A_%a.out" slurm/sweep.sbatch "$work/sweep" "$work/sweep-runs")
-    wait_gone "$job" 600
+    [[ -n "$job" ]] || fail "sbatch failed"
+    wait_final "$job"
     cat "$work"/sweep-*.out
-    check_zoo "$work/sweep-runs/seed-1/zoo.h5" 20
-    check_zoo "$work/sweep-runs/seed-2/zoo.h5" 20
+    job_completed "$job" || fail "array job $job ended $(job_states "$job" | tr '\n' ' ')"
+    check_zoo "$work/sweep-runs/seed-1/zoo.h5" "$models"
+    check_zoo "$work/sweep-runs/seed-2/zoo.h5" "$models"
     status=$("$binary" status "$work"/sweep-runs/*) || fail "genzoo status: not all done: $status"
     echo "$status"
     [[ $(grep -c " done " <<<"$status") -eq 2 ]] || fail "expected two done runs"

@@ -290,7 +290,11 @@ TEST(GenerativeEval, ConstantGeneratorIsMarkedCollapsed) {
   flat.insert(flat.begin(), weights.begin(), weights.end());  // [working, collapsed]
   const auto vae = evaluate(vae_config(), {vae_specs()[0], vae_specs()[1]}, flat, world().eval);
   EXPECT_EQ(vae[0].status, "");  // evaluate_generative only ever sets "collapsed"
-  EXPECT_NEAR(vae[0].metrics.at("diversity_ratio"), trained[0].metrics.at("diversity_ratio"), 1e-9);
+  // The re-evaluated images come from a batch of another model count than in training, which a BLAS may
+  // block (and round) differently: float rounding (eps 1.2e-7) of the generator, averaged over the
+  // images, so 1e-6 relative as for FID below, not a double-precision bound.
+  EXPECT_NEAR(vae[0].metrics.at("diversity_ratio"), trained[0].metrics.at("diversity_ratio"),
+              1e-6 * trained[0].metrics.at("diversity_ratio"));
   EXPECT_NEAR(vae[0].metrics.at("fid"), trained[0].metrics.at("fid"), 1e-6 * trained[0].metrics.at("fid"));
   EXPECT_EQ(vae[1].status, "collapsed");
   EXPECT_LT(vae[1].metrics.at("diversity_ratio"), kCollapseDiversity);
