@@ -33,6 +33,28 @@ std::string tiny_job_with(const std::string& line, const std::string& replacemen
   return text.replace(at, line.size(), replacement);
 }
 
+// --isa picks the kernels' instruction set; zoo.h5 and --timings say which one trained each model.
+TEST(TrainCommand, IsaOptionIsRecordedPerModelAndInTimings) {
+  const auto available = kernels::available_isas();
+  const std::string narrowest = available.back();  // SCALAR or EMU128: auto leaves it to LibTorch
+  for (const std::string isa : {available.front(), narrowest}) {
+    TempDir dir;
+    const std::string run = dir.file("run");
+    const CommandResult result = run_genzoo("--isa " + isa + " " + train_args(tiny_job_path(), run, "--timings"));
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    EXPECT_NE(result.output.find("isa=" + isa + "\n"), std::string::npos) << result.output;
+    kernels::use_isa(isa);
+    const bool wide = kernels::isa_has_wide_fma();
+    kernels::use_isa("auto");
+    for (const auto& model : read_zoo(run + "/zoo.h5").models) {
+      EXPECT_EQ(model.kernel_isa, wide ? isa : "torch") << "model " << model.id << " under " << isa;
+    }
+  }
+  const CommandResult refused = run_genzoo("--isa avx9000 " + train_args(tiny_job_path(), "/nonexistent/run"));
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.output.find("instruction set 'avx9000' is not available"), std::string::npos) << refused.output;
+}
+
 TEST(TrainCommand, FreshRunWritesEveryModelOnceAndPrintsProgress) {
   TempDir dir;
   const std::string run = dir.file("run");
@@ -64,6 +86,8 @@ TEST(TrainCommand, FreshRunWritesEveryModelOnceAndPrintsProgress) {
     EXPECT_EQ(model.status, "ok") << "model " << model.id;
     EXPECT_GT(model.final_loss, 0.0) << "model " << model.id;
     EXPECT_EQ(model.rank, 0) << "model " << model.id;
+    // Both families have hand-written CPU steps; auto takes them where the CPU has wide FMA vectors.
+    EXPECT_EQ(model.kernel_isa, kernels::isa_has_wide_fma() ? kernels::isa() : "torch") << "model " << model.id;
     EXPECT_EQ(std::accumulate(model.counts.begin(), model.counts.end(), int64_t{0}),
               static_cast<int64_t>(model.sample_indices.size()))
         << "model " << model.id;

@@ -61,6 +61,7 @@ ModelRecord make_model(int64_t id, const std::string& family) {
   model.test_loss = 0.2 / static_cast<double>(id + 3);
   model.train_seconds = 1.5 * static_cast<double>(id);
   model.rank = static_cast<int32_t>(id % 3);
+  model.kernel_isa = id % 2 == 0 ? "AVX2" : "torch";
   return model;
 }
 
@@ -155,6 +156,7 @@ void expect_same_zoo(const ZooData& actual, const ZooData& expected) {
     EXPECT_EQ(a.test_loss, e.test_loss);
     EXPECT_EQ(a.train_seconds, e.train_seconds);
     EXPECT_EQ(a.rank, e.rank);
+    EXPECT_EQ(a.kernel_isa, e.kernel_isa);
     EXPECT_EQ(a.metrics, e.metrics);
   }
 
@@ -470,7 +472,8 @@ TEST(ZooFile, PythonReaderRebuildsWeightsSamplesAndColumns) {
       "[4000, 4007, 4014, 4021] []\n"
       "[0, 1, 2, 4, 5] ['linear_ae', 'vae', 'linear_ae', 'vae', 'linear_ae'] (5, 3)\n"
       "['nan', 'nan', 'nan', '123.25', 'nan'] ['counts', 'design', 'design_group', 'design_role', 'family', "
-      "'fid', 'final_loss', 'id', 'init_group', 'kl', 'lr', 'n_samples', 'probe_gap', 'proportions', 'rank', "
+      "'fid', 'final_loss', 'id', 'init_group', 'kernel_isa', 'kl', 'lr', 'n_samples', 'probe_gap', 'proportions', "
+      "'rank', "
       "'seed', 'status', 'test_loss', 'train_seconds']\n"
       "4\n");
 }
