@@ -10,6 +10,9 @@
 # Build and run (one core, one BLAS thread; the argument is the SGEMM peak size, default 2048):
 #     bench/build_w1_kernels.sh [outdir]              # -> build/bench-w1/w1_kernels
 #     OPENBLAS_NUM_THREADS=1 taskset -c 1 build/bench-w1/w1_kernels 2048
+# OpenBLAS 0.3.21 (Debian 12) does not know Emerald Rapids (family 6 model 207, this VM) and falls back
+# to its Prescott (SSE3) kernels: name the core, OPENBLAS_CORETYPE=SkylakeX, for the AVX-512 peak.
+#     OPENBLAS_NUM_THREADS=1 OPENBLAS_CORETYPE=SkylakeX taskset -c 1 build/bench-w1/w1_kernels 2048
 # AVX2-only emulation of the libraries (Highway is restricted per variant by the program itself):
 #     OPENBLAS_NUM_THREADS=1 OPENBLAS_CORETYPE=Haswell LIBXSMM_TARGET=hsw W1_EPILOGUE=avx2 \
 #         taskset -c 1 build/bench-w1/w1_kernels 2048
