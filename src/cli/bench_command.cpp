@@ -4,6 +4,7 @@
 
 #include "bench/workloads.h"
 #include "cli/commands.h"
+#include "dist/resources.h"
 #include "kernels/isa.h"
 
 namespace genzoo::cli {
@@ -29,9 +30,12 @@ Runner add_bench_command(CLI::App& app) {
     std::printf("workload %s: %lld models x %lld steps, %d thread(s), kernels %s, isa %s\n", options->workload.c_str(),
                 static_cast<long long>(options->models), static_cast<long long>(options->steps), options->threads,
                 options->kernels.c_str(), kernels::isa().c_str());
+    const std::string blas_warning = blas_core_warning();
+    if (!blas_warning.empty()) std::printf("warning: %s\n", blas_warning.c_str());
     std::fflush(stdout);
     const BenchResult r = run_workload(*options);
-    std::printf("sgemm 2048^3: %.2f GFLOP/s\n", r.sgemm_gflops);
+    std::printf("sgemm 2048^3: %.2f GFLOP/s (OpenBLAS core %s)\n", r.sgemm_gflops,
+                blas_core().empty() ? "n/a" : blas_core().c_str());
     std::printf("batched: %.3f s (%.3f models/s, %.2f GFLOP/s, %.1f%% of SGEMM peak)\n", r.batched_seconds,
                 r.models_per_s, r.gflops, 100.0 * r.peak_fraction);
     if (r.loop_seconds > 0) {

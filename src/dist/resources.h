@@ -22,4 +22,12 @@ void set_threads(int n);
 // single large GEMM that nothing else parallelizes, such as the SGEMM peak measurement.
 void set_blas_threads(int n);
 
+// OpenBLAS's name of the kernels it runs (e.g. "SkylakeX", "Haswell", "Prescott"); empty when the
+// BLAS behind LibTorch is not OpenBLAS.
+std::string blas_core();
+
+// A one-line warning when OpenBLAS runs generic kernels on a CPU with AVX2 or AVX-512 (it did not
+// recognize the model), naming the OPENBLAS_CORETYPE that fixes it; empty otherwise.
+std::string blas_core_warning();
+
 }  // namespace genzoo

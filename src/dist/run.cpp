@@ -452,6 +452,9 @@ RunSummary train_run(const Job& job, const RunOptions& options) {
   if (!leader) net = ensure_feature_net(run, job, dataset, true);  // reads what rank 0 stored
   const std::vector<int64_t> classes = net ? net->selected_classes : job.data.classes;
   if (!quiet) std::fprintf(stderr, "[train] classes %s\n", describe_classes(classes, net).c_str());
+  if (const std::string warning = blas_core_warning(); !quiet && !warning.empty()) {
+    std::fprintf(stderr, "[train] warning: %s\n", warning.c_str());
+  }
 
   std::vector<std::vector<int64_t>> train_pools, test_pools;
   for (int64_t label : classes) {

@@ -217,41 +217,54 @@ HWY_NOINLINE void conv_transposed_tile(const Grid& in, const float* weight, cons
   store_tile(acc, out, co0, y, parity + 2 * j0, 2, epilogue, mask);
 }
 
-// Channels small channels x the four kx of one (large channel, ky) of weight_grad.
-template <int Channels>
+// Channels small channels x Taps kx (from kx0) of one (large channel, ky) of weight_grad.
+template <int Channels, int Taps>
 HWY_NOINLINE void weight_grad_tile(const Grid& small, const Grid& large, float* grad, int64_t s0, int64_t l,
-                                   int64_t ky) {
-  Block acc[Channels][kTaps];
+                                   int64_t ky, int64_t kx0) {
+  Block acc[Channels][Taps];
   GENZOO_UNROLL
   for (int c = 0; c < Channels; ++c)
     GENZOO_UNROLL
-    for (int kx = 0; kx < kTaps; ++kx) acc[c][kx] = zero();
+    for (int k = 0; k < Taps; ++k) acc[c][k] = zero();
   for (int64_t oy = 0; oy < small.side; ++oy) {
-    const float* large_row = large.at(l, 2 * oy - 1 + ky, -1);
+    const float* large_row = large.at(l, 2 * oy - 1 + ky, -1) + kx0 * kLanes;
     for (int64_t ox = 0; ox < small.side; ++ox) {
-      Block lv[kTaps];
+      Block lv[Taps];
       GENZOO_UNROLL
-      for (int kx = 0; kx < kTaps; ++kx) lv[kx] = load(large_row + (2 * ox + kx) * kLanes);
+      for (int k = 0; k < Taps; ++k) lv[k] = load(large_row + (2 * ox + k) * kLanes);
       GENZOO_UNROLL
       for (int c = 0; c < Channels; ++c) {
         const Block sv = load(small.at(s0 + c, oy, ox));
         GENZOO_UNROLL
-        for (int kx = 0; kx < kTaps; ++kx) acc[c][kx] = mul_add(sv, lv[kx], acc[c][kx]);
+        for (int k = 0; k < Taps; ++k) acc[c][k] = mul_add(sv, lv[k], acc[c][k]);
       }
     }
   }
-  float* out = grad + (s0 * large.channels + l) * kTaps * kTaps + ky * kTaps;
+  float* out = grad + (s0 * large.channels + l) * kTaps * kTaps + ky * kTaps + kx0;
   const int64_t per_small = large.channels * kTaps * kTaps;
+  // The lane sums, four accumulators at a time (Channels x Taps is a multiple of 4 or 1 x 1).
+  FloatVec folded[Channels * Taps];
   GENZOO_UNROLL
   for (int c = 0; c < Channels; ++c) {
-    FloatVec folded[kTaps];
     GENZOO_UNROLL
-    for (int kx = 0; kx < kTaps; ++kx) {
-      folded[kx] = acc[c][kx].part[0];
+    for (int k = 0; k < Taps; ++k) {
+      FloatVec& f = folded[c * Taps + k];
+      f = acc[c][k].part[0];
       GENZOO_UNROLL
-      for (int i = 1; i < kParts; ++i) folded[kx] = hn::Add(folded[kx], acc[c][kx].part[i]);
+      for (int i = 1; i < kParts; ++i) f = hn::Add(f, acc[c][k].part[i]);
     }
-    sums_of_four(folded[0], folded[1], folded[2], folded[3], out + c * per_small, true);
+  }
+  if constexpr (Channels * Taps % 4 == 0) {
+    GENZOO_UNROLL
+    for (int q = 0; q < Channels * Taps; q += 4) {
+      float sums[4];
+      sums_of_four(folded[q], folded[q + 1], folded[q + 2], folded[q + 3], sums, false);
+      GENZOO_UNROLL
+      for (int i = 0; i < 4; ++i) out[(q + i) / Taps * per_small + (q + i) % Taps] += sums[i];
+    }
+  } else {
+    GENZOO_UNROLL
+    for (int q = 0; q < Channels * Taps; ++q) out[q / Taps * per_small + q % Taps] += sum_of_lanes(folded[q]);
   }
 }
 
@@ -348,21 +361,28 @@ void conv_transposed_impl(const Grid& in, const float* weight, const float* bias
   }
 }
 
-// Small channels per weight_grad tile: 4 taps x Channels blocks of accumulators.
-constexpr int kWeightGradChannels = std::max(1, kAccumulatorBlocks / static_cast<int>(kTaps));
+// weight_grad tiles: AVX-512's 32 registers hold 4 small channels x all 4 taps (16 accumulators, each
+// loaded tap block serving 4 channels); with 16 registers, 2 channels x 2 taps keep loads at one per
+// FMA (a 1 x 4 tile needed 1.25, more than two load ports feed two FMA ports: 21 % of a GAN step).
+constexpr int kWeightGradChannels = kAccumulatorBlocks >= 16 ? 4 : (kAccumulatorBlocks >= 4 ? 2 : 1);
+constexpr int kWeightGradTaps = kAccumulatorBlocks >= 16 ? 4 : (kAccumulatorBlocks >= 4 ? 2 : 1);
 
 void weight_grad_impl(const Grid& small, const Grid& large, float* grad) {
+  const auto tiles = [&](auto channels, int64_t s0) {
+    constexpr int C = decltype(channels)::value;
+    for (int64_t l = 0; l < large.channels; ++l) {
+      for (int64_t ky = 0; ky < kTaps; ++ky) {
+        for (int64_t kx0 = 0; kx0 < kTaps; kx0 += kWeightGradTaps) {
+          weight_grad_tile<C, kWeightGradTaps>(small, large, grad, s0, l, ky, kx0);
+        }
+      }
+    }
+  };
   int64_t s0 = 0;
   for (; s0 + kWeightGradChannels <= small.channels; s0 += kWeightGradChannels) {
-    for (int64_t l = 0; l < large.channels; ++l) {
-      for (int64_t ky = 0; ky < kTaps; ++ky) weight_grad_tile<kWeightGradChannels>(small, large, grad, s0, l, ky);
-    }
+    tiles(std::integral_constant<int, kWeightGradChannels>{}, s0);
   }
-  for (; s0 < small.channels; ++s0) {
-    for (int64_t l = 0; l < large.channels; ++l) {
-      for (int64_t ky = 0; ky < kTaps; ++ky) weight_grad_tile<1>(small, large, grad, s0, l, ky);
-    }
-  }
+  for (; s0 < small.channels; ++s0) tiles(std::integral_constant<int, 1>{}, s0);
 }
 
 void channel_sums_impl(const Grid& grid, float* sums) {

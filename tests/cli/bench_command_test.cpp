@@ -19,7 +19,7 @@ void expect_result_line(const std::string& workload, const std::string& args) {
   ASSERT_FALSE(lines.empty());
   const std::string f = kFloat;
   const std::regex line("^" + workload + " models_per_s=" + f + " gflops=" + f + " sgemm_gflops=" + f +
-                        " peak_fraction=" + f + " loop_models_per_s=" + f + "$");
+                        " peak_fraction=" + f + " loop_models_per_s=" + f + " isa=([A-Z0-9_]+)$");
   std::smatch match;
   ASSERT_TRUE(std::regex_match(lines.back(), match, line)) << "last line: " << lines.back() << "\n" << result.output;
   for (size_t i = 1; i <= 5; ++i) EXPECT_GT(std::stod(match[i]), 0.0) << "field " << i << " of " << lines.back();
@@ -27,6 +27,8 @@ void expect_result_line(const std::string& workload, const std::string& args) {
   const double gflops = std::stod(match[2]), sgemm = std::stod(match[3]), fraction = std::stod(match[4]);
   EXPECT_NEAR(fraction, gflops / sgemm, 1e-4 + 1e-3 * fraction) << lines.back();
   EXPECT_NE(result.output.find("workload " + workload + ": 2 models x"), std::string::npos) << result.output;
+  // The instruction set the kernels ran with: the one automatic dispatch picks here.
+  EXPECT_EQ(match[6].str(), kernels::isa()) << lines.back();
 }
 
 TEST(BenchCommand, W1EndsWithResultLine) { expect_result_line("W1", "--models 2 --steps 20"); }
@@ -36,6 +38,15 @@ TEST(BenchCommand, W2EndsWithResultLine) { expect_result_line("W2", "--models 2 
 TEST(BenchCommand, W3EndsWithResultLine) { expect_result_line("W3", "--models 2 --steps 3"); }
 
 TEST(BenchCommand, W4EndsWithResultLine) { expect_result_line("W4", "--models 2 --steps 3"); }
+
+// --isa pins the kernels' target (here the most portable one, with the hand-written path forced).
+TEST(BenchCommand, IsaOptionIsTheOneTheResultLineNames) {
+  const std::string isa = kernels::available_isas().back();
+  const CommandResult result = run_genzoo("--isa " + isa + " bench --workload W1 --models 2 --steps 5 --kernels fast");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(output_lines(result.output).back().find(" isa=" + isa), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("kernels fast, isa " + isa), std::string::npos) << result.output;
+}
 
 TEST(BenchCommand, RejectsUnknownWorkload) { EXPECT_NE(run_genzoo("bench --workload W9 --models 2 --steps 2").exit_code, 0); }
 
