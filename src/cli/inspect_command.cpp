@@ -85,14 +85,18 @@ void print_zoo(const std::string& path, const ZooData& zoo) {
   print_metric_medians(zoo, by_family);
   std::map<std::string, int64_t> designs;
   std::map<std::string, int64_t> statuses;
+  std::map<std::string, int64_t> kernel_isas;  // what trained the models (results differ in the last bits)
   for (const auto& m : zoo.models) {
     ++designs[m.design];
     ++statuses[m.status];
+    ++kernel_isas[m.kernel_isa.empty() ? "unrecorded" : m.kernel_isa];
   }
   std::printf("\ndesigns:");
   for (const auto& [design, count] : designs) std::printf(" %s %lld", design.c_str(), static_cast<long long>(count));
   std::printf("\nstatus: ");
   for (const auto& [status, count] : statuses) std::printf(" %s %lld", status.c_str(), static_cast<long long>(count));
+  std::printf("\ntrained by:");
+  for (const auto& [isa, count] : kernel_isas) std::printf(" %s %lld", isa.c_str(), static_cast<long long>(count));
   std::printf("\n");
   for (const auto& [family, w] : zoo.weights) {
     if (!w.checkpoint_steps.empty()) {
