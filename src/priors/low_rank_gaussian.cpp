@@ -1,0 +1,309 @@
+#include "priors/low_rank_gaussian.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <string>
+
+#include "common/error.h"
+
+namespace genzoo::priors {
+
+namespace {
+
+constexpr double kLog2Pi = 1.8378770664093454835606594728112;
+
+// Lower Cholesky factor of a symmetric positive definite r x r matrix (row-major), in place.
+void cholesky(std::vector<double>& a, int64_t r) {
+  for (int64_t j = 0; j < r; ++j) {
+    double d = a[j * r + j];
+    for (int64_t k = 0; k < j; ++k) d -= a[j * r + k] * a[j * r + k];
+    if (!(d > 0.0)) throw ReduceError("low-rank Gaussian: I + Fᵀ D⁻¹ F is not positive definite");
+    const double l = std::sqrt(d);
+    a[j * r + j] = l;
+    for (int64_t i = j + 1; i < r; ++i) {
+      double s = a[i * r + j];
+      for (int64_t k = 0; k < j; ++k) s -= a[i * r + k] * a[j * r + k];
+      a[i * r + j] = s / l;
+    }
+    for (int64_t k = j + 1; k < r; ++k) a[j * r + k] = 0.0;
+  }
+}
+
+// x = C⁻¹ b for C = L Lᵀ (forward, then backward substitution).
+std::vector<double> cholesky_solve(const std::vector<double>& l, int64_t r, std::vector<double> b) {
+  for (int64_t i = 0; i < r; ++i) {
+    for (int64_t k = 0; k < i; ++k) b[i] -= l[i * r + k] * b[k];
+    b[i] /= l[i * r + i];
+  }
+  for (int64_t i = r - 1; i >= 0; --i) {
+    for (int64_t k = i + 1; k < r; ++k) b[i] -= l[k * r + i] * b[k];
+    b[i] /= l[i * r + i];
+  }
+  return b;
+}
+
+// L⁻¹ of a lower triangular r x r matrix.
+std::vector<double> lower_inverse(const std::vector<double>& l, int64_t r) {
+  std::vector<double> inv(r * r, 0.0);
+  for (int64_t j = 0; j < r; ++j) {
+    inv[j * r + j] = 1.0 / l[j * r + j];
+    for (int64_t i = j + 1; i < r; ++i) {
+      double s = 0.0;
+      for (int64_t k = j; k < i; ++k) s += l[i * r + k] * inv[k * r + j];
+      inv[i * r + j] = -s / l[i * r + i];
+    }
+  }
+  return inv;
+}
+
+// I + Fᵀ D⁻¹ F over the rows `rows` of g (all rows when null), Cholesky-factored.
+std::vector<double> capacitance_factor(const LowRankGaussian& g, const std::vector<int64_t>* rows) {
+  const int64_t r = g.rank;
+  std::vector<double> c(r * r, 0.0);
+  const auto add_row = [&](int64_t i) {
+    const double* f = g.factor.data() + i * r;
+    const double w = 1.0 / g.diag[i];
+    for (int64_t a = 0; a < r; ++a)
+      for (int64_t b = 0; b <= a; ++b) c[a * r + b] += w * f[a] * f[b];
+  };
+  if (rows) {
+    for (int64_t i : *rows) add_row(i);
+  } else {
+    for (int64_t i = 0; i < g.size(); ++i) add_row(i);
+  }
+  for (int64_t a = 0; a < r; ++a) {
+    c[a * r + a] += 1.0;
+    for (int64_t b = a + 1; b < r; ++b) c[a * r + b] = c[b * r + a];
+  }
+  cholesky(c, r);
+  return c;
+}
+
+void check_indices(const std::vector<int64_t>& indices, int64_t size, const char* what) {
+  for (size_t i = 0; i < indices.size(); ++i) {
+    if (indices[i] < 0 || indices[i] >= size || (i > 0 && indices[i] <= indices[i - 1])) {
+      throw ReduceError(std::string("low-rank Gaussian: ") + what + " indices must be ascending, unique and below " +
+                                  std::to_string(size) + " (index " + std::to_string(indices[i]) + ")");
+    }
+  }
+}
+
+// Eigen-decomposition of a symmetric n x n matrix (row-major) by cyclic Jacobi rotations: eigenvalues
+// descending, eigenvectors as the columns of `vectors`. Accurate to a few ulps of the largest eigenvalue.
+void symmetric_eigen(std::vector<double> a, int64_t n, std::vector<double>& values, std::vector<double>& vectors) {
+  vectors.assign(n * n, 0.0);
+  for (int64_t i = 0; i < n; ++i) vectors[i * n + i] = 1.0;
+  for (int sweep = 0; sweep < 100; ++sweep) {
+    double off = 0.0, total = 0.0;
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < n; ++j) (i == j ? total : off) += a[i * n + j] * a[i * n + j];
+    if (off <= 1e-30 * (total + off) || off == 0.0) break;
+    for (int64_t p = 0; p < n; ++p) {
+      for (int64_t q = p + 1; q < n; ++q) {
+        const double apq = a[p * n + q];
+        if (apq == 0.0) continue;
+        const double theta = (a[q * n + q] - a[p * n + p]) / (2.0 * apq);
+        const double t = (theta >= 0 ? 1.0 : -1.0) / (std::fabs(theta) + std::sqrt(theta * theta + 1.0));
+        const double c = 1.0 / std::sqrt(t * t + 1.0), s = t * c;
+        for (int64_t k = 0; k < n; ++k) {  // columns p, q
+          const double akp = a[k * n + p], akq = a[k * n + q];
+          a[k * n + p] = c * akp - s * akq;
+          a[k * n + q] = s * akp + c * akq;
+        }
+        for (int64_t k = 0; k < n; ++k) {  // rows p, q
+          const double apk = a[p * n + k], aqk = a[q * n + k];
+          a[p * n + k] = c * apk - s * aqk;
+          a[q * n + k] = s * apk + c * aqk;
+        }
+        for (int64_t k = 0; k < n; ++k) {
+          const double vkp = vectors[k * n + p], vkq = vectors[k * n + q];
+          vectors[k * n + p] = c * vkp - s * vkq;
+          vectors[k * n + q] = s * vkp + c * vkq;
+        }
+      }
+    }
+  }
+  std::vector<int64_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return a[x * n + x] > a[y * n + y]; });
+  values.resize(n);
+  std::vector<double> sorted(n * n);
+  for (int64_t j = 0; j < n; ++j) {
+    values[j] = a[order[j] * n + order[j]];
+    for (int64_t k = 0; k < n; ++k) sorted[k * n + j] = vectors[k * n + order[j]];
+  }
+  vectors = std::move(sorted);
+}
+
+}  // namespace
+
+double LowRankGaussian::covariance(int64_t i, int64_t j) const {
+  double s = i == j ? diag[i] : 0.0;
+  for (int64_t k = 0; k < rank; ++k) s += factor[i * rank + k] * factor[j * rank + k];
+  return s;
+}
+
+void LowRankGaussian::check() const {
+  const int64_t p = size();
+  if (static_cast<int64_t>(diag.size()) != p || static_cast<int64_t>(factor.size()) != p * rank || rank < 0) {
+    throw ReduceError("low-rank Gaussian: mean " + std::to_string(p) + ", diagonal " +
+                                std::to_string(diag.size()) + ", factor " + std::to_string(factor.size()) +
+                                " values for rank " + std::to_string(rank));
+  }
+  for (int64_t i = 0; i < p; ++i) {
+    if (!(diag[i] > 0.0) || !std::isfinite(diag[i])) {
+      throw ReduceError("low-rank Gaussian: diagonal entry " + std::to_string(i) + " is " +
+                                  std::to_string(diag[i]) + " (must be positive and finite)");
+    }
+  }
+}
+
+double LowRankGaussian::log_density(const std::vector<double>& x) const {
+  const int64_t p = size(), r = rank;
+  if (static_cast<int64_t>(x.size()) != p) {
+    throw ReduceError("low-rank Gaussian: a point of " + std::to_string(x.size()) + " values for a density over " +
+                                std::to_string(p));
+  }
+  // (x - m)ᵀ Σ⁻¹ (x - m) = dᵀ D⁻¹ d - uᵀ C⁻¹ u with u = Fᵀ D⁻¹ d, C = I + Fᵀ D⁻¹ F (Woodbury);
+  // log|Σ| = Σ log D_i + log|C| (matrix determinant lemma).
+  double quadratic = 0.0, log_det = 0.0;
+  std::vector<double> u(r, 0.0);
+  for (int64_t i = 0; i < p; ++i) {
+    const double d = x[i] - mean[i], w = d / diag[i];
+    quadratic += d * w;
+    log_det += std::log(diag[i]);
+    for (int64_t k = 0; k < r; ++k) u[k] += factor[i * r + k] * w;
+  }
+  if (r > 0) {
+    const std::vector<double> l = capacitance_factor(*this, nullptr);
+    const std::vector<double> c_inv_u = cholesky_solve(l, r, u);
+    for (int64_t k = 0; k < r; ++k) {
+      quadratic -= u[k] * c_inv_u[k];
+      log_det += 2.0 * std::log(l[k * r + k]);
+    }
+  }
+  return -0.5 * (quadratic + log_det + static_cast<double>(p) * kLog2Pi);
+}
+
+LowRankGaussian isotropic(std::vector<double> mean, double variance) {
+  LowRankGaussian g;
+  g.diag.assign(mean.size(), variance);
+  g.mean = std::move(mean);
+  g.check();
+  return g;
+}
+
+LowRankGaussian marginal(const LowRankGaussian& g, const std::vector<int64_t>& keep) {
+  check_indices(keep, g.size(), "kept");
+  LowRankGaussian out;
+  out.rank = g.rank;
+  for (int64_t i : keep) {
+    out.mean.push_back(g.mean[i]);
+    out.diag.push_back(g.diag[i]);
+    out.factor.insert(out.factor.end(), g.factor.begin() + i * g.rank, g.factor.begin() + (i + 1) * g.rank);
+  }
+  return out;
+}
+
+LowRankGaussian condition(const LowRankGaussian& g, const std::vector<int64_t>& fixed, const std::vector<double>& values) {
+  check_indices(fixed, g.size(), "fixed");
+  if (values.size() != fixed.size()) {
+    throw ReduceError("low-rank Gaussian: " + std::to_string(values.size()) + " values for " +
+                                std::to_string(fixed.size()) + " fixed coordinates");
+  }
+  const int64_t r = g.rank;
+  std::vector<int64_t> rest;
+  for (int64_t i = 0, f = 0; i < g.size(); ++i) {
+    if (f < static_cast<int64_t>(fixed.size()) && fixed[f] == i) {
+      ++f;
+    } else {
+      rest.push_back(i);
+    }
+  }
+  LowRankGaussian out = marginal(g, rest);
+  if (r == 0) return out;  // independent coordinates: conditioning changes nothing else
+  const std::vector<double> l = capacitance_factor(g, &fixed);
+  // c = (I + M)⁻¹ F_Aᵀ D_A⁻¹ (a - m_A)
+  std::vector<double> v(r, 0.0);
+  for (size_t f = 0; f < fixed.size(); ++f) {
+    const int64_t i = fixed[f];
+    const double w = (values[f] - g.mean[i]) / g.diag[i];
+    for (int64_t k = 0; k < r; ++k) v[k] += g.factor[i * r + k] * w;
+  }
+  const std::vector<double> c = cholesky_solve(l, r, v);
+  // New factor F_B L⁻ᵀ: (L⁻ᵀ)(L⁻ᵀ)ᵀ = (L Lᵀ)⁻¹ = (I + M)⁻¹.
+  const std::vector<double> l_inv = lower_inverse(l, r);
+  std::vector<double> row(r);
+  for (size_t b = 0; b < rest.size(); ++b) {
+    double* f = out.factor.data() + b * r;
+    for (int64_t k = 0; k < r; ++k) out.mean[b] += f[k] * c[k];
+    for (int64_t k = 0; k < r; ++k) {
+      double s = 0.0;
+      for (int64_t q = 0; q <= k; ++q) s += f[q] * l_inv[k * r + q];  // (F L⁻ᵀ)_bk = Σ_q F_bq (L⁻¹)_kq
+      row[k] = s;
+    }
+    std::copy(row.begin(), row.end(), f);
+  }
+  return out;
+}
+
+LowRankGaussian fit_members(const std::vector<const float*>& members, int64_t size, int64_t rank, double shrinkage,
+                            double diag_floor) {
+  const int64_t n = static_cast<int64_t>(members.size()), p = size;
+  if (n < 1) throw ReduceError("prior: a node without members");
+  if (rank < 0 || (rank > 0 && rank >= n)) {
+    throw ReduceError("prior: rank " + std::to_string(rank) + " needs more than " + std::to_string(rank) +
+                                " members, the node has " + std::to_string(n));
+  }
+  if (!(shrinkage >= 0.0 && shrinkage <= 1.0)) {
+    throw ReduceError("prior: shrinkage " + std::to_string(shrinkage) + " outside [0, 1]");
+  }
+  if (!(diag_floor > 0.0)) throw ReduceError("prior: diagonal floor " + std::to_string(diag_floor) + " must be positive");
+  LowRankGaussian g;
+  g.rank = rank;
+  g.mean.assign(p, 0.0);
+  for (const float* m : members)
+    for (int64_t i = 0; i < p; ++i) g.mean[i] += m[i];
+  for (double& v : g.mean) v /= static_cast<double>(n);
+  // Sample variances (zero for a single member: the floor decides).
+  std::vector<double> variance(p, 0.0);
+  const double dof = n > 1 ? static_cast<double>(n - 1) : 1.0;
+  for (const float* m : members)
+    for (int64_t i = 0; i < p; ++i) variance[i] += (m[i] - g.mean[i]) * (m[i] - g.mean[i]) / dof;
+  g.factor.assign(p * rank, 0.0);
+  if (rank > 0) {
+    // Principal deviations from the n x n Gram matrix of the centred members: with Xc = U S Vᵀ,
+    // F = V_r S_r / sqrt(n - 1) = Xcᵀ U_r / sqrt(n - 1), so F Fᵀ is the rank-r part of S.
+    std::vector<double> gram(n * n, 0.0);
+    for (int64_t a = 0; a < n; ++a) {
+      for (int64_t b = 0; b <= a; ++b) {
+        double s = 0.0;
+        for (int64_t i = 0; i < p; ++i) s += (members[a][i] - g.mean[i]) * (members[b][i] - g.mean[i]);
+        gram[a * n + b] = gram[b * n + a] = s;
+      }
+    }
+    std::vector<double> values, vectors;
+    symmetric_eigen(gram, n, values, vectors);
+    const double scale = 1.0 / std::sqrt(dof);
+    for (int64_t a = 0; a < n; ++a) {
+      const float* m = members[a];
+      for (int64_t k = 0; k < rank; ++k) {
+        const double w = vectors[a * n + k] * scale;
+        if (w == 0.0) continue;
+        for (int64_t i = 0; i < p; ++i) g.factor[i * rank + k] += (m[i] - g.mean[i]) * w;
+      }
+    }
+  }
+  const double pooled = std::accumulate(variance.begin(), variance.end(), 0.0) / static_cast<double>(p);
+  g.diag.resize(p);
+  for (int64_t i = 0; i < p; ++i) {
+    double low_rank = 0.0;
+    for (int64_t k = 0; k < rank; ++k) low_rank += g.factor[i * rank + k] * g.factor[i * rank + k];
+    const double residual = std::max(variance[i] - low_rank, 0.0);
+    g.diag[i] = std::max(diag_floor, (1.0 - shrinkage) * residual + shrinkage * pooled);
+  }
+  return g;
+}
+
+}  // namespace genzoo::priors

@@ -1,0 +1,51 @@
+// Gaussians over a model's flattened weights with a diagonal-plus-low-rank covariance, the form of the
+// zoo's priors (DESIGN.md section 6, seed 004): N(m, Σ) with Σ = D + F Fᵀ, D diagonal (P), F a P x r
+// factor. Every operation the structure alignment of seed 004 needs stays in this form and costs
+// O(P r²): Σ⁻¹ through Woodbury, log|Σ| through the matrix determinant lemma, conditioning and
+// marginalization through r x r Cholesky factors; no P x P matrix is ever formed (linear_ae alone has
+// P = 25,888). Doubles throughout: the priors are built once per node, not per step.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace genzoo::priors {
+
+struct LowRankGaussian {
+  std::vector<double> mean;    // m [P]
+  std::vector<double> diag;    // D [P], every entry > 0
+  std::vector<double> factor;  // F [P, r] row-major
+  int64_t rank = 0;            // r
+
+  int64_t size() const { return static_cast<int64_t>(mean.size()); }
+  // Σ_ij = δ_ij D_i + Σ_k F_ik F_jk.
+  double covariance(int64_t i, int64_t j) const;
+  // log N(x | m, Σ) = -½ [(x - m)ᵀ Σ⁻¹ (x - m) + log|Σ| + P log 2π].
+  double log_density(const std::vector<double>& x) const;
+  // Throws ReduceError naming the inconsistency (sizes, a non-positive or non-finite D).
+  void check() const;
+};
+
+// N(m, σ² I): the isotropic baseline a node's prior must beat.
+LowRankGaussian isotropic(std::vector<double> mean, double variance);
+
+// The Gaussian of x_keep (indices ascending, unique) with the other coordinates integrated out:
+// N(m_keep, D_keep + F_keep F_keepᵀ), rows kept as they are.
+LowRankGaussian marginal(const LowRankGaussian& g, const std::vector<int64_t>& keep);
+
+// The Gaussian of the other coordinates given x_fixed = values (indices ascending, unique):
+//   μ = m_B + Σ_BA Σ_AA⁻¹ (a - m_A),   Ξ = Σ_BB - Σ_BA Σ_AA⁻¹ Σ_AB   (seed 004, A = fixed, B = rest).
+// With Σ = D + F Fᵀ and M = F_Aᵀ D_A⁻¹ F_A (r x r): Σ_BA = F_B F_Aᵀ, F_Aᵀ Σ_AA⁻¹ = (I + M)⁻¹ F_Aᵀ D_A⁻¹, so
+//   μ = m_B + F_B (I + M)⁻¹ F_Aᵀ D_A⁻¹ (a - m_A),   Ξ = D_B + F_B (I + M)⁻¹ F_Bᵀ,
+// i.e. the same form with factor F_B L, L Lᵀ = (I + M)⁻¹. The remaining coordinates keep their order.
+LowRankGaussian condition(const LowRankGaussian& g, const std::vector<int64_t>& fixed, const std::vector<double>& values);
+
+// The members' Gaussian: m = their mean, F = the top-r principal deviations (F Fᵀ = the rank-r part of
+// the sample covariance S = Xcᵀ Xc / (n - 1)), D = (1 - shrinkage) diag(S - F Fᵀ) + shrinkage v̄ with v̄
+// the mean variance over all coordinates (shrunk toward the pooled variance), floored at diag_floor.
+// members: n rows of P floats. Throws ReduceError for r >= n, n < 2 (unless r = 0), a
+// shrinkage outside [0, 1] or a non-positive floor. Cost O(n² P + n³); memory O(P r).
+LowRankGaussian fit_members(const std::vector<const float*>& members, int64_t size, int64_t rank, double shrinkage,
+                            double diag_floor);
+
+}  // namespace genzoo::priors
