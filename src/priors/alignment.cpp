@@ -11,19 +11,21 @@ std::vector<int64_t> slice_indices(const Layout& layout, const TensorSlice& slic
   const auto it = std::find_if(layout.begin(), layout.end(), [&](const ParamLayout& p) { return p.name == slice.tensor; });
   if (it == layout.end()) throw ReduceError("alignment: the layout has no tensor '" + slice.tensor + "'");
   const std::vector<int64_t>& shape = it->shape;
-  if (slice.axis < 0 || slice.axis >= static_cast<int>(shape.size()) || j < 0 || j >= shape[slice.axis]) {
-    throw ReduceError("alignment: tensor '" + slice.tensor + "' has no index " + std::to_string(j) + " along axis " +
-                      std::to_string(slice.axis));
+  if (slice.axis < 0 || slice.axis >= static_cast<int>(shape.size()) || slice.block < 1 || j < 0 ||
+      (j + 1) * slice.block > shape[slice.axis]) {
+    throw ReduceError("alignment: tensor '" + slice.tensor + "' has no unit " + std::to_string(j) + " (block " +
+                      std::to_string(slice.block) + ") along axis " + std::to_string(slice.axis));
   }
-  // Row-major: index = outer * (extent * inner) + j * inner + k.
+  // Row-major: index = (o * extent + i) * inner + k for the axis positions i of the unit's block.
   int64_t outer = 1, inner = 1;
   for (int a = 0; a < slice.axis; ++a) outer *= shape[a];
   for (size_t a = slice.axis + 1; a < shape.size(); ++a) inner *= shape[a];
   const int64_t extent = shape[slice.axis];
   std::vector<int64_t> indices;
-  indices.reserve(outer * inner);
+  indices.reserve(outer * slice.block * inner);
   for (int64_t o = 0; o < outer; ++o)
-    for (int64_t k = 0; k < inner; ++k) indices.push_back(it->offset + (o * extent + j) * inner + k);
+    for (int64_t i = j * slice.block; i < (j + 1) * slice.block; ++i)
+      for (int64_t k = 0; k < inner; ++k) indices.push_back(it->offset + (o * extent + i) * inner + k);
   return indices;
 }
 
@@ -68,7 +70,7 @@ AlignedGaussian remove_unit(const LowRankGaussian& g, const Layout& layout, cons
     std::vector<int64_t> shape = param.shape;
     for (const auto* slices : {&unit.entering, &unit.leaving}) {
       for (const TensorSlice& slice : *slices) {
-        if (slice.tensor == param.name) --shape[slice.axis];
+        if (slice.tensor == param.name) shape[slice.axis] -= slice.block;
       }
     }
     add_param(out.layout, param.name, param.role, shape);

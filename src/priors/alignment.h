@@ -15,10 +15,12 @@
 
 namespace genzoo::priors {
 
-// Index j along `axis` of tensor `tensor` of a layout: one unit's row or column.
+// Indices j·block ... j·block + block - 1 along `axis` of tensor `tensor` of a layout: one unit's rows
+// or columns (block > 1 where a unit is a channel of a flattened feature map, e.g. 49 features).
 struct TensorSlice {
   std::string tensor;
   int axis = 0;
+  int64_t block = 1;
 };
 
 // A hidden unit as the layout sees it: the slices that enter it (incoming weights, its bias) and the
@@ -38,7 +40,8 @@ struct AlignedGaussian {
   Layout layout;  // the student's layout: the sliced axes one shorter, offsets in order
 };
 
-// φ: removes unit j (condition the leaving slices on 0, marginalize the entering ones).
+// φ: removes unit j (condition the leaving slices on 0, marginalize the entering ones). Every sliced
+// axis gets `block` shorter.
 AlignedGaussian remove_unit(const LowRankGaussian& g, const Layout& layout, const UnitSlices& unit, int64_t j);
 
 // The φ sequence that takes a layered structure (widths n_1 ... n_L, input and output included) to a

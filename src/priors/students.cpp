@@ -1,0 +1,135 @@
+#include "priors/students.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "common/error.h"
+#include "common/rng.h"
+#include "job/job.h"
+#include "models/family.h"
+
+namespace genzoo::priors {
+
+namespace {
+
+constexpr int64_t kFeatureMapPixels = 7 * 7;  // conv_ae's 2c x 7 x 7 features per channel
+
+UnitKind kind(std::string name, UnitSlices slices, int64_t teacher, int64_t student) {
+  return {std::move(name), std::move(slices), teacher, student};
+}
+
+// -½ m_Sᵀ Σ_S⁻¹ m_S: log N(0 | m_S, Σ_S) - log N(m_S | m_S, Σ_S).
+double log_density_ratio(const LowRankGaussian& g, const std::vector<int64_t>& unit) {
+  const LowRankGaussian s = marginal(g, unit);
+  std::vector<double> zero(s.size(), 0.0);
+  return s.log_density(zero) - s.log_density(s.mean);
+}
+
+std::vector<int64_t> unit_weights(const Layout& layout, const UnitSlices& slices, int64_t j) {
+  std::vector<int64_t> all;
+  for (const auto* group : {&slices.entering, &slices.leaving}) {
+    for (const TensorSlice& slice : *group) {
+      const auto part = slice_indices(layout, slice, j);
+      all.insert(all.end(), part.begin(), part.end());
+    }
+  }
+  std::sort(all.begin(), all.end());
+  all.erase(std::unique(all.begin(), all.end()), all.end());
+  return all;
+}
+
+}  // namespace
+
+const std::vector<std::string>& removal_orders() {
+  static const std::vector<std::string> orders = {"last", "random", "density_ratio"};
+  return orders;
+}
+
+std::vector<UnitKind> unit_kinds(const FamilyConfig& teacher, const FamilyConfig& student) {
+  if (teacher.name != student.name) {
+    throw ReduceError("alignment: a " + teacher.name + " teacher cannot align to a " + student.name + " student");
+  }
+  const auto narrower = [&](const char* key, int64_t t, int64_t s) {
+    if (s < 1 || s > t) {
+      throw ReduceError(std::string("alignment: student ") + key + " = " + std::to_string(s) + " must be 1 to the teacher's " +
+                        std::to_string(t) + " (" + teacher.name + ")");
+    }
+  };
+  std::vector<UnitKind> kinds;
+  if (teacher.name == "linear_ae") {
+    narrower("latent", teacher.latent, student.latent);
+    kinds.push_back(kind("code", {{{"encoder.weight", 0}, {"encoder.bias", 0}}, {{"decoder.weight", 1}}}, teacher.latent,
+                         student.latent));
+  } else if (teacher.name == "conv_ae") {
+    narrower("latent", teacher.latent, student.latent);
+    narrower("channels", teacher.channels, student.channels);
+    const int64_t c = teacher.channels, s = student.channels;
+    kinds.push_back(kind("code", {{{"encoder.fc.weight", 0}, {"encoder.fc.bias", 0}}, {{"decoder.fc.weight", 1}}},
+                         teacher.latent, student.latent));
+    kinds.push_back(kind("conv1 channel", {{{"encoder.conv1.weight", 0}, {"encoder.conv1.bias", 0}}, {{"encoder.conv2.weight", 1}}},
+                         c, s));
+    kinds.push_back(kind("conv2 channel", {{{"encoder.conv2.weight", 0}, {"encoder.conv2.bias", 0}},
+                                           {{"encoder.fc.weight", 1, kFeatureMapPixels}}},
+                         2 * c, 2 * s));
+    kinds.push_back(kind("decoder fc channel",
+                         {{{"decoder.fc.weight", 0, kFeatureMapPixels}, {"decoder.fc.bias", 0, kFeatureMapPixels}},
+                          {{"decoder.convt1.weight", 0}}},
+                         2 * c, 2 * s));
+    kinds.push_back(kind("convt1 channel", {{{"decoder.convt1.weight", 1}, {"decoder.convt1.bias", 0}}, {{"decoder.convt2.weight", 0}}},
+                         c, s));
+  } else if (teacher.name == "vae") {
+    narrower("hidden", teacher.hidden, student.hidden);
+    narrower("latent", teacher.latent, student.latent);
+    kinds.push_back(kind("encoder hidden", {{{"encoder.fc.weight", 0}, {"encoder.fc.bias", 0}},
+                                            {{"encoder.mu.weight", 1}, {"encoder.logvar.weight", 1}}},
+                         teacher.hidden, student.hidden));
+    kinds.push_back(kind("latent", {{{"encoder.mu.weight", 0}, {"encoder.mu.bias", 0}, {"encoder.logvar.weight", 0},
+                                     {"encoder.logvar.bias", 0}},
+                                    {{"decoder.fc.weight", 1}}},
+                         teacher.latent, student.latent));
+    kinds.push_back(kind("decoder hidden", {{{"decoder.fc.weight", 0}, {"decoder.fc.bias", 0}}, {{"decoder.out.weight", 1}}},
+                         teacher.hidden, student.hidden));
+  } else {
+    throw ReduceError("alignment: family " + teacher.name + " has no alignable structure (linear_ae, conv_ae, vae have)");
+  }
+  return kinds;
+}
+
+AlignedPrior align(const LowRankGaussian& teacher, const FamilyConfig& teacher_config, const FamilyConfig& student_config,
+                   const std::string& order, uint64_t seed) {
+  if (std::find(removal_orders().begin(), removal_orders().end(), order) == removal_orders().end()) {
+    throw ReduceError("alignment: unknown removal order '" + order + "' (known: last, random, density_ratio)");
+  }
+  AlignedPrior out{teacher, find_family(teacher_config.name).layout(teacher_config), {}};
+  Rng rng(seed);
+  for (const UnitKind& unit : unit_kinds(teacher_config, student_config)) {
+    for (int64_t count = unit.teacher_count; count > unit.student_count; --count) {
+      int64_t j = count - 1;
+      if (order == "random") {
+        j = std::min<int64_t>(count - 1, static_cast<int64_t>(rng.uniform() * static_cast<double>(count)));
+      } else if (order == "density_ratio") {
+        double best = -std::numeric_limits<double>::infinity();
+        for (int64_t candidate = 0; candidate < count; ++candidate) {
+          const double ratio = log_density_ratio(out.gaussian, unit_weights(out.layout, unit.slices, candidate));
+          if (ratio > best) best = ratio, j = candidate;
+        }
+      }
+      AlignedGaussian next = remove_unit(out.gaussian, out.layout, unit.slices, j);
+      out.gaussian = std::move(next.gaussian);
+      out.layout = std::move(next.layout);
+      out.steps.push_back("phi(" + unit.name + ", " + std::to_string(j) + ")");
+    }
+  }
+  const Layout expected = find_family(student_config.name).layout(student_config);
+  bool same = expected.size() == out.layout.size();
+  for (size_t i = 0; same && i < expected.size(); ++i) same = expected[i].name == out.layout[i].name && expected[i].shape == out.layout[i].shape;
+  if (!same) {
+    throw ReduceError("alignment: the " + student_config.name +
+                      " student differs from its teacher in more than the alignable keys (the layouts do not match)");
+  }
+  out.layout = expected;
+  return out;
+}
+
+}  // namespace genzoo::priors

@@ -1,0 +1,47 @@
+// Distilling the zoo's families into smaller students (issue 12, seed 004): which units a teacher
+// configuration must lose to become a student configuration, in which order, and the prior over the
+// student's weights that the φ sequence leaves. The aligned prior is in the student's own layout (the
+// one zoo.h5 would store for a model of that configuration).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "priors/alignment.h"
+
+namespace genzoo {
+struct FamilyConfig;
+}
+
+namespace genzoo::priors {
+
+// One kind of unit and how many of them the student keeps: e.g. linear_ae's "code" units, 16 -> 8.
+struct UnitKind {
+  std::string name;  // "code", "hidden", "encoder hidden", "conv1 channel", ...
+  UnitSlices slices;
+  int64_t teacher_count = 0, student_count = 0;
+};
+
+// The unit kinds a teacher must lose to become the student, in the order φ removes them. Alignable:
+// linear_ae latent; conv_ae latent and channels; vae hidden and latent. Throws ReduceError naming the
+// key when the families differ, the student is wider, or it differs in a key alignment cannot change.
+std::vector<UnitKind> unit_kinds(const FamilyConfig& teacher, const FamilyConfig& student);
+
+// Orders of removal (seed 004): "last" (the highest index), "random" (seeded), "density_ratio" (the
+// unit whose weights' posterior density ratio p(0) / p(m) is largest, i.e. whose mean is nearest to
+// zero in the posterior's own metric: log ratio = -½ m_Sᵀ Σ_S⁻¹ m_S over the unit's weights S).
+const std::vector<std::string>& removal_orders();
+
+struct AlignedPrior {
+  LowRankGaussian gaussian;
+  Layout layout;
+  std::vector<std::string> steps;  // "phi(code, 13)", ... in the order applied (indices as they were then)
+};
+
+// The student's prior: teacher's Gaussian through the φ sequence. Throws ReduceError for an unknown
+// order (naming the known ones) or when the result's layout is not the student family's layout.
+AlignedPrior align(const LowRankGaussian& teacher, const FamilyConfig& teacher_config, const FamilyConfig& student_config,
+                   const std::string& order, uint64_t seed);
+
+}  // namespace genzoo::priors

@@ -1,0 +1,130 @@
+// Tests for src/priors/students.cpp: the zoo's families aligned to narrower students land in the
+// student family's own layout, a φ sequence equals conditioning and marginalizing all removed units at
+// once, and the orders and refusals behave.
+#include "priors/students.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "common/rng.h"
+#include "job/job.h"
+#include "models/family.h"
+
+namespace genzoo::test {
+namespace {
+
+using priors::LowRankGaussian;
+
+FamilyConfig family(const std::string& name, int64_t latent, int64_t channels = 8, int64_t hidden = 256) {
+  FamilyConfig config;
+  config.name = name;
+  config.latent = latent;
+  config.channels = channels;
+  config.hidden = hidden;
+  return config;
+}
+
+LowRankGaussian random_gaussian(int64_t p, int64_t r, uint64_t seed) {
+  Rng rng(seed);
+  LowRankGaussian g;
+  g.rank = r;
+  for (int64_t i = 0; i < p; ++i) g.mean.push_back(rng.uniform() - 0.5), g.diag.push_back(0.01 + 0.1 * rng.uniform());
+  for (int64_t i = 0; i < p * r; ++i) g.factor.push_back(0.2 * (rng.uniform() - 0.5));
+  return g;
+}
+
+bool same_layout(const Layout& a, const Layout& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].name != b[i].name || a[i].shape != b[i].shape || a[i].offset != b[i].offset) return false;
+  }
+  return true;
+}
+
+// linear_ae 8 -> 5, last units first: the same as conditioning decoder columns 5..7 on 0 and dropping
+// encoder rows 5..7 and biases 5..7 in one step.
+TEST(Students, LinearCodeNarrowingIsOneConditionalMarginal) {
+  const FamilyConfig teacher = family("linear_ae", 8), student = family("linear_ae", 5);
+  const Layout layout = find_family("linear_ae").layout(teacher);
+  const LowRankGaussian g = random_gaussian(layout_size(layout), 3, 3);
+  const priors::AlignedPrior aligned = priors::align(g, teacher, student, "last", 1);
+  EXPECT_TRUE(same_layout(aligned.layout, find_family("linear_ae").layout(student)));
+  EXPECT_EQ(aligned.steps, (std::vector<std::string>{"phi(code, 7)", "phi(code, 6)", "phi(code, 5)"}));
+
+  std::vector<int64_t> leaving, kept_after;
+  for (int64_t j = 5; j < 8; ++j) {
+    for (int64_t i : priors::slice_indices(layout, {"decoder.weight", 1}, j)) leaving.push_back(i);
+  }
+  std::sort(leaving.begin(), leaving.end());
+  const LowRankGaussian conditioned = priors::condition(g, leaving, std::vector<double>(leaving.size(), 0.0));
+  const int64_t enc = 8 * 784;
+  for (int64_t i = 0, position = 0; i < g.size(); ++i) {
+    if (std::binary_search(leaving.begin(), leaving.end(), i)) continue;
+    const bool entering = (i >= 5 * 784 && i < enc) || (i >= enc + 5 && i < enc + 8);
+    if (!entering) kept_after.push_back(position);
+    ++position;
+  }
+  const LowRankGaussian direct = priors::marginal(conditioned, kept_after);
+  ASSERT_EQ(direct.size(), aligned.gaussian.size());
+  double worst = 0.0;
+  for (int64_t i = 0; i < direct.size(); ++i) {
+    worst = std::max(worst, std::fabs(direct.mean[i] - aligned.gaussian.mean[i]));
+    worst = std::max(worst, std::fabs(direct.covariance(i, i) - aligned.gaussian.covariance(i, i)));
+    worst = std::max(worst, std::fabs(direct.covariance(i, (i * 7919) % direct.size()) -
+                                      aligned.gaussian.covariance(i, (i * 7919) % direct.size())));
+  }
+  EXPECT_LT(worst, 1e-12);
+}
+
+// Every alignable family and key reaches the student family's own layout.
+TEST(Students, EveryAlignableStudentGetsItsFamilysLayout) {
+  const std::vector<std::pair<FamilyConfig, FamilyConfig>> pairs = {
+      {family("linear_ae", 16), family("linear_ae", 4)},
+      {family("conv_ae", 8, 4), family("conv_ae", 4, 2)},
+      {family("vae", 4, 8, 32), family("vae", 2, 8, 16)},
+  };
+  for (const auto& [teacher, student] : pairs) {
+    const LowRankGaussian g = random_gaussian(layout_size(find_family(teacher.name).layout(teacher)), 2, 5);
+    for (const std::string& order : priors::removal_orders()) {
+      const priors::AlignedPrior aligned = priors::align(g, teacher, student, order, 11);
+      EXPECT_TRUE(same_layout(aligned.layout, find_family(student.name).layout(student))) << teacher.name << " " << order;
+      EXPECT_EQ(aligned.gaussian.size(), layout_size(aligned.layout)) << teacher.name;
+      EXPECT_EQ(aligned.gaussian.rank, 2);
+      aligned.gaussian.check();
+    }
+  }
+}
+
+// density_ratio removes first the unit whose weights sit at zero under the posterior.
+TEST(Students, DensityRatioOrderRemovesTheUnitNearestZeroFirst) {
+  const FamilyConfig teacher = family("linear_ae", 6), student = family("linear_ae", 5);
+  const Layout layout = find_family("linear_ae").layout(teacher);
+  LowRankGaussian g = random_gaussian(layout_size(layout), 1, 8);
+  for (double& m : g.mean) m += m > 0 ? 1.0 : -1.0;  // every weight far from zero...
+  for (const auto& slice : std::vector<priors::TensorSlice>{{"encoder.weight", 0}, {"encoder.bias", 0}, {"decoder.weight", 1}}) {
+    for (int64_t i : priors::slice_indices(layout, slice, 2)) g.mean[i] = 0.0;  // ...but unit 2's
+  }
+  EXPECT_EQ(priors::align(g, teacher, student, "density_ratio", 1).steps, (std::vector<std::string>{"phi(code, 2)"}));
+}
+
+TEST(Students, UnalignableStudentsAreRefusedNamingTheKey) {
+  try {
+    priors::unit_kinds(family("conv_ae", 8, 4), family("conv_ae", 8, 6));
+    FAIL() << "a wider student was accepted";
+  } catch (const ReduceError& e) {
+    EXPECT_NE(std::string(e.what()).find("channels"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(priors::unit_kinds(family("gan", 16), family("gan", 8)), ReduceError);
+  EXPECT_THROW(priors::unit_kinds(family("vae", 8), family("conv_ae", 8)), ReduceError);
+  const FamilyConfig teacher = family("linear_ae", 4);
+  const LowRankGaussian g = random_gaussian(layout_size(find_family("linear_ae").layout(teacher)), 1, 2);
+  EXPECT_THROW(priors::align(g, teacher, family("linear_ae", 2), "obd", 1), ReduceError);
+}
+
+}  // namespace
+}  // namespace genzoo::test
