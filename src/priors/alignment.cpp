@@ -29,9 +29,7 @@ std::vector<int64_t> slice_indices(const Layout& layout, const TensorSlice& slic
   return indices;
 }
 
-namespace {
-
-std::vector<int64_t> union_of(const Layout& layout, const std::vector<TensorSlice>& slices, int64_t j) {
+std::vector<int64_t> slices_indices(const Layout& layout, const std::vector<TensorSlice>& slices, int64_t j) {
   std::vector<int64_t> all;
   for (const TensorSlice& slice : slices) {
     const auto part = slice_indices(layout, slice, j);
@@ -42,15 +40,13 @@ std::vector<int64_t> union_of(const Layout& layout, const std::vector<TensorSlic
   return all;
 }
 
-}  // namespace
-
 AlignedGaussian remove_unit(const LowRankGaussian& g, const Layout& layout, const UnitSlices& unit, int64_t j) {
   if (g.size() != layout_size(layout)) {
     throw ReduceError("alignment: a Gaussian over " + std::to_string(g.size()) + " weights for a layout of " +
                       std::to_string(layout_size(layout)));
   }
-  const std::vector<int64_t> leaving = union_of(layout, unit.leaving, j);
-  const std::vector<int64_t> entering = union_of(layout, unit.entering, j);
+  const std::vector<int64_t> leaving = slices_indices(layout, unit.leaving, j);
+  const std::vector<int64_t> entering = slices_indices(layout, unit.entering, j);
   for (int64_t i : entering) {
     if (std::binary_search(leaving.begin(), leaving.end(), i)) {
       throw ReduceError("alignment: weight " + std::to_string(i) + " both enters and leaves the unit");

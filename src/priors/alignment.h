@@ -35,6 +35,9 @@ struct UnitSlices {
 // layout lacks it, the axis is out of range or j is past its extent.
 std::vector<int64_t> slice_indices(const Layout& layout, const TensorSlice& slice, int64_t j);
 
+// Flat indices (ascending, unique) of unit j over several slices.
+std::vector<int64_t> slices_indices(const Layout& layout, const std::vector<TensorSlice>& slices, int64_t j);
+
 struct AlignedGaussian {
   LowRankGaussian gaussian;
   Layout layout;  // the student's layout: the sliced axes one shorter, offsets in order

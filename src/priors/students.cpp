@@ -27,16 +27,9 @@ double log_density_ratio(const LowRankGaussian& g, const std::vector<int64_t>& u
 }
 
 std::vector<int64_t> unit_weights(const Layout& layout, const UnitSlices& slices, int64_t j) {
-  std::vector<int64_t> all;
-  for (const auto* group : {&slices.entering, &slices.leaving}) {
-    for (const TensorSlice& slice : *group) {
-      const auto part = slice_indices(layout, slice, j);
-      all.insert(all.end(), part.begin(), part.end());
-    }
-  }
-  std::sort(all.begin(), all.end());
-  all.erase(std::unique(all.begin(), all.end()), all.end());
-  return all;
+  std::vector<TensorSlice> all = slices.entering;
+  all.insert(all.end(), slices.leaving.begin(), slices.leaving.end());
+  return slices_indices(layout, all, j);
 }
 
 }  // namespace
