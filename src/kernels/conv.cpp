@@ -90,12 +90,14 @@ HWY_INLINE Block mul_add(const Block& b, const Block& c, const Block& a) {
   for (int i = 0; i < kParts; ++i) r.part[i] = hn::MulAdd(b.part[i], c.part[i], a.part[i]);
   return r;
 }
-HWY_INLINE float sum_lanes(const Block& b) {
+// The block's parts added into one vector (its lane sums are the block's).
+HWY_INLINE FloatVec fold_parts(const Block& b) {
   FloatVec s = b.part[0];
   GENZOO_UNROLL
   for (int i = 1; i < kParts; ++i) s = hn::Add(s, b.part[i]);
-  return sum_of_lanes(s);
+  return s;
 }
+HWY_INLINE float sum_lanes(const Block& b) { return sum_of_lanes(fold_parts(b)); }
 
 HWY_INLINE Block apply(Epilogue epilogue, const Block& v, const float* mask) {
   // Written so that NaN passes through, as in torch::relu: a diverged model must reach its loss.
@@ -247,12 +249,7 @@ HWY_NOINLINE void weight_grad_tile(const Grid& small, const Grid& large, float* 
   GENZOO_UNROLL
   for (int c = 0; c < Channels; ++c) {
     GENZOO_UNROLL
-    for (int k = 0; k < Taps; ++k) {
-      FloatVec& f = folded[c * Taps + k];
-      f = acc[c][k].part[0];
-      GENZOO_UNROLL
-      for (int i = 1; i < kParts; ++i) f = hn::Add(f, acc[c][k].part[i]);
-    }
+    for (int k = 0; k < Taps; ++k) folded[c * Taps + k] = fold_parts(acc[c][k]);
   }
   if constexpr (Channels * Taps % 4 == 0) {
     GENZOO_UNROLL
@@ -403,13 +400,7 @@ void channel_sums_impl(const Grid& grid, float* sums) {
 
 // sums[j] += lane sum of vectors[j] for j < count, four at a time.
 void add_lane_sums_impl(const float* vectors, float* sums, int64_t count) {
-  const auto folded = [&](int64_t j) {
-    const Block b = load(vectors + j * kLanes);
-    FloatVec s = b.part[0];
-    GENZOO_UNROLL
-    for (int i = 1; i < kParts; ++i) s = hn::Add(s, b.part[i]);
-    return s;
-  };
+  const auto folded = [&](int64_t j) { return fold_parts(load(vectors + j * kLanes)); };
   int64_t j = 0;
   for (; j + 4 <= count; j += 4) {
     sums_of_four(folded(j), folded(j + 1), folded(j + 2), folded(j + 3), sums + j, true);
@@ -419,13 +410,7 @@ void add_lane_sums_impl(const float* vectors, float* sums, int64_t count) {
 
 void feature_sums_impl(const Grid& grid, float* sums) {
   // Four features at a time through sums_of_four (each a grid pixel's lane block).
-  const auto folded = [&](const float* p) {
-    const Block b = load(p);
-    FloatVec s = b.part[0];
-    GENZOO_UNROLL
-    for (int i = 1; i < kParts; ++i) s = hn::Add(s, b.part[i]);
-    return s;
-  };
+  const auto folded = [&](const float* p) { return fold_parts(load(p)); };
   int64_t f = 0;
   for (int64_t c = 0; c < grid.channels; ++c) {
     for (int64_t y = 0; y < grid.side; ++y) {
