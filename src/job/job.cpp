@@ -256,6 +256,23 @@ const std::vector<Field>& schema() {
       reduce_key("mi_neighbours", &ReduceConfig::mi_neighbours, between(1, 100), "Information: k of the KSG estimator."),
       reduce_key("mi_components", &ReduceConfig::mi_components, between(1, 64),
                  "Information: principal components of the features the estimator sees."),
+      reduce_key("prior_rank", &ReduceConfig::prior_rank, between(0, 256),
+                 "Priors: rank r of the covariance D + F F^T (the members' top r principal deviations); below prior_min_members."),
+      reduce_key("prior_shrinkage", &ReduceConfig::prior_shrinkage, between(0, 1),
+                 "Priors: weight of the pooled variance in the diagonal D (0: the members' own residual variances)."),
+      reduce_key("prior_floor", &ReduceConfig::prior_floor, above_upto(0, 1), "Priors: lower bound of every entry of D."),
+      reduce_key("prior_min_members", &ReduceConfig::prior_min_members, between(2, 1000000),
+                 "Priors: models of one init group (outside the embedding's test split) a dendrogram node needs for a prior."),
+      reduce_key("prior_order", &ReduceConfig::prior_order,
+                 one_of({"last", "random", "density_ratio", "obd", "belsley"}),
+                 "Priors: which unit structure alignment removes first (seed 004's orders)."),
+      reduce_key("prior_students", &ReduceConfig::prior_students, any_string(),
+                 "Priors: student structures every prior is aligned to, \"family:key=value[,key=value]\" with keys latent, hidden, "
+                 "channels (e.g. \"linear_ae:latent=8\", \"vae:hidden=64\")."),
+      reduce_key("prior_teachers", &ReduceConfig::prior_teachers, at_least(0),
+                 "Priors: model ids that also get single-teacher posteriors (diagonal Laplace; SWAG when checkpoints are stored)."),
+      reduce_key("prior_laplace_precision", &ReduceConfig::prior_laplace_precision, above_upto(0, 1e12),
+                 "Priors: Laplace's prior precision (N(0, 1/precision I)) added to the empirical Fisher."),
 
       family_key("name", &FamilyConfig::name, required(one_of({"linear_ae", "conv_ae", "vae", "gan"})),
                  "Model family."),
@@ -669,6 +686,39 @@ const std::vector<Rule>& rules() {
          }
          return "";
        }},
+      {"reduce", "`prior_rank` < `prior_min_members` (a rank-r deviation needs more than r models).",
+       [](const RuleContext& ctx) -> std::string {
+         const ReduceConfig& reduce = ctx.job.reduce;
+         if (reduce.prior_rank < reduce.prior_min_members) return "";
+         return "key 'reduce.prior_rank': expected below reduce.prior_min_members = " +
+                std::to_string(reduce.prior_min_members) + ", got " + std::to_string(reduce.prior_rank);
+       }},
+      {"reduce", "Every `prior_students` entry names a family of the job and narrows latent, hidden or channels.",
+       [](const RuleContext& ctx) -> std::string {
+         const auto& students = ctx.job.reduce.prior_students;
+         for (size_t i = 0; i < students.size(); ++i) {
+           const std::string key = "reduce.prior_students[" + std::to_string(i) + "]";
+           StudentSpec spec;
+           try {
+             spec = parse_student_spec(students[i]);
+           } catch (const JobError& e) {
+             return "key '" + key + "': " + e.what();
+           }
+           const FamilyConfig* teacher = nullptr;
+           for (const FamilyConfig& family : ctx.job.families) {
+             if (family.name == spec.family) teacher = &family;
+           }
+           if (!teacher) return "key '" + key + "': the job has no family " + spec.family;
+           for (const auto& [name, value] : spec.changes) {
+             const int64_t wide = name == "latent" ? teacher->latent : name == "hidden" ? teacher->hidden : teacher->channels;
+             if (value > wide) {
+               return "key '" + key + "': a student wider than its teacher (" + name + " " + std::to_string(value) + " > " +
+                      std::to_string(wide) + ")";
+             }
+           }
+         }
+         return "";
+       }},
       {"family", "`checkpoint_steps` ascend strictly and do not exceed `steps`.",
        [](const RuleContext& ctx) -> std::string {
          const auto& steps = ctx.family.checkpoint_steps;
@@ -725,6 +775,45 @@ void check_rules(const Job& job, const JobReader& reader) {
 }  // namespace
 
 // -----------------------------------------------------------------------------------------------
+
+StudentSpec parse_student_spec(const std::string& text) {
+  StudentSpec spec;
+  const size_t colon = text.find(':');
+  const auto fail = [&](const std::string& why) -> void {
+    throw JobError("student \"" + text + "\": " + why + " (expected \"family:key=value[,key=value]\", keys latent, hidden, channels)");
+  };
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) fail("no family or no changes");
+  spec.family = text.substr(0, colon);
+  spec.name = text.substr(colon + 1);
+  size_t start = colon + 1;
+  while (start <= text.size()) {
+    const size_t end = std::min(text.find(',', start), text.size());
+    const std::string item = text.substr(start, end - start);
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) fail("'" + item + "' is not key=value");
+    const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+    if (key != "latent" && key != "hidden" && key != "channels") fail("alignment cannot change '" + key + "'");
+    if (value.empty() || value.find_first_not_of("0123456789") != std::string::npos || value.size() > 9) {
+      fail("'" + value + "' is not a positive integer");
+    }
+    const int64_t number = std::stoll(value);
+    if (number < 1) fail("'" + value + "' is not a positive integer");
+    for (const auto& [seen, v] : spec.changes) {
+      if (seen == key) fail("'" + key + "' given twice");
+    }
+    spec.changes.emplace_back(key, number);
+    start = end + 1;
+  }
+  return spec;
+}
+
+FamilyConfig student_config(const FamilyConfig& teacher, const StudentSpec& spec) {
+  FamilyConfig student = teacher;
+  for (const auto& [key, value] : spec.changes) {
+    (key == "latent" ? student.latent : key == "hidden" ? student.hidden : student.channels) = value;
+  }
+  return student;
+}
 
 int64_t Job::total_models() const {
   int64_t total = 0;

@@ -79,7 +79,29 @@ struct ReduceConfig {
   int64_t probe_images_per_class = 100;  // latent_mean's fixed probe images
   int64_t mi_neighbours = 3;           // KSG k
   int64_t mi_components = 4;           // principal components the MI estimate sees
+  // Bayesian-distillation priors (DESIGN.md section 6, seed 004).
+  int64_t prior_rank = 8;              // r of Σ = D + F Fᵀ
+  double prior_shrinkage = 0.1;        // D toward the pooled variance
+  double prior_floor = 1e-8;           // lower bound of D
+  int64_t prior_min_members = 16;      // models of one init group a node needs for a prior
+  std::string prior_order = "density_ratio";   // which units φ removes first
+  std::vector<std::string> prior_students;     // "family:key=value[,key=value]", e.g. "linear_ae:latent=8"
+  std::vector<int64_t> prior_teachers;         // model ids that get single-teacher Laplace and SWAG posteriors
+  double prior_laplace_precision = 1.0;        // Laplace: precision of the N(0, λ⁻¹ I) prior under the likelihood
 };
+
+// A student structure of [reduce] prior_students: the teacher family's configuration with some
+// structure keys narrowed (latent, hidden, channels).
+struct StudentSpec {
+  std::string family;
+  std::vector<std::pair<std::string, int64_t>> changes;  // in the order written
+  std::string name;                                      // "latent=8,channels=4": the text after "family:"
+};
+
+// Throws JobError naming the entry for a malformed text or a key alignment cannot change.
+StudentSpec parse_student_spec(const std::string& text);
+// The teacher's configuration with the spec's changes applied.
+FamilyConfig student_config(const FamilyConfig& teacher, const StudentSpec& spec);
 
 struct ProbeConfig {
   std::vector<double> proportions_a;   // class proportions of dataset A (length K); empty = uniform

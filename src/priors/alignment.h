@@ -47,11 +47,44 @@ struct AlignedGaussian {
 // axis gets `block` shorter.
 AlignedGaussian remove_unit(const LowRankGaussian& g, const Layout& layout, const UnitSlices& unit, int64_t j);
 
-// The φ sequence that takes a layered structure (widths n_1 ... n_L, input and output included) to a
-// student's of the same depth: φ(t) once for every unit layer t has beyond the student's, layer by
-// layer (seed 004's example (10, 6, 7, 10) -> (10, 4, 6, 10) gives φ(2), φ(2), φ(3); layers count from
-// 1). Throws ReduceError naming the layer when the student is wider there, the input or output widths
-// differ, or the depths differ (removing whole layers, seed 004's ψ, is not offered).
-std::vector<int> unit_removals(const std::vector<int64_t>& teacher, const std::vector<int64_t>& student);
+// One step of an alignment sequence: φ(layer) removes a unit of that layer, ψ(layer) removes the
+// square matrix U_layer (layers count from 1, the input is layer 1; U_t maps layer t-1 to layer t).
+struct AlignmentStep {
+  bool remove_layer = false;  // ψ; else φ
+  int layer = 0;
+};
+
+// Seed 004's theorem: a student (n_1 ... n_T) is reachable from a teacher (n'_1 ... n'_L) when the
+// input and output widths agree, T <= L (T >= 3 when T < L), n_t <= n'_t for the hidden layers both
+// keep and n_{T-1} <= n'_t for the teacher's extra hidden layers t = T .. L-1. The sequence: φ down to
+// the student's widths layer by layer, φ of every extra layer down to n_{T-1} (its matrix becomes
+// square), then ψ of the extra layers from the top. The seed's example (10, 6, 7, 10) -> (10, 4, 6, 10)
+// gives φ(2), φ(2), φ(3); (10, 100, 50, 1) -> (10, 50, 1) gives 50 x φ(2), then ψ(3). Throws
+// ReduceError naming the layer that cannot be reached.
+std::vector<AlignmentStep> alignment_steps(const std::vector<int64_t>& teacher, const std::vector<int64_t>& student);
+
+// A fully connected network n_1 -> ... -> n_L: tensors "layer<t>.weight" [n_t, n_{t-1}] and, with
+// bias, "layer<t>.bias" [n_t], for t = 2 .. L, in that order (seed 004's f = σ ∘ U_L ∘ ... ∘ σ ∘ U_2 x).
+struct LayeredNetwork {
+  std::vector<int64_t> widths;
+  bool bias = false;
+  std::string activation = "relu";
+};
+Layout layered_layout(const LayeredNetwork& net);
+
+// ψ(t): U_t is square; condition it on the identity (and its bias on 0) and renumber the layers above.
+// Needs an idempotent activation (σ ∘ σ = σ: relu, identity); throws ReduceError naming it otherwise.
+//   p(v | D) = N(m_v + Σ_{v,v̄} Σ_{v̄,v̄}⁻¹ (i - m_v̄), Σ_{v,v} - Σ_{v,v̄} Σ_{v̄,v̄}⁻¹ Σ_{v̄,v})   (seed 004)
+AlignedGaussian remove_layer(const LowRankGaussian& g, const Layout& layout, int t, const std::string& activation);
+
+struct AlignedPrior {
+  LowRankGaussian gaussian;
+  Layout layout;
+  std::vector<std::string> steps;  // "phi(2, 13)", "psi(3)", ... in the order applied (indices as they were then)
+};
+
+// The teacher's Gaussian through alignment_steps, units picked by `order` (priors/orders.h).
+AlignedPrior align_layered(const LowRankGaussian& teacher_gaussian, const LayeredNetwork& teacher, const LayeredNetwork& student,
+                           const std::string& order, uint64_t seed);
 
 }  // namespace genzoo::priors

@@ -186,6 +186,45 @@ double LowRankGaussian::log_density(const std::vector<double>& x) const {
   return -0.5 * (quadratic + log_det + static_cast<double>(p) * kLog2Pi);
 }
 
+std::vector<double> precision_diagonal(const LowRankGaussian& g) {
+  const int64_t p = g.size(), r = g.rank;
+  std::vector<double> out(p);
+  const std::vector<double> l = r > 0 ? capacitance_factor(g, nullptr) : std::vector<double>();
+  const std::vector<double> l_inv = r > 0 ? lower_inverse(l, r) : std::vector<double>();
+  for (int64_t i = 0; i < p; ++i) {
+    double correction = 0.0;
+    for (int64_t k = 0; k < r; ++k) {
+      double s = 0.0;
+      for (int64_t q = 0; q <= k; ++q) s += l_inv[k * r + q] * g.factor[i * r + q];
+      correction += s * s;
+    }
+    out[i] = 1.0 / g.diag[i] - correction / (g.diag[i] * g.diag[i]);
+  }
+  return out;
+}
+
+std::vector<double> principal_variance_shares(const LowRankGaussian& g) {
+  const int64_t p = g.size(), r = g.rank;
+  std::vector<double> out(p, 0.0);
+  if (r == 0) return out;
+  // Fᵀ F = V diag(σ²) Vᵀ; the top direction of F Fᵀ is u₁ = F v₁ / σ₁, so σ₁² U_i1² = (F v₁)_i².
+  std::vector<double> gram(r * r, 0.0);
+  for (int64_t i = 0; i < p; ++i)
+    for (int64_t a = 0; a < r; ++a)
+      for (int64_t b = 0; b < r; ++b) gram[a * r + b] += g.factor[i * r + a] * g.factor[i * r + b];
+  std::vector<double> values, vectors;
+  symmetric_eigen(gram, r, values, vectors);
+  for (int64_t i = 0; i < p; ++i) {
+    double projection = 0.0, variance = g.diag[i];
+    for (int64_t k = 0; k < r; ++k) {
+      projection += g.factor[i * r + k] * vectors[k * r];
+      variance += g.factor[i * r + k] * g.factor[i * r + k];
+    }
+    out[i] = projection * projection / variance;
+  }
+  return out;
+}
+
 LowRankGaussian isotropic(std::vector<double> mean, double variance) {
   LowRankGaussian g;
   g.diag.assign(mean.size(), variance);
@@ -248,8 +287,38 @@ LowRankGaussian condition(const LowRankGaussian& g, const std::vector<int64_t>& 
   return out;
 }
 
+std::vector<double> shifted_gram(const std::vector<const float*>& members, int64_t size, const std::vector<double>& shift) {
+  const int64_t n = static_cast<int64_t>(members.size());
+  std::vector<double> gram(n * n, 0.0), a_row(size);
+  for (int64_t a = 0; a < n; ++a) {
+    for (int64_t i = 0; i < size; ++i) a_row[i] = members[a][i] - shift[i];
+    for (int64_t b = 0; b <= a; ++b) {
+      double s = 0.0;
+      for (int64_t i = 0; i < size; ++i) s += a_row[i] * (members[b][i] - shift[i]);
+      gram[a * n + b] = gram[b * n + a] = s;
+    }
+  }
+  return gram;
+}
+
+std::vector<double> centred_gram(const std::vector<double>& gram, int64_t n, const std::vector<int64_t>& subset) {
+  const int64_t s = static_cast<int64_t>(subset.size());
+  std::vector<double> out(s * s), row_mean(s, 0.0);
+  double total = 0.0;
+  for (int64_t a = 0; a < s; ++a) {
+    for (int64_t b = 0; b < s; ++b) row_mean[a] += gram[subset[a] * n + subset[b]];
+    total += row_mean[a];
+    row_mean[a] /= static_cast<double>(s);
+  }
+  total /= static_cast<double>(s) * static_cast<double>(s);
+  // (x_a - x̄)ᵀ(x_b - x̄) = G_ab - r_a - r_b + t with r the row means and t the mean of the subset's G.
+  for (int64_t a = 0; a < s; ++a)
+    for (int64_t b = 0; b < s; ++b) out[a * s + b] = gram[subset[a] * n + subset[b]] - row_mean[a] - row_mean[b] + total;
+  return out;
+}
+
 LowRankGaussian fit_members(const std::vector<const float*>& members, int64_t size, int64_t rank, double shrinkage,
-                            double diag_floor) {
+                            double diag_floor, const std::vector<double>* centred) {
   const int64_t n = static_cast<int64_t>(members.size()), p = size;
   if (n < 1) throw ReduceError("prior: a node without members");
   if (rank < 0 || (rank > 0 && rank >= n)) {
@@ -260,6 +329,10 @@ LowRankGaussian fit_members(const std::vector<const float*>& members, int64_t si
     throw ReduceError("prior: shrinkage " + std::to_string(shrinkage) + " outside [0, 1]");
   }
   if (!(diag_floor > 0.0)) throw ReduceError("prior: diagonal floor " + std::to_string(diag_floor) + " must be positive");
+  if (centred && static_cast<int64_t>(centred->size()) != n * n) {
+    throw ReduceError("prior: a Gram matrix of " + std::to_string(centred->size()) + " values for " + std::to_string(n) +
+                      " members");
+  }
   LowRankGaussian g;
   g.rank = rank;
   g.mean.assign(p, 0.0);
@@ -275,20 +348,15 @@ LowRankGaussian fit_members(const std::vector<const float*>& members, int64_t si
   if (rank > 0) {
     // Principal deviations from the n x n Gram matrix of the centred members: with Xc = U S Vᵀ,
     // F = V_r S_r / sqrt(n - 1) = Xcᵀ U_r / sqrt(n - 1), so F Fᵀ is the rank-r part of S.
-    std::vector<double> gram(n * n, 0.0);
-    for (int64_t a = 0; a < n; ++a) {
-      for (int64_t b = 0; b <= a; ++b) {
-        double s = 0.0;
-        for (int64_t i = 0; i < p; ++i) s += (members[a][i] - g.mean[i]) * (members[b][i] - g.mean[i]);
-        gram[a * n + b] = gram[b * n + a] = s;
-      }
-    }
     std::vector<double> values, vectors;
-    symmetric_eigen(gram, n, values, vectors);
+    symmetric_eigen(centred ? *centred : shifted_gram(members, p, g.mean), n, values, vectors);
     const double scale = 1.0 / std::sqrt(dof);
     for (int64_t a = 0; a < n; ++a) {
       const float* m = members[a];
       for (int64_t k = 0; k < rank; ++k) {
+        // A direction without variance (eigenvalue at rounding level) contributes nothing: its
+        // eigenvector is arbitrary, and the floor on D covers it.
+        if (!(values[k] > 1e-12 * std::max(values[0], 0.0)) || !(values[k] > 0.0)) continue;
         const double w = vectors[a * n + k] * scale;
         if (w == 0.0) continue;
         for (int64_t i = 0; i < p; ++i) g.factor[i * rank + k] += (m[i] - g.mean[i]) * w;

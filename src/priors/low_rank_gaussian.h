@@ -26,6 +26,14 @@ struct LowRankGaussian {
   void check() const;
 };
 
+// diag Σ⁻¹ by Woodbury: (Σ⁻¹)_ii = 1/D_i - ‖L⁻¹ F_iᵀ / D_i‖² with L Lᵀ = I + Fᵀ D⁻¹ F. O(P r²).
+std::vector<double> precision_diagonal(const LowRankGaussian& g);
+
+// Per coordinate, the share of its variance Σ_ii along the top principal direction of F Fᵀ:
+// q_i = σ₁² U_i1² / Σ_ii with F = U diag(σ) Vᵀ (Belsley's variance-decomposition proportion for the
+// largest condition index; all 0 for rank 0). O(P r² + r³).
+std::vector<double> principal_variance_shares(const LowRankGaussian& g);
+
 // N(m, σ² I): the isotropic baseline a node's prior must beat.
 LowRankGaussian isotropic(std::vector<double> mean, double variance);
 
@@ -43,9 +51,17 @@ LowRankGaussian condition(const LowRankGaussian& g, const std::vector<int64_t>& 
 // The members' Gaussian: m = their mean, F = the top-r principal deviations (F Fᵀ = the rank-r part of
 // the sample covariance S = Xcᵀ Xc / (n - 1)), D = (1 - shrinkage) diag(S - F Fᵀ) + shrinkage v̄ with v̄
 // the mean variance over all coordinates (shrunk toward the pooled variance), floored at diag_floor.
-// members: n rows of P floats. Throws ReduceError for r >= n, n < 2 (unless r = 0), a
-// shrinkage outside [0, 1] or a non-positive floor. Cost O(n² P + n³); memory O(P r).
+// members: n rows of P floats; centred: their centred Gram matrix [n, n] when the caller has it
+// (centred_gram), else it is computed. Throws ReduceError for r >= n, n < 2 (unless r = 0), a
+// shrinkage outside [0, 1] or a non-positive floor. Cost O(n² P + n³) (O(n r P + n³) given the
+// Gram); memory O(P r).
 LowRankGaussian fit_members(const std::vector<const float*>& members, int64_t size, int64_t rank, double shrinkage,
-                            double diag_floor);
+                            double diag_floor, const std::vector<double>* centred = nullptr);
+
+// G_ab = (x_a - s)ᵀ (x_b - s) over the members' rows [n, P]: one O(n² P) pass per init group, from
+// which every node's centred Gram follows in O(n²).
+std::vector<double> shifted_gram(const std::vector<const float*>& members, int64_t size, const std::vector<double>& shift);
+// The Gram matrix of the rows `subset` of a shifted Gram [n, n], centred on the subset's own mean.
+std::vector<double> centred_gram(const std::vector<double>& gram, int64_t n, const std::vector<int64_t>& subset);
 
 }  // namespace genzoo::priors

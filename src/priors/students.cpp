@@ -8,6 +8,7 @@
 #include "common/rng.h"
 #include "job/job.h"
 #include "models/family.h"
+#include "priors/orders.h"
 
 namespace genzoo::priors {
 
@@ -19,25 +20,7 @@ UnitKind kind(std::string name, UnitSlices slices, int64_t teacher, int64_t stud
   return {std::move(name), std::move(slices), teacher, student};
 }
 
-// -½ m_Sᵀ Σ_S⁻¹ m_S: log N(0 | m_S, Σ_S) - log N(m_S | m_S, Σ_S).
-double log_density_ratio(const LowRankGaussian& g, const std::vector<int64_t>& unit) {
-  const LowRankGaussian s = marginal(g, unit);
-  std::vector<double> zero(s.size(), 0.0);
-  return s.log_density(zero) - s.log_density(s.mean);
-}
-
-std::vector<int64_t> unit_weights(const Layout& layout, const UnitSlices& slices, int64_t j) {
-  std::vector<TensorSlice> all = slices.entering;
-  all.insert(all.end(), slices.leaving.begin(), slices.leaving.end());
-  return slices_indices(layout, all, j);
-}
-
 }  // namespace
-
-const std::vector<std::string>& removal_orders() {
-  static const std::vector<std::string> orders = {"last", "random", "density_ratio"};
-  return orders;
-}
 
 std::vector<UnitKind> unit_kinds(const FamilyConfig& teacher, const FamilyConfig& student) {
   if (teacher.name != student.name) {
@@ -91,23 +74,12 @@ std::vector<UnitKind> unit_kinds(const FamilyConfig& teacher, const FamilyConfig
 
 AlignedPrior align(const LowRankGaussian& teacher, const FamilyConfig& teacher_config, const FamilyConfig& student_config,
                    const std::string& order, uint64_t seed) {
-  if (std::find(removal_orders().begin(), removal_orders().end(), order) == removal_orders().end()) {
-    throw ReduceError("alignment: unknown removal order '" + order + "' (known: last, random, density_ratio)");
-  }
+  check_removal_order(order);
   AlignedPrior out{teacher, find_family(teacher_config.name).layout(teacher_config), {}};
   Rng rng(seed);
   for (const UnitKind& unit : unit_kinds(teacher_config, student_config)) {
     for (int64_t count = unit.teacher_count; count > unit.student_count; --count) {
-      int64_t j = count - 1;
-      if (order == "random") {
-        j = std::min<int64_t>(count - 1, static_cast<int64_t>(rng.uniform() * static_cast<double>(count)));
-      } else if (order == "density_ratio") {
-        double best = -std::numeric_limits<double>::infinity();
-        for (int64_t candidate = 0; candidate < count; ++candidate) {
-          const double ratio = log_density_ratio(out.gaussian, unit_weights(out.layout, unit.slices, candidate));
-          if (ratio > best) best = ratio, j = candidate;
-        }
-      }
+      const int64_t j = pick_unit(order, out.gaussian, out.layout, unit.slices, count, rng);
       AlignedGaussian next = remove_unit(out.gaussian, out.layout, unit.slices, j);
       out.gaussian = std::move(next.gaussian);
       out.layout = std::move(next.layout);

@@ -28,19 +28,9 @@ struct UnitKind {
 // key when the families differ, the student is wider, or it differs in a key alignment cannot change.
 std::vector<UnitKind> unit_kinds(const FamilyConfig& teacher, const FamilyConfig& student);
 
-// Orders of removal (seed 004): "last" (the highest index), "random" (seeded), "density_ratio" (the
-// unit whose weights' posterior density ratio p(0) / p(m) is largest, i.e. whose mean is nearest to
-// zero in the posterior's own metric: log ratio = -½ m_Sᵀ Σ_S⁻¹ m_S over the unit's weights S).
-const std::vector<std::string>& removal_orders();
 
-struct AlignedPrior {
-  LowRankGaussian gaussian;
-  Layout layout;
-  std::vector<std::string> steps;  // "phi(code, 13)", ... in the order applied (indices as they were then)
-};
-
-// The student's prior: teacher's Gaussian through the φ sequence. Throws ReduceError for an unknown
-// order (naming the known ones) or when the result's layout is not the student family's layout.
+// The student's prior: teacher's Gaussian through the φ sequence, units picked by `order`
+// (priors/orders.h). Throws ReduceError for an unknown order (naming the known ones) or when the result's layout is not the student family's layout.
 AlignedPrior align(const LowRankGaussian& teacher, const FamilyConfig& teacher_config, const FamilyConfig& student_config,
                    const std::string& order, uint64_t seed);
 

@@ -1,6 +1,7 @@
 // Tests for src/priors/alignment.cpp: φ against the dense conditional-then-marginal formula of seed 004
 // on a small two-layer model, its layouts, the order independence of removals, and the seed's example.
 #include "priors/alignment.h"
+#include "priors/orders.h"
 
 #include <gtest/gtest.h>
 
@@ -99,21 +100,160 @@ TEST(Alignment, RemovalsCommute) {
   }
 }
 
-// Seed 004: teacher (10, 6, 7, 10), student (10, 4, 6, 10): τ1 = (φ(2), φ(2), φ(3)).
-TEST(Alignment, TheSeedsExampleSequence) {
-  EXPECT_EQ(priors::unit_removals({10, 6, 7, 10}, {10, 4, 6, 10}), (std::vector<int>{2, 2, 3}));
-  EXPECT_TRUE(priors::unit_removals({784, 16, 784}, {784, 16, 784}).empty());
+std::string text(const std::vector<priors::AlignmentStep>& steps) {
+  std::string out;
+  for (const auto& step : steps) out += (out.empty() ? "" : " ") + std::string(step.remove_layer ? "psi" : "phi") + std::to_string(step.layer);
+  return out;
+}
+
+// Seed 004: teacher (10, 6, 7, 10), student (10, 4, 6, 10): τ1 = (φ(2), φ(2), φ(3)); the thesis's
+// (10, 100, 50, 1) -> (10, 50, 1): φ(2) fifty times, then ψ(3).
+TEST(Alignment, TheSeedsExampleSequences) {
+  EXPECT_EQ(text(priors::alignment_steps({10, 6, 7, 10}, {10, 4, 6, 10})), "phi2 phi2 phi3");
+  EXPECT_TRUE(priors::alignment_steps({784, 16, 784}, {784, 16, 784}).empty());
+  std::string expected;
+  for (int i = 0; i < 50; ++i) expected += "phi2 ";
+  EXPECT_EQ(text(priors::alignment_steps({10, 100, 50, 1}, {10, 50, 1})), expected + "psi3");
+  // Two extra layers: both narrowed to the last hidden width, removed from the top.
+  EXPECT_EQ(text(priors::alignment_steps({4, 3, 4, 3, 2}, {4, 3, 2})), "phi3 psi4 psi3");
 }
 
 TEST(Alignment, UnreachableStudentsAreRefusedNamingTheLayer) {
-  try {
-    priors::unit_removals({10, 6, 7, 10}, {10, 4, 8, 10});
-    FAIL() << "a wider student layer was accepted";
-  } catch (const ReduceError& e) {
-    EXPECT_NE(std::string(e.what()).find("layer 3"), std::string::npos) << e.what();
+  const auto refused = [](const std::vector<int64_t>& teacher, const std::vector<int64_t>& student, const std::string& needle) {
+    try {
+      priors::alignment_steps(teacher, student);
+      ADD_FAILURE() << "accepted";
+    } catch (const ReduceError& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  refused({10, 6, 7, 10}, {10, 4, 8, 10}, "layer 3");
+  refused({10, 6, 10}, {10, 6, 6, 10}, "more than its teacher");
+  refused({10, 6, 10}, {12, 6, 10}, "input");
+  refused({10, 100, 40, 1}, {10, 50, 1}, "layer 3");  // the extra layer is narrower than n_{T-1}
+  refused({10, 6, 6, 1}, {10, 1}, "at least 3");
+}
+
+// Σ as a dense matrix, and its conditional N(μ, Ξ) on x_A = a (seed 004's formulas, by Gauss-Jordan).
+std::vector<double> dense_covariance(const LowRankGaussian& g) {
+  const int64_t p = g.size();
+  std::vector<double> c(p * p);
+  for (int64_t i = 0; i < p; ++i)
+    for (int64_t j = 0; j < p; ++j) c[i * p + j] = g.covariance(i, j);
+  return c;
+}
+
+std::vector<double> solve_dense(std::vector<double> a, int64_t n, std::vector<double> b, int64_t columns) {
+  for (int64_t col = 0; col < n; ++col) {
+    int64_t pivot = col;
+    for (int64_t r = col + 1; r < n; ++r) if (std::fabs(a[r * n + col]) > std::fabs(a[pivot * n + col])) pivot = r;
+    for (int64_t k = 0; k < n; ++k) std::swap(a[col * n + k], a[pivot * n + k]);
+    for (int64_t k = 0; k < columns; ++k) std::swap(b[col * columns + k], b[pivot * columns + k]);
+    for (int64_t r = 0; r < n; ++r) {
+      if (r == col) continue;
+      const double f = a[r * n + col] / a[col * n + col];
+      for (int64_t k = 0; k < n; ++k) a[r * n + k] -= f * a[col * n + k];
+      for (int64_t k = 0; k < columns; ++k) b[r * columns + k] -= f * b[col * columns + k];
+    }
   }
-  EXPECT_THROW(priors::unit_removals({10, 6, 10}, {10, 6, 6, 10}), ReduceError);
-  EXPECT_THROW(priors::unit_removals({10, 6, 10}, {12, 6, 10}), ReduceError);
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t k = 0; k < columns; ++k) b[r * columns + k] /= a[r * n + r];
+  return b;
+}
+
+// ψ on a bias-free net 3 -> 2 -> 2 -> 2 (U_3 square) against the dense conditional on U_3 = I.
+TEST(Alignment, PsiIsTheDenseConditionalOnTheIdentity) {
+  const priors::LayeredNetwork net{{3, 2, 2, 2}, false, "relu"};
+  const Layout layout = priors::layered_layout(net);
+  const LowRankGaussian g = random_gaussian(layout_size(layout), 2, 21);
+  const priors::AlignedGaussian out = priors::remove_layer(g, layout, 3, "relu");
+  ASSERT_EQ(out.layout.size(), 2u);
+  EXPECT_EQ(out.layout[0].name, "layer2.weight");
+  EXPECT_EQ(out.layout[1].name, "layer3.weight");  // U_4 moved down
+  const ParamLayout& u3 = find_param(layout, "layer3.weight");
+  std::vector<int64_t> fixed, rest;
+  std::vector<double> values;
+  for (int64_t i = 0; i < g.size(); ++i) {
+    if (i >= u3.offset && i < u3.offset + 4) {
+      fixed.push_back(i);
+      values.push_back((i - u3.offset) % 3 == 0 ? 1.0 : 0.0);  // [1 0; 0 1] row-major
+    } else {
+      rest.push_back(i);
+    }
+  }
+  const std::vector<double> sigma = dense_covariance(g);
+  const int64_t na = static_cast<int64_t>(fixed.size()), nb = static_cast<int64_t>(rest.size());
+  std::vector<double> saa(na * na), sab(na * nb), delta(na);
+  for (int64_t a = 0; a < na; ++a) {
+    delta[a] = values[a] - g.mean[fixed[a]];
+    for (int64_t b = 0; b < na; ++b) saa[a * na + b] = sigma[fixed[a] * g.size() + fixed[b]];
+    for (int64_t b = 0; b < nb; ++b) sab[a * nb + b] = sigma[fixed[a] * g.size() + rest[b]];
+  }
+  const std::vector<double> w = solve_dense(saa, na, delta, 1), x = solve_dense(saa, na, sab, nb);
+  ASSERT_EQ(out.gaussian.size(), nb);
+  for (int64_t b = 0; b < nb; ++b) {
+    double mu = g.mean[rest[b]];
+    for (int64_t a = 0; a < na; ++a) mu += sab[a * nb + b] * w[a];
+    EXPECT_NEAR(out.gaussian.mean[b], mu, 1e-10) << b;
+    for (int64_t c = 0; c < nb; ++c) {
+      double xi = sigma[rest[b] * g.size() + rest[c]];
+      for (int64_t a = 0; a < na; ++a) xi -= sab[a * nb + b] * x[a * nb + c];
+      EXPECT_NEAR(out.gaussian.covariance(b, c), xi, 1e-10) << b << "," << c;
+    }
+  }
+}
+
+TEST(Alignment, PsiNeedsASquareLayerAndAnIdempotentActivation) {
+  const priors::LayeredNetwork net{{3, 2, 2, 2}, true, "relu"};
+  const Layout layout = priors::layered_layout(net);
+  const LowRankGaussian g = random_gaussian(layout_size(layout), 1, 4);
+  EXPECT_THROW(priors::remove_layer(g, layout, 2, "relu"), ReduceError);  // U_2 is 2 x 3
+  try {
+    priors::remove_layer(g, layout, 3, "sigmoid");
+    FAIL() << "psi under sigmoid was accepted";
+  } catch (const ReduceError& e) {
+    EXPECT_NE(std::string(e.what()).find("idempotent"), std::string::npos) << e.what();
+  }
+  const priors::AlignedGaussian out = priors::remove_layer(g, layout, 3, "identity");
+  EXPECT_EQ(out.gaussian.size(), g.size() - 6);  // U_3 (4) and its bias (2)
+}
+
+// φ and ψ on disjoint weights commute: φ(2) then ψ(4) equals ψ(4) then φ(2) on (4, 5, 3, 3, 2).
+TEST(Alignment, PhiThenPsiEqualsPsiThenPhi) {
+  const priors::LayeredNetwork net{{4, 5, 3, 3, 2}, true, "relu"};
+  const Layout layout = priors::layered_layout(net);
+  const LowRankGaussian g = random_gaussian(layout_size(layout), 3, 17);
+  const priors::UnitSlices unit{{{"layer2.weight", 0}, {"layer2.bias", 0}}, {{"layer3.weight", 1}}};
+  const priors::AlignedGaussian phi = priors::remove_unit(g, layout, unit, 1);
+  const priors::AlignedGaussian phi_psi = priors::remove_layer(phi.gaussian, phi.layout, 4, "relu");
+  const priors::AlignedGaussian psi = priors::remove_layer(g, layout, 4, "relu");
+  const priors::AlignedGaussian psi_phi = priors::remove_unit(psi.gaussian, psi.layout, unit, 1);
+  ASSERT_EQ(phi_psi.gaussian.size(), psi_phi.gaussian.size());
+  for (size_t i = 0; i < phi_psi.layout.size(); ++i) {
+    EXPECT_EQ(phi_psi.layout[i].name, psi_phi.layout[i].name);
+    EXPECT_EQ(phi_psi.layout[i].shape, psi_phi.layout[i].shape);
+  }
+  for (int64_t i = 0; i < phi_psi.gaussian.size(); ++i) {
+    EXPECT_NEAR(phi_psi.gaussian.mean[i], psi_phi.gaussian.mean[i], 1e-10);
+    for (int64_t j = 0; j < phi_psi.gaussian.size(); ++j)
+      EXPECT_NEAR(phi_psi.gaussian.covariance(i, j), psi_phi.gaussian.covariance(i, j), 1e-10);
+  }
+}
+
+// A small MLP teacher (6, 8, 4, 2) aligned to (6, 4, 2) under every order: the student's layout, a
+// valid Gaussian, the sequence in the seed's notation.
+TEST(Alignment, SmallMlpAlignsUnderEveryOrder) {
+  const priors::LayeredNetwork teacher{{6, 8, 4, 2}, true, "relu"}, student{{6, 4, 2}, true, "relu"};
+  const LowRankGaussian g = random_gaussian(layout_size(priors::layered_layout(teacher)), 2, 9);
+  for (const std::string& order : priors::removal_orders()) {
+    const priors::AlignedPrior out = priors::align_layered(g, teacher, student, order, 3);
+    EXPECT_EQ(out.gaussian.size(), layout_size(priors::layered_layout(student))) << order;
+    ASSERT_EQ(out.steps.size(), 5u) << order;
+    EXPECT_EQ(out.steps.back(), "psi(3)");
+    EXPECT_EQ(out.steps.front().substr(0, 6), "phi(2,");
+    out.gaussian.check();
+  }
+  EXPECT_THROW(priors::align_layered(g, teacher, {{6, 4, 2}, true, "tanh"}, "last", 1), ReduceError);
 }
 
 }  // namespace

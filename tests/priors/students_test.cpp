@@ -2,6 +2,7 @@
 // student family's own layout, a φ sequence equals conditioning and marginalizing all removed units at
 // once, and the orders and refusals behave.
 #include "priors/students.h"
+#include "priors/orders.h"
 
 #include <gtest/gtest.h>
 
@@ -123,7 +124,7 @@ TEST(Students, UnalignableStudentsAreRefusedNamingTheKey) {
   EXPECT_THROW(priors::unit_kinds(family("vae", 8), family("conv_ae", 8)), ReduceError);
   const FamilyConfig teacher = family("linear_ae", 4);
   const LowRankGaussian g = random_gaussian(layout_size(find_family("linear_ae").layout(teacher)), 1, 2);
-  EXPECT_THROW(priors::align(g, teacher, family("linear_ae", 2), "obd", 1), ReduceError);
+  EXPECT_THROW(priors::align(g, teacher, family("linear_ae", 2), "fisher_magic", 1), ReduceError);
 }
 
 }  // namespace
