@@ -33,6 +33,9 @@ Runner add_reduce_command(CLI::App& app) {
   cmd->add_option("--folds", options->folds, "Probe cross-validation folds (default: [reduce] folds)")->check(CLI::Range(2, 100));
   cmd->add_option("--epochs", options->epochs, "Embedding encoder steps at most (default: [reduce] epochs)")
       ->check(CLI::Range(1, 1000000));
+  cmd->add_flag("--priors-only", options->priors_only,
+               "Recompute only the priors of the existing output file (its features, embedding and dendrogram are kept); "
+               "with --config, under that job's [reduce] prior_* keys");
   cmd->add_flag("--quiet,-q", options->quiet, "No progress output");
   return [options] {
     Comm& comm = Comm::world();

@@ -4,6 +4,8 @@
 #include <boost/serialization/vector.hpp>
 
 #include <algorithm>
+#include <chrono>
+#include <optional>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -20,6 +22,8 @@
 #include "dist/comm.h"
 #include "dist/resources.h"
 #include "job/job.h"
+#include "priors/laplace.h"
+#include "priors/node_priors.h"
 #include "reduce/information.h"
 #include "store/zoo.h"
 
@@ -260,6 +264,123 @@ ReduceConfig effective_reduce_config(const ReduceConfig& job_config, const Reduc
   return config;
 }
 
+// Seed 004's single-teacher posteriors of the family's models in [reduce] prior_teachers: SWAG from
+// the stored checkpoints (when the family has them) and the diagonal Laplace approximation (not for
+// adversarial families), each aligned to the family's students like a node prior.
+std::vector<priors::PriorRecord> teacher_posteriors(const ReduceOptions& options, const Job& job, const ReduceConfig& config,
+                                                    const std::map<int64_t, const ModelRecord*>& records,
+                                                    const FamilyWeights& weights, const FamilyConfig& family) {
+  std::vector<priors::PriorRecord> out;
+  std::optional<Dataset> dataset;
+  const int64_t p = weights.param_count();
+  const auto base = [&](const ModelRecord& m, const std::string& kind) {
+    priors::PriorRecord record;
+    record.family = weights.family;
+    record.name = kind + "-m" + std::to_string(m.id);
+    record.kind = kind;
+    record.init_group = m.init_group;
+    record.model_id = m.id;
+    record.member_ids = {m.id};
+    record.proportions = m.proportions;
+    record.diag_floor = config.prior_floor;
+    record.layout = weights.layout;
+    return record;
+  };
+  const auto finish = [&](priors::PriorRecord record, const priors::LowRankGaussian& g) {
+    record.aligned = priors::align_students(g, family, config, mix_seed(job.seed, static_cast<uint64_t>(record.model_id)));
+    record.gaussian = priors::StoredGaussian::from(g);
+    out.push_back(std::move(record));
+  };
+  for (int64_t id : config.prior_teachers) {
+    const auto it = records.find(id);
+    if (it == records.end() || it->second->family != weights.family) continue;
+    const ModelRecord& m = *it->second;
+    const auto row = std::find(weights.model_ids.begin(), weights.model_ids.end(), id) - weights.model_ids.begin();
+    const float* final_weights = weights.data.data() + row * p;
+    const int64_t checkpoints = static_cast<int64_t>(weights.checkpoint_steps.size());
+    if (checkpoints > 0) {
+      std::vector<const float*> iterates;
+      for (int64_t t = 0; t < checkpoints; ++t) iterates.push_back(weights.checkpoints.data() + (row * checkpoints + t) * p);
+      iterates.push_back(final_weights);
+      finish(base(m, "swag"), priors::swag_posterior(iterates, p, config.prior_rank, config.prior_floor));
+    } else {
+      note(options, "priors: no SWAG posterior for model " + std::to_string(id) + " (" + weights.family + " stores no checkpoints)");
+    }
+    if (!priors::has_likelihood(weights.family)) {
+      note(options, "priors: no Laplace posterior for model " + std::to_string(id) + " (" + weights.family + " has no likelihood)");
+      continue;
+    }
+    if (!dataset) dataset = load_fashion_mnist(resolve_data_dir(options.data_dir.empty() ? job.data.dir : options.data_dir));
+    finish(base(m, "laplace"), priors::laplace_posterior(family, weights.layout, final_weights, dataset->train,
+                                                         m.sample_indices, config.prior_laplace_precision, m.seed));
+  }
+  return out;
+}
+
+// Node priors (and single-teacher posteriors) of every family, on rank 0: the dendrogram of the
+// family's selected embedding when it has one (root priors only otherwise), the embedding's test
+// models held out of the fits for the check.
+void compute_priors(const ReduceOptions& options, const Job& job, const ReduceConfig& config, const ZooData& zoo,
+                    const std::map<int64_t, const ModelRecord*>& records, const std::set<std::string>& families,
+                    ReduceData& data) {
+  const auto start = std::chrono::steady_clock::now();
+  data.priors.clear();
+  data.prior_checks.clear();
+  data.prior_settings = "rank = " + std::to_string(config.prior_rank) + ", shrinkage = " + fixed_text(config.prior_shrinkage, 4) +
+                        ", floor = " + general_text(config.prior_floor) + ", min_members = " +
+                        std::to_string(config.prior_min_members) + ", order = " + config.prior_order + ", students = [" +
+                        join(config.prior_students) + "]";
+  for (const std::string& family : families) {
+    const FamilyWeights& weights = zoo.weights.at(family);
+    priors::FamilyPriorInputs inputs;
+    inputs.weights = &weights;
+    inputs.records = &records;
+    for (const FamilyConfig& f : job.families) {
+      if (f.name == family && !inputs.config) inputs.config = &f;
+    }
+    inputs.num_classes = static_cast<int64_t>(zoo.attrs.classes.size());
+    inputs.seed = mix_seed(job.seed, 0x7072696f72);
+    for (const HierarchyRecord& h : data.hierarchies) {
+      if (h.family != family) continue;
+      inputs.dendrogram = &h.dendrogram;
+      inputs.leaf_ids = h.model_ids;
+    }
+    const auto selected = data.selected_features.find(family);
+    for (const EmbeddingRecord& e : data.embeddings) {
+      if (selected == data.selected_features.end() || e.family != family || e.feature != selected->second) continue;
+      for (size_t i = 0; i < e.result.model_ids.size(); ++i) {
+        if (e.result.split[i] == kSplitTest) inputs.held_out.insert(e.result.model_ids[i]);
+      }
+    }
+    priors::FamilyPriors result = priors::family_priors(inputs, config);
+    for (const std::string& text : result.notes) note(options, "priors: " + text);
+    const priors::PriorCheckRecord& check = result.check;
+    if (!check.model_ids.empty()) {
+      double versus_root = 0.0, versus_isotropic = 0.0;
+      for (size_t i = 0; i < check.model_ids.size(); ++i) {
+        versus_root += (check.log_node[i] - check.log_root[i]) / static_cast<double>(check.model_ids.size());
+        versus_isotropic += (check.log_node[i] - check.log_isotropic[i]) / static_cast<double>(check.model_ids.size());
+      }
+      note(options, "priors: " + family + " held-out check: node beats root for " + std::to_string(check.beats_root()) + "/" +
+                        std::to_string(check.model_ids.size()) + " (mean " + fixed_text(versus_root) + " nats), isotropic for " +
+                        std::to_string(check.beats_isotropic()) + "/" + std::to_string(check.model_ids.size()) + " (mean " +
+                        fixed_text(versus_isotropic) + " nats)");
+      data.prior_checks.push_back(check);
+    }
+    for (priors::PriorRecord& record : result.priors) data.priors.push_back(std::move(record));
+    if (inputs.config) {
+      for (priors::PriorRecord& record : teacher_posteriors(options, job, config, records, weights, *inputs.config)) {
+        data.priors.push_back(std::move(record));
+      }
+    }
+  }
+  for (int64_t id : config.prior_teachers) {
+    if (!records.count(id)) throw ReduceError("reduce.prior_teachers: " + options.zoo_path + " has no model " + std::to_string(id));
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  note(options, "priors: " + std::to_string(data.priors.size()) + " priors in " + fixed_text(seconds) + " s");
+}
+
 std::string utc_timestamp() {
   const std::time_t now = std::time(nullptr);
   char text[32];
@@ -310,6 +431,19 @@ ReduceData run_reduce(const ReduceOptions& options, Comm& comm) {
       not_embedded[family] = e.what();
       if (comm.rank() == 0) note(options, std::string("no embedding: ") + e.what());
     }
+  }
+
+  if (options.priors_only) {
+    if (comm.rank() != 0) return ReduceData();
+    const std::string path = reduce_output_path(options);
+    ReduceData data = read_reduce(path);
+    if (data.attrs.job_fingerprint != zoo.attrs.job_fingerprint) {
+      throw ReduceError(path + ": reduced from another zoo (job fingerprint " + data.attrs.job_fingerprint + ", " +
+                        options.zoo_path + " has " + zoo.attrs.job_fingerprint + ")");
+    }
+    compute_priors(options, job, config, zoo, records, families, data);
+    write_reduce(path, data);
+    return data;
   }
 
   // Families whose layout some probe-image vectorization applies to need the data set.
@@ -405,6 +539,7 @@ ReduceData run_reduce(const ReduceOptions& options, Comm& comm) {
     }
   }
 
+  compute_priors(options, job, config, zoo, records, families, data);
   write_reduce(reduce_output_path(options), data);
   return data;
 }

@@ -27,6 +27,9 @@ struct ReduceOptions {
   int64_t folds = 0;
   int64_t epochs = 0;
   bool quiet = false;
+  // Read the existing output file and recompute only its /priors (features, probe, embedding and
+  // hierarchy stay as they are). The file must come from this zoo (same job fingerprint).
+  bool priors_only = false;
 };
 
 // The embedding trained on all of a family's vectorizations concatenated is stored under this name

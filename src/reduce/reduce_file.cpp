@@ -2,9 +2,12 @@
 
 #include <cmath>
 #include <cstdio>
+#include <set>
 
 #include "common/error.h"
+#include "common/text.h"
 #include "store/h5.h"
+#include "store/zoo.h"
 
 namespace genzoo {
 
@@ -157,6 +160,135 @@ void write_information(const h5::Group& root, const ReduceData& data) {
   }
 }
 
+void write_gaussian(const h5::Group& group, const priors::StoredGaussian& g, const Layout& layout) {
+  const hsize_t p = static_cast<hsize_t>(g.size()), r = static_cast<hsize_t>(g.rank);
+  group.write("mean", g.mean, {}, Storage::kCompressed);
+  group.write("diag", g.diag, {}, Storage::kCompressed);
+  group.write("factor", g.factor, {p, r}, r > 0 ? Storage::kCompressed : Storage::kContiguous);
+  group.write_attribute("rank", g.rank);
+  write_layout(group, layout);
+}
+
+priors::StoredGaussian read_gaussian(const h5::Group& group, Layout& layout) {
+  priors::StoredGaussian g;
+  g.mean = read_shaped<float>(group, "mean", {kAnyExtent});
+  const hsize_t p = g.mean.size();
+  g.diag = read_shaped<float>(group, "diag", {p});
+  Dims dims;
+  g.factor = read_shaped<float>(group, "factor", {p, kAnyExtent}, &dims);
+  g.rank = static_cast<int64_t>(dims[1]);
+  layout = read_layout(group);
+  if (layout_size(layout) != static_cast<int64_t>(p)) {
+    throw group.error("a prior over " + std::to_string(p) + " weights with a layout of " + std::to_string(layout_size(layout)));
+  }
+  for (hsize_t i = 0; i < p; ++i) {
+    if (!(g.diag[i] > 0.0f) || !std::isfinite(g.diag[i])) throw group.error("diag[" + std::to_string(i) + "] is not positive");
+  }
+  return g;
+}
+
+void write_priors(const h5::Group& root, const ReduceData& data) {
+  if (data.priors.empty() && data.prior_checks.empty()) return;
+  const h5::Group priors_group = root.create_group("priors");
+  priors_group.write_attribute("settings", data.prior_settings);
+  for (const priors::PriorRecord& record : data.priors) {
+    const h5::Group group = open_or_create(priors_group, record.family).create_group(record.name);
+    write_gaussian(group, record.gaussian, record.layout);
+    group.write("member_ids", record.member_ids);
+    group.write("proportions", record.proportions);
+    std::vector<double> shape;
+    for (double q : record.proportions) shape.push_back(std::sqrt(std::max(q, 0.0)));
+    group.write("shape", shape);
+    group.write_attribute("kind", record.kind);
+    group.write_attribute("cluster", record.cluster);
+    group.write_attribute("init_group", record.init_group);
+    group.write_attribute("model_id", record.model_id);
+    group.write_attribute("shrinkage", record.shrinkage);
+    group.write_attribute("diag_floor", record.diag_floor);
+    if (record.aligned.empty()) continue;
+    const h5::Group aligned_group = group.create_group("aligned");
+    for (const priors::AlignedRecord& aligned : record.aligned) {
+      const h5::Group student = aligned_group.create_group(aligned.student);
+      write_gaussian(student, aligned.gaussian, aligned.layout);
+      student.write_attribute("student", aligned.student);
+      student.write_attribute("order", aligned.order);
+      student.write_attribute("steps", join(aligned.steps, "; "));
+    }
+  }
+  for (const priors::PriorCheckRecord& check : data.prior_checks) {
+    const h5::Group group = open_or_create(priors_group, check.family).create_group("check");
+    group.write("model_id", check.model_ids);
+    group.write("node", check.nodes);
+    group.write("log_node", check.log_node);
+    group.write("log_root", check.log_root);
+    group.write("log_isotropic", check.log_isotropic);
+    group.write_attribute("held_out", static_cast<int64_t>(check.model_ids.size()));
+    group.write_attribute("beats_root", check.beats_root());
+    group.write_attribute("beats_isotropic", check.beats_isotropic());
+  }
+}
+
+// The steps attribute: "phi(code, 13); phi(code, 2); ..." back into its steps.
+std::vector<std::string> split_steps(const std::string& text) {
+  std::vector<std::string> steps;
+  size_t start = 0;
+  while (start < text.size()) {
+    const size_t end = std::min(text.find("; ", start), text.size());
+    if (end > start) steps.push_back(text.substr(start, end - start));
+    start = end + 2;
+  }
+  return steps;
+}
+
+void read_priors(const h5::Group& root, ReduceData& data) {
+  if (!root.has("priors")) return;  // files before the priors, or a run without any
+  const h5::Group priors_group = root.open_group("priors");
+  if (priors_group.has_attribute("settings")) data.prior_settings = priors_group.read_attribute<std::string>("settings");
+  for (const std::string& family : priors_group.names()) {
+    const h5::Group family_group = priors_group.open_group(family);
+    for (const std::string& name : family_group.names()) {
+      const h5::Group group = family_group.open_group(name);
+      if (name == "check") {
+        priors::PriorCheckRecord check;
+        check.family = family;
+        check.model_ids = read_shaped<int64_t>(group, "model_id", {kAnyExtent});
+        const hsize_t n = check.model_ids.size();
+        check.nodes = read_shaped<std::string>(group, "node", {n});
+        check.log_node = read_shaped<double>(group, "log_node", {n});
+        check.log_root = read_shaped<double>(group, "log_root", {n});
+        check.log_isotropic = read_shaped<double>(group, "log_isotropic", {n});
+        data.prior_checks.push_back(std::move(check));
+        continue;
+      }
+      priors::PriorRecord record;
+      record.family = family;
+      record.name = name;
+      record.gaussian = read_gaussian(group, record.layout);
+      record.member_ids = read_shaped<int64_t>(group, "member_ids", {kAnyExtent});
+      record.proportions = read_shaped<double>(group, "proportions", {kAnyExtent});
+      record.kind = group.read_attribute<std::string>("kind");
+      record.cluster = group.read_attribute<int64_t>("cluster");
+      record.init_group = group.read_attribute<int64_t>("init_group");
+      record.model_id = group.read_attribute<int64_t>("model_id");
+      record.shrinkage = group.read_attribute<double>("shrinkage");
+      record.diag_floor = group.read_attribute<double>("diag_floor");
+      if (group.has("aligned")) {
+        const h5::Group aligned_group = group.open_group("aligned");
+        for (const std::string& student : aligned_group.names()) {
+          const h5::Group s = aligned_group.open_group(student);
+          priors::AlignedRecord aligned;
+          aligned.student = s.read_attribute<std::string>("student");
+          aligned.order = s.read_attribute<std::string>("order");
+          aligned.steps = split_steps(s.read_attribute<std::string>("steps"));
+          aligned.gaussian = read_gaussian(s, aligned.layout);
+          record.aligned.push_back(std::move(aligned));
+        }
+      }
+      data.priors.push_back(std::move(record));
+    }
+  }
+}
+
 void write_contents(const h5::Group& root, const ReduceData& data) {
   const ReduceAttributes& a = data.attrs;
   root.write_attribute("kind", std::string(kKind));
@@ -173,6 +305,7 @@ void write_contents(const h5::Group& root, const ReduceData& data) {
   write_embeddings(root, data);
   write_hierarchies(root, data);
   write_information(root, data);
+  write_priors(root, data);
 }
 
 // ---- reading
@@ -340,6 +473,7 @@ ReduceData read_reduce(const std::string& path) {
   read_embeddings(root, data);
   read_hierarchies(root, data);
   read_information(root, data);
+  read_priors(root, data);
   return data;
 }
 
@@ -422,6 +556,29 @@ std::string format_reduce_tables(const ReduceData& data) {
     std::snprintf(line, sizeof line, "  %-10s %-12s %8s  (%lld models, %lld components, k = %lld)\n", i.family.c_str(),
                   i.feature.c_str(), number(i.mi_nats).c_str(), static_cast<long long>(i.models),
                   static_cast<long long>(i.components), static_cast<long long>(i.k));
+    out += line;
+  }
+
+  if (data.priors.empty()) return out;
+  out += "\npriors N(m, D + F F^T) (" + data.prior_settings + "):\n";
+  std::map<std::string, std::map<std::string, int64_t>> kinds;  // [family][kind] -> count
+  std::map<std::string, std::set<std::string>> students;
+  for (const priors::PriorRecord& p : data.priors) {
+    ++kinds[p.family][p.kind];
+    for (const priors::AlignedRecord& a : p.aligned) students[p.family].insert(a.student);
+  }
+  for (const auto& [family, counts] : kinds) {
+    std::string text;
+    for (const auto& [kind, n] : counts) text += (text.empty() ? "" : ", ") + std::to_string(n) + " " + kind;
+    const auto s = students.find(family);
+    if (s != students.end()) text += "; aligned to " + join(std::vector<std::string>(s->second.begin(), s->second.end()));
+    std::snprintf(line, sizeof line, "  %-10s %s\n", family.c_str(), text.c_str());
+    out += line;
+  }
+  for (const priors::PriorCheckRecord& c : data.prior_checks) {
+    std::snprintf(line, sizeof line, "  %-10s held out %zu: log density under its node beats the root's for %lld, N(m, s^2 I) for %lld\n",
+                  c.family.c_str(), c.model_ids.size(), static_cast<long long>(c.beats_root()),
+                  static_cast<long long>(c.beats_isotropic()));
     out += line;
   }
   return out;

@@ -13,6 +13,14 @@
 //   /hierarchy/<family>/{linkage [N-1, 4], model_id [N], member_offsets [N], members}  average linkage on
 //       the selected feature's predicted shapes; members of merged cluster i: members[member_offsets[i]..[i+1]]
 //   /information/<family>/<feature>              attrs mi_nats, k, models, components
+//   /priors/<family>/<name>/{mean [P], diag [P], factor [P, r] float32, member_ids [n], proportions [K],
+//       shape [K] = sqrt(proportions), layout/...}  N(mean, diag(diag) + factor factorᵀ) over zoo.h5's
+//       flattened weights; attrs kind (node | swag | laplace), cluster, init_group, model_id, rank,
+//       shrinkage, diag_floor, layout_json. name: root-g<G>, c<cluster>-g<G>, swag-m<id>, laplace-m<id>
+//   /priors/<family>/<name>/aligned/<student>/{mean, diag, factor, layout/...}  attrs order, steps
+//       (the φ/ψ sequence, "; "-separated), student (e.g. "latent=8"): the prior in the student's own layout
+//   /priors/<family>/check/{model_id, node, log_node, log_root, log_isotropic}  held-out models'
+//       log densities; attrs held_out, beats_root, beats_isotropic
 #pragma once
 
 #include <cstdint>
@@ -20,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "priors/node_priors.h"
 #include "reduce/embedding.h"
 #include "reduce/hierarchy.h"
 #include "reduce/probe.h"
@@ -70,6 +79,9 @@ struct ReduceData {
   std::map<std::string, std::string> not_embedded;                       // [family] -> why not
   std::vector<HierarchyRecord> hierarchies;
   std::vector<InformationRecord> information;
+  std::vector<priors::PriorRecord> priors;
+  std::vector<priors::PriorCheckRecord> prior_checks;
+  std::string prior_settings;  // the prior_* keys the priors were computed with (/priors attr settings)
 };
 
 // Writes via "<path>.tmp-<pid>" and a rename; nothing is left behind on failure (StorageError).

@@ -13,6 +13,15 @@
 
 namespace genzoo {
 
+namespace h5 {
+class Group;
+}
+
+// A layout as zoo.h5 stores it: group "layout" of owner (name, role, offset, numel, shape CSR) and
+// attribute layout_json; readers check every numel against its shape.
+void write_layout(const h5::Group& owner, const Layout& layout);
+Layout read_layout(const h5::Group& owner);
+
 constexpr int kSchemaVersion = 1;
 constexpr int64_t kSampleImagePixels = kImagePixels;
 constexpr int64_t kInterpolationImages = 8;

@@ -205,7 +205,7 @@ std::vector<int64_t> csr_offsets(const Rows& rows, RowSize row_size) {
   return offsets;
 }
 
-void write_layout(const h5::Group& owner, const Layout& layout) {
+void write_layout_group(const h5::Group& owner, const Layout& layout) {
   const h5::Group group = owner.create_group("layout");
   std::vector<std::string> names, roles;
   std::vector<int64_t> offsets, numels, shapes;
@@ -264,7 +264,7 @@ void write_weights(const h5::Group& root, const ZooData& zoo, Storage storage) {
     const h5::Group group = weights_group.create_group(family);
     group.write("model_id", weights.model_ids);
     group.write("data", weights.data, {rows, params}, storage);
-    write_layout(group, weights.layout);
+    write_layout_group(group, weights.layout);
     if (weights.samples_per_model > 0) {
       if (!samples_group) samples_group.emplace(root.create_group("samples"));
       const h5::Group images = samples_group->create_group(family);
@@ -287,7 +287,7 @@ void write_weights(const h5::Group& root, const ZooData& zoo, Storage storage) {
 void write_featurenet(const h5::Group& root, const FeatureNetRecord& net) {
   const h5::Group group = root.create_group("featurenet");
   group.write("weights", net.weights, {}, Storage::kCompressed);
-  write_layout(group, net.layout);
+  write_layout_group(group, net.layout);
   group.write_attribute("test_accuracy", net.test_accuracy);
   group.write_attribute("embedding_dim", net.embedding_dim);
   const hsize_t centroids = centroid_count(net), dim = net.embedding_dim;
@@ -325,7 +325,7 @@ std::vector<std::vector<T>> read_csr(const h5::Group& group, const std::string& 
   return split;
 }
 
-Layout read_layout(const h5::Group& owner) {
+Layout read_layout_group(const h5::Group& owner) {
   const h5::Group group = owner.open_group("layout");
   const std::vector<std::string> names = read_shaped<std::string>(group, "name", {kAnyExtent});
   const hsize_t count = names.size();
@@ -396,7 +396,7 @@ std::map<std::string, FamilyWeights> read_weights(const h5::Group& root) {
     const h5::Group group = weights_group.open_group(family);
     FamilyWeights weights;
     weights.family = family;
-    weights.layout = read_layout(group);
+    weights.layout = read_layout_group(group);
     weights.model_ids = read_shaped<int64_t>(group, "model_id", {kAnyExtent});
     const hsize_t rows = weights.model_ids.size(), params = weights.param_count();
     weights.data = read_shaped<float>(group, "data", {rows, params});  // P_f must match the layout
@@ -433,7 +433,7 @@ std::map<std::string, FamilyWeights> read_weights(const h5::Group& root) {
 FeatureNetRecord read_featurenet(const h5::Group& root) {
   const h5::Group group = root.open_group("featurenet");
   FeatureNetRecord net;
-  net.layout = read_layout(group);
+  net.layout = read_layout_group(group);
   net.weights = read_shaped<float>(group, "weights", {static_cast<hsize_t>(layout_size(net.layout))});
   net.test_accuracy = group.read_attribute<double>("test_accuracy");
   net.embedding_dim = group.read_attribute<int64_t>("embedding_dim");
@@ -490,5 +490,8 @@ ZooAttributes read_attributes(const std::string& path) {
   const h5::File file = open_zoo(path);
   return read_root_attributes(file.root());
 }
+
+void write_layout(const h5::Group& owner, const Layout& layout) { write_layout_group(owner, layout); }
+Layout read_layout(const h5::Group& owner) { return read_layout_group(owner); }
 
 }  // namespace genzoo
