@@ -158,7 +158,17 @@ FamilyPriors family_priors(const FamilyPriorInputs& in, const ReduceConfig& conf
           if (it != index_of_id.end()) c.subset.push_back(it->second);
         }
         std::sort(c.subset.begin(), c.subset.end());
-        if (static_cast<int64_t>(c.subset.size()) < config.prior_min_members || !seen.insert(c.subset).second) continue;
+        if (static_cast<int64_t>(c.subset.size()) < config.prior_min_members) continue;
+        // A cluster with the same fit members as an earlier one shares its prior (the lowest cluster
+        // names it), which then also serves the held-out models under this cluster.
+        const auto same = seen.find(c.subset);
+        if (same != seen.end()) {
+          for (Candidate& earlier : candidates) {
+            if (earlier.subset == c.subset) earlier.leaves.insert(c.leaves.begin(), c.leaves.end());
+          }
+          continue;
+        }
+        seen.insert(c.subset);
         candidates.push_back(std::move(c));
       }
     }

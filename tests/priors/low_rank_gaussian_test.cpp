@@ -191,6 +191,76 @@ TEST(LowRankGaussian, ASingleMemberGivesTheFloor) {
   EXPECT_NEAR(g.log_density({0.5, -1.0}), -0.5 * (2.0 * std::log(1e-4) + 2.0 * kLog2Pi), 1e-9);
 }
 
+// A node's fit from its group's shifted Gram matrix (centred in O(n²)) equals the direct fit.
+TEST(LowRankGaussian, FitFromTheGroupsGramEqualsTheDirectFit) {
+  const int64_t n = 7, p = 11, r = 3;
+  Rng rng(8);
+  std::vector<std::vector<float>> rows(n, std::vector<float>(p));
+  for (auto& row : rows)
+    for (int64_t i = 0; i < p; ++i) row[i] = static_cast<float>(5.0 + rng.uniform());  // far from 0: centring matters
+  std::vector<const float*> all;
+  for (const auto& row : rows) all.push_back(row.data());
+  std::vector<double> shift(p, 5.5);
+  const std::vector<double> gram = priors::shifted_gram(all, p, shift);
+  const std::vector<int64_t> subset = {0, 2, 3, 5, 6};
+  std::vector<const float*> members;
+  for (int64_t a : subset) members.push_back(all[a]);
+  const std::vector<double> centred = priors::centred_gram(gram, n, subset);
+  const LowRankGaussian direct = priors::fit_members(members, p, r, 0.2, 1e-9);
+  const LowRankGaussian from_gram = priors::fit_members(members, p, r, 0.2, 1e-9, &centred);
+  for (int64_t i = 0; i < p; ++i) {
+    EXPECT_NEAR(direct.diag[i], from_gram.diag[i], 1e-9);
+    for (int64_t j = 0; j < p; ++j) EXPECT_NEAR(direct.covariance(i, j), from_gram.covariance(i, j), 1e-9);
+  }
+}
+
+// Members that are all one model: no deviation to take, so F = 0 and D = the floor, not NaN.
+TEST(LowRankGaussian, IdenticalMembersGiveTheFloorAtAnyRank) {
+  std::vector<float> model = {0.25f, -2.0f, 1.0f};
+  const LowRankGaussian g = priors::fit_members({model.data(), model.data(), model.data(), model.data()}, 3, 2, 0.1, 1e-5);
+  for (int64_t i = 0; i < 3; ++i) EXPECT_EQ(g.diag[i], 1e-5);
+  for (double f : g.factor) EXPECT_EQ(f, 0.0);
+  EXPECT_TRUE(std::isfinite(g.log_density({0.25, -2.0, 1.0})));
+}
+
+TEST(LowRankGaussian, PrecisionDiagonalIsTheDenseInversesDiagonal) {
+  for (const int64_t r : {0, 2}) {
+    const LowRankGaussian g = random_gaussian(8, r, 40 + r);
+    const Dense inv = inverse(covariance_of(g));
+    const std::vector<double> h = priors::precision_diagonal(g);
+    for (int64_t i = 0; i < g.size(); ++i) EXPECT_NEAR(h[i], inv[i][i], 1e-10 * std::fabs(inv[i][i])) << i;
+  }
+}
+
+// q_i = (F v₁)_i² / Σ_ii: the share of Var(w_i) along FFᵀ's top eigenvector, checked by power iteration.
+TEST(LowRankGaussian, PrincipalVarianceSharesFollowTheTopDirection) {
+  const LowRankGaussian g = random_gaussian(6, 2, 77);
+  std::vector<double> u(6, 1.0);
+  for (int it = 0; it < 500; ++it) {
+    std::vector<double> next(6, 0.0);
+    for (int64_t i = 0; i < 6; ++i)
+      for (int64_t j = 0; j < 6; ++j)
+        for (int64_t k = 0; k < 2; ++k) next[i] += g.factor[i * 2 + k] * g.factor[j * 2 + k] * u[j];
+    double norm = 0.0;
+    for (double v : next) norm += v * v;
+    for (int64_t i = 0; i < 6; ++i) u[i] = next[i] / std::sqrt(norm);
+  }
+  double lambda = 0.0;  // uᵀ F Fᵀ u
+  for (int64_t k = 0; k < 2; ++k) {
+    double s = 0.0;
+    for (int64_t i = 0; i < 6; ++i) s += g.factor[i * 2 + k] * u[i];
+    lambda += s * s;
+  }
+  const std::vector<double> q = priors::principal_variance_shares(g);
+  for (int64_t i = 0; i < 6; ++i) {
+    EXPECT_NEAR(q[i], lambda * u[i] * u[i] / g.covariance(i, i), 1e-9) << i;
+    EXPECT_GE(q[i], 0.0);
+    EXPECT_LE(q[i], 1.0);
+  }
+  const std::vector<double> none = priors::principal_variance_shares(random_gaussian(4, 0, 1));
+  EXPECT_EQ(none, std::vector<double>(4, 0.0));
+}
+
 TEST(LowRankGaussian, BadSettingsAreRefusedNamingThem) {
   std::vector<float> a = {0.0f}, b = {1.0f};
   try {
