@@ -260,6 +260,8 @@ const std::vector<Field>& schema() {
                  "Priors: rank r of the covariance D + F F^T (the members' top r principal deviations); below prior_min_members."),
       reduce_key("prior_shrinkage", &ReduceConfig::prior_shrinkage, between(0, 1),
                  "Priors: weight of the pooled variance in the diagonal D (0: the members' own residual variances)."),
+      reduce_key("prior_shrinkage_target", &ReduceConfig::prior_shrinkage_target, one_of({"parent", "pooled"}),
+                 "Priors: what a node's D shrinks toward: its root's per-weight sample variances (parent) or its own mean variance (pooled); the root always pools."),
       reduce_key("prior_floor", &ReduceConfig::prior_floor, above_upto(0, 1), "Priors: lower bound of every entry of D."),
       reduce_key("prior_min_members", &ReduceConfig::prior_min_members, between(2, 1000000),
                  "Priors: models of one init group (outside the embedding's test split) a dendrogram node needs for a prior."),

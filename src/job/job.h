@@ -81,7 +81,8 @@ struct ReduceConfig {
   int64_t mi_components = 4;           // principal components the MI estimate sees
   // Bayesian-distillation priors (DESIGN.md section 6, seed 004).
   int64_t prior_rank = 8;              // r of Σ = D + F Fᵀ
-  double prior_shrinkage = 0.1;        // D toward the pooled variance
+  double prior_shrinkage = 0.5;        // D toward the shrinkage target
+  std::string prior_shrinkage_target = "parent";  // nodes: "parent" (the root's variances) | "pooled"
   double prior_floor = 1e-8;           // lower bound of D
   int64_t prior_min_members = 16;      // models of one init group a node needs for a prior
   std::string prior_order = "density_ratio";   // which units φ removes first

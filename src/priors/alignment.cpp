@@ -55,16 +55,9 @@ AlignedGaussian remove_unit(const LowRankGaussian& g, const Layout& layout, cons
       throw ReduceError("alignment: weight " + std::to_string(i) + " both enters and leaves the unit");
     }
   }
-  // Condition the leaving weights on 0; the remaining coordinates keep their order, so position p of
-  // the conditioned Gaussian is the p-th index not in `leaving`.
-  const LowRankGaussian conditioned = condition(g, leaving, std::vector<double>(leaving.size(), 0.0));
-  std::vector<int64_t> keep;
-  for (int64_t i = 0, position = 0; i < g.size(); ++i) {
-    if (std::binary_search(leaving.begin(), leaving.end(), i)) continue;
-    if (!std::binary_search(entering.begin(), entering.end(), i)) keep.push_back(position);
-    ++position;
-  }
-  AlignedGaussian out{marginal(conditioned, keep), {}};
+  // Condition the leaving weights on 0 and integrate the entering ones out, in one pass; the
+  // remaining coordinates keep their order.
+  AlignedGaussian out{condition(g, leaving, std::vector<double>(leaving.size(), 0.0), entering), {}};
   for (const ParamLayout& param : layout) {
     std::vector<int64_t> shape = param.shape;
     for (const auto* slices : {&unit.entering, &unit.leaving}) {

@@ -159,31 +159,48 @@ void LowRankGaussian::check() const {
   }
 }
 
-double LowRankGaussian::log_density(const std::vector<double>& x) const {
-  const int64_t p = size(), r = rank;
-  if (static_cast<int64_t>(x.size()) != p) {
-    throw ReduceError("low-rank Gaussian: a point of " + std::to_string(x.size()) + " values for a density over " +
-                                std::to_string(p));
+namespace {
+
+// (x - m)ᵀ Σ⁻¹ (x - m) = dᵀ D⁻¹ d - uᵀ C⁻¹ u with u = Fᵀ D⁻¹ d, C = I + Fᵀ D⁻¹ F (Woodbury);
+// log|Σ| = Σ log D_i + log|C| (matrix determinant lemma). x = null: the point 0.
+void quadratic_and_log_det(const LowRankGaussian& g, const std::vector<double>* x, double* quadratic, double* log_det) {
+  const int64_t p = g.size(), r = g.rank;
+  if (x && static_cast<int64_t>(x->size()) != p) {
+    throw ReduceError("low-rank Gaussian: a point of " + std::to_string(x->size()) + " values for a density over " +
+                      std::to_string(p));
   }
-  // (x - m)ᵀ Σ⁻¹ (x - m) = dᵀ D⁻¹ d - uᵀ C⁻¹ u with u = Fᵀ D⁻¹ d, C = I + Fᵀ D⁻¹ F (Woodbury);
-  // log|Σ| = Σ log D_i + log|C| (matrix determinant lemma).
-  double quadratic = 0.0, log_det = 0.0;
+  double q = 0.0, ld = 0.0;
   std::vector<double> u(r, 0.0);
   for (int64_t i = 0; i < p; ++i) {
-    const double d = x[i] - mean[i], w = d / diag[i];
-    quadratic += d * w;
-    log_det += std::log(diag[i]);
-    for (int64_t k = 0; k < r; ++k) u[k] += factor[i * r + k] * w;
+    const double d = (x ? (*x)[i] : 0.0) - g.mean[i], w = d / g.diag[i];
+    q += d * w;
+    if (log_det) ld += std::log(g.diag[i]);
+    for (int64_t k = 0; k < r; ++k) u[k] += g.factor[i * r + k] * w;
   }
   if (r > 0) {
-    const std::vector<double> l = capacitance_factor(*this, nullptr);
+    const std::vector<double> l = capacitance_factor(g, nullptr);
     const std::vector<double> c_inv_u = cholesky_solve(l, r, u);
     for (int64_t k = 0; k < r; ++k) {
-      quadratic -= u[k] * c_inv_u[k];
-      log_det += 2.0 * std::log(l[k * r + k]);
+      q -= u[k] * c_inv_u[k];
+      if (log_det) ld += 2.0 * std::log(l[k * r + k]);
     }
   }
-  return -0.5 * (quadratic + log_det + static_cast<double>(p) * kLog2Pi);
+  *quadratic = q;
+  if (log_det) *log_det = ld;
+}
+
+}  // namespace
+
+double LowRankGaussian::log_density(const std::vector<double>& x) const {
+  double quadratic = 0.0, log_det = 0.0;
+  quadratic_and_log_det(*this, &x, &quadratic, &log_det);
+  return -0.5 * (quadratic + log_det + static_cast<double>(size()) * kLog2Pi);
+}
+
+double LowRankGaussian::mahalanobis(const std::vector<double>* x) const {
+  double quadratic = 0.0;
+  quadratic_and_log_det(*this, x, &quadratic, nullptr);
+  return quadratic;
 }
 
 std::vector<double> precision_diagonal(const LowRankGaussian& g) {
@@ -237,6 +254,9 @@ LowRankGaussian marginal(const LowRankGaussian& g, const std::vector<int64_t>& k
   check_indices(keep, g.size(), "kept");
   LowRankGaussian out;
   out.rank = g.rank;
+  out.mean.reserve(keep.size());
+  out.diag.reserve(keep.size());
+  out.factor.reserve(keep.size() * g.rank);
   for (int64_t i : keep) {
     out.mean.push_back(g.mean[i]);
     out.diag.push_back(g.diag[i]);
@@ -245,20 +265,24 @@ LowRankGaussian marginal(const LowRankGaussian& g, const std::vector<int64_t>& k
   return out;
 }
 
-LowRankGaussian condition(const LowRankGaussian& g, const std::vector<int64_t>& fixed, const std::vector<double>& values) {
+LowRankGaussian condition(const LowRankGaussian& g, const std::vector<int64_t>& fixed, const std::vector<double>& values,
+                          const std::vector<int64_t>& drop) {
   check_indices(fixed, g.size(), "fixed");
   if (values.size() != fixed.size()) {
     throw ReduceError("low-rank Gaussian: " + std::to_string(values.size()) + " values for " +
                                 std::to_string(fixed.size()) + " fixed coordinates");
   }
+  check_indices(drop, g.size(), "dropped");
   const int64_t r = g.rank;
   std::vector<int64_t> rest;
-  for (int64_t i = 0, f = 0; i < g.size(); ++i) {
-    if (f < static_cast<int64_t>(fixed.size()) && fixed[f] == i) {
-      ++f;
-    } else {
-      rest.push_back(i);
-    }
+  rest.reserve(g.size());
+  for (int64_t i = 0, f = 0, d = 0; i < g.size(); ++i) {
+    const bool is_fixed = f < static_cast<int64_t>(fixed.size()) && fixed[f] == i;
+    const bool is_dropped = d < static_cast<int64_t>(drop.size()) && drop[d] == i;
+    f += is_fixed;
+    d += is_dropped;
+    if (is_fixed && is_dropped) throw ReduceError("low-rank Gaussian: coordinate " + std::to_string(i) + " both fixed and dropped");
+    if (!is_fixed && !is_dropped) rest.push_back(i);
   }
   LowRankGaussian out = marginal(g, rest);
   if (r == 0) return out;  // independent coordinates: conditioning changes nothing else
@@ -318,7 +342,7 @@ std::vector<double> centred_gram(const std::vector<double>& gram, int64_t n, con
 }
 
 LowRankGaussian fit_members(const std::vector<const float*>& members, int64_t size, int64_t rank, double shrinkage,
-                            double diag_floor, const std::vector<double>* centred) {
+                            double diag_floor, const std::vector<double>* centred, const std::vector<double>* target) {
   const int64_t n = static_cast<int64_t>(members.size()), p = size;
   if (n < 1) throw ReduceError("prior: a node without members");
   if (rank < 0 || (rank > 0 && rank >= n)) {
@@ -329,6 +353,10 @@ LowRankGaussian fit_members(const std::vector<const float*>& members, int64_t si
     throw ReduceError("prior: shrinkage " + std::to_string(shrinkage) + " outside [0, 1]");
   }
   if (!(diag_floor > 0.0)) throw ReduceError("prior: diagonal floor " + std::to_string(diag_floor) + " must be positive");
+  if (target && static_cast<int64_t>(target->size()) != size) {
+    throw ReduceError("prior: a shrinkage target of " + std::to_string(target->size()) + " variances for " +
+                      std::to_string(size) + " weights");
+  }
   if (centred && static_cast<int64_t>(centred->size()) != n * n) {
     throw ReduceError("prior: a Gram matrix of " + std::to_string(centred->size()) + " values for " + std::to_string(n) +
                       " members");
@@ -369,7 +397,7 @@ LowRankGaussian fit_members(const std::vector<const float*>& members, int64_t si
     double low_rank = 0.0;
     for (int64_t k = 0; k < rank; ++k) low_rank += g.factor[i * rank + k] * g.factor[i * rank + k];
     const double residual = std::max(variance[i] - low_rank, 0.0);
-    g.diag[i] = std::max(diag_floor, (1.0 - shrinkage) * residual + shrinkage * pooled);
+    g.diag[i] = std::max(diag_floor, (1.0 - shrinkage) * residual + shrinkage * (target ? (*target)[i] : pooled));
   }
   return g;
 }

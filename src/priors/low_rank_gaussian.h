@@ -22,6 +22,8 @@ struct LowRankGaussian {
   double covariance(int64_t i, int64_t j) const;
   // log N(x | m, Σ) = -½ [(x - m)ᵀ Σ⁻¹ (x - m) + log|Σ| + P log 2π].
   double log_density(const std::vector<double>& x) const;
+  // (x - m)ᵀ Σ⁻¹ (x - m) alone (no determinant); x = null: at x = 0.
+  double mahalanobis(const std::vector<double>* x) const;
   // Throws ReduceError naming the inconsistency (sizes, a non-positive or non-finite D).
   void check() const;
 };
@@ -46,17 +48,22 @@ LowRankGaussian marginal(const LowRankGaussian& g, const std::vector<int64_t>& k
 // With Σ = D + F Fᵀ and M = F_Aᵀ D_A⁻¹ F_A (r x r): Σ_BA = F_B F_Aᵀ, F_Aᵀ Σ_AA⁻¹ = (I + M)⁻¹ F_Aᵀ D_A⁻¹, so
 //   μ = m_B + F_B (I + M)⁻¹ F_Aᵀ D_A⁻¹ (a - m_A),   Ξ = D_B + F_B (I + M)⁻¹ F_Bᵀ,
 // i.e. the same form with factor F_B L, L Lᵀ = (I + M)⁻¹. The remaining coordinates keep their order.
-LowRankGaussian condition(const LowRankGaussian& g, const std::vector<int64_t>& fixed, const std::vector<double>& values);
+// drop (ascending, disjoint from fixed): coordinates also integrated out, in the same pass (seed
+// 004's φ conditions a unit's leaving weights and marginalizes its entering ones at once).
+LowRankGaussian condition(const LowRankGaussian& g, const std::vector<int64_t>& fixed, const std::vector<double>& values,
+                          const std::vector<int64_t>& drop = {});
 
 // The members' Gaussian: m = their mean, F = the top-r principal deviations (F Fᵀ = the rank-r part of
 // the sample covariance S = Xcᵀ Xc / (n - 1)), D = (1 - shrinkage) diag(S - F Fᵀ) + shrinkage v̄ with v̄
 // the mean variance over all coordinates (shrunk toward the pooled variance), floored at diag_floor.
-// members: n rows of P floats; centred: their centred Gram matrix [n, n] when the caller has it
+// target: per-coordinate variances to shrink toward instead of v̄ (a hierarchy node: its root's
+// sample variances). members: n rows of P floats; centred: their centred Gram matrix [n, n] when the caller has it
 // (centred_gram), else it is computed. Throws ReduceError for r >= n, n < 2 (unless r = 0), a
 // shrinkage outside [0, 1] or a non-positive floor. Cost O(n² P + n³) (O(n r P + n³) given the
 // Gram); memory O(P r).
 LowRankGaussian fit_members(const std::vector<const float*>& members, int64_t size, int64_t rank, double shrinkage,
-                            double diag_floor, const std::vector<double>* centred = nullptr);
+                            double diag_floor, const std::vector<double>* centred = nullptr,
+                            const std::vector<double>* target = nullptr);
 
 // G_ab = (x_a - s)ᵀ (x_b - s) over the members' rows [n, P]: one O(n² P) pass per init group, from
 // which every node's centred Gram follows in O(n²).

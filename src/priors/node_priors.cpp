@@ -26,6 +26,14 @@ struct Candidate {
   std::set<int64_t> leaves;  // model ids under the cluster (all of them, held-out included)
 };
 
+std::vector<double> sample_variances(const std::vector<const float*>& members, const std::vector<double>& mean) {
+  std::vector<double> v(mean.size(), 0.0);
+  const double dof = static_cast<double>(std::max<size_t>(members.size(), 2) - 1);
+  for (const float* m : members)
+    for (size_t i = 0; i < mean.size(); ++i) v[i] += (m[i] - mean[i]) * (m[i] - mean[i]) / dof;
+  return v;
+}
+
 double isotropic_variance(const LowRankGaussian& g) {
   double total = 0.0;
   for (int64_t i = 0; i < g.size(); ++i) {
@@ -194,10 +202,15 @@ FamilyPriors family_priors(const FamilyPriorInputs& in, const ReduceConfig& conf
       for (int64_t i = 0; i < p; ++i) shift[i] += m[i] / static_cast<double>(n);
     const std::vector<double> gram = shifted_gram(group_members, p, shift);
     LowRankGaussian root_gaussian;
-    for (size_t c = 0; c < candidates.size(); ++c) {
+    std::vector<double> root_variance;
+    std::vector<uint64_t> align_seeds;  // drawn in candidate order: the same priors on any thread count
+    for (size_t c = 0; c < candidates.size(); ++c) align_seeds.push_back(seeds.next_u64());
+    std::vector<PriorRecord> records(candidates.size());
+    std::vector<PriorCheckRecord> checked(candidates.size());
+    const auto fit_candidate = [&](size_t c) {
       const Candidate& cand = candidates[c];
       std::vector<const float*> members;
-      PriorRecord record;
+      PriorRecord& record = records[c];
       record.family = weights.family;
       record.name = cand.name;
       record.kind = "node";
@@ -214,26 +227,52 @@ FamilyPriors family_priors(const FamilyPriorInputs& in, const ReduceConfig& conf
       }
       const int64_t rank = std::min<int64_t>(config.prior_rank, static_cast<int64_t>(members.size()) - 1);
       const std::vector<double> centred = centred_gram(gram, n, cand.subset);
-      LowRankGaussian g = fit_members(members, p, rank, config.prior_shrinkage, config.prior_floor, &centred);
+      // A node's diagonal shrinks toward its root's sample variances ("parent") or its own mean
+      // variance ("pooled"); the root always toward its pooled variance.
+      const bool to_root = c > 0 && config.prior_shrinkage_target == "parent";
+      LowRankGaussian g = fit_members(members, p, rank, config.prior_shrinkage, config.prior_floor, &centred,
+                                      to_root ? &root_variance : nullptr);
+      if (c == 0) root_variance = sample_variances(members, g.mean);
       record.shrinkage = config.prior_shrinkage;
       record.diag_floor = config.prior_floor;
       record.layout = weights.layout;
-      if (in.config) record.aligned = align_students(g, *in.config, config, seeds.next_u64());
+      if (in.config) record.aligned = align_students(g, *in.config, config, align_seeds[c]);
       if (c == 0) {
         root_gaussian = g;
       } else if (checks.count(c)) {
         const LowRankGaussian iso = isotropic(g.mean, isotropic_variance(g));
-        for (int64_t r : checks[c]) {
+        for (int64_t r : checks.at(c)) {
           const std::vector<double> x = as_doubles(row_of(r), p);
-          out.check.model_ids.push_back(weights.model_ids[r]);
-          out.check.nodes.push_back(cand.name);
-          out.check.log_node.push_back(g.log_density(x));
-          out.check.log_root.push_back(root_gaussian.log_density(x));
-          out.check.log_isotropic.push_back(iso.log_density(x));
+          checked[c].model_ids.push_back(weights.model_ids[r]);
+          checked[c].nodes.push_back(cand.name);
+          checked[c].log_node.push_back(g.log_density(x));
+          checked[c].log_root.push_back(root_gaussian.log_density(x));
+          checked[c].log_isotropic.push_back(iso.log_density(x));
         }
       }
       record.gaussian = StoredGaussian::from(g);
-      out.priors.push_back(std::move(record));
+    };
+    fit_candidate(0);  // the root first: the nodes shrink toward it and are checked against it
+    // The nodes are independent: one per thread (OpenMP), the first error rethrown after the loop.
+    std::string error;
+#pragma omp parallel for schedule(dynamic)
+    for (size_t c = 1; c < candidates.size(); ++c) {
+      try {
+        fit_candidate(c);
+      } catch (const std::exception& e) {
+#pragma omp critical
+        if (error.empty()) error = e.what();
+      }
+    }
+    if (!error.empty()) throw ReduceError(error);
+    for (size_t c = 0; c < candidates.size(); ++c) {
+      const PriorCheckRecord& part = checked[c];
+      out.check.model_ids.insert(out.check.model_ids.end(), part.model_ids.begin(), part.model_ids.end());
+      out.check.nodes.insert(out.check.nodes.end(), part.nodes.begin(), part.nodes.end());
+      out.check.log_node.insert(out.check.log_node.end(), part.log_node.begin(), part.log_node.end());
+      out.check.log_root.insert(out.check.log_root.end(), part.log_root.begin(), part.log_root.end());
+      out.check.log_isotropic.insert(out.check.log_isotropic.end(), part.log_isotropic.begin(), part.log_isotropic.end());
+      out.priors.push_back(std::move(records[c]));
     }
   }
   return out;

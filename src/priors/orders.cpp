@@ -13,9 +13,7 @@ namespace {
 
 // -½ m_Sᵀ Σ_S⁻¹ m_S: log N(0 | m_S, Σ_S) - log N(m_S | m_S, Σ_S).
 double log_density_ratio(const LowRankGaussian& g, const std::vector<int64_t>& unit) {
-  const LowRankGaussian s = marginal(g, unit);
-  std::vector<double> zero(s.size(), 0.0);
-  return s.log_density(zero) - s.log_density(s.mean);
+  return -0.5 * marginal(g, unit).mahalanobis(nullptr);
 }
 
 }  // namespace
@@ -50,9 +48,11 @@ int64_t pick_unit(const std::string& order, const LowRankGaussian& g, const Layo
   } else if (order == "belsley") {
     per_weight = principal_variance_shares(g);
   }
-  int64_t best_unit = count - 1;
-  double best = -std::numeric_limits<double>::infinity();
-  for (int64_t j = count - 1; j >= 0; --j) {
+  // Scores in parallel (each reads the Gaussian only), the argmax in index order: ties go to the
+  // highest index whatever the thread count.
+  std::vector<double> scores(count);
+#pragma omp parallel for schedule(dynamic)
+  for (int64_t j = 0; j < count; ++j) {
     const std::vector<int64_t> weights = unit_weights(layout, slices, j);
     double score = 0.0;
     if (order == "density_ratio") {
@@ -61,7 +61,12 @@ int64_t pick_unit(const std::string& order, const LowRankGaussian& g, const Layo
       for (int64_t i : weights) score += per_weight[i];
       if (order == "belsley") score /= static_cast<double>(weights.size());
     }
-    if (score > best) best = score, best_unit = j;
+    scores[j] = score;
+  }
+  int64_t best_unit = count - 1;
+  double best = -std::numeric_limits<double>::infinity();
+  for (int64_t j = count - 1; j >= 0; --j) {
+    if (scores[j] > best) best = scores[j], best_unit = j;
   }
   return best_unit;
 }

@@ -326,7 +326,7 @@ void compute_priors(const ReduceOptions& options, const Job& job, const ReduceCo
   const auto start = std::chrono::steady_clock::now();
   data.priors.clear();
   data.prior_checks.clear();
-  data.prior_settings = "rank = " + std::to_string(config.prior_rank) + ", shrinkage = " + fixed_text(config.prior_shrinkage, 4) +
+  data.prior_settings = "rank = " + std::to_string(config.prior_rank) + ", shrinkage = " + fixed_text(config.prior_shrinkage, 4) + " (" + config.prior_shrinkage_target + ")" +
                         ", floor = " + general_text(config.prior_floor) + ", min_members = " +
                         std::to_string(config.prior_min_members) + ", order = " + config.prior_order + ", students = [" +
                         join(config.prior_students) + "]";
