@@ -13,6 +13,12 @@ The schema is described in DESIGN.md section 6 and src/reduce/reduce_file.h. Typ
     Z, leaf_ids, members = gr.linkage("run/reduce.h5", "linear_ae")   # scipy linkage matrix [N-1, 4]
     d = gr.dendrogram("run/reduce.h5", "linear_ae")      # draws with matplotlib if installed, else no_plot data
     mi = gr.information("run/reduce.h5")                 # [{"family", "feature", "mi_nats", ...}]
+    gr.priors("run/reduce.h5", "linear_ae")              # [{"name": "root-g0", "kind": "node", "members": n, ...}]
+    p = gr.prior("run/reduce.h5", "linear_ae", "root-g0", student="latent=8")  # mean, diag, factor, layout, steps
+    w = gr.sample_prior(p, 5, np.random.default_rng(0))  # [5, P] weights drawn from N(m, D + F Fᵀ)
+    tensors = gr.unflatten(w[0], p["layout"])            # {"encoder.weight": [8, 784], ...}
+    gr.prior_log_density(p, w)                           # log N(w | m, Σ) by Woodbury, [5]
+    gr.prior_check("run/reduce.h5", "linear_ae")         # held-out log densities: node, root, isotropic
 
 From the shell, `python3 analysis/genzoo_reduce.py run/reduce.h5` prints a summary.
 Unknown families, features or classifiers raise KeyError naming what the file has; a file that is not a
@@ -259,6 +265,91 @@ def information(path):
     return rows
 
 
+def _layout(group):
+    """[(name, role, shape, offset)] from a layout group (the zoo's format)."""
+    layout = group["layout"]
+    names, roles = _strings(layout["name"]), _strings(layout["role"])
+    offsets, shape_offsets, shapes = layout["offset"][()], layout["shape_offsets"][()], layout["shapes"][()]
+    return [(str(names[i]), str(roles[i]), tuple(int(d) for d in shapes[shape_offsets[i]:shape_offsets[i + 1]]),
+             int(offsets[i])) for i in range(len(names))]
+
+
+def priors(path, family=None):
+    """The stored priors, one dict per prior: family, name, kind (node | swag | laplace), cluster, init_group,
+    model_id, members, rank, size (P), students (aligned structures)."""
+    with _open(path) as f:
+        if "priors" not in f:
+            return []
+        rows = []
+        for fam in ([family] if family else list(f["priors"])):
+            group = _child(f["priors"], fam, "family with priors")
+            for name, prior in group.items():
+                if name == "check":
+                    continue
+                a = _attrs(prior)
+                rows.append({"family": fam, "name": name, "kind": a["kind"], "cluster": a["cluster"],
+                             "init_group": a["init_group"], "model_id": a["model_id"],
+                             "members": int(prior["member_ids"].shape[0]), "rank": int(prior["factor"].shape[1]),
+                             "size": int(prior["mean"].shape[0]),
+                             "students": sorted(prior["aligned"]) if "aligned" in prior else []})
+        return rows
+
+
+def prior(path, family, name, student=None):
+    """One prior N(mean, diag(diag) + factor factorᵀ) over the flattened weights: mean [P], diag [P],
+    factor [P, r] (float64), layout [(name, role, shape, offset)], member_ids, proportions, shape and its
+    attributes. student: the aligned prior for that structure (e.g. "latent=8"), in the student's layout,
+    with its order and φ/ψ steps."""
+    with _open(path) as f:
+        group = _child(_child(_child(f, "priors", "group"), family, "family with priors"), name, "prior")
+        out = {"member_ids": group["member_ids"][()], "proportions": group["proportions"][()],
+               "shape": group["shape"][()], **_attrs(group)}
+        if student is not None:
+            group = _child(_child(group, "aligned", "group"), student, "student")
+            out.update(_attrs(group))
+            out["steps"] = [step for step in out["steps"].split("; ") if step]
+        out.update({"mean": group["mean"][()].astype(np.float64), "diag": group["diag"][()].astype(np.float64),
+                    "factor": group["factor"][()].astype(np.float64), "layout": _layout(group)})
+        out.pop("layout_json", None)
+        return out
+
+
+def sample_prior(p, n, rng=None):
+    """n weight vectors [n, P] from N(m, D + F Fᵀ): m + sqrt(D) ε + F η with ε ~ N(0, I_P), η ~ N(0, I_r)."""
+    rng = np.random.default_rng() if rng is None else rng
+    size, rank = p["factor"].shape
+    return (p["mean"] + np.sqrt(p["diag"]) * rng.standard_normal((n, size))
+            + rng.standard_normal((n, rank)) @ p["factor"].T)
+
+
+def unflatten(flat, layout):
+    """One flat weight vector as the model's named tensors (numpy views)."""
+    return {name: flat[offset:offset + int(np.prod(shape, dtype=np.int64))].reshape(shape)
+            for name, _role, shape, offset in layout}
+
+
+def prior_log_density(p, x):
+    """log N(x | m, D + F Fᵀ) for rows x [n, P] (or one [P]), by Woodbury and the determinant lemma
+    (r x r solves, never a P x P matrix)."""
+    x = np.atleast_2d(x)
+    d, f = p["diag"], p["factor"]
+    delta = x - p["mean"]
+    capacitance = np.eye(f.shape[1]) + f.T @ (f / d[:, None])
+    u = (delta / d) @ f
+    quadratic = np.einsum("ij,ij->i", delta, delta / d) - np.einsum("ij,ij->i", u, np.linalg.solve(capacitance, u.T).T)
+    log_det = np.log(d).sum() + np.linalg.slogdet(capacitance)[1]
+    return -0.5 * (quadratic + log_det + d.size * np.log(2 * np.pi))
+
+
+def prior_check(path, family):
+    """Held-out models' log densities under their node's prior, the root's and N(m, σ² I) of the same
+    total variance: {"model_id", "node", "log_node", "log_root", "log_isotropic"} arrays."""
+    with _open(path) as f:
+        group = _child(_child(_child(f, "priors", "group"), family, "family with priors"), "check", "group")
+        return {"model_id": group["model_id"][()], "node": _strings(group["node"]), "log_node": group["log_node"][()],
+                "log_root": group["log_root"][()], "log_isotropic": group["log_isotropic"][()]}
+
+
 def _number(value, digits=3):
     return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
 
@@ -301,6 +392,17 @@ def summary(path):
     lines.append("mutual information (nats):")
     for row in information(path):
         lines.append(f"  {row['family']:<10} {row['feature']:<12} {_number(row['mi_nats'])}")
+    rows = priors(path)
+    if rows:
+        lines.append("priors:")
+        for fam in sorted({row["family"] for row in rows}):
+            mine = [row for row in rows if row["family"] == fam]
+            kinds = {}
+            for row in mine:
+                kinds[row["kind"]] = kinds.get(row["kind"], 0) + 1
+            students = sorted({s for row in mine for s in row["students"]})
+            lines.append(f"  {fam:<10} " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+                         + (f"; aligned to {', '.join(students)}" if students else ""))
     return "\n".join(lines)
 
 

@@ -190,6 +190,98 @@ TEST(ReduceCommand, TwoRanksGiveTheSameFeaturesAsOne) {
   ASSERT_EQ(a.embeddings.size(), b.embeddings.size());
 }
 
+// The priors (issue 12): the job's prior_* keys drive /priors; plain h5py and analysis/genzoo_reduce.py
+// read them, numpy's Woodbury log density of a held-out model agrees with the stored check, the aligned
+// prior has the student's layout; --priors-only recomputes the priors alone.
+std::string priors_job_text() {
+  return reduce_job_text() + "\n[reduce]\nprior_min_members = 4\nprior_rank = 2\n"
+         "prior_students = [\"linear_ae:latent=8\", \"conv_ae:latent=4,channels=2\"]\nprior_teachers = [0]\n";
+}
+
+TEST(ReduceCommand, PriorsAreStoredCheckedAndReadableFromPython) {
+  TempDir dir;
+  const std::string zoo = zoo_copy(dir, reference_run("tiny-reduce", reduce_job_text()));
+  write_text(dir.file("job.toml"), priors_job_text());
+  const CommandResult result =
+      run_genzoo("reduce " + shell_quote(zoo) + " --config " + shell_quote(dir.file("job.toml")) + " --epochs 100");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  for (const char* part : {"priors N(m, D + F F^T) (rank = 2", "linear_ae  1 laplace", "1 swag", "aligned to latent=8",
+                           "held-out check"}) {
+    EXPECT_NE(result.output.find(part), std::string::npos) << part << "\n" << result.output;
+  }
+  const std::string script =
+      "import sys, h5py, numpy as np\n"
+      "sys.path.insert(0, '" + source_dir() + "/analysis')\n"
+      "import genzoo_reduce as gr\n"
+      "path = '" + dir.file("reduce.h5") + "'\n"
+      "r = h5py.File(path, 'r')\n"
+      "z = h5py.File('" + zoo + "', 'r')\n"
+      "rows = gr.priors(path, 'linear_ae')\n"
+      "kinds = sorted({row['kind'] for row in rows})\n"
+      "assert kinds == ['laplace', 'node', 'swag'], kinds\n"
+      "ids = set(z['models/id'][()])\n"
+      "for row in rows:\n"
+      "    p = gr.prior(path, 'linear_ae', row['name'])\n"
+      "    assert p['mean'].size == 25888, p['mean'].shape\n"
+      "    assert np.all(p['diag'] > 0) and np.all(np.isfinite(p['factor']))\n"
+      "    assert set(p['member_ids']) <= ids\n"
+      "    assert abs(p['proportions'].sum() - 1) < 1e-9 and np.allclose(p['shape'] ** 2, p['proportions'])\n"
+      "    a = gr.prior(path, 'linear_ae', row['name'], student='latent=8')\n"
+      "    t = gr.unflatten(gr.sample_prior(a, 2, np.random.default_rng(1))[0], a['layout'])\n"
+      "    assert t['encoder.weight'].shape == (8, 784) and t['decoder.weight'].shape == (784, 8), t.keys()\n"
+      "    assert len(a['steps']) == 8 and all(s.startswith('phi(code, ') for s in a['steps']), a['steps']\n"
+      "    assert a['order'] == 'density_ratio'\n"
+      "c = gr.prior_check(path, 'linear_ae')\n"
+      "assert len(c['model_id']) >= 1\n"
+      "w = z['weights/linear_ae']\n"
+      "wid = list(w['model_id'][()])\n"
+      "for mid, node, logn, logr in zip(c['model_id'], c['node'], c['log_node'], c['log_root']):\n"
+      "    x = w['data'][wid.index(mid)].astype(np.float64)\n"
+      "    p = gr.prior(path, 'linear_ae', node)\n"
+      "    assert mid not in set(p['member_ids']), 'a held-out model was fitted'\n"
+      "    ours = gr.prior_log_density(p, x)[0]\n"
+      "    assert abs(ours - logn) < 1e-6 * abs(logn) + 1e-3, (ours, logn)\n"
+      "    root = gr.prior(path, 'linear_ae', 'root-g0')\n"
+      "    assert abs(gr.prior_log_density(root, x)[0] - logr) < 1e-6 * abs(logr) + 1e-3\n"
+      "# SWAG's mean is the mean of the iterates: the checkpoints and the final weights of model 0\n"
+      "s = gr.prior(path, 'linear_ae', 'swag-m0')\n"
+      "cp = z['checkpoints/linear_ae/data'][list(z['checkpoints/linear_ae/model_id'][()]).index(0)]\n"
+      "it = np.vstack([cp, w['data'][wid.index(0)][None]])\n"
+      "assert np.allclose(s['mean'], it.mean(0), atol=1e-6)\n"
+      "l = gr.prior(path, 'linear_ae', 'laplace-m0')\n"
+      "assert np.allclose(l['mean'], w['data'][wid.index(0)]) and np.all(l['diag'] <= 1.0 + 1e-6)\n"
+      "conv = gr.prior(path, 'conv_ae', 'root-g0', student='latent=4,channels=2')\n"
+      "assert gr.unflatten(conv['mean'], conv['layout'])['encoder.conv1.weight'].shape == (2, 1, 4, 4)\n"
+      "print('ok')\n";
+  write_text(dir.file("check.py"), script);
+  const CommandResult check = run_command("/usr/bin/python3 " + shell_quote(dir.file("check.py")));
+  EXPECT_EQ(check.exit_code, 0) << check.output;
+  const CommandResult example = run_command("/usr/bin/python3 " + shell_quote(source_dir() + "/analysis/examples/sample_prior.py") +
+                                            " " + shell_quote(dir.file("reduce.h5")) + " linear_ae root-g0 latent=8");
+  EXPECT_EQ(example.exit_code, 0) << example.output;
+  EXPECT_NE(example.output.find("encoder.weight       (8, 784)"), std::string::npos) << example.output;
+
+  // --priors-only under another rank: the priors change, the features and embeddings do not.
+  const ReduceData before = read_reduce(dir.file("reduce.h5"));
+  write_text(dir.file("job1.toml"), replace_line(priors_job_text(), "prior_rank = 2\n", "prior_rank = 1\n"));
+  const CommandResult again = run_genzoo("reduce " + shell_quote(zoo) + " --config " + shell_quote(dir.file("job1.toml")) +
+                                         " --priors-only --quiet");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  const ReduceData after = read_reduce(dir.file("reduce.h5"));
+  ASSERT_EQ(before.features.size(), after.features.size());
+  EXPECT_EQ(before.features.at("svd").at("linear_ae").data, after.features.at("svd").at("linear_ae").data);
+  ASSERT_EQ(before.embeddings.size(), after.embeddings.size());
+  EXPECT_EQ(before.embeddings[0].result.u, after.embeddings[0].result.u);
+  ASSERT_FALSE(after.priors.empty());
+  for (const auto& p : after.priors) {
+    if (p.kind == "node") EXPECT_EQ(p.gaussian.rank, 1) << p.name;
+  }
+  // Without an existing reduce.h5, --priors-only is a one-line error.
+  TempDir empty;
+  const std::string lone = zoo_copy(empty, reference_run("tiny-reduce", reduce_job_text()));
+  expect_one_line_error(run_genzoo("reduce " + shell_quote(lone) + " --priors-only"), {"reduce.h5"});
+}
+
 // tiny's conv_ae has 4 models, too few for a train/validation/test split: asked for by name, that
 // is an error; by default the family gets features and probe but no embedding, and the output says so.
 TEST(ReduceCommand, FamilyTooSmallForTheSplitIsAnErrorWhenNamedAndSkippedVisiblyOtherwise) {

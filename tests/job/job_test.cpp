@@ -165,6 +165,40 @@ TEST(Job, RefusesBadReduceKeys) {
   expect_refusal(std::string(kMinimalJob) + "[reduce]\nepoch = 10\n", {"unknown key 'reduce.epoch'", "epochs"});
 }
 
+// The priors' keys: read, and bad settings refused in one line naming the key.
+TEST(Job, ReadsAndChecksThePriorKeys) {
+  const Job job = parse_job(std::string(kMinimalJob) + R"(
+[reduce]
+prior_rank = 3
+prior_min_members = 5
+prior_order = "obd"
+prior_students = ["linear_ae:latent=8", "linear_ae:latent=4"]
+prior_teachers = [0, 2]
+)", "<string>");
+  EXPECT_EQ(job.reduce.prior_rank, 3);
+  EXPECT_EQ(job.reduce.prior_order, "obd");
+  EXPECT_EQ(job.reduce.prior_teachers, (std::vector<int64_t>{0, 2}));
+  const StudentSpec spec = parse_student_spec("conv_ae:latent=8,channels=4");
+  EXPECT_EQ(spec.family, "conv_ae");
+  EXPECT_EQ(spec.name, "latent=8,channels=4");
+  FamilyConfig teacher;
+  teacher.name = "conv_ae";
+  const FamilyConfig student = student_config(teacher, spec);
+  EXPECT_EQ(student.latent, 8);
+  EXPECT_EQ(student.channels, 4);
+
+  const std::string reduce = std::string(kMinimalJob) + "[reduce]\n";
+  expect_refusal(reduce + "prior_rank = 16\nprior_min_members = 16\n",
+                 {"key 'reduce.prior_rank': expected below reduce.prior_min_members = 16, got 16"});
+  expect_refusal(reduce + "prior_students = [\"linear_ae:latent=32\"]\n",
+                 {"key 'reduce.prior_students[0]'", "wider than its teacher (latent 32 > 16)"});
+  expect_refusal(reduce + "prior_students = [\"vae:hidden=8\"]\n", {"key 'reduce.prior_students[0]'", "no family vae"});
+  expect_refusal(reduce + "prior_students = [\"linear_ae:lr=8\"]\n", {"key 'reduce.prior_students[0]'", "cannot change 'lr'"});
+  expect_refusal(reduce + "prior_students = [\"linear_ae\"]\n", {"key 'reduce.prior_students[0]'", "family:key=value"});
+  expect_refusal(reduce + "prior_order = \"fisher\"\n", {"key 'reduce.prior_order'", "density_ratio"});
+  expect_refusal(reduce + "prior_shrinkage = 1.5\n", {"key 'reduce.prior_shrinkage'"});
+}
+
 TEST(Job, RefusesUnknownTopLevelKey) {
   expect_refusal(std::string("nmae = \"x\"\n") + kMinimalJob,
                  {"unknown key 'nmae'", "(allowed: name, seed, data, featurenet, probe, reduce, family)"});
