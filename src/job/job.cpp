@@ -266,8 +266,9 @@ const std::vector<Field>& schema() {
       reduce_key("prior_min_members", &ReduceConfig::prior_min_members, between(2, 1000000),
                  "Priors: models of one init group (outside the embedding's test split) a dendrogram node needs for a prior."),
       reduce_key("prior_order", &ReduceConfig::prior_order,
-                 one_of({"last", "random", "density_ratio", "obd", "belsley"}),
-                 "Priors: which unit structure alignment removes first (seed 004's orders)."),
+                 one_of({"last", "random", "density_ratio", "obd", "belsley", "gradient_covariance"}),
+                 "Priors: which unit structure alignment removes first (seed 004's orders; gradient_covariance computes every "
+                 "model's per-sample gradients on its training samples, not for gan)."),
       reduce_key("prior_students", &ReduceConfig::prior_students, any_string(),
                  "Priors: student structures every prior is aligned to, \"family:key=value[,key=value]\" with keys latent, hidden, "
                  "channels (e.g. \"linear_ae:latent=8\", \"vae:hidden=64\")."),

@@ -16,16 +16,24 @@ namespace genzoo::priors {
 
 bool has_likelihood(const std::string& family) { return !find_family(family).torch_impl().adversarial(); }
 
-LowRankGaussian laplace_posterior(const FamilyConfig& config, const Layout& layout, const float* weights,
-                                  const ImageSet& train, const std::vector<int64_t>& samples, double prior_precision,
-                                  uint64_t seed) {
+std::vector<double> GradientMoments::variance() const {
+  std::vector<double> v(sum.size());
+  const double n = static_cast<double>(std::max<int64_t>(samples, 1));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = std::max(sum_squares[i] / n - (sum[i] / n) * (sum[i] / n), 0.0);
+  return v;
+}
+
+GradientMoments gradient_moments(const FamilyConfig& config, const Layout& layout, const float* weights,
+                                 const ImageSet& train, const std::vector<int64_t>& samples, uint64_t seed) {
   const TorchFamily& family = find_family(config.name).torch_impl();
-  if (family.adversarial()) throw ReduceError("Laplace: " + config.name + " is adversarial and has no likelihood");
-  if (samples.empty()) throw ReduceError("Laplace: the model has no training samples");
-  if (!(prior_precision > 0.0)) throw ReduceError("Laplace: prior precision must be positive");
+  if (family.adversarial()) throw ReduceError("gradients: " + config.name + " is adversarial and has no likelihood");
+  if (samples.empty()) throw ReduceError("gradients: the model has no training samples");
   const int64_t p = layout_size(layout);
   const torch::Tensor w = torch::from_blob(const_cast<float*>(weights), {1, p}).clone();
-  std::vector<double> fisher(p, 0.0);
+  GradientMoments moments;
+  moments.sum_squares.assign(p, 0.0);
+  moments.sum.assign(p, 0.0);
+  moments.samples = static_cast<int64_t>(samples.size());
   // Stack as many copies as keep the per-sample gradients near 16M floats.
   const int64_t chunk = std::clamp<int64_t>((int64_t{1} << 24) / std::max<int64_t>(p, 1), 1, 256);
   std::vector<float> images;
@@ -42,17 +50,28 @@ LowRankGaussian laplace_posterior(const FamilyConfig& config, const Layout& layo
     ctx.training = false;
     ctx.generators = &generators;
     family.loss(view_params(flat, layout), x, ctx).sum().backward();
-    const torch::Tensor squares = flat.grad().square().sum(0).to(torch::kFloat64).contiguous();
-    const double* s = squares.data_ptr<double>();
-    for (int64_t i = 0; i < p; ++i) fisher[i] += s[i];
+    const torch::Tensor grads = flat.grad().to(torch::kFloat64);
+    const torch::Tensor squares = grads.square().sum(0).contiguous(), sums = grads.sum(0).contiguous();
+    const double* sq = squares.data_ptr<double>();
+    const double* su = sums.data_ptr<double>();
+    for (int64_t i = 0; i < p; ++i) moments.sum_squares[i] += sq[i], moments.sum[i] += su[i];
   }
+  for (int64_t i = 0; i < p; ++i) {
+    if (!std::isfinite(moments.sum_squares[i])) throw ReduceError("gradients: a non-finite gradient at weight " + std::to_string(i));
+  }
+  return moments;
+}
+
+LowRankGaussian laplace_posterior(const FamilyConfig& config, const Layout& layout, const float* weights,
+                                  const ImageSet& train, const std::vector<int64_t>& samples, double prior_precision,
+                                  uint64_t seed) {
+  if (!(prior_precision > 0.0)) throw ReduceError("Laplace: prior precision must be positive");
+  const GradientMoments moments = gradient_moments(config, layout, weights, train, samples, seed);
+  const int64_t p = layout_size(layout);
   LowRankGaussian g;
   g.mean.assign(weights, weights + p);
   g.diag.resize(p);
-  for (int64_t i = 0; i < p; ++i) {
-    if (!std::isfinite(fisher[i])) throw ReduceError("Laplace: a non-finite gradient at weight " + std::to_string(i));
-    g.diag[i] = 1.0 / (fisher[i] + prior_precision);
-  }
+  for (int64_t i = 0; i < p; ++i) g.diag[i] = 1.0 / (moments.sum_squares[i] + prior_precision);
   return g;
 }
 

@@ -22,6 +22,17 @@ namespace genzoo::priors {
 // Whether the family has a per-sample likelihood to take a Laplace approximation of (not adversarial ones).
 bool has_likelihood(const std::string& family);
 
+// Per-weight moments of the per-sample gradients ∇ℓ_i(w) over the model's training samples: the
+// empirical Fisher diagonal Σ_i g_i² and the diagonal of the gradient covariance (seed 004's fifth
+// order: weights whose gradients vary least matter least).
+struct GradientMoments {
+  std::vector<double> sum_squares, sum;
+  int64_t samples = 0;
+  std::vector<double> variance() const;  // (1/N) Σ g² - ((1/N) Σ g)²
+};
+GradientMoments gradient_moments(const FamilyConfig& config, const Layout& layout, const float* weights,
+                                 const ImageSet& train, const std::vector<int64_t>& samples, uint64_t seed);
+
 // Throws ReduceError for an adversarial family (no likelihood), no samples or a non-finite gradient.
 LowRankGaussian laplace_posterior(const FamilyConfig& config, const Layout& layout, const float* weights,
                                   const ImageSet& train, const std::vector<int64_t>& samples, double prior_precision,

@@ -77,13 +77,13 @@ int64_t PriorCheckRecord::beats_isotropic() const {
 }
 
 std::vector<AlignedRecord> align_students(const LowRankGaussian& g, const FamilyConfig& teacher, const ReduceConfig& config,
-                                          uint64_t seed) {
+                                          uint64_t seed, const std::vector<double>& gradient_variance) {
   std::vector<AlignedRecord> out;
   for (const std::string& text : config.prior_students) {
     const StudentSpec spec = parse_student_spec(text);
     if (spec.family != teacher.name) continue;
     try {
-      AlignedPrior aligned = align(g, teacher, student_config(teacher, spec), config.prior_order, seed);
+      AlignedPrior aligned = align(g, teacher, student_config(teacher, spec), config.prior_order, seed, gradient_variance);
       out.push_back({spec.name, config.prior_order, std::move(aligned.steps), StoredGaussian::from(aligned.gaussian),
                      std::move(aligned.layout)});
     } catch (const ReduceError& e) {
@@ -236,7 +236,15 @@ FamilyPriors family_priors(const FamilyPriorInputs& in, const ReduceConfig& conf
       record.shrinkage = config.prior_shrinkage;
       record.diag_floor = config.prior_floor;
       record.layout = weights.layout;
-      if (in.config) record.aligned = align_students(g, *in.config, config, align_seeds[c]);
+      std::vector<double> gradient_variance;
+      if (in.gradient_variance) {
+        gradient_variance.assign(p, 0.0);
+        for (int64_t a : cand.subset) {
+          const std::vector<float>& v = (*in.gradient_variance)[rows[a]];
+          for (int64_t i = 0; i < p; ++i) gradient_variance[i] += v[i] / static_cast<double>(cand.subset.size());
+        }
+      }
+      if (in.config) record.aligned = align_students(g, *in.config, config, align_seeds[c], gradient_variance);
       if (c == 0) {
         root_gaussian = g;
       } else if (checks.count(c)) {

@@ -79,6 +79,9 @@ struct FamilyPriorInputs {
   std::set<int64_t> held_out;
   int64_t num_classes = 0;
   uint64_t seed = 0;                      // random removal order
+  // gradient_covariance order: per row of weights, the variance of the model's per-sample gradients
+  // (priors/laplace.h); a node uses its members' mean. Null otherwise.
+  const std::vector<std::vector<float>>* gradient_variance = nullptr;
 };
 
 struct FamilyPriors {
@@ -97,8 +100,9 @@ FamilyPriors family_priors(const FamilyPriorInputs& inputs, const ReduceConfig& 
 // when the model has fewer than two iterates.
 LowRankGaussian swag_posterior(const std::vector<const float*>& iterates, int64_t size, int64_t rank, double diag_floor);
 
-// The aligned priors of one Gaussian for every student of its family in config.prior_students.
+// The aligned priors of one Gaussian for every student of its family in config.prior_students
+// (gradient_variance: per weight, for the gradient_covariance order).
 std::vector<AlignedRecord> align_students(const LowRankGaussian& g, const FamilyConfig& teacher, const ReduceConfig& config,
-                                          uint64_t seed);
+                                          uint64_t seed, const std::vector<double>& gradient_variance = {});
 
 }  // namespace genzoo::priors

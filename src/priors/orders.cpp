@@ -19,7 +19,7 @@ double log_density_ratio(const LowRankGaussian& g, const std::vector<int64_t>& u
 }  // namespace
 
 const std::vector<std::string>& removal_orders() {
-  static const std::vector<std::string> orders = {"last", "random", "density_ratio", "obd", "belsley"};
+  static const std::vector<std::string> orders = {"last", "random", "density_ratio", "obd", "belsley", "gradient_covariance"};
   return orders;
 }
 
@@ -35,8 +35,21 @@ std::vector<int64_t> unit_weights(const Layout& layout, const UnitSlices& slices
   return slices_indices(layout, all, j);
 }
 
+std::vector<int64_t> remaining_after(const Layout& layout, const UnitSlices& slices, int64_t j) {
+  const std::vector<int64_t> removed = unit_weights(layout, slices, j);
+  std::vector<int64_t> rest;
+  for (int64_t i = 0, r = 0; i < layout_size(layout); ++i) {
+    if (r < static_cast<int64_t>(removed.size()) && removed[r] == i) {
+      ++r;
+    } else {
+      rest.push_back(i);
+    }
+  }
+  return rest;
+}
+
 int64_t pick_unit(const std::string& order, const LowRankGaussian& g, const Layout& layout, const UnitSlices& slices,
-                  int64_t count, Rng& rng) {
+                  int64_t count, Rng& rng, const std::vector<double>* gradient_variance) {
   check_removal_order(order);
   if (order == "last") return count - 1;
   if (order == "random") return std::min<int64_t>(count - 1, static_cast<int64_t>(rng.uniform() * static_cast<double>(count)));
@@ -47,6 +60,14 @@ int64_t pick_unit(const std::string& order, const LowRankGaussian& g, const Layo
     for (int64_t i = 0; i < g.size(); ++i) per_weight[i] = -0.5 * per_weight[i] * g.mean[i] * g.mean[i];
   } else if (order == "belsley") {
     per_weight = principal_variance_shares(g);
+  } else if (order == "gradient_covariance") {
+    if (!gradient_variance || static_cast<int64_t>(gradient_variance->size()) != g.size()) {
+      throw ReduceError("alignment: the gradient_covariance order needs the gradients' variance of every weight (" +
+                        std::to_string(gradient_variance ? gradient_variance->size() : 0) + " for " +
+                        std::to_string(g.size()) + " weights)");
+    }
+    per_weight.resize(g.size());
+    for (int64_t i = 0; i < g.size(); ++i) per_weight[i] = -(*gradient_variance)[i];
   }
   // Scores in parallel (each reads the Gaussian only), the argmax in index order: ties go to the
   // highest index whatever the thread count.

@@ -10,6 +10,9 @@
 //                 direction of Σ (Belsley's collinearity diagnostic: the weights whose variance the
 //                 largest condition index explains are the redundant ones). With rank 0 there is no
 //                 collinearity and every unit scores 0 (ties go to the highest index).
+//   gradient_covariance  argmin Σ_{i∈S} Var(∂ℓ/∂u_i), the diagonal of the covariance of the per-sample
+//                 gradients of the loss (over the teacher's, or a node's members', training samples):
+//                 the unit whose weights the data move least goes first. Needs those variances.
 // Ties go to the highest index, so every order reduces to "last" when nothing distinguishes the units.
 #pragma once
 
@@ -29,8 +32,12 @@ void check_removal_order(const std::string& order);
 // Every weight of unit j (entering and leaving), ascending.
 std::vector<int64_t> unit_weights(const Layout& layout, const UnitSlices& slices, int64_t j);
 
-// The unit (0 .. count-1) the order removes next.
+// The unit (0 .. count-1) the order removes next. gradient_variance: per coordinate of g (for
+// gradient_covariance; throws ReduceError when that order has none).
 int64_t pick_unit(const std::string& order, const LowRankGaussian& g, const Layout& layout, const UnitSlices& slices,
-                  int64_t count, Rng& rng);
+                  int64_t count, Rng& rng, const std::vector<double>* gradient_variance = nullptr);
+
+// The coordinates (ascending) that remain after φ removes unit j: all but its entering and leaving ones.
+std::vector<int64_t> remaining_after(const Layout& layout, const UnitSlices& slices, int64_t j);
 
 }  // namespace genzoo::priors

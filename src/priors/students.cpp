@@ -73,13 +73,19 @@ std::vector<UnitKind> unit_kinds(const FamilyConfig& teacher, const FamilyConfig
 }
 
 AlignedPrior align(const LowRankGaussian& teacher, const FamilyConfig& teacher_config, const FamilyConfig& student_config,
-                   const std::string& order, uint64_t seed) {
+                   const std::string& order, uint64_t seed, std::vector<double> gradient_variance) {
   check_removal_order(order);
   AlignedPrior out{teacher, find_family(teacher_config.name).layout(teacher_config), {}};
   Rng rng(seed);
   for (const UnitKind& unit : unit_kinds(teacher_config, student_config)) {
     for (int64_t count = unit.teacher_count; count > unit.student_count; --count) {
-      const int64_t j = pick_unit(order, out.gaussian, out.layout, unit.slices, count, rng);
+      const int64_t j = pick_unit(order, out.gaussian, out.layout, unit.slices, count, rng,
+                                  gradient_variance.empty() ? nullptr : &gradient_variance);
+      if (!gradient_variance.empty()) {  // follow the coordinates φ keeps
+        std::vector<double> kept;
+        for (int64_t i : remaining_after(out.layout, unit.slices, j)) kept.push_back(gradient_variance[i]);
+        gradient_variance = std::move(kept);
+      }
       AlignedGaussian next = remove_unit(out.gaussian, out.layout, unit.slices, j);
       out.gaussian = std::move(next.gaussian);
       out.layout = std::move(next.layout);

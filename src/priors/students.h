@@ -30,8 +30,9 @@ std::vector<UnitKind> unit_kinds(const FamilyConfig& teacher, const FamilyConfig
 
 
 // The student's prior: teacher's Gaussian through the φ sequence, units picked by `order`
-// (priors/orders.h). Throws ReduceError for an unknown order (naming the known ones) or when the result's layout is not the student family's layout.
+// (priors/orders.h); gradient_variance: per teacher weight, for the gradient_covariance order.
+// Throws ReduceError for an unknown order (naming the known ones) or when the result's layout is not the student family's layout.
 AlignedPrior align(const LowRankGaussian& teacher, const FamilyConfig& teacher_config, const FamilyConfig& student_config,
-                   const std::string& order, uint64_t seed);
+                   const std::string& order, uint64_t seed, std::vector<double> gradient_variance = {});
 
 }  // namespace genzoo::priors

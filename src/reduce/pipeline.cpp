@@ -286,8 +286,15 @@ std::vector<priors::PriorRecord> teacher_posteriors(const ReduceOptions& options
     record.layout = weights.layout;
     return record;
   };
+  const bool by_gradients = config.prior_order == "gradient_covariance" && priors::has_likelihood(weights.family);
+  std::vector<double> gradient_variance;  // the current teacher's, for the gradient_covariance order
+  const auto load_data = [&]() -> const Dataset& {
+    if (!dataset) dataset = load_fashion_mnist(resolve_data_dir(options.data_dir.empty() ? job.data.dir : options.data_dir));
+    return *dataset;
+  };
   const auto finish = [&](priors::PriorRecord record, const priors::LowRankGaussian& g) {
-    record.aligned = priors::align_students(g, family, config, mix_seed(job.seed, static_cast<uint64_t>(record.model_id)));
+    record.aligned = priors::align_students(g, family, config, mix_seed(job.seed, static_cast<uint64_t>(record.model_id)),
+                                            gradient_variance);
     record.gaussian = priors::StoredGaussian::from(g);
     out.push_back(std::move(record));
   };
@@ -297,6 +304,10 @@ std::vector<priors::PriorRecord> teacher_posteriors(const ReduceOptions& options
     const ModelRecord& m = *it->second;
     const auto row = std::find(weights.model_ids.begin(), weights.model_ids.end(), id) - weights.model_ids.begin();
     const float* final_weights = weights.data.data() + row * p;
+    if (by_gradients) {
+      gradient_variance =
+          priors::gradient_moments(family, weights.layout, final_weights, load_data().train, m.sample_indices, m.seed).variance();
+    }
     const int64_t checkpoints = static_cast<int64_t>(weights.checkpoint_steps.size());
     if (checkpoints > 0) {
       std::vector<const float*> iterates;
@@ -310,8 +321,7 @@ std::vector<priors::PriorRecord> teacher_posteriors(const ReduceOptions& options
       note(options, "priors: no Laplace posterior for model " + std::to_string(id) + " (" + weights.family + " has no likelihood)");
       continue;
     }
-    if (!dataset) dataset = load_fashion_mnist(resolve_data_dir(options.data_dir.empty() ? job.data.dir : options.data_dir));
-    finish(base(m, "laplace"), priors::laplace_posterior(family, weights.layout, final_weights, dataset->train,
+    finish(base(m, "laplace"), priors::laplace_posterior(family, weights.layout, final_weights, load_data().train,
                                                          m.sample_indices, config.prior_laplace_precision, m.seed));
   }
   return out;
@@ -324,6 +334,7 @@ void compute_priors(const ReduceOptions& options, const Job& job, const ReduceCo
                     const std::map<int64_t, const ModelRecord*>& records, const std::set<std::string>& families,
                     ReduceData& data) {
   const auto start = std::chrono::steady_clock::now();
+  std::optional<Dataset> gradient_data;
   data.priors.clear();
   data.prior_checks.clear();
   data.prior_settings = "rank = " + std::to_string(config.prior_rank) + ", shrinkage = " + fixed_text(config.prior_shrinkage, 4) + " (" + config.prior_shrinkage_target + ")" +
@@ -351,6 +362,29 @@ void compute_priors(const ReduceOptions& options, const Job& job, const ReduceCo
       for (size_t i = 0; i < e.result.model_ids.size(); ++i) {
         if (e.result.split[i] == kSplitTest) inputs.held_out.insert(e.result.model_ids[i]);
       }
+    }
+    // The gradient_covariance order: every usable model's per-sample gradient variances on its own
+    // training samples (one LibTorch pass per model), when the family has students to align.
+    std::vector<std::vector<float>> gradient_variance;
+    bool has_students = false;
+    for (const std::string& text : config.prior_students) has_students = has_students || parse_student_spec(text).family == family;
+    if (config.prior_order == "gradient_covariance" && has_students && inputs.config && priors::has_likelihood(family)) {
+      if (!gradient_data) {
+        gradient_data = load_fashion_mnist(resolve_data_dir(options.data_dir.empty() ? job.data.dir : options.data_dir));
+      }
+      note(options, "priors: per-sample gradients of " + std::to_string(weights.model_ids.size()) + " " + family +
+                        " models (gradient_covariance order)");
+      const int64_t p = weights.param_count();
+      gradient_variance.resize(weights.model_ids.size());
+      for (size_t r = 0; r < weights.model_ids.size(); ++r) {
+        const ModelRecord& m = *records.at(weights.model_ids[r]);
+        if (m.status == "diverged") continue;
+        const std::vector<double> v = priors::gradient_moments(*inputs.config, weights.layout, weights.data.data() + r * p,
+                                                               gradient_data->train, m.sample_indices, m.seed)
+                                          .variance();
+        gradient_variance[r].assign(v.begin(), v.end());
+      }
+      inputs.gradient_variance = &gradient_variance;
     }
     priors::FamilyPriors result = priors::family_priors(inputs, config);
     for (const std::string& text : result.notes) note(options, "priors: " + text);

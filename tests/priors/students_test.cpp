@@ -113,6 +113,34 @@ TEST(Students, DensityRatioOrderRemovesTheUnitNearestZeroFirst) {
   EXPECT_EQ(priors::align(g, teacher, student, "density_ratio", 1).steps, (std::vector<std::string>{"phi(code, 2)"}));
 }
 
+// OBD removes the unit of least saliency Σ h_ii m_i² / 2 (a mean at zero has none); gradient_covariance
+// the one whose gradients vary least, following the variances through the earlier removals.
+TEST(Students, ObdAndGradientCovarianceOrdersPickTheLeastImportantUnit) {
+  const FamilyConfig teacher = family("linear_ae", 6), student = family("linear_ae", 4);
+  const Layout layout = find_family("linear_ae").layout(teacher);
+  LowRankGaussian g = random_gaussian(layout_size(layout), 1, 8);
+  for (double& m : g.mean) m += m > 0 ? 1.0 : -1.0;
+  const std::vector<priors::TensorSlice> unit = {{"encoder.weight", 0}, {"encoder.bias", 0}, {"decoder.weight", 1}};
+  for (const auto& slice : unit) {
+    for (int64_t i : priors::slice_indices(layout, slice, 1)) g.mean[i] = 0.0;
+  }
+  EXPECT_EQ(priors::align(g, teacher, student, "obd", 1).steps.front(), "phi(code, 1)");
+
+  std::vector<double> variance(layout_size(layout), 1.0);
+  for (const auto& slice : unit) {
+    for (int64_t i : priors::slice_indices(layout, slice, 4)) variance[i] = 0.0;  // unit 4 first
+    for (int64_t i : priors::slice_indices(layout, slice, 0)) variance[i] = 0.5;  // then unit 0
+  }
+  EXPECT_EQ(priors::align(g, teacher, student, "gradient_covariance", 1, variance).steps,
+            (std::vector<std::string>{"phi(code, 4)", "phi(code, 0)"}));
+  try {
+    priors::align(g, teacher, student, "gradient_covariance", 1);
+    FAIL() << "gradient_covariance without variances was accepted";
+  } catch (const ReduceError& e) {
+    EXPECT_NE(std::string(e.what()).find("gradient_covariance"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Students, UnalignableStudentsAreRefusedNamingTheKey) {
   try {
     priors::unit_kinds(family("conv_ae", 8, 4), family("conv_ae", 8, 6));
