@@ -18,6 +18,7 @@ namespace hn = hwy::HWY_NAMESPACE;
 using genzoo::kernels::HWY_NAMESPACE::FloatTag;
 using genzoo::kernels::HWY_NAMESPACE::FloatVec;
 using genzoo::kernels::HWY_NAMESPACE::kFloatLanes;
+using genzoo::kernels::HWY_NAMESPACE::exp_vec;
 using genzoo::kernels::HWY_NAMESPACE::kVectorRegisters;
 using genzoo::kernels::HWY_NAMESPACE::sum_of_lanes;
 using genzoo::kernels::HWY_NAMESPACE::sums_of_four;
@@ -281,26 +282,6 @@ HWY_INLINE void dense_from_narrow_tile(const float* narrow, const float* weight,
     for (int t = 0; t < Width; ++t) acc[0][t] = mul_add(splat(weight[(f0 + t) * width + j]), in, acc[0][t]);
   }
   store_tile(acc, grid, c, y, x0, 1, epilogue, mask);
-}
-
-// e^v for v in [-87, 88] (Cephes' expf polynomial, relative error ~1e-7); clamped outside (NaN stays NaN).
-HWY_INLINE FloatVec exp_vec(FloatVec v) {
-  const FloatTag d;
-  const hn::RebindToSigned<FloatTag> di;
-  v = hn::IfThenElse(v < hn::Set(d, -87.0f), hn::Set(d, -87.0f), v);
-  v = hn::IfThenElse(v > hn::Set(d, 88.0f), hn::Set(d, 88.0f), v);
-  const FloatVec round_shift = hn::Set(d, 12582912.0f);  // 1.5 * 2^23: adding and subtracting rounds to integer
-  const FloatVec n = hn::Sub(hn::MulAdd(v, hn::Set(d, 1.44269504088896341f), round_shift), round_shift);
-  const FloatVec r = hn::MulAdd(n, hn::Set(d, 2.12194440e-4f), hn::NegMulAdd(n, hn::Set(d, 0.693359375f), v));
-  FloatVec p = hn::Set(d, 1.9875691500e-4f);
-  p = hn::MulAdd(p, r, hn::Set(d, 1.3981999507e-3f));
-  p = hn::MulAdd(p, r, hn::Set(d, 8.3334519073e-3f));
-  p = hn::MulAdd(p, r, hn::Set(d, 4.1665795894e-2f));
-  p = hn::MulAdd(p, r, hn::Set(d, 1.6666665459e-1f));
-  p = hn::MulAdd(p, r, hn::Set(d, 5.0000001201e-1f));
-  p = hn::Add(hn::MulAdd(hn::Mul(p, r), r, r), hn::Set(d, 1.0f));
-  const auto exponent = hn::ShiftLeft<23>(hn::Add(hn::ConvertTo(di, n), hn::Set(di, 127)));
-  return hn::Mul(p, hn::BitCast(d, exponent));
 }
 
 HWY_INLINE Block sigmoid_block(const Block& v) {

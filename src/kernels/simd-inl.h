@@ -78,6 +78,26 @@ HWY_INLINE void width_tiles(int64_t begin, int64_t end, Tile&& tile) {
   }
 }
 
+// e^v for v in [-87, 88] (Cephes' expf polynomial, relative error ~1e-7); clamped outside (NaN stays NaN).
+HWY_INLINE FloatVec exp_vec(FloatVec v) {
+  const FloatTag d;
+  const hn::RebindToSigned<FloatTag> di;
+  v = hn::IfThenElse(v < hn::Set(d, -87.0f), hn::Set(d, -87.0f), v);
+  v = hn::IfThenElse(v > hn::Set(d, 88.0f), hn::Set(d, 88.0f), v);
+  const FloatVec round_shift = hn::Set(d, 12582912.0f);  // 1.5 * 2^23: adding and subtracting rounds to integer
+  const FloatVec n = hn::Sub(hn::MulAdd(v, hn::Set(d, 1.44269504088896341f), round_shift), round_shift);
+  const FloatVec r = hn::MulAdd(n, hn::Set(d, 2.12194440e-4f), hn::NegMulAdd(n, hn::Set(d, 0.693359375f), v));
+  FloatVec p = hn::Set(d, 1.9875691500e-4f);
+  p = hn::MulAdd(p, r, hn::Set(d, 1.3981999507e-3f));
+  p = hn::MulAdd(p, r, hn::Set(d, 8.3334519073e-3f));
+  p = hn::MulAdd(p, r, hn::Set(d, 4.1665795894e-2f));
+  p = hn::MulAdd(p, r, hn::Set(d, 1.6666665459e-1f));
+  p = hn::MulAdd(p, r, hn::Set(d, 5.0000001201e-1f));
+  p = hn::Add(hn::MulAdd(hn::Mul(p, r), r, r), hn::Set(d, 1.0f));
+  const auto exponent = hn::ShiftLeft<23>(hn::Add(hn::ConvertTo(di, n), hn::Set(di, 127)));
+  return hn::Mul(p, hn::BitCast(d, exponent));
+}
+
 }  // namespace genzoo::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 

@@ -92,7 +92,8 @@ TEST(Students, EveryAlignableStudentGetsItsFamilysLayout) {
   for (const auto& [teacher, student] : pairs) {
     const LowRankGaussian g = random_gaussian(layout_size(find_family(teacher.name).layout(teacher)), 2, 5);
     for (const std::string& order : priors::removal_orders()) {
-      const priors::AlignedPrior aligned = priors::align(g, teacher, student, order, 11);
+      const std::vector<double> variance = order == "gradient_covariance" ? std::vector<double>(g.size(), 1.0) : std::vector<double>();
+      const priors::AlignedPrior aligned = priors::align(g, teacher, student, order, 11, variance);
       EXPECT_TRUE(same_layout(aligned.layout, find_family(student.name).layout(student))) << teacher.name << " " << order;
       EXPECT_EQ(aligned.gaussian.size(), layout_size(aligned.layout)) << teacher.name;
       EXPECT_EQ(aligned.gaussian.rank, 2);

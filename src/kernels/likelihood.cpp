@@ -1,0 +1,83 @@
+#include "kernels/likelihood.h"
+
+#include <cmath>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/likelihood.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "hwy/contrib/math/math-inl.h"
+#include "kernels/simd-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace genzoo::kernels::HWY_NAMESPACE {
+namespace {
+
+// Calls per(l, x) -> {loss, grad} over whole vectors and writes grad; the tail of fewer than a
+// vector's lanes goes through the same code on a zero-padded copy (its loss masked out).
+template <class PerVector>
+double fused_loss(const float* HWY_RESTRICT logits, const float* HWY_RESTRICT target, int64_t n, float* HWY_RESTRICT grad,
+                  PerVector per) {
+  const FloatTag d;
+  FloatVec total = hn::Zero(d);
+  int64_t i = 0;
+  for (; i + kFloatLanes <= n; i += kFloatLanes) {
+    FloatVec g;
+    total = hn::Add(total, per(hn::LoadU(d, logits + i), hn::LoadU(d, target + i), &g));
+    hn::StoreU(g, d, grad + i);
+  }
+  double sum = static_cast<double>(sum_of_lanes(total));
+  if (i < n) {
+    HWY_ALIGN float l[kFloatLanes] = {}, x[kFloatLanes] = {}, g_out[kFloatLanes], loss[kFloatLanes];
+    for (int64_t k = 0; k < n - i; ++k) l[k] = logits[i + k], x[k] = target[i + k];
+    FloatVec g;
+    hn::Store(per(hn::Load(d, l), hn::Load(d, x), &g), d, loss);
+    hn::Store(g, d, g_out);
+    for (int64_t k = 0; k < n - i; ++k) grad[i + k] = g_out[k], sum += loss[k];
+  }
+  return sum;
+}
+
+double bernoulli_logit_loss_impl(const float* logits, const float* target, int64_t n, float scale, float* d_logits) {
+  const FloatTag d;
+  const FloatVec one = hn::Set(d, 1.0f), zero = hn::Zero(d), s = hn::Set(d, scale);
+  return fused_loss(logits, target, n, d_logits, [&](FloatVec l, FloatVec x, FloatVec* g) {
+    const FloatVec e = exp_vec(hn::Neg(hn::Abs(l)));  // e^{-|l|} in (0, 1]: no overflow either way
+    const FloatVec inv = hn::Div(one, hn::Add(one, e));
+    const FloatVec sigma = hn::IfThenElse(l >= zero, inv, hn::Mul(e, inv));
+    *g = hn::Mul(s, hn::Sub(sigma, x));
+    return hn::Add(hn::Sub(hn::Max(l, zero), hn::Mul(l, x)), hn::Log1p(d, e));
+  });
+}
+
+double sigmoid_squared_loss_impl(const float* logits, const float* target, int64_t n, float scale, float* d_logits) {
+  const FloatTag d;
+  const FloatVec one = hn::Set(d, 1.0f), half = hn::Set(d, 0.5f), s = hn::Set(d, scale);
+  return fused_loss(logits, target, n, d_logits, [&](FloatVec l, FloatVec x, FloatVec* g) {
+    const FloatVec sigma = hn::Div(one, hn::Add(one, exp_vec(hn::Neg(l))));
+    const FloatVec diff = hn::Sub(sigma, x);
+    *g = hn::Mul(hn::Mul(s, diff), hn::Mul(sigma, hn::Sub(one, sigma)));
+    return hn::Mul(half, hn::Mul(diff, diff));
+  });
+}
+
+}  // namespace
+}  // namespace genzoo::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace genzoo::kernels {
+
+HWY_EXPORT(bernoulli_logit_loss_impl);
+HWY_EXPORT(sigmoid_squared_loss_impl);
+
+double bernoulli_logit_loss(const float* logits, const float* target, int64_t n, float scale, float* d_logits) {
+  return HWY_DYNAMIC_DISPATCH(bernoulli_logit_loss_impl)(logits, target, n, scale, d_logits);
+}
+
+double sigmoid_squared_loss(const float* logits, const float* target, int64_t n, float scale, float* d_logits) {
+  return HWY_DYNAMIC_DISPATCH(sigmoid_squared_loss_impl)(logits, target, n, scale, d_logits);
+}
+
+}  // namespace genzoo::kernels
+#endif  // HWY_ONCE
