@@ -12,7 +12,7 @@ for cfg in "SkylakeX AVX3" "Haswell AVX2"; do
   done
   echo "## OPENBLAS_CORETYPE=$ct taskset -c 0 build/genzoo --isa $isa bench --workload W1 --models 16 --no-loop --kernels torch"
   OPENBLAS_CORETYPE=$ct taskset -c 0 build/genzoo --isa $isa bench --workload W1 --models 16 --no-loop --kernels torch 2>&1 | tail -1
-  for w in W1 W2; do
+  for w in W1 W2 W4; do
     m=32; [[ $w == W1 ]] && m=128
     echo "## OPENBLAS_CORETYPE=$ct build/genzoo --isa $isa bench --workload $w --models $m --threads 2 --no-loop"
     OPENBLAS_CORETYPE=$ct build/genzoo --isa $isa bench --workload $w --models $m --threads 2 --no-loop 2>&1 | tail -1
