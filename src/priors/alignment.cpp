@@ -171,7 +171,7 @@ AlignedGaussian remove_layer(const LowRankGaussian& g, const Layout& layout, int
 }
 
 AlignedPrior align_layered(const LowRankGaussian& teacher_gaussian, const LayeredNetwork& teacher, const LayeredNetwork& student,
-                           const std::string& order, uint64_t seed) {
+                           const std::string& order, uint64_t seed, std::vector<double> gradient_variance) {
   if (teacher.bias != student.bias || teacher.activation != student.activation) {
     throw ReduceError("alignment: teacher and student differ in bias or activation");
   }
@@ -180,17 +180,37 @@ AlignedPrior align_layered(const LowRankGaussian& teacher_gaussian, const Layere
     throw ReduceError("alignment: a Gaussian over " + std::to_string(out.gaussian.size()) + " weights for a network of " +
                       std::to_string(layout_size(out.layout)));
   }
+  if (!gradient_variance.empty() && gradient_variance.size() != static_cast<size_t>(out.gaussian.size())) {
+    throw ReduceError("alignment: " + std::to_string(gradient_variance.size()) + " gradient variances for " +
+                      std::to_string(out.gaussian.size()) + " weights");
+  }
+  // The gradient variances of the coordinates a step keeps, in order.
+  const auto keep_variances = [&](const std::vector<int64_t>& kept) {
+    if (gradient_variance.empty()) return;
+    std::vector<double> next;
+    next.reserve(kept.size());
+    for (int64_t i : kept) next.push_back(gradient_variance[i]);
+    gradient_variance = std::move(next);
+  };
   std::vector<int64_t> widths = teacher.widths;
   Rng rng(seed);
   for (const AlignmentStep& step : alignment_steps(teacher.widths, student.widths)) {
     AlignedGaussian next;
     if (step.remove_layer) {
       next = remove_layer(out.gaussian, out.layout, step.layer, teacher.activation);
+      std::vector<int64_t> kept;
+      for (const ParamLayout& param : out.layout) {
+        if (param.name == layered_weight(step.layer) || param.name == layered_bias(step.layer)) continue;
+        for (int64_t i = 0; i < param.numel(); ++i) kept.push_back(param.offset + i);
+      }
+      keep_variances(kept);
       widths.erase(widths.begin() + step.layer - 1);
       out.steps.push_back("psi(" + std::to_string(step.layer) + ")");
     } else {
       const UnitSlices unit = layered_unit(step.layer, teacher.bias);
-      const int64_t j = pick_unit(order, out.gaussian, out.layout, unit, widths[step.layer - 1], rng);
+      const int64_t j = pick_unit(order, out.gaussian, out.layout, unit, widths[step.layer - 1], rng,
+                                  gradient_variance.empty() ? nullptr : &gradient_variance);
+      keep_variances(remaining_after(out.layout, unit, j));
       next = remove_unit(out.gaussian, out.layout, unit, j);
       --widths[step.layer - 1];
       out.steps.push_back("phi(" + std::to_string(step.layer) + ", " + std::to_string(j) + ")");

@@ -71,6 +71,8 @@ struct LayeredNetwork {
   std::string activation = "relu";
 };
 Layout layered_layout(const LayeredNetwork& net);
+// Unit slices of hidden layer t of a layered network: row j of U_t (and its bias) enter, column j of U_{t+1} leaves.
+UnitSlices layered_unit(int t, bool bias);
 
 // ψ(t): U_t is square; condition it on the identity (and its bias on 0) and renumber the layers above.
 // Needs an idempotent activation (σ ∘ σ = σ: relu, identity); throws ReduceError naming it otherwise.
@@ -84,7 +86,8 @@ struct AlignedPrior {
 };
 
 // The teacher's Gaussian through alignment_steps, units picked by `order` (priors/orders.h).
+// gradient_variance: per teacher weight, for the gradient_covariance order (followed through the removals).
 AlignedPrior align_layered(const LowRankGaussian& teacher_gaussian, const LayeredNetwork& teacher, const LayeredNetwork& student,
-                           const std::string& order, uint64_t seed);
+                           const std::string& order, uint64_t seed, std::vector<double> gradient_variance = {});
 
 }  // namespace genzoo::priors

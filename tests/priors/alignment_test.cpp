@@ -245,8 +245,10 @@ TEST(Alignment, PhiThenPsiEqualsPsiThenPhi) {
 TEST(Alignment, SmallMlpAlignsUnderEveryOrder) {
   const priors::LayeredNetwork teacher{{6, 8, 4, 2}, true, "relu"}, student{{6, 4, 2}, true, "relu"};
   const LowRankGaussian g = random_gaussian(layout_size(priors::layered_layout(teacher)), 2, 9);
+  std::vector<double> gradient_variance(g.size());
+  for (size_t i = 0; i < gradient_variance.size(); ++i) gradient_variance[i] = 0.1 + 0.01 * static_cast<double>(i % 7);
   for (const std::string& order : priors::removal_orders()) {
-    const priors::AlignedPrior out = priors::align_layered(g, teacher, student, order, 3);
+    const priors::AlignedPrior out = priors::align_layered(g, teacher, student, order, 3, gradient_variance);
     EXPECT_EQ(out.gaussian.size(), layout_size(priors::layered_layout(student))) << order;
     ASSERT_EQ(out.steps.size(), 5u) << order;
     EXPECT_EQ(out.steps.back(), "psi(3)");
@@ -254,6 +256,24 @@ TEST(Alignment, SmallMlpAlignsUnderEveryOrder) {
     out.gaussian.check();
   }
   EXPECT_THROW(priors::align_layered(g, teacher, {{6, 4, 2}, true, "tanh"}, "last", 1), ReduceError);
+  EXPECT_THROW(priors::align_layered(g, teacher, student, "gradient_covariance", 1), ReduceError);
+}
+
+// gradient_covariance removes the unit whose weights have the least gradient variance, and the
+// variances follow the coordinates each step keeps.
+TEST(Alignment, GradientCovarianceOrderFollowsTheVariancesThroughTheSteps) {
+  const priors::LayeredNetwork teacher{{3, 4, 2}, true, "relu"}, student{{3, 2, 2}, true, "relu"};
+  const Layout layout = priors::layered_layout(teacher);
+  const LowRankGaussian g = random_gaussian(layout_size(layout), 1, 5);
+  // Unit 1 of layer 2 is the quietest, then unit 2, which is unit 1 once unit 1 is gone: "phi(2, 1)" twice.
+  std::vector<double> gradient_variance(g.size(), 1.0);
+  const priors::UnitSlices unit = priors::layered_unit(2, true);
+  for (int64_t i : priors::unit_weights(layout, unit, 1)) gradient_variance[i] = 0.01;
+  for (int64_t i : priors::unit_weights(layout, unit, 2)) gradient_variance[i] = 0.1;
+  const priors::AlignedPrior out = priors::align_layered(g, teacher, student, "gradient_covariance", 1, gradient_variance);
+  ASSERT_EQ(out.steps.size(), 2u);
+  EXPECT_EQ(out.steps[0], "phi(2, 1)");
+  EXPECT_EQ(out.steps[1], "phi(2, 1)");
 }
 
 }  // namespace
