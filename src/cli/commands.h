@@ -18,6 +18,7 @@ Runner add_plan_command(CLI::App& app);
 Runner add_inspect_command(CLI::App& app);
 Runner add_bench_command(CLI::App& app);
 Runner add_reduce_command(CLI::App& app);
+Runner add_distill_command(CLI::App& app);
 Runner add_job_reference_command(CLI::App& app);
 
 }  // namespace genzoo::cli

@@ -16,7 +16,9 @@ int main(int argc, char** argv) {
                "Typical session:\n"
                "  genzoo plan jobs/quickstart.toml                 # what the job will train\n"
                "  genzoo train jobs/quickstart.toml --run runs/q   # train (resumable; also under mpirun/srun)\n"
-               "  genzoo inspect runs/q/zoo.h5                     # look at the result\n"};
+               "  genzoo inspect runs/q/zoo.h5                     # look at the result\n"
+               "  genzoo reduce runs/q/zoo.h5                      # model vectors, embedding, hierarchy, priors\n"
+               "  genzoo distill runs/q/zoo.h5                     # small students trained with the priors\n"};
   app.require_subcommand(1);
   std::string isa = "auto";
   app.add_option("--isa", isa,
@@ -29,7 +31,7 @@ int main(int argc, char** argv) {
       {"plan", genzoo::cli::add_plan_command(app)},       {"inspect", genzoo::cli::add_inspect_command(app)},
       {"status", genzoo::cli::add_status_command(app)},   {"bench", genzoo::cli::add_bench_command(app)},
       {"job-reference", genzoo::cli::add_job_reference_command(app)},
-      {"reduce", genzoo::cli::add_reduce_command(app)},
+      {"reduce", genzoo::cli::add_reduce_command(app)},   {"distill", genzoo::cli::add_distill_command(app)},
   };
   try {
     app.parse(argc, argv);

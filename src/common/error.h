@@ -55,6 +55,12 @@ class ReduceError : public Error {
   using Error::Error;
 };
 
+// Distillation cannot run on its input (no prior for a student, a size larger than the mixture's pool).
+class DistillError : public Error {
+ public:
+  using Error::Error;
+};
+
 // The command line is inconsistent beyond what CLI11 checks.
 class UsageError : public Error {
  public:

@@ -2,10 +2,19 @@
 #pragma once
 
 #include <cstdio>
+#include <ctime>
 #include <string>
 #include <vector>
 
 namespace genzoo {
+
+// The current time as ISO 8601 UTC, "2026-12-06T03:04:05Z" (files' created_utc).
+inline std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  return text;
+}
 
 // "a, b, c" (with the given separator).
 inline std::string join(const std::vector<std::string>& items, const std::string& separator = ", ") {

@@ -1,11 +1,8 @@
 #include "dist/run.h"
 
-#include <signal.h>
 
 #include <atomic>
 #include <chrono>
-#include <deque>
-#include <thread>
 #include <cmath>
 #include <ctime>
 #include <filesystem>
@@ -18,10 +15,12 @@
 #include "common/error.h"
 #include "common/progress.h"
 #include "common/rng.h"
+#include "common/text.h"
 #include "data/dataset.h"
 #include "data/feature_net.h"
 #include "dist/comm.h"
 #include "dist/resources.h"
+#include "dist/scheduler.h"
 #include "job/job.h"
 #include "kernels/isa.h"
 #include "models/family.h"
@@ -33,13 +32,6 @@
 namespace genzoo {
 
 namespace {
-
-std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  return buf;
-}
 
 ZooAttributes attributes_for(const Job& job, const std::vector<int64_t>& classes) {
   ZooAttributes attrs;
@@ -116,58 +108,6 @@ std::string describe_classes(const std::vector<int64_t>& classes, const std::opt
 
 namespace {
 
-// Set asynchronously by SIGTERM / SIGUSR1 (what Slurm sends before a time limit or preemption).
-std::atomic<bool> g_stop_requested{false};
-
-extern "C" void request_stop(int) { g_stop_requested.store(true); }
-
-void install_stop_handlers() {
-  struct sigaction action {};
-  action.sa_handler = request_stop;
-  sigemptyset(&action.sa_mask);
-  for (int signal : {SIGTERM, SIGUSR1}) sigaction(signal, &action, nullptr);
-}
-
-// A broken PMI launch starts N lone "rank 0 of 1" processes that would all train the same models.
-void check_slurm_world_size(const Comm& comm) {
-  const char* ntasks = std::getenv("SLURM_NTASKS");
-  const char* ignore = std::getenv("GENZOO_IGNORE_SLURM_NTASKS");
-  if (!ntasks || (ignore && std::string(ignore) == "1")) return;
-  if (std::atoi(ntasks) != comm.size()) {
-    throw MpiError("MPI world size is " + std::to_string(comm.size()) + " but SLURM_NTASKS is " + ntasks +
-                   ": the MPI launch is broken (every task would start as its own rank 0). Launch with "
-                   "`srun --mpi=pmix` (or --mpi=pmi2) or mpirun inside the allocation; set "
-                   "GENZOO_IGNORE_SLURM_NTASKS=1 to override");
-  }
-}
-
-// Messages between ranks (tags separate the two directions).
-constexpr int kTagToLeader = 11;
-constexpr int kTagToWorker = 12;   // replies to requests
-constexpr int kTagStop = 14;       // unsolicited stop (another rank was signalled); polled while training
-
-struct WorkerMessage {
-  enum Kind : int32_t { kRequest = 0, kReport = 1, kFinished = 2 };
-  int32_t kind = kRequest;
-  int64_t models_done = 0;   // models finished since the previous message
-  double flops_done = 0.0;   // their planned training FLOPs (progress rate and ETA follow these)
-  bool stopped = false;      // the worker stopped because of a signal
-  template <class Archive>
-  void serialize(Archive& ar, unsigned) {
-    ar & kind & models_done & flops_done & stopped;
-  }
-};
-
-struct LeaderMessage {
-  enum Kind : int32_t { kAssign = 0, kNoMoreWork = 1, kStop = 2 };
-  int32_t kind = kAssign;
-  int64_t chunk = -1;
-  template <class Archive>
-  void serialize(Archive& ar, unsigned) {
-    ar & kind & chunk;
-  }
-};
-
 // Where a rank's time went (the scaling benchmark's breakdown).
 struct RankTimings {
   int32_t rank = 0;
@@ -188,26 +128,17 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-struct PendingWork {
-  int64_t already_done = 0;
-  std::vector<int64_t> chunks;  // indices into Plan::chunks still to train
-  template <class Archive>
-  void serialize(Archive& ar, unsigned) {
-    ar & already_done & chunks;
-  }
-};
-
 // Trains chunks into shards on one rank; the leader (rank 0) also schedules and reports progress.
-class ChunkRunner {
+class ChunkRunner : public UnitRunner {
  public:
   ChunkRunner(const Job& job, const Plan& plan, const RunDir& run, const EvalData& eval, TrainOptions train_options,
               Comm& comm)
       : job_(job), plan_(plan), run_(run), eval_(eval), options_(std::move(train_options)), comm_(comm) {
-    options_.stop = &g_stop_requested;
+    options_.stop = &stop_requested();
   }
 
   // Trains one chunk and writes its shard; false when a stop request abandoned it.
-  bool train(int64_t chunk_index, const std::function<void(double)>& on_fraction) {
+  bool run(int64_t chunk_index, const std::function<void(double)>& on_fraction) override {
     const Chunk& chunk = plan_.chunks[chunk_index];
     const FamilyConfig& config = job_.families[chunk.family_index];
     std::vector<const ModelSpec*> specs;
@@ -242,16 +173,17 @@ class ChunkRunner {
     return true;
   }
 
-  int64_t models_in(int64_t chunk_index) const { return static_cast<int64_t>(plan_.chunks[chunk_index].model_ids.size()); }
+  int64_t items_in(int64_t chunk_index) const override {
+    return static_cast<int64_t>(plan_.chunks[chunk_index].model_ids.size());
+  }
   // Planned training FLOPs of a chunk's models.
-  double flops_in(int64_t chunk_index) const {
+  double work_in(int64_t chunk_index) const override {
     const Chunk& chunk = plan_.chunks[chunk_index];
     return training_flops(job_.families[chunk.family_index]) * static_cast<double>(chunk.model_ids.size());
   }
-  // Of the whole plan.
-  double total_flops() const {
+  double total_work() const override {
     double total = 0.0;
-    for (const Chunk& chunk : plan_.chunks) total += flops_in(chunk.index);
+    for (const Chunk& chunk : plan_.chunks) total += work_in(chunk.index);
     return total;
   }
 
@@ -265,131 +197,6 @@ class ChunkRunner {
   TrainOptions options_;
   Comm& comm_;
 };
-
-// Worker ranks: a stop from the leader (another rank was signalled) ends the chunk in hand.
-void poll_leader_for_stop(Comm& comm) {
-  LeaderMessage message;
-  int source = 0;
-  while (comm.try_receive(kTagStop, message, source)) g_stop_requested.store(true);
-}
-
-// "These models are done" for the leader's progress count.
-WorkerMessage report_of(const ChunkRunner& runner, int64_t chunk_index) {
-  WorkerMessage report{WorkerMessage::kReport};
-  report.models_done = runner.models_in(chunk_index);
-  report.flops_done = runner.flops_in(chunk_index);
-  return report;
-}
-
-int64_t run_worker(ChunkRunner& runner, const PendingWork& work, const RunOptions& options, Comm& comm) {
-  int64_t trained = 0;
-  const auto poll = [&](double) { poll_leader_for_stop(comm); };
-  if (options.schedule == "static") {
-    for (size_t i = comm.rank(); i < work.chunks.size() && !g_stop_requested; i += comm.size()) {
-      if (!runner.train(work.chunks[i], poll)) break;
-      trained += runner.models_in(work.chunks[i]);
-      comm.send(report_of(runner, work.chunks[i]), 0, kTagToLeader);
-    }
-  } else {
-    // The next chunk is requested before the current one is trained, so the answer (which rank 0
-    // gives between its own training steps) is waiting when this rank needs it.
-    comm.send(WorkerMessage{WorkerMessage::kRequest}, 0, kTagToLeader);
-    auto reply = comm.receive<LeaderMessage>(0, kTagToWorker);
-    while (reply.kind == LeaderMessage::kAssign && !g_stop_requested) {
-      comm.send(WorkerMessage{WorkerMessage::kRequest}, 0, kTagToLeader);
-      if (!runner.train(reply.chunk, poll)) break;
-      trained += runner.models_in(reply.chunk);
-      comm.send(report_of(runner, reply.chunk), 0, kTagToLeader);
-      reply = comm.receive<LeaderMessage>(0, kTagToWorker);
-    }
-    if (reply.kind == LeaderMessage::kStop) g_stop_requested.store(true);
-  }
-  WorkerMessage finished{WorkerMessage::kFinished};
-  finished.stopped = g_stop_requested.load();
-  comm.send(finished, 0, kTagToLeader);
-  return trained;
-}
-
-// Rank 0: trains like a worker and, between its own steps, answers requests and counts progress.
-int64_t run_leader(ChunkRunner& runner, const PendingWork& work, const RunOptions& options, Comm& comm,
-                   int64_t total_models) {
-  const bool dynamic = options.schedule != "static";
-  std::deque<int64_t> queue;  // dynamic: every pending chunk; static: this rank's share
-  for (size_t i = 0; i < work.chunks.size(); ++i) {
-    if (dynamic || static_cast<int>(i % comm.size()) == 0) queue.push_back(work.chunks[i]);
-  }
-  // The counter shows models; rate and ETA follow planned FLOPs (a GAN costs many linear autoencoders).
-  const double total_flops = runner.total_flops();
-  double finished_flops = total_flops;  // what the chunks still to train leave
-  for (int64_t chunk : work.chunks) finished_flops -= runner.flops_in(chunk);
-  Progress progress("train", "models", static_cast<double>(total_models), ProgressWork{"GFLOP", 1e9, total_flops},
-                    options.quiet);
-  double finished = static_cast<double>(work.already_done);
-  int64_t trained_everywhere = 0;
-  int workers_running = comm.size() - 1;
-  std::vector<bool> stop_sent(comm.size(), false);
-  progress.update(finished, finished_flops);
-
-  const auto serve = [&] {
-    WorkerMessage message;
-    int source = 0;
-    while (comm.try_receive(kTagToLeader, message, source)) {
-      finished += static_cast<double>(message.models_done);
-      finished_flops += message.flops_done;
-      trained_everywhere += message.models_done;
-      progress.update(finished, finished_flops);
-      if (message.kind == WorkerMessage::kFinished) {
-        --workers_running;
-        stop_sent[source] = true;  // nothing more to tell it
-        if (message.stopped) g_stop_requested.store(true);
-      } else if (message.kind == WorkerMessage::kRequest) {
-        LeaderMessage reply{LeaderMessage::kNoMoreWork, -1};
-        if (g_stop_requested) {
-          reply.kind = LeaderMessage::kStop;
-        } else if (!queue.empty()) {
-          reply = {LeaderMessage::kAssign, queue.front()};
-          queue.pop_front();
-        }
-        comm.send(reply, source, kTagToWorker);
-        if (reply.kind == LeaderMessage::kStop) stop_sent[source] = true;
-      }
-    }
-    if (g_stop_requested) {
-      for (int rank = 1; rank < comm.size(); ++rank) {
-        if (!stop_sent[rank]) {
-          comm.send(LeaderMessage{LeaderMessage::kStop, -1}, rank, kTagStop);
-          stop_sent[rank] = true;
-        }
-      }
-    }
-  };
-
-  for (;;) {
-    serve();
-    if (!g_stop_requested && !queue.empty()) {
-      const int64_t chunk = queue.front();
-      queue.pop_front();
-      const double models = static_cast<double>(runner.models_in(chunk));
-      const double flops = runner.flops_in(chunk);
-      const bool done = runner.train(chunk, [&](double fraction) {
-        serve();
-        progress.update(finished + models * fraction, finished_flops + flops * fraction);
-      });
-      if (done) {
-        finished += models;
-        finished_flops += flops;
-        trained_everywhere += runner.models_in(chunk);
-      }
-      progress.update(finished, finished_flops);
-    } else if (workers_running == 0) {
-      break;
-    } else {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-  }
-  progress.finish(g_stop_requested ? "stopped by signal" : "");
-  return trained_everywhere;
-}
 
 // Rank 0 prints one line per rank: "timings rank=R loop_s=.. train_s=.. hdf5_s=.. mpi_s=.. models=.. isa=..".
 void report_timings(const RankTimings& own, Comm& comm) {
@@ -465,38 +272,37 @@ RunSummary train_run(const Job& job, const RunOptions& options) {
   const EvalData eval{&dataset, test_pools, net ? &*net : nullptr};
   train_options.class_labels = classes;
 
-  PendingWork work;
+  PendingUnits work;
   if (leader) {
     std::set<int64_t> done;
     for (const auto& shard : run.shard_files()) {
       for (int64_t id : read_model_ids(shard)) done.insert(id);
     }
-    work.already_done = static_cast<int64_t>(done.size());
+    work.items_done = static_cast<int64_t>(done.size());
     for (const Chunk& chunk : plan.chunks) {
       const bool chunk_done = std::all_of(chunk.model_ids.begin(), chunk.model_ids.end(),
                                           [&](int64_t id) { return done.count(id) > 0; });
-      if (!chunk_done) work.chunks.push_back(chunk.index);
+      if (!chunk_done) work.units.push_back(chunk.index);
     }
-    if (!quiet && work.already_done > 0) {
+    if (!quiet && work.items_done > 0) {
       std::fprintf(stderr, "[train] resuming: %lld of %lld models already in shards\n",
-                   static_cast<long long>(work.already_done), static_cast<long long>(summary.total_models));
+                   static_cast<long long>(work.items_done), static_cast<long long>(summary.total_models));
     }
   }
   work = comm.broadcast(work);
-  summary.already_done = work.already_done;
+  summary.already_done = work.items_done;
 
   ChunkRunner runner(job, plan, run, eval, train_options, comm);
   const double mpi_before = comm.seconds_in_mpi();
   const auto loop_start = std::chrono::steady_clock::now();
-  summary.trained = leader ? run_leader(runner, work, options, comm, summary.total_models)
-                           : run_worker(runner, work, options, comm);
+  summary.trained = run_units(runner, work, summary.total_models, {options.schedule, "train", "models", options.quiet}, comm);
   runner.timings.rank = comm.rank();
   runner.timings.isa = kernels::isa();
   runner.timings.loop_seconds = seconds_since(loop_start);
   runner.timings.mpi_seconds = comm.seconds_in_mpi() - mpi_before;
   if (options.timings) report_timings(runner.timings, comm);
   // Every rank learns whether any rank was stopped, so all exit the same way.
-  summary.interrupted = comm.broadcast(static_cast<bool>(g_stop_requested.load()));
+  summary.interrupted = comm.broadcast(static_cast<bool>(stop_requested().load()));
   comm.barrier();
   if (summary.interrupted) return summary;
   if (leader) {

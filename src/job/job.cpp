@@ -138,6 +138,10 @@ Field reduce_key(const char* key, M ReduceConfig::*member, Constraint c, const c
   return section_key("reduce", &Job::reduce, key, member, std::move(c), description);
 }
 template <class M>
+Field distill_key(const char* key, M DistillConfig::*member, Constraint c, const char* description) {
+  return section_key("distill", &Job::distill, key, member, std::move(c), description);
+}
+template <class M>
 Field family_key(const char* key, M FamilyConfig::*member, Constraint c, const char* description) {
   return {"family", key, kind_of<M>(), std::move(c), description,
           [member](Job&, FamilyConfig& family, const Value& v) { assign(family.*member, v); },
@@ -186,6 +190,11 @@ const std::vector<Section>& sections() {
        "dataset-identification probe, the embedding encoder and the information estimate. `genzoo reduce` reads "
        "them from the job stored in zoo.h5 (or from `--config JOB`); its command-line options override them. "
        "Editing this section after training changes the job's fingerprint: pass the edited file with `--config`."},
+      {"distill", false, "[distill]",
+       "Settings of `genzoo distill` (DESIGN.md section 6, seed 004): students trained on few images of held-out class "
+       "mixtures with the zoo's priors (the node nearest the mixture, aligned to the student's structure), against "
+       "baselines. The unit of work is (mixture, n, seed); every student structure and method of a unit trains in "
+       "one model batch. `genzoo distill` reads this section from the job stored in zoo.h5 (or `--config JOB`)."},
       {"family", true, "[[family]]",
        "One table per model family configuration (at least one; a name may repeat with other settings). "
        "Plan order within a family: random mixtures, triplets, chains, probe models."},
@@ -276,6 +285,44 @@ const std::vector<Field>& schema() {
                  "Priors: model ids that also get single-teacher posteriors (diagonal Laplace; SWAG when checkpoints are stored)."),
       reduce_key("prior_laplace_precision", &ReduceConfig::prior_laplace_precision, above_upto(0, 1e12),
                  "Priors: Laplace's prior precision (N(0, 1/precision I)) added to the empirical Fisher."),
+
+      distill_key("students", &DistillConfig::students, any_string(),
+                  "Student structures: \"family\" (the teacher's own) or \"family:key=value[,key=value]\" narrowed like "
+                  "prior_students (linear_ae and conv_ae); empty: every such family of the job at its own structure and at half "
+                  "its code width."),
+      distill_key("mixtures", &DistillConfig::mixtures, between(1, 10000),
+                  "Held-out target mixtures, proportions drawn from Dirichlet(data.alpha) with the job seed (unless given)."),
+      distill_key("proportions", &DistillConfig::proportions, between(0, 1),
+                  "Given target mixtures instead: num_classes proportions per mixture, one after another (each summing to 1)."),
+      distill_key("sizes", &DistillConfig::sizes, between(2, 3 * kTrainImagesPerClass),
+                  "Training-set sizes n of the students (nested: a smaller set is the start of a larger one)."),
+      distill_key("methods", &DistillConfig::methods,
+                  one_of({"scratch", "isotropic", "warm_start", "hinton", "map", "vi", "vi_root"}),
+                  "Methods (empty: all): scratch, isotropic, warm_start, hinton (baselines); map, vi (the nearest node's aligned "
+                  "prior), vi_root (the root's)."),
+      distill_key("seeds", &DistillConfig::seeds, between(1, 1000), "Restarts per (mixture, n, student, method): own data draw, init and noise."),
+      distill_key("steps", &DistillConfig::steps, between(1, kMaxSteps), "Adam steps per student."),
+      distill_key("batch_size", &DistillConfig::batch_size, between(1, 4096), "Minibatch size (capped by the training set)."),
+      distill_key("lr", &DistillConfig::lr, above_upto(0, 1), "Adam learning rate (vi: of the mean; log sigma takes 10x)."),
+      distill_key("noise_variance", &DistillConfig::noise_variance, between(0, 1),
+                  "Per-pixel variance of the Gaussian likelihood p(x | w) = N(x | decoder(encoder(x)), s^2 I) that map and vi "
+                  "weigh against the prior; 0: the mean final loss of the prior node's members (the noise the zoo's own models leave)."),
+      distill_key("vi_samples", &DistillConfig::vi_samples, between(1, 1000),
+                  "vi: weight samples from q behind the sampled test loss (the other is at q's mean)."),
+      distill_key("isotropic_variances", &DistillConfig::isotropic_variances, above_upto(0, 1e6),
+                  "isotropic: candidates for sigma^2 of N(init, sigma^2 I), chosen on a validation split of the training set."),
+      distill_key("prior_scales", &DistillConfig::prior_scales, above_upto(0, 1e6),
+                  "map, vi, vi_root: candidates for the scale kappa of the zoo prior N(m, kappa Sigma) (1: the members' own "
+                  "spread), chosen on a validation split of the training set like isotropic's sigma^2."),
+      distill_key("validation", &DistillConfig::validation, strictly_between(0, 1),
+                  "Share of the training set that chooses isotropic's sigma^2 and a zoo prior's kappa (the chosen prior then "
+                  "trains on all of it)."),
+      distill_key("hinton_weight", &DistillConfig::hinton_weight, between(0, 1),
+                  "hinton: lambda, the weight of the teacher's outputs (autoencoders: the nearest zoo model's reconstructions)."),
+      distill_key("order", &DistillConfig::order, one_of({"last", "random", "density_ratio", "obd", "belsley"}),
+                  "Which units structure alignment removes first (seed 004's orders; see reduce.prior_order)."),
+      distill_key("test_images", &DistillConfig::test_images, between(1, 1000), "Test images per class of the test losses."),
+      distill_key("curve_points", &DistillConfig::curve_points, between(1, 1000), "Learning-curve evaluations per student (evenly spaced steps)."),
 
       family_key("name", &FamilyConfig::name, required(one_of({"linear_ae", "conv_ae", "vae", "gan"})),
                  "Model family."),
@@ -625,6 +672,30 @@ std::string check_proportions(const RuleContext& ctx, const std::string& name, c
   return "";
 }
 
+// "" when `text` ("family:key=value,...") names a family of the job and narrows it (no key wider than the
+// teacher's); else the error for `key`.
+std::string check_student(const Job& job, const std::string& key, const std::string& text) {
+  StudentSpec spec;
+  try {
+    spec = parse_student_spec(text);
+  } catch (const JobError& e) {
+    return "key '" + key + "': " + e.what();
+  }
+  const FamilyConfig* teacher = nullptr;
+  for (const FamilyConfig& family : job.families) {
+    if (family.name == spec.family && !teacher) teacher = &family;
+  }
+  if (!teacher) return "key '" + key + "': the job has no family " + spec.family;
+  for (const auto& [name, value] : spec.changes) {
+    const int64_t wide = name == "latent" ? teacher->latent : name == "hidden" ? teacher->hidden : teacher->channels;
+    if (value > wide) {
+      return "key '" + key + "': a student wider than its teacher (" + name + " " + std::to_string(value) + " > " +
+             std::to_string(wide) + ")";
+    }
+  }
+  return "";
+}
+
 const std::vector<Rule>& rules() {
   static const std::vector<Rule> list = {
       {"data", "`classes`, when given, lists `num_classes` distinct labels.",
@@ -700,24 +771,53 @@ const std::vector<Rule>& rules() {
        [](const RuleContext& ctx) -> std::string {
          const auto& students = ctx.job.reduce.prior_students;
          for (size_t i = 0; i < students.size(); ++i) {
-           const std::string key = "reduce.prior_students[" + std::to_string(i) + "]";
-           StudentSpec spec;
-           try {
-             spec = parse_student_spec(students[i]);
-           } catch (const JobError& e) {
-             return "key '" + key + "': " + e.what();
+           const std::string error = check_student(ctx.job, "reduce.prior_students[" + std::to_string(i) + "]", students[i]);
+           if (!error.empty()) return error;
+         }
+         return "";
+       }},
+      {"distill", "`proportions` holds whole mixtures of `num_classes` entries, each summing to 1 (within 1e-6).",
+       [](const RuleContext& ctx) -> std::string {
+         const auto& p = ctx.job.distill.proportions;
+         const auto k = static_cast<size_t>(ctx.job.data.num_classes);
+         if (p.size() % k != 0) {
+           return "key 'distill.proportions': expected a multiple of data.num_classes = " + std::to_string(k) + " entries, got " +
+                  std::to_string(p.size());
+         }
+         for (size_t start = 0; start < p.size(); start += k) {
+           const std::string error = check_proportions(
+               ctx, "proportions[" + std::to_string(start) + ".." + std::to_string(start + k - 1) + "]",
+               std::vector<double>(p.begin() + start, p.begin() + start + k));
+           if (!error.empty()) return error;
+         }
+         return "";
+       }},
+      {"distill", "Every `students` entry names a linear_ae or conv_ae family of the job, alone or narrowed.",
+       [](const RuleContext& ctx) -> std::string {
+         const auto& students = ctx.job.distill.students;
+         for (size_t i = 0; i < students.size(); ++i) {
+           const std::string key = "distill.students[" + std::to_string(i) + "]";
+           const std::string family = students[i].substr(0, students[i].find(':'));
+           if (family != "linear_ae" && family != "conv_ae") {
+             return "key '" + key + "': distill trains linear_ae and conv_ae students, got \"" + family + "\"";
            }
-           const FamilyConfig* teacher = nullptr;
-           for (const FamilyConfig& family : ctx.job.families) {
-             if (family.name == spec.family) teacher = &family;
+           if (students[i].find(':') != std::string::npos) {
+             const std::string error = check_student(ctx.job, key, students[i]);
+             if (!error.empty()) return error;
+           } else if (std::none_of(ctx.job.families.begin(), ctx.job.families.end(),
+                                   [&](const FamilyConfig& f) { return f.name == family; })) {
+             return "key '" + key + "': the job has no family " + family;
            }
-           if (!teacher) return "key '" + key + "': the job has no family " + spec.family;
-           for (const auto& [name, value] : spec.changes) {
-             const int64_t wide = name == "latent" ? teacher->latent : name == "hidden" ? teacher->hidden : teacher->channels;
-             if (value > wide) {
-               return "key '" + key + "': a student wider than its teacher (" + name + " " + std::to_string(value) + " > " +
-                      std::to_string(wide) + ")";
-             }
+         }
+         return "";
+       }},
+      {"distill", "Every size leaves isotropic at least one training and one validation image.",
+       [](const RuleContext& ctx) -> std::string {
+         for (int64_t n : ctx.job.distill.sizes) {
+           const auto held = static_cast<int64_t>(std::floor(ctx.job.distill.validation * static_cast<double>(n)));
+           if (held < 1 || held >= n) {
+             return "key 'distill.sizes': n = " + std::to_string(n) + " with distill.validation = " +
+                    format_value(ctx.job.distill.validation) + " leaves no training or no validation image";
            }
          }
          return "";

@@ -104,6 +104,31 @@ StudentSpec parse_student_spec(const std::string& text);
 // The teacher's configuration with the spec's changes applied.
 FamilyConfig student_config(const FamilyConfig& teacher, const StudentSpec& spec);
 
+// [distill]: students trained on few data of held-out mixtures with the zoo's priors (DESIGN.md
+// section 6, seed 004); `genzoo distill` options override these.
+struct DistillConfig {
+  // "family" (the teacher's structure) or "family:key=value[,...]" (narrowed like prior_students);
+  // empty: every distillable family of the job, at its own structure and at half its code width.
+  std::vector<std::string> students;
+  int64_t mixtures = 3;                       // held-out mixtures drawn from Dirichlet(data.alpha)
+  std::vector<double> proportions;            // given mixtures instead, num_classes entries each
+  std::vector<int64_t> sizes = {25, 50, 100, 250, 1000};  // training-set sizes n
+  std::vector<std::string> methods;           // registered distillation methods; empty: all
+  int64_t seeds = 3;                          // restarts per (mixture, n, student, method)
+  int64_t steps = 400;                        // Adam steps per student
+  int64_t batch_size = 32;                    // minibatch (capped by the training set)
+  double lr = 1e-3;
+  double noise_variance = 0.0;                // per-pixel likelihood variance; 0: the node members' mean final loss
+  int64_t vi_samples = 8;                     // weight samples of the sampled test loss (vi)
+  std::vector<double> isotropic_variances = {1e-4, 1e-3, 1e-2};  // σ² candidates (isotropic)
+  std::vector<double> prior_scales = {1.0, 10.0, 100.0};  // κ candidates of a zoo prior N(m, κ Σ) (map, vi, vi_root)
+  double validation = 0.2;                    // share of the training set that chooses σ² and κ
+  double hinton_weight = 0.5;                 // λ: weight of the teacher's outputs
+  std::string order = "density_ratio";        // which units alignment removes first
+  int64_t test_images = 1000;                 // test images per class (at most the class's)
+  int64_t curve_points = 8;                   // learning-curve evaluations per student
+};
+
 struct ProbeConfig {
   std::vector<double> proportions_a;   // class proportions of dataset A (length K); empty = uniform
   std::vector<double> proportions_b;   // of dataset B; empty = A shifted by the first gap
@@ -139,6 +164,7 @@ struct Job {
   FeatureNetConfig featurenet;
   ProbeConfig probe;
   ReduceConfig reduce;
+  DistillConfig distill;
   std::vector<FamilyConfig> families;
 
   int64_t total_models() const;

@@ -30,8 +30,9 @@ class LinearAeTorch : public TorchFamily {
   bool has_encoder() const override { return true; }
   torch::Tensor codes(const StackedParams& p, const torch::Tensor& x) const override { return encode(p, x); }
 
-  torch::Tensor reconstruction_error(const StackedParams& p, const torch::Tensor& x, const FamilyConfig&) const override {
-    return (decode(p, encode(p, x)) - x).pow(2).mean(2);
+  bool reconstructs() const override { return true; }
+  torch::Tensor reconstruct(const StackedParams& p, const torch::Tensor& x, const FamilyConfig&) const override {
+    return decode(p, encode(p, x));
   }
 
  private:

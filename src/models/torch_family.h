@@ -31,10 +31,18 @@ class TorchFamily {
   // Per-model loss [M] on inputs x [M, B, 784] (pixels in [0, 1]); differentiable w.r.t. params.
   // The reported loss is the reconstruction objective; regularizer terms are added when training.
   virtual torch::Tensor loss(const StackedParams& params, const torch::Tensor& x, const LossContext& ctx) const = 0;
-  // Per-model reconstruction error without regularizers: [M, B] mean over pixels (for evaluation).
-  // Adversarial families, which do not reconstruct, return the discriminator's loss on real x.
+  // Autoencoding families: reconstructions [M, B, 784] of inputs x [M, B, 784] (vae: the decoder's mean
+  // at the posterior mean), without noise or regularizers.
+  virtual bool reconstructs() const { return false; }
+  virtual torch::Tensor reconstruct(const StackedParams& params, const torch::Tensor& x, const FamilyConfig& config) const {
+    return {};
+  }
+  // Per-model reconstruction error without regularizers: [M, B] mean squared error over pixels (for
+  // evaluation). Adversarial families, which do not reconstruct, return the discriminator's loss on real x.
   virtual torch::Tensor reconstruction_error(const StackedParams& params, const torch::Tensor& x,
-                                             const FamilyConfig& config) const = 0;
+                                             const FamilyConfig& config) const {
+    return (reconstruct(params, x, config) - x).pow(2).mean(2);
+  }
   // Further per-sample evaluation figures [M, B] by name (vae: "elbo"); stored as metrics
   // "<name>_train" (mean over the model's samples) and "<name>_test" (class-weighted test mean).
   virtual std::map<std::string, torch::Tensor> evaluation_terms(const StackedParams& params, const torch::Tensor& x,

@@ -58,8 +58,9 @@ class VaeTorch : public TorchFamily {
   bool has_encoder() const override { return true; }
   torch::Tensor codes(const StackedParams& p, const torch::Tensor& x) const override { return encode(p, x).mu; }
 
-  torch::Tensor reconstruction_error(const StackedParams& p, const torch::Tensor& x, const FamilyConfig&) const override {
-    return (torch::sigmoid(decode_logits(p, encode(p, x).mu)) - x).pow(2).mean(2);
+  bool reconstructs() const override { return true; }
+  torch::Tensor reconstruct(const StackedParams& p, const torch::Tensor& x, const FamilyConfig&) const override {
+    return torch::sigmoid(decode_logits(p, encode(p, x).mu));
   }
 
   // The ELBO (beta = 1, in nats) at the posterior mean: a deterministic, single-sample estimate.

@@ -203,19 +203,33 @@ double LowRankGaussian::mahalanobis(const std::vector<double>* x) const {
   return quadratic;
 }
 
-std::vector<double> precision_diagonal(const LowRankGaussian& g) {
+PrecisionFactor precision_factor(const LowRankGaussian& g) {
   const int64_t p = g.size(), r = g.rank;
-  std::vector<double> out(p);
-  const std::vector<double> l = r > 0 ? capacitance_factor(g, nullptr) : std::vector<double>();
-  const std::vector<double> l_inv = r > 0 ? lower_inverse(l, r) : std::vector<double>();
+  PrecisionFactor out{std::vector<double>(p * r), 0.0};
+  for (int64_t i = 0; i < p; ++i) out.log_det += std::log(g.diag[i]);
+  if (r == 0) return out;
+  const std::vector<double> l = capacitance_factor(g, nullptr);
+  const std::vector<double> l_inv = lower_inverse(l, r);
+  for (int64_t k = 0; k < r; ++k) out.log_det += 2.0 * std::log(l[k * r + k]);
+  // Row i of C = (L⁻¹ F_iᵀ / D_i)ᵀ.
   for (int64_t i = 0; i < p; ++i) {
-    double correction = 0.0;
     for (int64_t k = 0; k < r; ++k) {
       double s = 0.0;
       for (int64_t q = 0; q <= k; ++q) s += l_inv[k * r + q] * g.factor[i * r + q];
-      correction += s * s;
+      out.woodbury[i * r + k] = s / g.diag[i];
     }
-    out[i] = 1.0 / g.diag[i] - correction / (g.diag[i] * g.diag[i]);
+  }
+  return out;
+}
+
+std::vector<double> precision_diagonal(const LowRankGaussian& g) {
+  const int64_t p = g.size(), r = g.rank;
+  const PrecisionFactor factor = precision_factor(g);
+  std::vector<double> out(p);
+  for (int64_t i = 0; i < p; ++i) {
+    double correction = 0.0;
+    for (int64_t k = 0; k < r; ++k) correction += factor.woodbury[i * r + k] * factor.woodbury[i * r + k];
+    out[i] = 1.0 / g.diag[i] - correction;
   }
   return out;
 }

@@ -28,6 +28,15 @@ struct LowRankGaussian {
   void check() const;
 };
 
+// Σ⁻¹ = D⁻¹ - C Cᵀ with C = D⁻¹ F L⁻ᵀ, L Lᵀ = I + Fᵀ D⁻¹ F (Woodbury), and log|Σ| = Σ log D_i + 2 Σ log L_kk
+// (matrix determinant lemma): what quadratic forms and KL divergences over many weight vectors need,
+// computed once. O(P r²).
+struct PrecisionFactor {
+  std::vector<double> woodbury;  // C [P, r] row-major
+  double log_det = 0.0;          // log|Σ|
+};
+PrecisionFactor precision_factor(const LowRankGaussian& g);
+
 // diag Σ⁻¹ by Woodbury: (Σ⁻¹)_ii = 1/D_i - ‖L⁻¹ F_iᵀ / D_i‖² with L Lᵀ = I + Fᵀ D⁻¹ F. O(P r²).
 std::vector<double> precision_diagonal(const LowRankGaussian& g);
 

@@ -415,13 +415,6 @@ void compute_priors(const ReduceOptions& options, const Job& job, const ReduceCo
   note(options, "priors: " + std::to_string(data.priors.size()) + " priors in " + fixed_text(seconds) + " s");
 }
 
-std::string utc_timestamp() {
-  const std::time_t now = std::time(nullptr);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  return text;
-}
-
 }  // namespace
 
 
@@ -497,7 +490,7 @@ ReduceData run_reduce(const ReduceOptions& options, Comm& comm) {
   if (comm.rank() != 0) return ReduceData();
   for (const std::string& name : names) data.feature_descriptions[name] = find_vectorization(name).description();
   data.attrs.genzoo_version = GENZOO_VERSION;
-  data.attrs.created_utc = utc_timestamp();
+  data.attrs.created_utc = utc_now();
   data.attrs.zoo_path = options.zoo_path;
   data.attrs.job_name = zoo.attrs.job_name;
   data.attrs.job_fingerprint = zoo.attrs.job_fingerprint;

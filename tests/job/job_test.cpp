@@ -201,7 +201,7 @@ prior_teachers = [0, 2]
 
 TEST(Job, RefusesUnknownTopLevelKey) {
   expect_refusal(std::string("nmae = \"x\"\n") + kMinimalJob,
-                 {"unknown key 'nmae'", "(allowed: name, seed, data, featurenet, probe, reduce, family)"});
+                 {"unknown key 'nmae'", "(allowed: name, seed, data, featurenet, probe, reduce, distill, family)"});
 }
 
 TEST(Job, RefusesUnknownSectionKey) {

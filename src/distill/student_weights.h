@@ -1,0 +1,51 @@
+// The weights of M students trained together under Adam: a point estimate θ per student, or a mean-field
+// Gaussian q(w) = N(θ, diag σ²) (log σ trained too) for variational students, each under its own prior
+// (or none). The data term comes from the caller (a family's reconstructions, or any likelihood), so the
+// same update serves `genzoo distill` and tests against closed forms. Per step and student m:
+//   w_m = θ_m + σ_m ⊙ ε_m (variational; ε from the student's own generator), else θ_m
+//   L_m = data_m(w_m) + reg_m / n_m,  reg_m = KL(q_m ‖ p_m) (variational) or ½ (θ_m - m)ᵀ Σ⁻¹ (θ_m - m)
+// where data_m is the caller's per-sample negative log-likelihood (nats) or loss.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "distill/prior_terms.h"
+
+namespace genzoo::distill {
+
+struct StudentWeightsSpec {
+  std::vector<float> start;                        // [P] θ's start
+  bool variational = false;
+  const priors::LowRankGaussian* prior = nullptr;  // required for variational students
+  double samples = 1.0;                            // n: the prior counts once against n samples
+  double lr = 1e-3;
+};
+
+class StudentWeights {
+ public:
+  // Variational students start with σ = initial_std_share x the prior's marginal standard deviation.
+  StudentWeights(const std::vector<StudentWeightsSpec>& specs, const torch::Device& device, double initial_std_share = 0.1,
+                 double log_sigma_lr_factor = 10.0);
+
+  int64_t size() const { return theta_.size(0); }
+  // This step's weights [M, P] (differentiable), drawing ε from generators[m] for variational students.
+  torch::Tensor draw(std::vector<torch::Generator>& generators);
+  // Adds the prior terms to data [M] (computed from the last draw), backpropagates and takes one Adam step.
+  void step(const torch::Tensor& data);
+  torch::Tensor mean() const { return theta_.detach(); }
+  torch::Tensor std() const { return torch::exp(log_sigma_.detach()); }
+
+ private:
+  torch::Tensor theta_, log_sigma_, variational_;
+  torch::Tensor adam_m_, adam_v_, sigma_m_, sigma_v_;  // on the CPU (the fused adam_step)
+  std::vector<float> lr_, lr_sigma_;
+  std::vector<int64_t> bayesian_rows_;
+  PriorTensors prior_;
+  torch::Tensor bayes_index_, bayes_variational_, bayes_samples_;
+  int64_t step_ = 0;
+  bool any_variational_ = false;
+};
+
+}  // namespace genzoo::distill
