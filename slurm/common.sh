@@ -21,21 +21,22 @@ default_run_dir() {
   echo "runs/${name:-$(basename "$1" .toml)}"
 }
 
-# Runs `genzoo train JOB RUN` on every task of the allocation: srun with PMIx by default
-# (GENZOO_SRUN_MPI=pmi2 for PMI-2), or mpirun where Slurm has no PMI support (GENZOO_LAUNCHER=mpirun).
-# Returns genzoo's exit code: 75 means stopped by a signal and resumable.
-launch_train() {
-  local bin=$1 job=$2 run=$3
-  shift 3
+# Runs `genzoo ARGS...` (a resumable stage: train, distill) on every task of the allocation: srun with
+# PMIx by default (GENZOO_SRUN_MPI=pmi2 for PMI-2), or mpirun where Slurm has no PMI support
+# (GENZOO_LAUNCHER=mpirun). USR1/TERM reach the ranks. Returns genzoo's exit code: 75 means stopped by a
+# signal and resumable.
+launch_genzoo() {
+  local bin=$1
+  shift
   local cpus=${SLURM_CPUS_PER_TASK:-1}
   export OMP_NUM_THREADS=$cpus
   if [[ "${GENZOO_LAUNCHER:-srun}" == mpirun ]]; then
     mpirun -np "${SLURM_NTASKS:-1}" --map-by "slot:PE=$cpus" --bind-to core \
-      "$bin" train "$job" --run "$run" "$@" &
+      "$bin" "$@" &
   else
     # srun does not inherit --cpus-per-task from sbatch (Slurm >= 22.05): pass it on.
     srun --mpi="${GENZOO_SRUN_MPI:-pmix}" --cpus-per-task="$cpus" --kill-on-bad-exit=1 \
-      "$bin" train "$job" --run "$run" "$@" &
+      "$bin" "$@" &
   fi
   # Wait in the background so that this shell can take USR1/TERM and forward them.
   local launcher=$!
@@ -49,4 +50,11 @@ launch_train() {
   done
   trap - USR1 TERM
   return "$code"
+}
+
+# `genzoo train JOB --run RUN [options]` through launch_genzoo.
+launch_train() {
+  local bin=$1 job=$2 run=$3
+  shift 3
+  launch_genzoo "$bin" train "$job" --run "$run" "$@"
 }

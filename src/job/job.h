@@ -125,8 +125,8 @@ struct DistillConfig {
   double validation = 0.2;                    // share of the training set that chooses σ² and κ
   double hinton_weight = 0.5;                 // λ: weight of the teacher's outputs
   std::string order = "density_ratio";        // which units alignment removes first
-  int64_t test_images = 1000;                 // test images per class (at most the class's)
-  int64_t curve_points = 8;                   // learning-curve evaluations per student
+  int64_t test_images = 300;                  // test images per class (the first of the test split)
+  int64_t curve_points = 4;                   // learning-curve evaluations per student (after the start)
 };
 
 struct ProbeConfig {

@@ -70,10 +70,19 @@ TEST(DistillCommand, WritesDistillFileThatPlainH5pyReads) {
       "# the sampled test loss is an average over draws from q: a different number than at q's mean\n"
       "t, ts = res['test_loss'][()], res['test_loss_sampled'][()]\n"
       "assert (ts[method == 'vi'] != t[method == 'vi']).all() and (ts[method == 'map'] == t[method == 'map']).all()\n"
+      "import sys; sys.path.insert(0, '" + source_dir() + "/analysis')\n"
+      "import genzoo_distill as gd\n"
+      "rows = gd.summary('" + dir.file("distill.h5") + "')\n"
+      "assert len(rows) == 2 * 2 * 7 and all(r['count'] == 2 for r in rows), rows\n"
+      "assert [r for r in rows if r['method'] == 'scratch'][0]['vs_scratch'] == 0.0\n"
+      "t = gd.student_weights('" + dir.file("distill.h5") + "', int(rows_vi := np.flatnonzero(method == 'vi')[0]), std=True)\n"
+      "assert (t['encoder.weight'] > 0).all() and t['encoder.weight'].shape in [(16, 784), (8, 784)]\n"
+      "gd.plot_test_loss('" + dir.file("distill.h5") + "', '" + dir.file("loss.png") + "')\n"
       "print('ok')\n";
   write_text(dir.file("check.py"), script);
   const CommandResult check = run_command("/usr/bin/python3 " + shell_quote(dir.file("check.py")));
   EXPECT_EQ(check.exit_code, 0) << check.output;
+  EXPECT_GT(fs::file_size(dir.file("loss.png")), 1000u);
 }
 
 // Same students however the units are split: one rank, a resumed run, two ranks.
