@@ -454,6 +454,7 @@ DistillSummary run_distill(const DistillOptions& options, Comm& comm) {
   settings.steps = job.distill.steps;
   settings.batch_size = job.distill.batch_size;
   settings.lr = job.distill.lr;
+  settings.prior_lr = job.distill.prior_lr;
   settings.hinton_weight = job.distill.hinton_weight;
   settings.curve_points = job.distill.curve_points;
   settings.vi_samples = job.distill.vi_samples;
@@ -521,6 +522,7 @@ DistillSummary run_distill(const DistillOptions& options, Comm& comm) {
          std::to_string(job.distill.sizes.size()) + " sizes x " + std::to_string(job.distill.seeds) + " seeds)" +
          (summary.units_done_before ? ", " + std::to_string(summary.units_done_before) + " already in shards" : ""));
   }
+  if (const std::string warning = blas_core_warning(); !warning.empty()) note("warning: " + warning);
   pending = comm.broadcast(pending);
   comm.barrier();
   const int64_t total_items = summary.units * runner.items_in(0);

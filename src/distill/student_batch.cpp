@@ -161,8 +161,19 @@ std::vector<StudentOutcome> train_students(const FamilyConfig& config, const std
   for (int64_t m = 0; m < models; ++m) {
     const StudentJob& job = jobs[m];
     const auto n = static_cast<int64_t>(job.samples.size());
-    specs.push_back({job.start, job.method->variational, job.method->bayesian() ? job.prior : nullptr, static_cast<double>(n),
-                     settings.lr});
+    // log σ moves on a log scale: ten times the weights' rate.
+    StudentWeightsSpec spec{job.start, {}, job.method->variational, job.method->bayesian() ? job.prior : nullptr,
+                            static_cast<double>(n), settings.lr, 10.0 * settings.lr};
+    const bool zoo_prior = job.method->prior == PriorSource::kNode || job.method->prior == PriorSource::kRoot;
+    if (zoo_prior && settings.prior_lr > 0.0) {
+      for (int64_t i = 0; i < params; ++i) {
+        double variance = job.prior->diag[i];
+        for (int64_t k = 0; k < job.prior->rank; ++k) variance += job.prior->factor[i * job.prior->rank + k] * job.prior->factor[i * job.prior->rank + k];
+        spec.scale.push_back(static_cast<float>(std::sqrt(variance)));
+      }
+      spec.lr = settings.prior_lr;
+    }
+    specs.push_back(std::move(spec));
     batch[m] = std::min(settings.batch_size, n);
     // Per-sample nats of the pixel likelihood for bayesian methods; the plain per-pixel MSE otherwise.
     scale[m] = static_cast<float>(job.method->bayesian() ? 1.0 / (2.0 * job.pixel_variance) : 1.0 / static_cast<double>(dim));

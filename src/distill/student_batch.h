@@ -44,6 +44,9 @@ struct TrainSettings {
   int64_t steps = 400;
   int64_t batch_size = 32;
   double lr = 1e-3;
+  // Students under a zoo prior (map, vi, vi_root) train prior-preconditioned: θ = start + s ⊙ z with s the
+  // prior's marginal standard deviations and Adam on z at this rate (0: not preconditioned, at lr).
+  double prior_lr = 0.05;
   double hinton_weight = 0.5;
   int64_t curve_points = 8;
   int64_t vi_samples = 8;

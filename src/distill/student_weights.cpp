@@ -8,11 +8,12 @@
 namespace genzoo::distill {
 
 StudentWeights::StudentWeights(const std::vector<StudentWeightsSpec>& specs, const torch::Device& device,
-                               double initial_std_share, double log_sigma_lr_factor) {
+                               double initial_std_share) {
   if (specs.empty()) throw DistillError("distill: no students to train");
   const auto models = static_cast<int64_t>(specs.size());
   const auto params = static_cast<int64_t>(specs.front().start.size());
-  auto start = torch::empty({models, params}), log_sigma = torch::zeros({models, params}), variational = torch::zeros({models, 1});
+  auto start = torch::empty({models, params}), scale = torch::ones({models, params}), log_sigma = torch::zeros({models, params}),
+       variational = torch::zeros({models, 1});
   std::vector<const priors::LowRankGaussian*> priors;
   std::vector<float> samples;
   for (int64_t m = 0; m < models; ++m) {
@@ -23,8 +24,15 @@ StudentWeights::StudentWeights(const std::vector<StudentWeightsSpec>& specs, con
     }
     if (spec.variational && !spec.prior) throw DistillError("distill: variational student " + std::to_string(m) + " has no prior");
     std::copy(spec.start.begin(), spec.start.end(), start[m].data_ptr<float>());
+    if (!spec.scale.empty()) {
+      if (static_cast<int64_t>(spec.scale.size()) != params) {
+        throw DistillError("distill: student " + std::to_string(m) + " has " + std::to_string(spec.scale.size()) +
+                           " preconditioning scales for " + std::to_string(params) + " weights");
+      }
+      std::copy(spec.scale.begin(), spec.scale.end(), scale[m].data_ptr<float>());
+    }
     lr_.push_back(static_cast<float>(spec.lr));
-    lr_sigma_.push_back(static_cast<float>(spec.lr * log_sigma_lr_factor));
+    lr_sigma_.push_back(static_cast<float>(spec.sigma_lr));
     if (spec.prior) {
       bayesian_rows_.push_back(m);
       priors.push_back(spec.prior);
@@ -37,7 +45,9 @@ StudentWeights::StudentWeights(const std::vector<StudentWeightsSpec>& specs, con
       for (int64_t i = 0; i < params; ++i) row[i] = static_cast<float>(0.5 * std::log(spec.prior->diag[i]) + std::log(initial_std_share));
     }
   }
-  theta_ = start.to(device).requires_grad_(true);
+  start_ = start.to(device);
+  scale_ = scale.to(device);
+  z_ = torch::zeros({models, params}, torch::TensorOptions().device(device)).requires_grad_(true);
   log_sigma_ = log_sigma.to(device).requires_grad_(true);
   variational_ = variational.to(device);
   adam_m_ = torch::zeros({models, params});
@@ -53,6 +63,7 @@ StudentWeights::StudentWeights(const std::vector<StudentWeightsSpec>& specs, con
 }
 
 torch::Tensor StudentWeights::draw(std::vector<torch::Generator>& generators) {
+  theta_ = start_ + scale_ * z_;
   if (!any_variational_) return theta_;
   const int64_t params = theta_.size(1);
   auto noise = torch::zeros({size(), params});
@@ -72,22 +83,22 @@ void StudentWeights::step(const torch::Tensor& data) {
   loss.sum().backward();
   ++step_;
   torch::NoGradGuard no_grad;
-  const int64_t models = size(), params = theta_.size(1);
-  const bool on_cpu = theta_.device().is_cpu();
-  auto theta = theta_.detach().to(torch::kCPU).contiguous(), grads = theta_.grad().to(torch::kCPU).contiguous();
-  adam_step(theta.data_ptr<float>(), grads.data_ptr<float>(), adam_m_.data_ptr<float>(), adam_v_.data_ptr<float>(), models,
+  const int64_t models = size(), params = z_.size(1);
+  const bool on_cpu = z_.device().is_cpu();
+  auto z = z_.detach().to(torch::kCPU).contiguous(), grads = z_.grad().to(torch::kCPU).contiguous();
+  adam_step(z.data_ptr<float>(), grads.data_ptr<float>(), adam_m_.data_ptr<float>(), adam_v_.data_ptr<float>(), models,
             params, lr_.data(), step_);
   if (any_variational_) {
     auto log_sigma = log_sigma_.detach().to(torch::kCPU).contiguous(), sigma_grads = log_sigma_.grad().to(torch::kCPU).contiguous();
     adam_step(log_sigma.data_ptr<float>(), sigma_grads.data_ptr<float>(), sigma_m_.data_ptr<float>(), sigma_v_.data_ptr<float>(),
               models, params, lr_sigma_.data(), step_);
-    if (!on_cpu) log_sigma_ = log_sigma.to(theta_.device()).requires_grad_(true);
+    if (!on_cpu) log_sigma_ = log_sigma.to(z_.device()).requires_grad_(true);
   }
   if (on_cpu) {
-    theta_.grad().zero_();
+    z_.grad().zero_();
     if (log_sigma_.grad().defined()) log_sigma_.grad().zero_();
   } else {
-    theta_ = theta.to(theta_.device()).requires_grad_(true);
+    z_ = z.to(z_.device()).requires_grad_(true);
   }
 }
 

@@ -304,6 +304,10 @@ const std::vector<Field>& schema() {
       distill_key("steps", &DistillConfig::steps, between(1, kMaxSteps), "Adam steps per student."),
       distill_key("batch_size", &DistillConfig::batch_size, between(1, 4096), "Minibatch size (capped by the training set)."),
       distill_key("lr", &DistillConfig::lr, above_upto(0, 1), "Adam learning rate (vi: of the mean; log sigma takes 10x)."),
+      distill_key("prior_lr", &DistillConfig::prior_lr, between(0, 10),
+                  "map, vi, vi_root train prior-preconditioned: w = start + s * z with s the prior's marginal standard "
+                  "deviations and Adam on z at this rate (a step moves each weight in units of its prior spread); 0: plain "
+                  "Adam on w at lr."),
       distill_key("noise_variance", &DistillConfig::noise_variance, between(0, 1),
                   "Per-pixel variance of the Gaussian likelihood p(x | w) = N(x | decoder(encoder(x)), s^2 I) that map and vi "
                   "weigh against the prior; 0: the mean final loss of the prior node's members (the noise the zoo's own models leave)."),

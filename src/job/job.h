@@ -118,6 +118,7 @@ struct DistillConfig {
   int64_t steps = 400;                        // Adam steps per student
   int64_t batch_size = 32;                    // minibatch (capped by the training set)
   double lr = 1e-3;
+  double prior_lr = 0.05;                     // Adam rate of zoo-prior students in prior standard deviations
   double noise_variance = 0.0;                // per-pixel likelihood variance; 0: the node members' mean final loss
   int64_t vi_samples = 8;                     // weight samples of the sampled test loss (vi)
   std::vector<double> isotropic_variances = {1e-4, 1e-3, 1e-2};  // σ² candidates (isotropic)

@@ -64,6 +64,7 @@ TEST(StudentWeights, VariationalFitOfALinearGaussianModelIsItsExactMeanFieldPost
   spec.prior = &model.prior;
   spec.samples = LinearGaussian::kN;
   spec.lr = 3e-3;
+  spec.sigma_lr = 3e-2;
   distill::StudentWeights weights({spec}, torch::kCPU);
   std::vector<torch::Generator> generators = {noise_generator(5)};
   constexpr int kSteps = 8000, kAveraged = 3000;  // Polyak-average the tail: one-sample gradients are noisy
