@@ -104,15 +104,7 @@ void write_contents(const h5::Group& root, const DistillData& data) {
   }
 }
 
-h5::File open_distill(const std::string& path) {
-  h5::File file = h5::open_existing(path);
-  const h5::Group root = file.root();
-  if (!root.has_attribute("kind") || root.read_attribute<std::string>("kind") != kKind) {
-    throw StorageError(path + ": not a genzoo distill file (no root attribute kind = \"distill\")");
-  }
-  h5::require_schema_version(root, path, kKind, kDistillSchemaVersion);
-  return file;
-}
+h5::File open_distill(const std::string& path) { return h5::open_kind(path, kKind, kDistillSchemaVersion); }
 
 }  // namespace
 

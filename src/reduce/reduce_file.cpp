@@ -439,15 +439,7 @@ void read_information(const h5::Group& root, ReduceData& data) {
   }
 }
 
-h5::File open_reduce(const std::string& path) {
-  h5::File file = h5::open_existing(path);
-  const h5::Group root = file.root();
-  if (!root.has_attribute("kind") || root.read_attribute<std::string>("kind") != kKind) {
-    throw StorageError(path + ": not a genzoo reduce file (no root attribute kind = \"reduce\")");
-  }
-  h5::require_schema_version(root, path, kKind, kReduceSchemaVersion);
-  return file;
-}
+h5::File open_reduce(const std::string& path) { return h5::open_kind(path, kKind, kReduceSchemaVersion); }
 
 }  // namespace
 

@@ -463,6 +463,16 @@ void require_schema_version(const Group& root, const std::string& file_name, con
   }
 }
 
+File open_kind(const std::string& file_name, const std::string& kind, int32_t expected) {
+  File file = open_existing(file_name);
+  const Group root = file.root();
+  if (!root.has_attribute("kind") || root.read_attribute<std::string>("kind") != kind) {
+    throw StorageError(file_name + ": not a genzoo " + kind + " file (no root attribute kind = \"" + kind + "\")");
+  }
+  require_schema_version(root, file_name, kind, expected);
+  return file;
+}
+
 namespace {
 // HDF5 leaves the data in the page cache; syncing before the rename keeps a power loss from exposing
 // a complete-looking name whose blocks never reached the disk.

@@ -144,6 +144,10 @@ File open_existing(const std::string& file_name);
 // StorageError "<file>: no schema_version attribute (not a genzoo <kind> file)" or
 // "<file>: <kind> schema_version <v>, this genzoo reads <expected>".
 void require_schema_version(const Group& root, const std::string& file_name, const std::string& kind, int32_t expected);
+// Opens an existing genzoo product file whose root says kind = `kind` (reduce, distill) and has schema
+// version `expected`: StorageError "<file>: not a genzoo <kind> file (no root attribute kind = "<kind>")"
+// or require_schema_version's otherwise.
+File open_kind(const std::string& file_name, const std::string& kind, int32_t expected);
 
 // Creates file_name through "<file_name>.tmp-<pid>": write(root) fills the new file, which is then
 // closed, synced to disk and renamed into place. On any failure the temporary is removed and whatever

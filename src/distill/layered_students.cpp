@@ -1,0 +1,94 @@
+#include "distill/layered_students.h"
+
+#include <cmath>
+#include <numeric>
+
+#include "common/error.h"
+#include "common/rng.h"
+#include "models/torch_family.h"
+#include "train/data_stream.h"
+
+namespace genzoo::distill {
+
+torch::Tensor layered_forward(const torch::Tensor& w, const priors::LayeredNetwork& net, const torch::Tensor& x) {
+  const auto params = view_params(w, priors::layered_layout(net));
+  torch::Tensor h = x;
+  const auto layers = static_cast<int>(net.widths.size());
+  for (int t = 2; t <= layers; ++t) {
+    // [M, B, n_{t-1}] x [M, n_{t-1}, n_t]
+    h = torch::bmm(h, params.at("layer" + std::to_string(t) + ".weight").transpose(1, 2));
+    if (net.bias) h = h + params.at("layer" + std::to_string(t) + ".bias").unsqueeze(1);
+    if (t < layers) h = net.activation == "relu" ? torch::relu(h) : h;
+  }
+  return h;
+}
+
+RegressionData synthetic_regression(int64_t dim, int64_t train, int64_t test, double noise, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> w(dim);
+  for (float& v : w) v = static_cast<float>(rng.normal());
+  const auto draw = [&](int64_t n, torch::Tensor& x, torch::Tensor& y) {
+    x = torch::empty({n, dim});
+    y = torch::empty({n, 1});
+    float* xs = x.data_ptr<float>();
+    for (int64_t i = 0; i < n; ++i) {
+      double dot = 0.0;
+      for (int64_t j = 0; j < dim; ++j) {
+        xs[i * dim + j] = static_cast<float>(rng.normal());
+        dot += xs[i * dim + j] * w[j];
+      }
+      y[i][0] = static_cast<float>(dot + noise * rng.normal());
+    }
+  };
+  RegressionData data;
+  draw(train, data.x_train, data.y_train);
+  draw(test, data.x_test, data.y_test);
+  return data;
+}
+
+std::vector<RegressionFit> fit_regression(const priors::LayeredNetwork& net, const std::vector<StudentWeightsSpec>& specs,
+                                          const RegressionData& data, double noise, int64_t epochs, int64_t batch_size,
+                                          const std::vector<uint64_t>& seeds) {
+  const auto models = static_cast<int64_t>(specs.size());
+  if (static_cast<int64_t>(seeds.size()) != models) throw DistillError("fit_regression: one seed per network");
+  const int64_t n = data.x_train.size(0), dim = data.x_train.size(1);
+  StudentWeights weights(specs, torch::kCPU);
+  std::vector<SampleStream> streams;
+  std::vector<torch::Generator> generators;
+  for (uint64_t seed : seeds) {
+    std::vector<int64_t> order(n);
+    std::iota(order.begin(), order.end(), 0);
+    streams.emplace_back(std::move(order), seed);
+    generators.push_back(noise_generator(seed));
+  }
+  const double variance = noise * noise, log_norm = 0.5 * std::log(2.0 * M_PI * variance);
+  std::vector<RegressionFit> out(models);
+  const int64_t steps_per_epoch = (n + batch_size - 1) / batch_size;
+  std::vector<int64_t> positions(batch_size);
+  for (int64_t epoch = 0; epoch < epochs; ++epoch) {
+    for (int64_t s = 0; s < steps_per_epoch; ++s) {
+      auto x = torch::empty({models, batch_size, dim}), y = torch::empty({models, batch_size, 1});
+      for (int64_t m = 0; m < models; ++m) {
+        streams[m].next_batch(batch_size, positions.data());
+        const auto index = torch::tensor(positions, torch::kLong);
+        x[m].copy_(data.x_train.index_select(0, index));
+        y[m].copy_(data.y_train.index_select(0, index));
+      }
+      const auto prediction = layered_forward(weights.draw(generators), net, x);
+      weights.step((prediction - y).pow(2).mean({1, 2}) / (2.0 * variance));  // nats per sample (+ const)
+    }
+    torch::NoGradGuard no_grad;
+    const int64_t t = data.x_test.size(0);
+    const auto prediction = layered_forward(weights.mean(), net, data.x_test.unsqueeze(0).expand({models, t, dim}).contiguous());
+    const auto ll = -(prediction - data.y_test.unsqueeze(0)).pow(2).mean({1, 2}) / (2.0 * variance) - log_norm;
+    for (int64_t m = 0; m < models; ++m) out[m].test_log_likelihood.push_back(ll[m].item<double>());
+  }
+  const auto mean = weights.mean().contiguous(), std = weights.std().contiguous();
+  for (int64_t m = 0; m < models; ++m) {
+    out[m].mean.assign(mean[m].data_ptr<float>(), mean[m].data_ptr<float>() + mean.size(1));
+    if (specs[m].variational) out[m].std.assign(std[m].data_ptr<float>(), std[m].data_ptr<float>() + std.size(1));
+  }
+  return out;
+}
+
+}  // namespace genzoo::distill

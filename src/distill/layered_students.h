@@ -1,0 +1,39 @@
+// Seed 004's own experiment on fully connected networks (Grabovoy's thesis, ch. 3): bias-free ReLU MLPs
+// f(x) = U_L σ(U_{L-1} ... σ(U_2 x)) in priors::layered_layout, fitted model-batched by variational
+// inference through StudentWeights under a Gaussian likelihood y ~ N(f(x), s²): a teacher under N(0, I),
+// its posterior aligned (φ, ψ) to smaller students, and the students under three priors.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "distill/student_weights.h"
+#include "priors/alignment.h"
+
+namespace genzoo::distill {
+
+// f(x) for M networks: weights w [M, P] in layered_layout(net), inputs x [M, B, n_1] -> [M, B, n_L]
+// (ReLU after every layer but the last).
+torch::Tensor layered_forward(const torch::Tensor& w, const priors::LayeredNetwork& net, const torch::Tensor& x);
+
+// The thesis's synthetic regression: x ~ N(0, I_d), one w ~ N(0, I_d), y = xᵀ w + s ε.
+struct RegressionData {
+  torch::Tensor x_train, y_train, x_test, y_test;  // [N, d], [N, 1], [T, d], [T, 1] float
+};
+RegressionData synthetic_regression(int64_t dim, int64_t train, int64_t test, double noise, uint64_t seed);
+
+struct RegressionFit {
+  std::vector<double> test_log_likelihood;  // after each epoch, nats per test sample at q's mean
+  std::vector<float> mean, std;             // q's mean and σ [P]
+};
+
+// VI (or MAP, for specs that are not variational) of M networks of one structure on the training set
+// in minibatches (each network its own order and noise from seeds[m]), per-sample Gaussian likelihood
+// with noise s; the test log-likelihood after every epoch.
+std::vector<RegressionFit> fit_regression(const priors::LayeredNetwork& net, const std::vector<StudentWeightsSpec>& specs,
+                                          const RegressionData& data, double noise, int64_t epochs, int64_t batch_size,
+                                          const std::vector<uint64_t>& seeds);
+
+}  // namespace genzoo::distill
