@@ -28,6 +28,11 @@ Runner add_distill_command(CLI::App& app) {
                   "Output file (default: distill.h5 next to zoo.h5; unit shards go to <output>.shards/)");
   cmd->add_option("--data", options->data_dir, "Fashion-MNIST directory (default: the job's, $GENZOO_DATA, Debian's)");
   cmd->add_option("--device", options->device, "auto | cpu | cuda | cuda:N")->capture_default_str();
+  cmd->add_option("--kernels", options->kernels,
+                  "auto: students on the families' hand-written CPU kernels where training would use them (AVX2, "
+                  "AVX-512); fast: on any instruction set; torch: LibTorch only")
+      ->check(CLI::IsMember({"auto", "fast", "torch"}))
+      ->capture_default_str();
   cmd->add_option("--schedule", options->schedule, "dynamic | static (MPI)")
       ->check(CLI::IsMember({"dynamic", "static"}))
       ->capture_default_str();

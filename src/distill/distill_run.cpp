@@ -459,6 +459,7 @@ DistillSummary run_distill(const DistillOptions& options, Comm& comm) {
   settings.curve_points = job.distill.curve_points;
   settings.vi_samples = job.distill.vi_samples;
   settings.device = resolve_device(options.device);
+  settings.kernels = options.kernels;
 
   DistillData base;
   base.attrs.genzoo_version = GENZOO_VERSION;

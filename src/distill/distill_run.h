@@ -24,6 +24,7 @@ struct DistillOptions {
   std::string data_dir;
   std::string device = "auto";
   std::string schedule = "dynamic";
+  std::string kernels = "auto";   // auto | fast | torch: the students' hand-written CPU steps
   bool quiet = false;
   // Overrides of [distill]; empty / 0: as the job says.
   std::vector<std::string> students, methods;

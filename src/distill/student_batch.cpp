@@ -3,10 +3,16 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <mutex>
+#include <atomic>
 #include <cmath>
 #include <numeric>
 
 #include "common/error.h"
+#include "train/trainer.h"
+#include "train/fast_trainer.h"
+#include "train/adam.h"
+#include "common/rng.h"
 #include "data/dataset.h"
 #include "data/image.h"
 #include "distill/student_weights.h"
@@ -141,42 +147,59 @@ std::vector<float> teacher_outputs(const FamilyConfig& config, const std::vector
   return out;
 }
 
-std::vector<StudentOutcome> train_students(const FamilyConfig& config, const std::vector<StudentJob>& jobs,
-                                           const Dataset& dataset, const TestSet& test, const TrainSettings& settings) {
+namespace {
+
+// The weights' update for one student: its start, prior, rates and (zoo priors) preconditioning.
+StudentWeightsSpec spec_of(const StudentJob& job, int64_t params, const TrainSettings& settings) {
+  // log σ moves on a log scale: ten times the weights' rate.
+  StudentWeightsSpec spec{job.start, {}, job.method->variational, job.method->bayesian() ? job.prior : nullptr,
+                          static_cast<double>(job.samples.size()), settings.lr, 10.0 * settings.lr};
+  const bool zoo_prior = job.method->prior == PriorSource::kNode || job.method->prior == PriorSource::kRoot;
+  if (zoo_prior && settings.prior_lr > 0.0) {
+    const int64_t r = job.prior->rank;
+    for (int64_t i = 0; i < params; ++i) {
+      double variance = job.prior->diag[i];
+      for (int64_t k = 0; k < r; ++k) variance += job.prior->factor[i * r + k] * job.prior->factor[i * r + k];
+      spec.scale.push_back(static_cast<float>(std::sqrt(variance)));
+    }
+    spec.lr = settings.prior_lr;
+  }
+  return spec;
+}
+
+// Per-sample nats of the pixel likelihood for bayesian methods, per unit of the per-pixel MSE; the plain
+// per-pixel MSE (factor 1) otherwise.
+double mse_scale(const StudentJob& job, int64_t pixels) {
+  return job.method->bayesian() ? static_cast<double>(pixels) / (2.0 * job.pixel_variance) : 1.0;
+}
+
+// What a trained student leaves: its q's mean θ [P] and σ [P] (empty unless variational), the curve.
+struct Trained {
+  std::vector<float> theta, sigma;
+  std::vector<double> curve;
+};
+
+// LibTorch: the students of `rows` as one model batch, autograd through StudentWeights.
+void train_torch_students(const FamilyConfig& config, const std::vector<StudentJob>& jobs, const std::vector<int64_t>& rows,
+                          const Dataset& dataset, const TestSet& test, const TrainSettings& settings, std::vector<Trained>& out) {
   const Family& family = find_family(config.name);
   const TorchFamily& impl = family.torch_impl();
-  if (!impl.reconstructs()) throw DistillError("distill: family " + config.name + " does not reconstruct its inputs");
   const Layout layout = family.layout(config);
-  const int64_t params = layout_size(layout), models = static_cast<int64_t>(jobs.size()), dim = dataset.train.dim();
-  check_jobs(jobs, params, config.name);
+  const int64_t params = layout_size(layout), models = static_cast<int64_t>(rows.size()), dim = dataset.train.dim();
   // As in training: LibTorch's native grouped ops compute each model alone, bit-identical in any batch.
   at::globalContext().setUserEnabledMkldnn(false);
   const torch::Device device(settings.device);
-
   std::vector<StudentWeightsSpec> specs;
   std::vector<float> scale(models);
   std::vector<int64_t> batch(models);
   std::vector<SampleStream> streams;
   std::vector<torch::Generator> generators;
   for (int64_t m = 0; m < models; ++m) {
-    const StudentJob& job = jobs[m];
+    const StudentJob& job = jobs[rows[m]];
     const auto n = static_cast<int64_t>(job.samples.size());
-    // log σ moves on a log scale: ten times the weights' rate.
-    StudentWeightsSpec spec{job.start, {}, job.method->variational, job.method->bayesian() ? job.prior : nullptr,
-                            static_cast<double>(n), settings.lr, 10.0 * settings.lr};
-    const bool zoo_prior = job.method->prior == PriorSource::kNode || job.method->prior == PriorSource::kRoot;
-    if (zoo_prior && settings.prior_lr > 0.0) {
-      for (int64_t i = 0; i < params; ++i) {
-        double variance = job.prior->diag[i];
-        for (int64_t k = 0; k < job.prior->rank; ++k) variance += job.prior->factor[i * job.prior->rank + k] * job.prior->factor[i * job.prior->rank + k];
-        spec.scale.push_back(static_cast<float>(std::sqrt(variance)));
-      }
-      spec.lr = settings.prior_lr;
-    }
-    specs.push_back(std::move(spec));
+    specs.push_back(spec_of(job, params, settings));
     batch[m] = std::min(settings.batch_size, n);
-    // Per-sample nats of the pixel likelihood for bayesian methods; the plain per-pixel MSE otherwise.
-    scale[m] = static_cast<float>(job.method->bayesian() ? 1.0 / (2.0 * job.pixel_variance) : 1.0 / static_cast<double>(dim));
+    scale[m] = static_cast<float>(mse_scale(job, dim) / static_cast<double>(dim));  // of the pixels' summed squares
     std::vector<int64_t> positions(n);
     std::iota(positions.begin(), positions.end(), 0);
     streams.emplace_back(std::move(positions), job.seed);
@@ -186,13 +209,11 @@ std::vector<StudentOutcome> train_students(const FamilyConfig& config, const std
   const auto scale_t = torch::from_blob(scale.data(), {models}).clone().to(device);
   const int64_t widest = *std::max_element(batch.begin(), batch.end());
   const std::vector<int64_t> evaluations = curve_steps(settings.steps, settings.curve_points);
-  std::vector<StudentOutcome> out(models);
   std::vector<int64_t> positions(widest), indices(widest);
   const auto lambda = static_cast<float>(settings.hinton_weight);
-
   const auto record_curve = [&] {
     const auto losses = weighted(class_losses(config, weights.mean(), dataset, test), test.proportions);
-    for (int64_t m = 0; m < models; ++m) out[m].curve.push_back(losses[m]);
+    for (int64_t m = 0; m < models; ++m) out[rows[m]].curve.push_back(losses[m]);
   };
   record_curve();  // step 0: where each student starts
   for (int64_t step = 1; step <= settings.steps; ++step) {
@@ -200,7 +221,7 @@ std::vector<StudentOutcome> train_students(const FamilyConfig& config, const std
     auto x = torch::zeros({models, widest, dim}), target = torch::zeros({models, widest, dim});
     auto mask = torch::zeros({models, widest});
     for (int64_t m = 0; m < models; ++m) {
-      const StudentJob& job = jobs[m];
+      const StudentJob& job = jobs[rows[m]];
       streams[m].next_batch(batch[m], positions.data());
       for (int64_t b = 0; b < batch[m]; ++b) indices[b] = job.samples[positions[b]];
       gather_images(dataset.train, indices.data(), batch[m], x[m].data_ptr<float>());
@@ -220,16 +241,168 @@ std::vector<StudentOutcome> train_students(const FamilyConfig& config, const std
     weights.step(((recon - target.to(device)).pow(2).sum(2) * mask.to(device)).sum(1) * scale_t);
     if (std::binary_search(evaluations.begin(), evaluations.end(), step)) record_curve();
   }
+  torch::NoGradGuard no_grad;
+  const auto theta = weights.mean().to(torch::kCPU).contiguous(), sigma = weights.std().to(torch::kCPU).contiguous();
+  for (int64_t m = 0; m < models; ++m) {
+    out[rows[m]].theta.assign(theta[m].data_ptr<float>(), theta[m].data_ptr<float>() + params);
+    if (specs[m].variational) out[rows[m]].sigma.assign(sigma[m].data_ptr<float>(), sigma[m].data_ptr<float>() + params);
+  }
+}
+
+// The hand-written CPU kernels (the family's GradientStep, as in training): each student alone, in
+// parallel over threads; per step the data term's gradient at w comes from the kernel, the prior's
+// in closed form (Σ⁻¹ = D⁻¹ - C Cᵀ), and Adam runs on z (θ = start + s ⊙ z) and log σ:
+//   ∂L/∂θ = g(w) + Σ⁻¹ (θ - m) / n,   ∂L/∂log σ_i = g_i(w) σ_i ε_i + (σ_i² (Σ⁻¹)_ii - 1) / n   (vi)
+// with g the per-sample nats' gradient and w = θ + σ ⊙ ε. The curve's weights are kept and scored afterwards.
+void train_kernel_students(const FamilyConfig& config, const std::vector<StudentJob>& jobs, const std::vector<int64_t>& rows,
+                           const Dataset& dataset, const TestSet& test, const TrainSettings& settings, std::vector<Trained>& out) {
+  const int64_t params = layout_size(find_family(config.name).layout(config)), pixels = dataset.train.dim();
+  const std::vector<int64_t> evaluations = curve_steps(settings.steps, settings.curve_points);
+  const auto points = static_cast<int64_t>(evaluations.size());
+  std::vector<float> snapshots(rows.size() * points * params);
+  std::exception_ptr failure;
+  std::mutex failure_mutex;
+  std::atomic<int64_t> next{0};
+  at::parallel_for(0, std::max(1, at::get_num_threads()), 1, [&](int64_t, int64_t) {
+    try {
+      for (int64_t r = next++; r < static_cast<int64_t>(rows.size()); r = next++) {
+        const StudentJob& job = jobs[rows[r]];
+        const auto n = static_cast<int64_t>(job.samples.size());
+        FamilyConfig student = config;
+        student.batch_size = std::min(settings.batch_size, n);
+        const std::unique_ptr<FastStep> step_impl = make_fast_step(student);
+        const auto* gradient_step = dynamic_cast<const GradientStep*>(step_impl.get());
+        const StudentWeightsSpec spec = spec_of(job, params, settings);
+        const int64_t internal = gradient_step->internal_size();
+        AlignedFloats w_internal(internal), grad(params), z(params), z_m(params), z_v(params), s_m(params), s_v(params);
+        std::vector<float> theta(spec.start), log_sigma(params, 0.0f), sigma(params, 0.0f), epsilon(params, 0.0f), w(params);
+        std::vector<float> inv_diag, precision, woodbury;
+        int64_t rank = 0;
+        if (job.method->bayesian()) {
+          const priors::PrecisionFactor factor = priors::precision_factor(*job.prior);
+          rank = job.prior->rank;
+          woodbury.assign(factor.woodbury.begin(), factor.woodbury.end());
+          for (int64_t i = 0; i < params; ++i) {
+            inv_diag.push_back(static_cast<float>(1.0 / job.prior->diag[i]));
+            double correction = 0.0;
+            for (int64_t k = 0; k < rank; ++k) correction += factor.woodbury[i * rank + k] * factor.woodbury[i * rank + k];
+            precision.push_back(static_cast<float>(1.0 / job.prior->diag[i] - correction));
+          }
+        }
+        if (spec.variational) {
+          for (int64_t i = 0; i < params; ++i) log_sigma[i] = static_cast<float>(0.5 * std::log(job.prior->diag[i]) + std::log(0.1));
+        }
+        const float lr = static_cast<float>(spec.lr), sigma_lr = static_cast<float>(spec.sigma_lr);
+        const double scale = mse_scale(job, pixels), count = static_cast<double>(n);
+        SampleStream stream(job.samples, job.seed);
+        Rng noise(mix_seed(job.seed, 0x6e6f697365ULL));
+        const std::unique_ptr<StepScratch> scratch = gradient_step->make_scratch();
+        std::vector<int64_t> batch(student.batch_size);
+        int64_t point = 0;
+        const auto snapshot = [&] {
+          std::copy(theta.begin(), theta.end(), snapshots.begin() + (r * points + point++) * params);
+        };
+        snapshot();
+        std::vector<double> centred(rank);
+        for (int64_t step = 1; step <= settings.steps; ++step) {
+          for (int64_t i = 0; i < params; ++i) {
+            sigma[i] = spec.variational ? std::exp(log_sigma[i]) : 0.0f;
+            epsilon[i] = spec.variational ? static_cast<float>(noise.normal()) : 0.0f;
+            w[i] = theta[i] + sigma[i] * epsilon[i];
+          }
+          gradient_step->to_internal(w.data(), w_internal.data());
+          stream.next_batch(student.batch_size, batch.data());
+          BatchPrefetcher prefetch(dataset.train, nullptr, 0);
+          const FastModel model{w_internal.data(), nullptr, nullptr, nullptr, nullptr};
+          const double loss = gradient_step->gradients(dataset.train, batch.data(), model, *scratch, prefetch);
+          if (!std::isfinite(loss)) break;  // diverged: θ stays where it was (its losses show it)
+          gradient_step->to_canonical(scratch->grads(), grad.data());
+          // The prior's gradient Σ⁻¹ (θ - m) / n by Woodbury: (θ - m) / D - C Cᵀ (θ - m).
+          std::fill(centred.begin(), centred.end(), 0.0);
+          if (job.method->bayesian()) {
+            for (int64_t i = 0; i < params; ++i) {
+              const double d = theta[i] - job.prior->mean[i];
+              for (int64_t k = 0; k < rank; ++k) centred[k] += woodbury[i * rank + k] * d;
+            }
+          }
+          for (int64_t i = 0; i < params; ++i) {
+            const double data = scale * grad[i];
+            double g_theta = data;
+            if (job.method->bayesian()) {
+              double wc = 0.0;
+              for (int64_t k = 0; k < rank; ++k) wc += woodbury[i * rank + k] * centred[k];
+              g_theta += ((theta[i] - job.prior->mean[i]) * inv_diag[i] - wc) / count;
+            }
+            grad[i] = static_cast<float>(spec.scale.empty() ? g_theta : g_theta * spec.scale[i]);  // ∂L/∂z
+            if (spec.variational) {
+              epsilon[i] = static_cast<float>(data * sigma[i] * epsilon[i] + (sigma[i] * sigma[i] * precision[i] - 1.0) / count);
+            }
+          }
+          adam_step(z.data(), grad.data(), z_m.data(), z_v.data(), 1, params, &lr, step);
+          if (spec.variational) adam_step(log_sigma.data(), epsilon.data(), s_m.data(), s_v.data(), 1, params, &sigma_lr, step);
+          for (int64_t i = 0; i < params; ++i) theta[i] = spec.start[i] + (spec.scale.empty() ? 1.0f : spec.scale[i]) * z[i];
+          if (std::binary_search(evaluations.begin(), evaluations.end(), step)) snapshot();
+        }
+        while (point < points) snapshot();  // a diverged student keeps its last weights
+        out[rows[r]].theta = theta;
+        if (spec.variational) {
+          out[rows[r]].sigma.resize(params);
+          for (int64_t i = 0; i < params; ++i) out[rows[r]].sigma[i] = std::exp(log_sigma[i]);
+        }
+      }
+    } catch (...) {
+      const std::lock_guard<std::mutex> lock(failure_mutex);
+      if (!failure) failure = std::current_exception();
+      next = static_cast<int64_t>(rows.size());
+    }
+  });
+  if (failure) std::rethrow_exception(failure);
+  // The curves: every student's kept weights scored in one batch per curve point.
+  for (int64_t point = 0; point < points; ++point) {
+    auto flat = torch::empty({static_cast<int64_t>(rows.size()), params});
+    for (size_t r = 0; r < rows.size(); ++r) {
+      std::copy_n(snapshots.data() + (r * points + point) * params, params, flat[r].data_ptr<float>());
+    }
+    const auto losses = weighted(class_losses(config, flat.to(torch::Device(settings.device)), dataset, test), test.proportions);
+    for (size_t r = 0; r < rows.size(); ++r) out[rows[r]].curve.push_back(losses[r]);
+  }
+}
+
+}  // namespace
+
+std::vector<StudentOutcome> train_students(const FamilyConfig& config, const std::vector<StudentJob>& jobs,
+                                           const Dataset& dataset, const TestSet& test, const TrainSettings& settings) {
+  const Family& family = find_family(config.name);
+  if (!family.torch_impl().reconstructs()) throw DistillError("distill: family " + config.name + " does not reconstruct its inputs");
+  const int64_t params = layout_size(family.layout(config)), models = static_cast<int64_t>(jobs.size());
+  check_jobs(jobs, params, config.name);
+  // Students learn to reconstruct: the zoo's regularizers and input noise are not theirs.
+  FamilyConfig student = config;
+  student.regularizer = "none";
+  student.reg_weight = 0.0;
+  student.noise_level = 0.0;
+  // hinton's mixed targets have no kernel; everything else takes the family's hand-written step where
+  // training would (kernels auto: AVX2 / AVX-512; fast: any target; torch: never).
+  TrainOptions kernel_options;
+  kernel_options.device = settings.device;
+  kernel_options.kernels = settings.kernels;
+  const std::unique_ptr<FastStep> probe = uses_fast_kernels(student, kernel_options) ? make_fast_step(student) : nullptr;
+  const bool kernels = dynamic_cast<const GradientStep*>(probe.get()) != nullptr;
+  std::vector<int64_t> kernel_rows, torch_rows;
+  for (int64_t m = 0; m < models; ++m) (kernels && !jobs[m].method->teacher_outputs ? kernel_rows : torch_rows).push_back(m);
+  std::vector<Trained> trained(models);
+  if (!torch_rows.empty()) train_torch_students(student, jobs, torch_rows, dataset, test, settings, trained);
+  if (!kernel_rows.empty()) train_kernel_students(student, jobs, kernel_rows, dataset, test, settings, trained);
 
   torch::NoGradGuard no_grad;
-  const auto final_theta = weights.mean().to(torch::kCPU).contiguous();
-  const auto final_sigma = weights.std().to(torch::kCPU).contiguous();
+  std::vector<StudentOutcome> out(models);
   for (int64_t m = 0; m < models; ++m) {
-    out[m].weights.assign(final_theta[m].data_ptr<float>(), final_theta[m].data_ptr<float>() + params);
-    if (jobs[m].method->variational) out[m].std.assign(final_sigma[m].data_ptr<float>(), final_sigma[m].data_ptr<float>() + params);
+    out[m].weights = std::move(trained[m].theta);
+    out[m].std = std::move(trained[m].sigma);
+    out[m].curve = std::move(trained[m].curve);
     out[m].test_loss = out[m].curve.back();
     out[m].test_loss_sampled = out[m].test_loss;
-    out[m].train_loss = sample_losses(config, out[m].weights, 1, dataset.train, jobs[m].samples, settings.device).front();
+    out[m].train_loss = sample_losses(student, out[m].weights, 1, dataset.train, jobs[m].samples, settings.device).front();
   }
   // Variational students: the expected test loss under q, from vi_samples draws (each its own noise).
   std::vector<int64_t> variational_rows;
@@ -237,14 +410,17 @@ std::vector<StudentOutcome> train_students(const FamilyConfig& config, const std
     if (jobs[m].method->variational) variational_rows.push_back(m);
   }
   if (!variational_rows.empty()) {
+    std::vector<Rng> draws_rng;
+    for (int64_t m : variational_rows) draws_rng.emplace_back(mix_seed(jobs[m].seed, 0x73616d706c65ULL));  // "sample"
     std::vector<double> sums(variational_rows.size(), 0.0);
     for (int64_t s = 0; s < settings.vi_samples; ++s) {
       auto draws = torch::empty({static_cast<int64_t>(variational_rows.size()), params});
       for (size_t v = 0; v < variational_rows.size(); ++v) {
-        const int64_t m = variational_rows[v];
-        draws[v].copy_(final_theta[m] + final_sigma[m] * torch::randn({params}, generators[m]));
+        const StudentOutcome& o = out[variational_rows[v]];
+        float* row = draws[v].data_ptr<float>();
+        for (int64_t i = 0; i < params; ++i) row[i] = o.weights[i] + o.std[i] * static_cast<float>(draws_rng[v].normal());
       }
-      const auto losses = weighted(class_losses(config, draws.to(device), dataset, test), test.proportions);
+      const auto losses = weighted(class_losses(student, draws.to(torch::Device(settings.device)), dataset, test), test.proportions);
       for (size_t v = 0; v < variational_rows.size(); ++v) sums[v] += losses[v];
     }
     for (size_t v = 0; v < variational_rows.size(); ++v) {

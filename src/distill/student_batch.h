@@ -51,6 +51,9 @@ struct TrainSettings {
   int64_t curve_points = 8;
   int64_t vi_samples = 8;
   std::string device = "cpu";
+  // auto: the family's hand-written CPU step where training would take it (AVX2, AVX-512); fast: on any
+  // instruction set; torch: LibTorch only (hinton's mixed targets always train on LibTorch).
+  std::string kernels = "auto";
 };
 
 struct StudentOutcome {
