@@ -285,6 +285,7 @@ class DistillRunner : public UnitRunner {
         for (bool part : values.size() > 1 ? std::vector<bool>{true, false} : std::vector<bool>{false}) {
           StudentJob candidate = job;
           if (part) {
+            candidate.scored = false;  // only its validation loss matters
             candidate.samples = train_part;
             if (method->teacher_outputs) candidate.teacher_targets.resize(train_part.size() * kImagePixels);
           }

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <atomic>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 #include "common/error.h"
@@ -211,9 +212,15 @@ void train_torch_students(const FamilyConfig& config, const std::vector<StudentJ
   const std::vector<int64_t> evaluations = curve_steps(settings.steps, settings.curve_points);
   std::vector<int64_t> positions(widest), indices(widest);
   const auto lambda = static_cast<float>(settings.hinton_weight);
+  std::vector<int64_t> scored;  // positions in the batch of the students whose curve is wanted
+  for (int64_t m = 0; m < models; ++m) {
+    if (jobs[rows[m]].scored) scored.push_back(m);
+  }
+  const auto scored_index = torch::tensor(scored, torch::kLong).to(device);
   const auto record_curve = [&] {
-    const auto losses = weighted(class_losses(config, weights.mean(), dataset, test), test.proportions);
-    for (int64_t m = 0; m < models; ++m) out[rows[m]].curve.push_back(losses[m]);
+    if (scored.empty()) return;
+    const auto losses = weighted(class_losses(config, weights.mean().index_select(0, scored_index), dataset, test), test.proportions);
+    for (size_t k = 0; k < scored.size(); ++k) out[rows[scored[k]]].curve.push_back(losses[k]);
   };
   record_curve();  // step 0: where each student starts
   for (int64_t step = 1; step <= settings.steps; ++step) {
@@ -357,14 +364,18 @@ void train_kernel_students(const FamilyConfig& config, const std::vector<Student
     }
   });
   if (failure) std::rethrow_exception(failure);
-  // The curves: every student's kept weights scored in one batch per curve point.
-  for (int64_t point = 0; point < points; ++point) {
-    auto flat = torch::empty({static_cast<int64_t>(rows.size()), params});
-    for (size_t r = 0; r < rows.size(); ++r) {
-      std::copy_n(snapshots.data() + (r * points + point) * params, params, flat[r].data_ptr<float>());
+  // The curves: the scored students' kept weights in one batch per curve point.
+  std::vector<size_t> scored;
+  for (size_t r = 0; r < rows.size(); ++r) {
+    if (jobs[rows[r]].scored) scored.push_back(r);
+  }
+  for (int64_t point = 0; point < points && !scored.empty(); ++point) {
+    auto flat = torch::empty({static_cast<int64_t>(scored.size()), params});
+    for (size_t k = 0; k < scored.size(); ++k) {
+      std::copy_n(snapshots.data() + (scored[k] * points + point) * params, params, flat[k].data_ptr<float>());
     }
     const auto losses = weighted(class_losses(config, flat.to(torch::Device(settings.device)), dataset, test), test.proportions);
-    for (size_t r = 0; r < rows.size(); ++r) out[rows[r]].curve.push_back(losses[r]);
+    for (size_t k = 0; k < scored.size(); ++k) out[rows[scored[k]]].curve.push_back(losses[k]);
   }
 }
 
@@ -400,14 +411,14 @@ std::vector<StudentOutcome> train_students(const FamilyConfig& config, const std
     out[m].weights = std::move(trained[m].theta);
     out[m].std = std::move(trained[m].sigma);
     out[m].curve = std::move(trained[m].curve);
-    out[m].test_loss = out[m].curve.back();
+    out[m].test_loss = out[m].curve.empty() ? std::numeric_limits<double>::quiet_NaN() : out[m].curve.back();
     out[m].test_loss_sampled = out[m].test_loss;
     out[m].train_loss = sample_losses(student, out[m].weights, 1, dataset.train, jobs[m].samples, settings.device).front();
   }
   // Variational students: the expected test loss under q, from vi_samples draws (each its own noise).
   std::vector<int64_t> variational_rows;
   for (int64_t m = 0; m < models; ++m) {
-    if (jobs[m].method->variational) variational_rows.push_back(m);
+    if (jobs[m].method->variational && jobs[m].scored) variational_rows.push_back(m);
   }
   if (!variational_rows.empty()) {
     std::vector<Rng> draws_rng;

@@ -31,6 +31,7 @@ struct StudentJob {
   uint64_t seed = 0;                               // its minibatch stream and weight noise
   double pixel_variance = 1.0;                     // τ² (bayesian methods)
   std::vector<float> teacher_targets;              // hinton: [samples.size(), 784] the teacher's outputs
+  bool scored = true;                              // its test losses and curve are computed (else NaN, empty)
 };
 
 // The test images a batch is scored on: per class slot, test-split indices, and the mixture's
