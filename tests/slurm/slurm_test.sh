@@ -83,7 +83,7 @@ case "${1:?}" in
     [[ -f "$SLURM_CONF" ]] || fail "no cluster (the start fixture failed)"
     cd "$source_dir"
     run="$work/quickstart"
-    rm -rf "$run" "$work"/quickstart-*.out
+    rm -rf "$run" "$work"/quickstart-*.out "$work"/distill-*.out
     job=$(submit --ntasks=2 --cpus-per-task=1 --output="$work/quickstart-%j.out" slurm/train.sbatch "$job_file" "$run")
     [[ -n "$job" ]] || fail "sbatch failed"
     wait_final "$job"
@@ -110,6 +110,19 @@ for name in ['svd', 'hist', 'layer_stats', 'latent_mean', 'probe_error']:
 for family in ['linear_ae', 'conv_ae']:
     assert family in r['embedding'] and family in r['hierarchy'], family
 " || fail "reduce.h5 lacks features, embeddings or hierarchies"
+    # slurm/distill.sbatch on the reduced run: 2 ranks share the job's [distill] units.
+    distill_job=$(submit --ntasks=2 --cpus-per-task=1 --output="$work/distill-%j.out" slurm/distill.sbatch "$run")
+    [[ -n "$distill_job" ]] || fail "sbatch distill.sbatch failed"
+    wait_final "$distill_job"
+    cat "$work"/distill-*.out
+    job_completed "$distill_job" || fail "distill job $distill_job ended $(job_states "$distill_job")"
+    grep -q "distill.h5 complete" "$work"/distill-*.out || fail "distill.sbatch did not complete"
+    /usr/bin/python3 -c "
+import h5py
+d = h5py.File('$run/distill.h5', 'r')
+assert d.attrs['kind'] == 'distill', dict(d.attrs)
+assert sorted(set(d['results/method'].asstr()[()])) == ['scratch', 'vi'] and len(d['results/method']) == 4
+" || fail "distill.h5 lacks the job's students"
     ;;
   preempt)
     # A job interrupted by USR1 mid-run (as before a time limit) requeues, resumes from its shards and
