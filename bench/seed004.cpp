@@ -10,15 +10,30 @@
 // log-likelihood (nats per test sample at q's mean) and the thesis's integral metric, the area between
 // the method's and the plain student's test log-likelihood curves (summed over the 124 test samples and
 // the epochs), mean ± sd.
-//   cmake --build build --target genzoo_bench_seed004 && build/genzoo_bench_seed004 [SEEDS [TEACHER_EPOCHS STUDENT_EPOCHS]]
+//
+// Hinton distillation (Grabovoy & Strijov, AiT 2022): Fashion-MNIST, a logistic-regression student
+// (7,850 parameters) trained with Adam (batch 64) for E epochs, R restarts, with and without the teacher:
+//   L = (1 - λ) CE(y, g(x)) + λ CE(softmax(f(x) / T), softmax(g(x) / T)),  T = 2, λ = 0.25
+// (the seed's loss, no T² factor); the teacher f is the zoo's feature net (a small CNN on the full
+// training split). Printed: test cross-entropy and accuracy, mean ± sd over the restarts.
+//
+//   cmake --build build --target genzoo_bench_seed004
+//   build/genzoo_bench_seed004 regression [SEEDS [TEACHER_EPOCHS STUDENT_EPOCHS]]
+//   build/genzoo_bench_seed004 hinton RUN/zoo.h5 [RESTARTS [EPOCHS]]
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "common/rng.h"
+#include "data/dataset.h"
+#include "data/feature_net.h"
 #include "distill/layered_students.h"
+#include "store/zoo.h"
+#include "train/data_stream.h"
 #include "models/torch_family.h"
 #include "priors/alignment.h"
 
@@ -53,10 +68,7 @@ std::vector<float> random_start(const priors::LayeredNetwork& net, uint64_t seed
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  const int seeds = argc > 1 ? std::atoi(argv[1]) : 5;
-  const int64_t teacher_epochs = argc > 2 ? std::atoll(argv[2]) : 300, student_epochs = argc > 3 ? std::atoll(argv[3]) : 100;
-  torch::set_num_threads(1);
+int regression(int seeds, int64_t teacher_epochs, int64_t student_epochs) {
   const priors::LayeredNetwork teacher{{kDim, 100, 50, 1}, false, "relu"};
   const std::vector<priors::LayeredNetwork> students = {{{kDim, 50, 1}, false, "relu"}, {{kDim, 10, 10, 1}, false, "relu"}};
   const std::vector<std::string> names = {"student", "distil-student", "distil-student-all"};
@@ -115,4 +127,106 @@ int main(int argc, char** argv) {
     std::printf("  alignment: %s\n", sequences[s].c_str());
   }
   return 0;
+}
+
+namespace {
+
+int hinton(const std::string& zoo_path, int restarts, int64_t epochs) {
+  constexpr int64_t kClasses = 10, kPixels = 784, kBatchSize = 64;
+  constexpr double kTemperature = 2.0, kLambda = 0.25;
+  const ZooData zoo = read_zoo(zoo_path);
+  if (!zoo.featurenet) {
+    std::fprintf(stderr, "%s has no feature net (a job with explicit data.classes trains none)\n", zoo_path.c_str());
+    return 1;
+  }
+  const Dataset data = load_fashion_mnist(resolve_data_dir(""));
+  const int64_t n = data.train.size();
+  // The teacher's softened outputs softmax(f(x) / T) on every training image.
+  std::vector<float> soft(n * kClasses);
+  for (int64_t begin = 0; begin < n; begin += 1000) {
+    const int64_t count = std::min<int64_t>(1000, n - begin);
+    const auto logits = torch::from_blob(feature_net_logits(*zoo.featurenet, data.train.image(begin), count).data(), {count, kClasses});
+    const auto p = torch::softmax(logits / kTemperature, 1).contiguous();
+    std::copy_n(p.data_ptr<float>(), count * kClasses, soft.data() + begin * kClasses);
+  }
+  Layout layout;
+  add_param(layout, "weight", "classifier", {kClasses, kPixels});
+  add_param(layout, "bias", "classifier", {kClasses});
+  const int64_t p = layout_size(layout), models = 2 * restarts;  // [0, R): without the teacher, [R, 2R): with
+  std::vector<distill::StudentWeightsSpec> specs;
+  std::vector<SampleStream> streams;
+  std::vector<torch::Generator> generators;
+  for (int64_t m = 0; m < models; ++m) {
+    std::vector<float> start(p);
+    init_flat_params(start.data(), layout, 7000 + m % restarts);  // a pair shares its start and its batches
+    specs.push_back({start, {}, false, nullptr, static_cast<double>(n), 1e-3, 1e-2});
+    std::vector<int64_t> order(n);
+    std::iota(order.begin(), order.end(), 0);
+    streams.emplace_back(std::move(order), 8000 + m % restarts);
+    generators.push_back(noise_generator(m));
+  }
+  distill::StudentWeights weights(specs, torch::kCPU);
+  const auto with_teacher = torch::cat({torch::zeros({restarts}), torch::ones({restarts})});
+  std::vector<int64_t> batch(kBatchSize);
+  const int64_t steps = epochs * ((n + kBatchSize - 1) / kBatchSize);
+  for (int64_t step = 0; step < steps; ++step) {
+    auto x = torch::empty({models, kBatchSize, kPixels});
+    auto y = torch::zeros({models, kBatchSize, kClasses}), s = torch::empty({models, kBatchSize, kClasses});
+    for (int64_t m = 0; m < models; ++m) {
+      streams[m].next_batch(kBatchSize, batch.data());
+      gather_images(data.train, batch.data(), kBatchSize, x[m].data_ptr<float>());
+      float* ym = y[m].data_ptr<float>();
+      float* sm = s[m].data_ptr<float>();
+      for (int64_t b = 0; b < kBatchSize; ++b) {
+        ym[b * kClasses + data.train.labels[batch[b]]] = 1.0f;
+        std::copy_n(soft.data() + batch[b] * kClasses, kClasses, sm + b * kClasses);
+      }
+    }
+    const auto params = view_params(weights.draw(generators), layout);
+    const auto logits = torch::baddbmm(params.at("bias").unsqueeze(1), x, params.at("weight").transpose(1, 2));
+    const auto hard = -(y * torch::log_softmax(logits, 2)).sum(2).mean(1);
+    const auto distilled = -(s * torch::log_softmax(logits / kTemperature, 2)).sum(2).mean(1);
+    weights.step(hard + with_teacher * kLambda * (distilled - hard));
+  }
+  // Test cross-entropy (T = 1) and accuracy of every student.
+  torch::NoGradGuard no_grad;
+  const int64_t t = data.test.size();
+  const auto x = torch::from_blob(const_cast<float*>(data.test.pixels.data()), {t, kPixels});
+  std::vector<int64_t> labels(data.test.labels.begin(), data.test.labels.end());
+  const auto target = torch::tensor(labels, torch::kLong);
+  const auto params = view_params(weights.mean(), layout);
+  std::vector<std::vector<double>> ce(2), accuracy(2);
+  for (int64_t m = 0; m < models; ++m) {
+    const auto logits = x.mm(params.at("weight")[m].t()) + params.at("bias")[m];
+    ce[m / restarts].push_back(torch::nll_loss(torch::log_softmax(logits, 1), target).item<double>());
+    accuracy[m / restarts].push_back(logits.argmax(1).eq(target).to(torch::kDouble).mean().item<double>());
+  }
+  std::printf("Hinton distillation, Fashion-MNIST, logistic-regression student (%lld parameters), Adam 1e-3, batch 64, "
+              "%lld epochs, %d restarts, T = 2, lambda = 0.25; teacher: the zoo's feature net (test accuracy %.3f)\n",
+              static_cast<long long>(p), static_cast<long long>(epochs), restarts, zoo.featurenet->test_accuracy);
+  const char* names[] = {"without teacher", "with teacher"};
+  const char* paper[] = {"0.461 ± 0.005 / 0.841 ± 0.002", "0.453 ± 0.003 / 0.842 ± 0.002"};
+  std::printf("%-16s %26s %24s   %s\n", "student", "test cross-entropy", "test accuracy", "paper (CE / accuracy)");
+  for (int k = 0; k < 2; ++k) {
+    const auto [c, csd] = mean_sd(ce[k]);
+    const auto [a, asd] = mean_sd(accuracy[k]);
+    std::printf("%-16s %18.4f ± %6.4f %16.4f ± %6.4f   %s\n", names[k], c, csd, a, asd, paper[k]);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  torch::set_num_threads(1);
+  const std::string experiment = argc > 1 ? argv[1] : "";
+  if (experiment == "regression") {
+    return regression(argc > 2 ? std::atoi(argv[2]) : 5, argc > 3 ? std::atoll(argv[3]) : 300, argc > 4 ? std::atoll(argv[4]) : 100);
+  }
+  if (experiment == "hinton" && argc > 2) {
+    return hinton(argv[2], argc > 3 ? std::atoi(argv[3]) : 5, argc > 4 ? std::atoll(argv[4]) : 100);
+  }
+  std::fprintf(stderr, "usage: %s regression [SEEDS [TEACHER_EPOCHS STUDENT_EPOCHS]]\n       %s hinton RUN/zoo.h5 [RESTARTS [EPOCHS]]\n",
+               argv[0], argv[0]);
+  return 2;
 }

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -153,13 +154,23 @@ FeatureNetRecord train_feature_net(const Dataset& dataset, const FeatureNetConfi
   return record;
 }
 
-std::vector<int64_t> feature_net_classify(const FeatureNetRecord& record, const float* images, int64_t count) {
+std::vector<float> feature_net_logits(const FeatureNetRecord& record, const float* images, int64_t count) {
   FeatureNetImpl net(record.embedding_dim);
   load_into(net, record);
   net.eval();
   torch::NoGradGuard no_grad;
-  const auto predicted = net.forward(torch::from_blob(const_cast<float*>(images), {count, kImagePixels})).argmax(1);
-  return std::vector<int64_t>(predicted.data_ptr<int64_t>(), predicted.data_ptr<int64_t>() + count);
+  const auto logits = net.forward(torch::from_blob(const_cast<float*>(images), {count, kImagePixels})).contiguous();
+  return std::vector<float>(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
+}
+
+std::vector<int64_t> feature_net_classify(const FeatureNetRecord& record, const float* images, int64_t count) {
+  const std::vector<float> logits = feature_net_logits(record, images, count);
+  std::vector<int64_t> predicted(count);
+  for (int64_t i = 0; i < count; ++i) {
+    const float* row = logits.data() + i * kClasses;
+    predicted[i] = std::max_element(row, row + kClasses) - row;
+  }
+  return predicted;
 }
 
 std::vector<float> feature_net_embed(const FeatureNetRecord& record, const float* images, int64_t count) {

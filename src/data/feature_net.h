@@ -25,6 +25,10 @@ std::vector<int64_t> select_distant_classes(const std::vector<double>& distances
 // Penultimate embeddings [count, embedding_dim] of images [count, 784] with a stored feature net.
 std::vector<float> feature_net_embed(const FeatureNetRecord& net, const float* images, int64_t count);
 
+// The classifier's logits [count, 10] of images [count, 784] with a stored feature net (seed 004's
+// Hinton distillation uses it as the teacher).
+std::vector<float> feature_net_logits(const FeatureNetRecord& net, const float* images, int64_t count);
+
 // Predicted class labels (0..9) of images [count, 784] with a stored feature net.
 std::vector<int64_t> feature_net_classify(const FeatureNetRecord& net, const float* images, int64_t count);
 
