@@ -459,6 +459,7 @@ DistillSummary run_distill(const DistillOptions& options, Comm& comm) {
   settings.hinton_weight = job.distill.hinton_weight;
   settings.curve_points = job.distill.curve_points;
   settings.vi_samples = job.distill.vi_samples;
+  settings.vi_gradient_samples = job.distill.vi_gradient_samples;
   settings.device = resolve_device(options.device);
   settings.kernels = options.kernels;
 

@@ -212,6 +212,8 @@ void train_torch_students(const FamilyConfig& config, const std::vector<StudentJ
   const std::vector<int64_t> evaluations = curve_steps(settings.steps, settings.curve_points);
   std::vector<int64_t> positions(widest), indices(widest);
   const auto lambda = static_cast<float>(settings.hinton_weight);
+  const bool any_variational = std::any_of(specs.begin(), specs.end(), [](const StudentWeightsSpec& spec) { return spec.variational; });
+  const int64_t draws = any_variational ? settings.vi_gradient_samples : 1;
   std::vector<int64_t> scored;  // positions in the batch of the students whose curve is wanted
   for (int64_t m = 0; m < models; ++m) {
     if (jobs[rows[m]].scored) scored.push_back(m);
@@ -244,8 +246,14 @@ void train_torch_students(const FamilyConfig& config, const std::vector<StudentJ
       }
       mask[m].narrow(0, 0, batch[m]).fill_(1.0f / static_cast<float>(batch[m]));
     }
-    const auto recon = impl.reconstruct(view_params(weights.draw(generators), layout), x.to(device), config);
-    weights.step(((recon - target.to(device)).pow(2).sum(2) * mask.to(device)).sum(1) * scale_t);
+    // E_q of the data term over `draws` weight samples on the same minibatch (variational students).
+    torch::Tensor data;
+    for (int64_t draw = 0; draw < draws; ++draw) {
+      const auto recon = impl.reconstruct(view_params(weights.draw(generators), layout), x.to(device), config);
+      const auto term = ((recon - target.to(device)).pow(2).sum(2) * mask.to(device)).sum(1) * scale_t / static_cast<double>(draws);
+      data = draw == 0 ? term : data + term;
+    }
+    weights.step(data);
     if (std::binary_search(evaluations.begin(), evaluations.end(), step)) record_curve();
   }
   torch::NoGradGuard no_grad;
@@ -311,19 +319,32 @@ void train_kernel_students(const FamilyConfig& config, const std::vector<Student
         };
         snapshot();
         std::vector<double> centred(rank);
+        const int64_t draws = spec.variational ? settings.vi_gradient_samples : 1;
+        std::vector<double> data_theta(params), data_sigma(params);
         for (int64_t step = 1; step <= settings.steps; ++step) {
-          for (int64_t i = 0; i < params; ++i) {
-            sigma[i] = spec.variational ? std::exp(log_sigma[i]) : 0.0f;
-            epsilon[i] = spec.variational ? static_cast<float>(noise.normal()) : 0.0f;
-            w[i] = theta[i] + sigma[i] * epsilon[i];
-          }
-          gradient_step->to_internal(w.data(), w_internal.data());
           stream.next_batch(student.batch_size, batch.data());
-          BatchPrefetcher prefetch(dataset.train, nullptr, 0);
-          const FastModel model{w_internal.data(), nullptr, nullptr, nullptr, nullptr};
-          const double loss = gradient_step->gradients(dataset.train, batch.data(), model, *scratch, prefetch);
-          if (!std::isfinite(loss)) break;  // diverged: θ stays where it was (its losses show it)
-          gradient_step->to_canonical(scratch->grads(), grad.data());
+          // E_q of the data term's gradients over `draws` weight samples on the same minibatch.
+          std::fill(data_theta.begin(), data_theta.end(), 0.0);
+          std::fill(data_sigma.begin(), data_sigma.end(), 0.0);
+          bool finite = true;
+          for (int64_t draw = 0; draw < draws && finite; ++draw) {
+            for (int64_t i = 0; i < params; ++i) {
+              sigma[i] = spec.variational ? std::exp(log_sigma[i]) : 0.0f;
+              epsilon[i] = spec.variational ? static_cast<float>(noise.normal()) : 0.0f;
+              w[i] = theta[i] + sigma[i] * epsilon[i];
+            }
+            gradient_step->to_internal(w.data(), w_internal.data());
+            BatchPrefetcher prefetch(dataset.train, nullptr, 0);
+            const FastModel model{w_internal.data(), nullptr, nullptr, nullptr, nullptr};
+            finite = std::isfinite(gradient_step->gradients(dataset.train, batch.data(), model, *scratch, prefetch));
+            gradient_step->to_canonical(scratch->grads(), grad.data());
+            for (int64_t i = 0; i < params; ++i) {
+              const double data = scale * grad[i] / static_cast<double>(draws);
+              data_theta[i] += data;
+              data_sigma[i] += data * sigma[i] * epsilon[i];
+            }
+          }
+          if (!finite) break;  // diverged: θ stays where it was (its losses show it)
           // The prior's gradient Σ⁻¹ (θ - m) / n by Woodbury: (θ - m) / D - C Cᵀ (θ - m).
           std::fill(centred.begin(), centred.end(), 0.0);
           if (job.method->bayesian()) {
@@ -333,8 +354,7 @@ void train_kernel_students(const FamilyConfig& config, const std::vector<Student
             }
           }
           for (int64_t i = 0; i < params; ++i) {
-            const double data = scale * grad[i];
-            double g_theta = data;
+            double g_theta = data_theta[i];
             if (job.method->bayesian()) {
               double wc = 0.0;
               for (int64_t k = 0; k < rank; ++k) wc += woodbury[i * rank + k] * centred[k];
@@ -342,7 +362,7 @@ void train_kernel_students(const FamilyConfig& config, const std::vector<Student
             }
             grad[i] = static_cast<float>(spec.scale.empty() ? g_theta : g_theta * spec.scale[i]);  // ∂L/∂z
             if (spec.variational) {
-              epsilon[i] = static_cast<float>(data * sigma[i] * epsilon[i] + (sigma[i] * sigma[i] * precision[i] - 1.0) / count);
+              epsilon[i] = static_cast<float>(data_sigma[i] + (sigma[i] * sigma[i] * precision[i] - 1.0) / count);
             }
           }
           adam_step(z.data(), grad.data(), z_m.data(), z_v.data(), 1, params, &lr, step);

@@ -51,6 +51,7 @@ struct TrainSettings {
   double hinton_weight = 0.5;
   int64_t curve_points = 8;
   int64_t vi_samples = 8;
+  int64_t vi_gradient_samples = 1;  // weight samples per step behind q's gradients (one minibatch)
   std::string device = "cpu";
   // auto: the family's hand-written CPU step where training would take it (AVX2, AVX-512); fast: on any
   // instruction set; torch: LibTorch only (hinton's mixed targets always train on LibTorch).

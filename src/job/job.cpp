@@ -313,6 +313,9 @@ const std::vector<Field>& schema() {
                   "weigh against the prior; 0: the mean final loss of the prior node's members (the noise the zoo's own models leave)."),
       distill_key("vi_samples", &DistillConfig::vi_samples, between(1, 1000),
                   "vi: weight samples from q behind the sampled test loss (the other is at q's mean)."),
+      distill_key("vi_gradient_samples", &DistillConfig::vi_gradient_samples, between(1, 64),
+                  "vi: weight samples from q per step, on the same minibatch, averaged into the gradients (fewer "
+                  "noisy steps at that many times the data term's cost)."),
       distill_key("isotropic_variances", &DistillConfig::isotropic_variances, above_upto(0, 1e6),
                   "isotropic: candidates for sigma^2 of N(init, sigma^2 I), chosen on a validation split of the training set."),
       distill_key("prior_scales", &DistillConfig::prior_scales, above_upto(0, 1e6),

@@ -121,6 +121,7 @@ struct DistillConfig {
   double prior_lr = 0.05;                     // Adam rate of zoo-prior students in prior standard deviations
   double noise_variance = 0.0;                // per-pixel likelihood variance; 0: the node members' mean final loss
   int64_t vi_samples = 8;                     // weight samples of the sampled test loss (vi)
+  int64_t vi_gradient_samples = 4;            // weight samples per step behind vi's gradients
   std::vector<double> isotropic_variances = {1e-4, 1e-3, 1e-2};  // σ² candidates (isotropic)
   std::vector<double> prior_scales = {1.0, 10.0, 100.0};  // κ candidates of a zoo prior N(m, κ Σ) (map, vi, vi_root)
   double validation = 0.2;                    // share of the training set that chooses σ² and κ
