@@ -1,7 +1,5 @@
 #include "dist/run.h"
 
-
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <ctime>

@@ -136,6 +136,17 @@ class DistillRunner : public UnitRunner {
     return training_samples(mixtures_[mixture], n, train_pools_, mix_seed(seed_of(mixture, seed), 1));
   }
 
+  // The student family's node prior nearest the mixture (targets.h); DistillError when reduce.h5 has none.
+  const priors::PriorRecord& node_of(const StudentStructure& student, const std::vector<double>& proportions) const {
+    const priors::PriorRecord* node = nearest_node(reduce_.priors, student.family, proportions);
+    if (!node) {
+      throw DistillError("distill: student " + student.name + " (distill.students): " + base_.attrs.reduce_path +
+                         " has no node prior of " + student.family +
+                         " (genzoo reduce computes them for init groups of at least reduce.prior_min_members models)");
+    }
+    return *node;
+  }
+
   bool run(int64_t index, const std::function<void(double)>& on_fraction) override {
     const Unit unit = unit_of(index);
     const std::vector<double>& proportions = mixtures_[unit.mixture];
@@ -232,11 +243,7 @@ class DistillRunner : public UnitRunner {
     const Layout layout = find_family(config.name).layout(config);
     const int64_t params = layout_size(layout), n = static_cast<int64_t>(samples.size());
     const std::vector<double>& proportions = test.proportions;
-    const priors::PriorRecord* node = nearest_node(reduce_.priors, student.family, proportions);
-    if (!node) {
-      throw DistillError("distill: reduce.h5 has no node prior of " + student.family +
-                         " (genzoo reduce computes them for init groups of at least reduce.prior_min_members models)");
-    }
+    const priors::PriorRecord* node = &node_of(student, proportions);
     const priors::AlignedPrior& node_prior = aligned(*node, student);
     const priors::PriorRecord* root = root_of(reduce_.priors, *node);
     const double tau2 = pixel_variance(*node);
@@ -487,12 +494,7 @@ DistillSummary run_distill(const DistillOptions& options, Comm& comm) {
   // What would fail inside a unit fails here, before anything is written: a family without a node
   // prior, a student alignment cannot reach, a size beyond a class's pool.
   for (const StudentStructure& student : students) {
-    for (const auto& p : mixtures) {
-      if (!nearest_node(reduce.priors, student.family, p)) {
-        throw DistillError("distill: student " + student.name + " (distill.students): " + reduce_path + " has no node prior of " + student.family +
-                           " (genzoo reduce computes them for init groups of at least reduce.prior_min_members models)");
-      }
-    }
+    for (const auto& p : mixtures) runner.node_of(student, p);
   }
   const int64_t largest = *std::max_element(job.distill.sizes.begin(), job.distill.sizes.end());
   for (int64_t x = 0; x < static_cast<int64_t>(mixtures.size()); ++x) {

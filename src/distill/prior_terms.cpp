@@ -32,13 +32,8 @@ PriorTensors prior_tensors(const std::vector<const priors::LowRankGaussian*>& pr
     for (int64_t i = 0; i < p; ++i) {
       mean_row[i] = static_cast<float>(g.mean[i]);
       inv_row[i] = static_cast<float>(1.0 / g.diag[i]);
-      double correction = 0.0;
-      for (int64_t k = 0; k < g.rank; ++k) {
-        const double v = factor.woodbury[i * g.rank + k];
-        c[i * stride + k] = static_cast<float>(v);
-        correction += v * v;
-      }
-      precision_row[i] = static_cast<float>(1.0 / g.diag[i] - correction);
+      for (int64_t k = 0; k < g.rank; ++k) c[i * stride + k] = static_cast<float>(factor.woodbury[i * g.rank + k]);
+      precision_row[i] = static_cast<float>(factor.precision_diag[i]);
     }
     log_det[s] = factor.log_det;
   }

@@ -157,12 +157,7 @@ StudentWeightsSpec spec_of(const StudentJob& job, int64_t params, const TrainSet
                           static_cast<double>(job.samples.size()), settings.lr, 10.0 * settings.lr};
   const bool zoo_prior = job.method->prior == PriorSource::kNode || job.method->prior == PriorSource::kRoot;
   if (zoo_prior && settings.prior_lr > 0.0) {
-    const int64_t r = job.prior->rank;
-    for (int64_t i = 0; i < params; ++i) {
-      double variance = job.prior->diag[i];
-      for (int64_t k = 0; k < r; ++k) variance += job.prior->factor[i * r + k] * job.prior->factor[i * r + k];
-      spec.scale.push_back(static_cast<float>(std::sqrt(variance)));
-    }
+    for (int64_t i = 0; i < params; ++i) spec.scale.push_back(static_cast<float>(std::sqrt(job.prior->covariance(i, i))));
     spec.lr = settings.prior_lr;
   }
   return spec;
@@ -291,21 +286,11 @@ void train_kernel_students(const FamilyConfig& config, const std::vector<Student
         const int64_t internal = gradient_step->internal_size();
         AlignedFloats w_internal(internal), grad(params), z(params), z_m(params), z_v(params), s_m(params), s_v(params);
         std::vector<float> theta(spec.start), log_sigma(params, 0.0f), sigma(params, 0.0f), epsilon(params, 0.0f), w(params);
-        std::vector<float> inv_diag, precision, woodbury;
-        int64_t rank = 0;
-        if (job.method->bayesian()) {
-          const priors::PrecisionFactor factor = priors::precision_factor(*job.prior);
-          rank = job.prior->rank;
-          woodbury.assign(factor.woodbury.begin(), factor.woodbury.end());
-          for (int64_t i = 0; i < params; ++i) {
-            inv_diag.push_back(static_cast<float>(1.0 / job.prior->diag[i]));
-            double correction = 0.0;
-            for (int64_t k = 0; k < rank; ++k) correction += factor.woodbury[i * rank + k] * factor.woodbury[i * rank + k];
-            precision.push_back(static_cast<float>(1.0 / job.prior->diag[i] - correction));
-          }
-        }
+        const priors::PrecisionFactor factor = job.method->bayesian() ? priors::precision_factor(*job.prior) : priors::PrecisionFactor{};
+        const std::vector<double>& woodbury = factor.woodbury;
+        const int64_t rank = job.method->bayesian() ? job.prior->rank : 0;
         if (spec.variational) {
-          for (int64_t i = 0; i < params; ++i) log_sigma[i] = static_cast<float>(0.5 * std::log(job.prior->diag[i]) + std::log(0.1));
+          for (int64_t i = 0; i < params; ++i) log_sigma[i] = initial_log_sigma(*job.prior, i);
         }
         const float lr = static_cast<float>(spec.lr), sigma_lr = static_cast<float>(spec.sigma_lr);
         const double scale = mse_scale(job, pixels), count = static_cast<double>(n);
@@ -358,11 +343,11 @@ void train_kernel_students(const FamilyConfig& config, const std::vector<Student
             if (job.method->bayesian()) {
               double wc = 0.0;
               for (int64_t k = 0; k < rank; ++k) wc += woodbury[i * rank + k] * centred[k];
-              g_theta += ((theta[i] - job.prior->mean[i]) * inv_diag[i] - wc) / count;
+              g_theta += ((theta[i] - job.prior->mean[i]) / job.prior->diag[i] - wc) / count;
             }
             grad[i] = static_cast<float>(spec.scale.empty() ? g_theta : g_theta * spec.scale[i]);  // ∂L/∂z
             if (spec.variational) {
-              epsilon[i] = static_cast<float>(data_sigma[i] + (sigma[i] * sigma[i] * precision[i] - 1.0) / count);
+              epsilon[i] = static_cast<float>(data_sigma[i] + (sigma[i] * sigma[i] * factor.precision_diag[i] - 1.0) / count);
             }
           }
           adam_step(z.data(), grad.data(), z_m.data(), z_v.data(), 1, params, &lr, step);

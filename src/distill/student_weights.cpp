@@ -7,8 +7,15 @@
 
 namespace genzoo::distill {
 
-StudentWeights::StudentWeights(const std::vector<StudentWeightsSpec>& specs, const torch::Device& device,
-                               double initial_std_share) {
+namespace {
+constexpr double kInitialStdShare = 0.1;
+}
+
+float initial_log_sigma(const priors::LowRankGaussian& prior, int64_t i) {
+  return static_cast<float>(0.5 * std::log(prior.diag[i]) + std::log(kInitialStdShare));
+}
+
+StudentWeights::StudentWeights(const std::vector<StudentWeightsSpec>& specs, const torch::Device& device) {
   if (specs.empty()) throw DistillError("distill: no students to train");
   const auto models = static_cast<int64_t>(specs.size());
   const auto params = static_cast<int64_t>(specs.front().start.size());
@@ -42,7 +49,7 @@ StudentWeights::StudentWeights(const std::vector<StudentWeightsSpec>& specs, con
       any_variational_ = true;
       variational[m] = 1.0f;
       float* row = log_sigma[m].data_ptr<float>();
-      for (int64_t i = 0; i < params; ++i) row[i] = static_cast<float>(0.5 * std::log(spec.prior->diag[i]) + std::log(initial_std_share));
+      for (int64_t i = 0; i < params; ++i) row[i] = initial_log_sigma(*spec.prior, i);
     }
   }
   start_ = start.to(device);

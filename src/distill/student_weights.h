@@ -28,10 +28,13 @@ struct StudentWeightsSpec {
   double sigma_lr = 1e-2;                          // on log σ (variational)
 };
 
+// Variational students start with σ_i = 0.1 sqrt(D_i), a tenth of the prior's diagonal standard deviation:
+// small, so that training starts near the prior mean and the data decide how far q spreads. log σ_i.
+float initial_log_sigma(const priors::LowRankGaussian& prior, int64_t i);
+
 class StudentWeights {
  public:
-  // Variational students start with σ = initial_std_share x the prior's marginal standard deviation.
-  StudentWeights(const std::vector<StudentWeightsSpec>& specs, const torch::Device& device, double initial_std_share = 0.1);
+  StudentWeights(const std::vector<StudentWeightsSpec>& specs, const torch::Device& device);
 
   int64_t size() const { return z_.size(0); }
   // This step's weights [M, P] (differentiable), drawing ε from generators[m] for variational students.

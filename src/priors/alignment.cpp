@@ -1,6 +1,7 @@
 #include "priors/alignment.h"
 
 #include <algorithm>
+#include <iterator>
 #include <numeric>
 #include <string>
 
@@ -43,6 +44,29 @@ std::vector<int64_t> slices_indices(const Layout& layout, const std::vector<Tens
   return all;
 }
 
+namespace {
+// The coordinates of [0, size) not in `removed` (ascending, unique): what a step keeps.
+std::vector<int64_t> complement(int64_t size, const std::vector<int64_t>& removed) {
+  std::vector<int64_t> rest;
+  rest.reserve(size - static_cast<int64_t>(removed.size()));
+  for (int64_t i = 0, r = 0; i < size; ++i) {
+    if (r < static_cast<int64_t>(removed.size()) && removed[r] == i) {
+      ++r;
+    } else {
+      rest.push_back(i);
+    }
+  }
+  return rest;
+}
+}  // namespace
+
+std::vector<double> kept_values(const std::vector<double>& values, const AlignedGaussian& step) {
+  std::vector<double> out;
+  out.reserve(step.kept.size());
+  for (int64_t i : step.kept) out.push_back(values[i]);
+  return out;
+}
+
 AlignedGaussian remove_unit(const LowRankGaussian& g, const Layout& layout, const UnitSlices& unit, int64_t j) {
   if (g.size() != layout_size(layout)) {
     throw ReduceError("alignment: a Gaussian over " + std::to_string(g.size()) + " weights for a layout of " +
@@ -57,7 +81,10 @@ AlignedGaussian remove_unit(const LowRankGaussian& g, const Layout& layout, cons
   }
   // Condition the leaving weights on 0 and integrate the entering ones out, in one pass; the
   // remaining coordinates keep their order.
-  AlignedGaussian out{condition(g, leaving, std::vector<double>(leaving.size(), 0.0), entering), {}};
+  std::vector<int64_t> removed;
+  std::merge(leaving.begin(), leaving.end(), entering.begin(), entering.end(), std::back_inserter(removed));
+  AlignedGaussian out{condition(g, leaving, std::vector<double>(leaving.size(), 0.0), entering), {},
+                      complement(g.size(), removed)};
   for (const ParamLayout& param : layout) {
     std::vector<int64_t> shape = param.shape;
     for (const auto* slices : {&unit.entering, &unit.leaving}) {
@@ -158,7 +185,7 @@ AlignedGaussian remove_layer(const LowRankGaussian& g, const Layout& layout, int
   std::vector<int64_t> sorted_fixed;
   std::vector<double> sorted_values;
   for (size_t i : order) sorted_fixed.push_back(fixed[i]), sorted_values.push_back(values[i]);
-  AlignedGaussian out{condition(g, sorted_fixed, sorted_values), {}};
+  AlignedGaussian out{condition(g, sorted_fixed, sorted_values), {}, complement(g.size(), sorted_fixed)};
   // The tensors above layer t move down one index: U_{t+1} becomes U_t.
   for (const ParamLayout& param : layout) {
     if (param.name == layered_weight(t) || param.name == layered_bias(t)) continue;
@@ -184,37 +211,23 @@ AlignedPrior align_layered(const LowRankGaussian& teacher_gaussian, const Layere
     throw ReduceError("alignment: " + std::to_string(gradient_variance.size()) + " gradient variances for " +
                       std::to_string(out.gaussian.size()) + " weights");
   }
-  // The gradient variances of the coordinates a step keeps, in order.
-  const auto keep_variances = [&](const std::vector<int64_t>& kept) {
-    if (gradient_variance.empty()) return;
-    std::vector<double> next;
-    next.reserve(kept.size());
-    for (int64_t i : kept) next.push_back(gradient_variance[i]);
-    gradient_variance = std::move(next);
-  };
   std::vector<int64_t> widths = teacher.widths;
   Rng rng(seed);
   for (const AlignmentStep& step : alignment_steps(teacher.widths, student.widths)) {
     AlignedGaussian next;
     if (step.remove_layer) {
       next = remove_layer(out.gaussian, out.layout, step.layer, teacher.activation);
-      std::vector<int64_t> kept;
-      for (const ParamLayout& param : out.layout) {
-        if (param.name == layered_weight(step.layer) || param.name == layered_bias(step.layer)) continue;
-        for (int64_t i = 0; i < param.numel(); ++i) kept.push_back(param.offset + i);
-      }
-      keep_variances(kept);
       widths.erase(widths.begin() + step.layer - 1);
       out.steps.push_back("psi(" + std::to_string(step.layer) + ")");
     } else {
       const UnitSlices unit = layered_unit(step.layer, teacher.bias);
       const int64_t j = pick_unit(order, out.gaussian, out.layout, unit, widths[step.layer - 1], rng,
                                   gradient_variance.empty() ? nullptr : &gradient_variance);
-      keep_variances(remaining_after(out.layout, unit, j));
       next = remove_unit(out.gaussian, out.layout, unit, j);
       --widths[step.layer - 1];
       out.steps.push_back("phi(" + std::to_string(step.layer) + ", " + std::to_string(j) + ")");
     }
+    if (!gradient_variance.empty()) gradient_variance = kept_values(gradient_variance, next);
     out.gaussian = std::move(next.gaussian);
     out.layout = std::move(next.layout);
   }

@@ -40,8 +40,12 @@ std::vector<int64_t> slices_indices(const Layout& layout, const std::vector<Tens
 
 struct AlignedGaussian {
   LowRankGaussian gaussian;
-  Layout layout;  // the student's layout: the sliced axes one shorter, offsets in order
+  Layout layout;               // the student's layout: the sliced axes one shorter, offsets in order
+  std::vector<int64_t> kept;   // the input's coordinates that remain, ascending (per-weight values follow them)
 };
+
+// values [input size] at the coordinates a step kept (e.g. gradient variances through the removals).
+std::vector<double> kept_values(const std::vector<double>& values, const AlignedGaussian& step);
 
 // φ: removes unit j (condition the leaving slices on 0, marginalize the entering ones). Every sliced
 // axis gets `block` shorter.

@@ -205,8 +205,11 @@ double LowRankGaussian::mahalanobis(const std::vector<double>* x) const {
 
 PrecisionFactor precision_factor(const LowRankGaussian& g) {
   const int64_t p = g.size(), r = g.rank;
-  PrecisionFactor out{std::vector<double>(p * r), 0.0};
-  for (int64_t i = 0; i < p; ++i) out.log_det += std::log(g.diag[i]);
+  PrecisionFactor out{std::vector<double>(p * r), std::vector<double>(p), 0.0};
+  for (int64_t i = 0; i < p; ++i) {
+    out.log_det += std::log(g.diag[i]);
+    out.precision_diag[i] = 1.0 / g.diag[i];
+  }
   if (r == 0) return out;
   const std::vector<double> l = capacitance_factor(g, nullptr);
   const std::vector<double> l_inv = lower_inverse(l, r);
@@ -217,22 +220,13 @@ PrecisionFactor precision_factor(const LowRankGaussian& g) {
       double s = 0.0;
       for (int64_t q = 0; q <= k; ++q) s += l_inv[k * r + q] * g.factor[i * r + q];
       out.woodbury[i * r + k] = s / g.diag[i];
+      out.precision_diag[i] -= out.woodbury[i * r + k] * out.woodbury[i * r + k];
     }
   }
   return out;
 }
 
-std::vector<double> precision_diagonal(const LowRankGaussian& g) {
-  const int64_t p = g.size(), r = g.rank;
-  const PrecisionFactor factor = precision_factor(g);
-  std::vector<double> out(p);
-  for (int64_t i = 0; i < p; ++i) {
-    double correction = 0.0;
-    for (int64_t k = 0; k < r; ++k) correction += factor.woodbury[i * r + k] * factor.woodbury[i * r + k];
-    out[i] = 1.0 / g.diag[i] - correction;
-  }
-  return out;
-}
+std::vector<double> precision_diagonal(const LowRankGaussian& g) { return precision_factor(g).precision_diag; }
 
 std::vector<double> principal_variance_shares(const LowRankGaussian& g) {
   const int64_t p = g.size(), r = g.rank;

@@ -32,12 +32,13 @@ struct LowRankGaussian {
 // (matrix determinant lemma): what quadratic forms and KL divergences over many weight vectors need,
 // computed once. O(P r²).
 struct PrecisionFactor {
-  std::vector<double> woodbury;  // C [P, r] row-major
-  double log_det = 0.0;          // log|Σ|
+  std::vector<double> woodbury;        // C [P, r] row-major
+  std::vector<double> precision_diag;  // diag Σ⁻¹ [P]: (Σ⁻¹)_ii = 1/D_i - ‖C_i‖²
+  double log_det = 0.0;                // log|Σ|
 };
 PrecisionFactor precision_factor(const LowRankGaussian& g);
 
-// diag Σ⁻¹ by Woodbury: (Σ⁻¹)_ii = 1/D_i - ‖L⁻¹ F_iᵀ / D_i‖² with L Lᵀ = I + Fᵀ D⁻¹ F. O(P r²).
+// diag Σ⁻¹ by Woodbury (precision_factor's). O(P r²).
 std::vector<double> precision_diagonal(const LowRankGaussian& g);
 
 // Per coordinate, the share of its variance Σ_ii along the top principal direction of F Fᵀ:

@@ -35,19 +35,6 @@ std::vector<int64_t> unit_weights(const Layout& layout, const UnitSlices& slices
   return slices_indices(layout, all, j);
 }
 
-std::vector<int64_t> remaining_after(const Layout& layout, const UnitSlices& slices, int64_t j) {
-  const std::vector<int64_t> removed = unit_weights(layout, slices, j);
-  std::vector<int64_t> rest;
-  for (int64_t i = 0, r = 0; i < layout_size(layout); ++i) {
-    if (r < static_cast<int64_t>(removed.size()) && removed[r] == i) {
-      ++r;
-    } else {
-      rest.push_back(i);
-    }
-  }
-  return rest;
-}
-
 int64_t pick_unit(const std::string& order, const LowRankGaussian& g, const Layout& layout, const UnitSlices& slices,
                   int64_t count, Rng& rng, const std::vector<double>* gradient_variance) {
   check_removal_order(order);

@@ -37,7 +37,4 @@ std::vector<int64_t> unit_weights(const Layout& layout, const UnitSlices& slices
 int64_t pick_unit(const std::string& order, const LowRankGaussian& g, const Layout& layout, const UnitSlices& slices,
                   int64_t count, Rng& rng, const std::vector<double>* gradient_variance = nullptr);
 
-// The coordinates (ascending) that remain after φ removes unit j: all but its entering and leaving ones.
-std::vector<int64_t> remaining_after(const Layout& layout, const UnitSlices& slices, int64_t j);
-
 }  // namespace genzoo::priors

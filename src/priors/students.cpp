@@ -81,12 +81,8 @@ AlignedPrior align(const LowRankGaussian& teacher, const FamilyConfig& teacher_c
     for (int64_t count = unit.teacher_count; count > unit.student_count; --count) {
       const int64_t j = pick_unit(order, out.gaussian, out.layout, unit.slices, count, rng,
                                   gradient_variance.empty() ? nullptr : &gradient_variance);
-      if (!gradient_variance.empty()) {  // follow the coordinates φ keeps
-        std::vector<double> kept;
-        for (int64_t i : remaining_after(out.layout, unit.slices, j)) kept.push_back(gradient_variance[i]);
-        gradient_variance = std::move(kept);
-      }
       AlignedGaussian next = remove_unit(out.gaussian, out.layout, unit.slices, j);
+      if (!gradient_variance.empty()) gradient_variance = kept_values(gradient_variance, next);  // follow what φ keeps
       out.gaussian = std::move(next.gaussian);
       out.layout = std::move(next.layout);
       out.steps.push_back("phi(" + unit.name + ", " + std::to_string(j) + ")");

@@ -103,20 +103,20 @@ TEST(DistillTargets, TheNearestNodeByShapeAndItsRoot) {
   EXPECT_EQ(distill::nearest_node(priors, "conv_ae", {0.4, 0.3, 0.3}), nullptr);
 }
 
+ModelRecord model(int64_t id, const std::string& family, std::vector<double> proportions, const std::string& status) {
+  ModelRecord m;
+  m.id = id;
+  m.family = family;
+  m.proportions = std::move(proportions);
+  m.status = status;
+  return m;
+}
+
 TEST(DistillTargets, HintonsTeacherIsTheNearestOkModelOfTheFamily) {
-  std::vector<ModelRecord> models(4);
-  models[0] = {0, "linear_ae"};
-  models[0].proportions = {0.9, 0.05, 0.05};
-  models[0].status = "diverged";
-  models[1] = {1, "linear_ae"};
-  models[1].proportions = {0.7, 0.2, 0.1};
-  models[1].status = "ok";
-  models[2] = {2, "conv_ae"};
-  models[2].proportions = {0.9, 0.05, 0.05};
-  models[2].status = "ok";
-  models[3] = {3, "linear_ae"};
-  models[3].proportions = {0.1, 0.1, 0.8};
-  models[3].status = "ok";
+  const std::vector<ModelRecord> models = {model(0, "linear_ae", {0.9, 0.05, 0.05}, "diverged"),
+                                           model(1, "linear_ae", {0.7, 0.2, 0.1}, "ok"),
+                                           model(2, "conv_ae", {0.9, 0.05, 0.05}, "ok"),
+                                           model(3, "linear_ae", {0.1, 0.1, 0.8}, "ok")};
   EXPECT_EQ(distill::nearest_model(models, "linear_ae", {0.9, 0.05, 0.05})->id, 1);
   EXPECT_EQ(distill::nearest_model(models, "gan", {0.9, 0.05, 0.05}), nullptr);
 }

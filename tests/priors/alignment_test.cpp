@@ -73,6 +73,7 @@ TEST(Alignment, RemovingAUnitConditionsItsOutgoingWeightsAndDropsItsIncomingOnes
     if (!leaves && !enters) kept_teacher.push_back(i), kept_position.push_back(position);
     if (!leaves) ++position;
   }
+  EXPECT_EQ(student.kept, kept_teacher);
   ASSERT_EQ(static_cast<int64_t>(kept_teacher.size()), student.gaussian.size());
   for (size_t a = 0; a < kept_position.size(); ++a) {
     EXPECT_NEAR(student.gaussian.mean[a], conditioned.mean[kept_position[a]], 1e-12);
@@ -181,6 +182,7 @@ TEST(Alignment, PsiIsTheDenseConditionalOnTheIdentity) {
       rest.push_back(i);
     }
   }
+  EXPECT_EQ(out.kept, rest);
   const std::vector<double> sigma = dense_covariance(g);
   const int64_t na = static_cast<int64_t>(fixed.size()), nb = static_cast<int64_t>(rest.size());
   std::vector<double> saa(na * na), sab(na * nb), delta(na);
