@@ -19,6 +19,7 @@ using genzoo::kernels::HWY_NAMESPACE::FloatTag;
 using genzoo::kernels::HWY_NAMESPACE::FloatVec;
 using genzoo::kernels::HWY_NAMESPACE::kFloatLanes;
 using genzoo::kernels::HWY_NAMESPACE::exp_vec;
+using genzoo::kernels::HWY_NAMESPACE::reciprocal;
 using genzoo::kernels::HWY_NAMESPACE::kVectorRegisters;
 using genzoo::kernels::HWY_NAMESPACE::sum_of_lanes;
 using genzoo::kernels::HWY_NAMESPACE::sums_of_four;
@@ -287,7 +288,7 @@ HWY_INLINE void dense_from_narrow_tile(const float* narrow, const float* weight,
 HWY_INLINE Block sigmoid_block(const Block& v) {
   const FloatTag d;
   const FloatVec one = hn::Set(d, 1.0f);
-  return map(v, [&](FloatVec x) { return hn::Div(one, hn::Add(one, exp_vec(hn::Neg(x)))); });
+  return map(v, [&](FloatVec x) { return reciprocal(hn::Add(one, exp_vec(hn::Neg(x)))); });
 }
 
 // Calls visit(c, y, x) for every interior pixel of grid.

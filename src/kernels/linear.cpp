@@ -56,16 +56,20 @@ HWY_INLINE void column_blocks(int64_t width, Columns&& columns) {
 void rows_times_narrow_impl(const float* a, int64_t rows, int64_t depth, const float* w, int64_t width,
                             const float* bias, float* out) {
   // 16 (32 registers) or 12 (16 registers) accumulators keep enough FMA chains in flight: two FMA
-  // ports x 4 cycles latency need 8, and with exactly 8 the loop ran measurably below peak.
-  constexpr int kColumns = kWide ? 1 : 2, kRows = kWide ? 16 : 6;
-  column_blocks<kColumns>(width, [&](auto columns, int64_t col) {
+  // ports x 4 cycles latency need 8, and with exactly 8 the loop ran measurably below peak. Widths of
+  // four vectors and more (the vae's 128 hidden units, its 784 outputs) take 6 x 4 tiles on 32
+  // registers: 4 loads and 6 broadcasts per 24 FMAs instead of 1 and 16 per 16.
+  constexpr int kColumns = kWide ? 4 : 2, kRows = 6;
+  const auto columns_over_all_rows = [&](auto columns, int64_t col) {
     constexpr int C = decltype(columns)::value;
     constexpr int R = C == 1 ? (kWide ? 16 : 12) : kRows;
     const float* bias_block = bias ? bias + col : nullptr;
     width_tiles<R>(0, rows, [&](auto tile_rows, int64_t r) {
       narrow_tile<decltype(tile_rows)::value, C>(a + r * depth, depth, w + col, width, bias_block, out + r * width + col);
     });
-  });
+  };
+  if (kWide && width < kColumns * N) return column_blocks<1>(width, columns_over_all_rows);
+  column_blocks<kColumns>(width, columns_over_all_rows);
 }
 
 // R depth-rows x C column blocks of transposed_times_narrow.
@@ -97,14 +101,17 @@ HWY_INLINE void transposed_tile(const float* a, int64_t rows, int64_t depth, con
 
 void transposed_times_narrow_impl(const float* a, int64_t rows, int64_t depth, const float* b, int64_t width,
                                   float* out) {
-  constexpr int kColumns = kWide ? 1 : 2;
-  column_blocks<kColumns>(width, [&](auto columns, int64_t col) {
+  // As rows_times_narrow: 6 x 4 tiles on 32 registers once the width has four vectors.
+  constexpr int kColumns = kWide ? 4 : 2;
+  const auto columns_over_all_depth = [&](auto columns, int64_t col) {
     constexpr int C = decltype(columns)::value;
-    constexpr int R = kWide ? 8 : (C == 1 ? 12 : 6);
+    constexpr int R = kWide ? (C == 1 ? 8 : 6) : (C == 1 ? 12 : 6);
     width_tiles<R>(0, depth, [&](auto tile_rows, int64_t k) {
       transposed_tile<decltype(tile_rows)::value, C>(a + k, rows, depth, b + col, width, out + k * width + col);
     });
-  });
+  };
+  if (kWide && width < kColumns * N) return column_blocks<1>(width, columns_over_all_depth);
+  column_blocks<kColumns>(width, columns_over_all_depth);
 }
 
 // R rows x C column blocks of decode_residual; returns the squared error accumulated into sq.
@@ -176,15 +183,17 @@ HWY_INLINE void dot_tile(const float* a, int64_t depth, int64_t length, const fl
   for (int r = 0; r < R; ++r)
     GENZOO_UNROLL_TILE
     for (int q = 0; q < 4; ++q) acc[r][q] = hn::Zero(d);
+  // The R row vectors in registers, each w vector loaded once for them: R + 1 + 4R registers (16 on
+  // AVX2 with R = 3).
   for (int64_t k = 0; k < length; k += N) {
-    FloatVec wv[4];
+    FloatVec av[R];
     GENZOO_UNROLL_TILE
-    for (int q = 0; q < 4; ++q) wv[q] = hn::LoadU(d, w + q * depth + k);
+    for (int r = 0; r < R; ++r) av[r] = hn::LoadU(d, a + r * depth + k);
     GENZOO_UNROLL_TILE
-    for (int r = 0; r < R; ++r) {
-      const FloatVec av = hn::LoadU(d, a + r * depth + k);
+    for (int q = 0; q < 4; ++q) {
+      const FloatVec wv = hn::LoadU(d, w + q * depth + k);
       GENZOO_UNROLL_TILE
-      for (int q = 0; q < 4; ++q) acc[r][q] = hn::MulAdd(av, wv[q], acc[r][q]);
+      for (int r = 0; r < R; ++r) acc[r][q] = hn::MulAdd(av[r], wv, acc[r][q]);
     }
   }
   GENZOO_UNROLL_TILE
@@ -192,19 +201,24 @@ HWY_INLINE void dot_tile(const float* a, int64_t depth, int64_t length, const fl
 }
 
 void rows_times_rows_impl(const float* a, int64_t rows, int64_t depth, const float* w, int64_t width, float* out) {
-  // The depth in two halves: a half of w (25 KB for width 16) stays in L1 while all rows pass,
-  // where whole rows of w streamed from L2 for every few rows.
-  constexpr int kRows = kWide ? 4 : 2;
+  // The depth in two halves and the outputs in blocks of 16: a block's half of w (25 KB) stays in L1
+  // while all rows pass, where whole rows of w streamed from L2 for every few rows (wide outputs,
+  // like the vae's 128, ran at half the speed of narrow ones before the blocks).
+  constexpr int kRows = kWide ? 6 : 3;
+  constexpr int64_t kOutputBlock = 16;
   const int64_t half = (depth / N + 1) / 2 * N;
   for (int64_t begin = 0; begin < depth; begin += half) {
     const int64_t length = std::min(half, depth - begin);
     const float *a_part = a + begin, *w_part = w + begin;
-    width_tiles<kRows>(0, rows, [&](auto tile_rows, int64_t r) {
-      for (int64_t j = 0; j < width; j += 4) {
-        dot_tile<decltype(tile_rows)::value>(a_part + r * depth, depth, length, w_part + j * depth, out + r * width + j,
-                                             width, begin == 0);
-      }
-    });
+    for (int64_t block = 0; block < width; block += kOutputBlock) {
+      const int64_t block_end = std::min(width, block + kOutputBlock);
+      width_tiles<kRows>(0, rows, [&](auto tile_rows, int64_t r) {
+        for (int64_t j = block; j < block_end; j += 4) {
+          dot_tile<decltype(tile_rows)::value>(a_part + r * depth, depth, length, w_part + j * depth,
+                                               out + r * width + j, width, begin == 0);
+        }
+      });
+    }
   }
 }
 

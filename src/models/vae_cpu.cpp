@@ -9,7 +9,9 @@
 #include "data/dataset.h"
 #include "data/image.h"
 #include "job/job.h"
+#include "kernels/isa.h"
 #include "kernels/likelihood.h"
+#include "kernels/linear.h"
 #include "models/family.h"
 #include "models/torch_family.h"
 #include "plan/plan.h"
@@ -48,40 +50,72 @@ struct VaeScratch : StepScratch {
       d_logvar;
 };
 
-// One model's tensors as pointers into a flat parameter (or gradient) vector in the canonical layout.
+// One model's tensors as pointers into a flat parameter (or gradient) vector. The internal layout is
+// the canonical one with the two 784-wide matrices transposed in place: the encoder's as [784, hidden]
+// and the decoder's output layer as [hidden, 784], the layouts the linear kernels stream (as in
+// linear_ae_cpu.cpp), so no step transposes anything.
 struct VaeTensors {
-  float *enc_w, *enc_b, *mu_w, *mu_b, *logvar_w, *logvar_b, *dec_w, *dec_b, *out_w, *out_b;
+  float *enc_wt, *enc_b, *mu_w, *mu_b, *logvar_w, *logvar_b, *dec_w, *dec_b, *out_wt, *out_b;
 
   VaeTensors(const Layout& layout, float* flat) {
     const auto at = [&](const char* name) { return flat + find_param(layout, name).offset; };
-    enc_w = at("encoder.fc.weight"), enc_b = at("encoder.fc.bias");
+    enc_wt = at("encoder.fc.weight"), enc_b = at("encoder.fc.bias");
     mu_w = at("encoder.mu.weight"), mu_b = at("encoder.mu.bias");
     logvar_w = at("encoder.logvar.weight"), logvar_b = at("encoder.logvar.bias");
     dec_w = at("decoder.fc.weight"), dec_b = at("decoder.fc.bias");
-    out_w = at("decoder.out.weight"), out_b = at("decoder.out.bias");
+    out_wt = at("decoder.out.weight"), out_b = at("decoder.out.bias");
   }
 };
 
-// out [rows, cols] = a [rows, inner] · wᵀ (w [cols, inner], torch's weight layout) + bias.
+int sgemm_size(int64_t n) { return static_cast<int>(n); }
+
+// out [rows, cols] = a [rows, inner] · wᵀ (w [cols, inner], torch's weight layout) + bias: the small
+// layers around the code, through the BLAS LibTorch uses.
 void linear_forward(const float* a, int64_t rows, int64_t inner, const float* w, const float* bias, int64_t cols, float* out) {
   for (int64_t r = 0; r < rows; ++r) std::copy_n(bias, cols, out + r * cols);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), static_cast<int>(cols), static_cast<int>(inner),
-              1.0f, a, static_cast<int>(inner), w, static_cast<int>(inner), 1.0f, out, static_cast<int>(cols));
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, sgemm_size(rows), sgemm_size(cols), sgemm_size(inner), 1.0f, a,
+              sgemm_size(inner), w, sgemm_size(inner), 1.0f, out, sgemm_size(cols));
 }
 
 // Weight and bias gradients of that layer: g_w [cols, inner] = d_outᵀ · a, g_b = column sums of d_out.
 void linear_weight_grads(const float* d_out, int64_t rows, int64_t cols, const float* a, int64_t inner, float* g_w, float* g_b) {
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(cols), static_cast<int>(inner), static_cast<int>(rows),
-              1.0f, d_out, static_cast<int>(cols), a, static_cast<int>(inner), 0.0f, g_w, static_cast<int>(inner));
-  std::fill_n(g_b, cols, 0.0f);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) g_b[c] += d_out[r * cols + c];
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, sgemm_size(cols), sgemm_size(inner), sgemm_size(rows), 1.0f,
+              d_out, sgemm_size(cols), a, sgemm_size(inner), 0.0f, g_w, sgemm_size(inner));
+  kernels::column_sums(d_out, rows, cols, g_b);
 }
 
 // d_a [rows, inner] (+)= d_out [rows, cols] · w [cols, inner].
 void linear_input_grad(const float* d_out, int64_t rows, int64_t cols, const float* w, int64_t inner, float beta, float* d_a) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows), static_cast<int>(inner), static_cast<int>(cols),
-              1.0f, d_out, static_cast<int>(cols), w, static_cast<int>(inner), beta, d_a, static_cast<int>(inner));
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, sgemm_size(rows), sgemm_size(inner), sgemm_size(cols), 1.0f,
+              d_out, sgemm_size(cols), w, sgemm_size(inner), beta, d_a, sgemm_size(inner));
+}
+
+// The encoder's first layer, h [rows, hidden] = x [rows, 784] · wt [784, hidden] + bias, and its weight
+// gradient g_wt = xᵀ · d_h: the register-blocked kernels when hidden is whole vectors of the dispatched
+// target (the zoo's 64 and 128 are on every target), OpenBLAS otherwise.
+void encoder_forward(const float* x, int64_t rows, const float* wt, const float* bias, int64_t hidden, float* h) {
+  if (hidden % kernels::float_lanes() == 0) return kernels::rows_times_narrow(x, rows, kImagePixels, wt, hidden, bias, h);
+  for (int64_t r = 0; r < rows; ++r) std::copy_n(bias, hidden, h + r * hidden);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, sgemm_size(rows), sgemm_size(hidden), sgemm_size(kImagePixels),
+              1.0f, x, sgemm_size(kImagePixels), wt, sgemm_size(hidden), 1.0f, h, sgemm_size(hidden));
+}
+
+void encoder_weight_grads(const float* x, int64_t rows, const float* d_h, int64_t hidden, float* g_wt, float* g_b) {
+  if (hidden % kernels::float_lanes() == 0) {
+    kernels::transposed_times_narrow(x, rows, kImagePixels, d_h, hidden, g_wt);
+  } else {
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, sgemm_size(kImagePixels), sgemm_size(hidden), sgemm_size(rows),
+                1.0f, x, sgemm_size(kImagePixels), d_h, sgemm_size(hidden), 0.0f, g_wt, sgemm_size(hidden));
+  }
+  kernels::column_sums(d_h, rows, hidden, g_b);
+}
+
+// The output layer's input gradient d_h [rows, hidden] = d_logits [rows, 784] · wt [hidden, 784]ᵀ: long
+// dot products, four outputs at a time in the kernel (hidden a multiple of 4), OpenBLAS otherwise.
+void decoder_input_grad(const float* d_logits, int64_t rows, const float* wt, int64_t hidden, float* d_h) {
+  if (hidden % 4 == 0) return kernels::rows_times_rows(d_logits, rows, kImagePixels, wt, hidden, d_h);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, sgemm_size(rows), sgemm_size(hidden), sgemm_size(kImagePixels),
+              1.0f, d_logits, sgemm_size(kImagePixels), wt, sgemm_size(kImagePixels), 0.0f, d_h, sgemm_size(hidden));
 }
 
 void relu(float* x, int64_t n) {
@@ -100,9 +134,15 @@ class VaeStep : public GradientStep {
   const Layout& layout() const override { return layout_; }
   void to_internal(const float* canonical, float* internal) const override {
     std::copy_n(canonical, layout_size(layout_), internal);
+    const VaeTensors from(layout_, const_cast<float*>(canonical)), to(layout_, internal);
+    kernels::transpose(from.enc_wt, config_.hidden, kImagePixels, to.enc_wt);
+    kernels::transpose(from.out_wt, kImagePixels, config_.hidden, to.out_wt);
   }
   void to_canonical(const float* internal, float* canonical) const override {
     std::copy_n(internal, layout_size(layout_), canonical);
+    const VaeTensors from(layout_, const_cast<float*>(internal)), to(layout_, canonical);
+    kernels::transpose(from.enc_wt, kImagePixels, config_.hidden, to.enc_wt);
+    kernels::transpose(from.out_wt, config_.hidden, kImagePixels, to.out_wt);
   }
   std::unique_ptr<StepScratch> make_scratch() const override {
     return std::make_unique<VaeScratch>(internal_size(), config_.batch_size, config_.hidden, config_.latent);
@@ -113,9 +153,10 @@ class VaeStep : public GradientStep {
 
   // -ELBO of the batch (mean over samples; beta on the KL term) and its gradients, term by term as
   // models/vae.cpp: Bernoulli (or Gaussian) likelihood of the logits, KL(N(mu, sigma^2) || N(0, I)),
-  // z = mu + sigma eps with eps from the model's generator. The GEMMs go to the BLAS LibTorch uses
-  // (OpenBLAS), the likelihood to kernels/likelihood.h; no LibTorch op but the noise draw, so
-  // no per-op dispatch and no allocation per step.
+  // z = mu + sigma eps with eps from the model's generator. The 784-wide layers go to the linear
+  // kernels (kernels/linear.h), the small ones around the code to the BLAS LibTorch uses (OpenBLAS),
+  // the likelihood to kernels/likelihood.h; no LibTorch op but the noise draw, so no per-op dispatch
+  // and no allocation per step.
   double gradients(const ImageSet& train, const int64_t* batch_indices, const FastModel& model, StepScratch& scratch,
                    BatchPrefetcher& prefetch) const override {
     auto& s = static_cast<VaeScratch&>(scratch);
@@ -135,7 +176,7 @@ class VaeStep : public GradientStep {
     }
 
     // Forward.
-    linear_forward(s.images.data(), batch, d, p.enc_w, p.enc_b, hidden, s.h.data());
+    encoder_forward(s.images.data(), batch, p.enc_wt, p.enc_b, hidden, s.h.data());
     relu(s.h.data(), batch * hidden);
     linear_forward(s.h.data(), batch, hidden, p.mu_w, p.mu_b, latent, s.mu.data());
     linear_forward(s.h.data(), batch, hidden, p.logvar_w, p.logvar_b, latent, s.logvar_raw.data());
@@ -149,15 +190,16 @@ class VaeStep : public GradientStep {
     }
     linear_forward(s.z.data(), batch, latent, p.dec_w, p.dec_b, hidden, s.h2.data());
     relu(s.h2.data(), batch * hidden);
-    linear_forward(s.h2.data(), batch, hidden, p.out_w, p.out_b, d, s.logits.data());
+    kernels::rows_times_narrow(s.h2.data(), batch, hidden, p.out_wt, d, p.out_b, s.logits.data());
     const double nll = config_.likelihood == "gaussian"
                            ? kernels::sigmoid_squared_loss(s.logits.data(), s.images.data(), batch * d, per_sample, s.d_logits.data())
                            : kernels::bernoulli_logit_loss(s.logits.data(), s.images.data(), batch * d, per_sample, s.d_logits.data());
     const double loss = (nll + config_.beta * kl) * per_sample;
 
     // Backward: decoder, reparametrization, encoder; weight gradients straight into the gradient buffer.
-    linear_weight_grads(s.d_logits.data(), batch, d, s.h2.data(), hidden, g.out_w, g.out_b);
-    linear_input_grad(s.d_logits.data(), batch, d, p.out_w, hidden, 0.0f, s.d_h2.data());
+    decoder_input_grad(s.d_logits.data(), batch, p.out_wt, hidden, s.d_h2.data());
+    kernels::narrow_transposed_times_rows(s.h2.data(), batch, hidden, s.d_logits.data(), d, g.out_wt);
+    kernels::column_sums(s.d_logits.data(), batch, d, g.out_b);
     relu_backward(s.h2.data(), s.d_h2.data(), batch * hidden);
     linear_weight_grads(s.d_h2.data(), batch, hidden, s.z.data(), latent, g.dec_w, g.dec_b);
     linear_input_grad(s.d_h2.data(), batch, hidden, p.dec_w, latent, 0.0f, s.d_z.data());
@@ -172,7 +214,7 @@ class VaeStep : public GradientStep {
     linear_input_grad(s.d_mu.data(), batch, latent, p.mu_w, hidden, 0.0f, s.d_h.data());
     linear_input_grad(s.d_logvar.data(), batch, latent, p.logvar_w, hidden, 1.0f, s.d_h.data());
     relu_backward(s.h.data(), s.d_h.data(), batch * hidden);
-    linear_weight_grads(s.d_h.data(), batch, hidden, s.images.data(), d, g.enc_w, g.enc_b);
+    encoder_weight_grads(s.images.data(), batch, s.d_h.data(), hidden, g.enc_wt, g.enc_b);
     return loss;
   }
 

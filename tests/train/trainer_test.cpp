@@ -348,6 +348,19 @@ TEST_P(FastPathEveryIsa, GanOddCodeAndBatchAgreeWithTorch) {
   EXPECT_LE(fast_versus_torch(config, pick(gan_specs(), {0, 1}), "fast"), 5e-5);
 }
 
+// vae with hidden widths that take every branch of its step: 32 and 64 whole vectors on every target
+// (the linear kernels throughout), 20 (OpenBLAS for the encoder on 8- and 16-lane targets, four-output
+// tiles for the decoder's input gradient) and 18 (OpenBLAS for both).
+TEST_P(FastPathEveryIsa, VaeAnyHiddenWidthAgreesWithTorchAndIsBatchIndependent) {
+  for (const int64_t hidden : {64, 20, 18}) {
+    FamilyConfig config = vae_config();
+    config.steps = 5;
+    config.hidden = hidden;
+    EXPECT_LE(fast_versus_torch(config, pick(vae_specs(), {0, 1}), "fast"), 5e-5) << "hidden " << hidden;
+  }
+  EXPECT_EQ(alone_versus_batch(vae_config(), vae_specs(), options_for("fast")), 0.0);
+}
+
 TEST_P(FastPathEveryIsa, ConvModelAloneEqualsModelInBatch) {
   FamilyConfig config = conv_config();
   config.steps = 20;
