@@ -13,10 +13,10 @@ HWY_BEFORE_NAMESPACE();
 namespace genzoo::kernels::HWY_NAMESPACE {
 namespace {
 
-// Calls per(l, x) -> {loss, grad} over whole vectors and writes grad; the tail of fewer than a
+// Calls per(l, x) -> {loss, grad} over whole vectors and writes grad (which may be logits itself); the tail of fewer than a
 // vector's lanes goes through the same code on a zero-padded copy (its loss masked out).
 template <class PerVector>
-double fused_loss(const float* HWY_RESTRICT logits, const float* HWY_RESTRICT target, int64_t n, float* HWY_RESTRICT grad,
+double fused_loss(const float* logits, const float* HWY_RESTRICT target, int64_t n, float* grad,
                   PerVector per) {
   const FloatTag d;
   FloatVec total = hn::Zero(d);

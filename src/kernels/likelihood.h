@@ -3,7 +3,7 @@
 //   Bernoulli:  -log p(x | l) = softplus(l) - l x = max(l, 0) - l x + log1p(e^{-|l|}),
 //               d_logits = scale (σ(l) - x)
 //   Gaussian (unit variance on σ(l)):  ½ (σ(l) - x)²,  d_logits = scale (σ(l) - x) σ(l) (1 - σ(l))
-// Both return the sum over the n values (double).
+// Both return the sum over the n values (double). d_logits may be logits (in place).
 #pragma once
 
 #include <cstdint>

@@ -51,6 +51,24 @@ TEST_P(Likelihood, BothLossesMatchTheDoubleReference) {
   }
 }
 
+// The vae step writes the gradient over the logits: in place gives the same loss and gradient.
+TEST_P(Likelihood, InPlaceGradientEqualsSeparateBuffers) {
+  const int64_t n = 2357;  // a partial last vector on every target
+  Rng rng(9);
+  std::vector<float> logits(n), target(n), grad(n);
+  for (int64_t i = 0; i < n; ++i) {
+    logits[i] = static_cast<float>(20.0 * rng.uniform() - 10.0);
+    target[i] = static_cast<float>(rng.uniform());
+  }
+  for (const bool bernoulli : {true, false}) {
+    const auto loss = bernoulli ? kernels::bernoulli_logit_loss : kernels::sigmoid_squared_loss;
+    std::vector<float> in_place = logits;
+    const double separate_loss = loss(logits.data(), target.data(), n, 0.5f, grad.data());
+    EXPECT_EQ(loss(in_place.data(), target.data(), n, 0.5f, in_place.data()), separate_loss) << bernoulli;
+    EXPECT_EQ(in_place, grad) << bernoulli;
+  }
+}
+
 GENZOO_INSTANTIATE_EVERY_ISA(Likelihood);
 
 }  // namespace
