@@ -205,6 +205,12 @@ def linkage(path, family):
         return Z, ids, members
 
 
+def hierarchies(path):
+    """family -> attributes of its dendrogram (feature: the embedding it was built on, method)."""
+    with _open(path) as f:
+        return {family: _attrs(group) for family, group in sorted(f["hierarchy"].items())} if "hierarchy" in f else {}
+
+
 def dendrogram(path, family, plot=None, ax=None, **kwargs):
     """scipy.cluster.hierarchy.dendrogram of a family's hierarchy, leaves labelled by model id.
 
@@ -355,9 +361,7 @@ def summary(path):
     for family, why in not_embedded(path).items():
         lines.append(f"  {family:<10} not embedded: {why}")
     lines.append("hierarchy:")
-    with _open(path) as f:
-        hierarchies = sorted(f["hierarchy"])
-    for family in hierarchies:
+    for family in hierarchies(path):
         Z, ids, _ = linkage(path, family)
         lines.append(f"  {family:<10} {len(ids)} leaves, root height {_number(Z[-1, 2])}")
     lines.append("mutual information (nats):")

@@ -79,6 +79,12 @@ def family_weights(path, family, rows=None):
         return group["model_id"][select], group["data"][select]
 
 
+def sample_families(path):
+    """Families with stored sample grids (/samples/<family>), sorted."""
+    with _open(path) as f:
+        return sorted(f["samples"]) if "samples" in f else []
+
+
 def sample_images(path, family):
     """(model_ids [N_f], images [N_f, S, 28, 28], interpolation) of /samples/<family> (vae and gan): each
     model's sample grid from latent codes shared by all models, then its last `interpolation` images
