@@ -249,11 +249,11 @@ class Run:
         return self.models["family"] == family
 
 
-def _simplex_axes(fig, n, run, titles, size=3.1):
+def _simplex_axes(fig, n, run, titles):
     axes = [fig.add_subplot(1, n, i + 1) for i in range(n)]
     for ax, title in zip(axes, titles):
         simplex.draw_frame(ax, run.class_names)
-        ax.set_title(title)
+        ax.set_title(title, pad=12)
     return axes
 
 
@@ -289,7 +289,7 @@ def zoo_part(page, run):
             mask = m["family"] == f
             row = [f, int(mask.sum())] + [int(np.sum(mask & (m["status"] == s))) for s in statuses]
             row += [int(np.sum(mask & (m["design"] == d))) for d in designs]
-            row += [float(np.median(m["n_samples"][mask])), float(np.nanmedian(m["test_loss"][mask])),
+            row += [int(np.median(m["n_samples"][mask])), float(np.nanmedian(m["test_loss"][mask])),
                     float(np.sum(m["train_seconds"][mask]))]
             rows.append(row)
         page.table(["family", "models"] + statuses + [f"design {d}" for d in designs]
@@ -323,11 +323,17 @@ def zoo_part(page, run):
 
     with page.guard("training time"):
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 2.8), gridspec_kw={"width_ratios": [3, 2]})
-        data = [_finite(m["train_seconds"][run.family_mask(f)]) for f in run.families]
-        a1.boxplot(data, vert=False, labels=run.families, showfliers=True)
+        jitter = np.random.default_rng(0)
+        for y, f in enumerate(run.families):
+            t = _finite(m["train_seconds"][run.family_mask(f)])
+            a1.scatter(t, y + jitter.uniform(-0.25, 0.25, len(t)), s=6, color=family_colour(f), alpha=0.6)
+            if t.size:
+                a1.plot([np.median(t)] * 2, [y - 0.35, y + 0.35], color="k", lw=1.5)
+        a1.set_yticks(range(len(run.families)))
+        a1.set_yticklabels(run.families)
         a1.set_xscale("log")
         a1.invert_yaxis()
-        a1.set_xlabel("train_seconds per model (log)")
+        a1.set_xlabel("train_seconds per model (log; black bar = median)")
         ranks = m["rank"].astype(np.int64)
         base = np.zeros(int(ranks.max()) + 1)
         for f in run.families:
@@ -337,18 +343,19 @@ def zoo_part(page, run):
             base += totals
         a2.set_xlabel("MPI rank")
         a2.set_ylabel("train seconds (sum)")
-        a2.set_xticks(np.arange(int(ranks.max()) + 1))
-        a2.legend()
+        a2.set_xticks(np.arange(len(base)))
+        a2.set_xlim(-0.5 - max(0, 2 - len(base)), len(base) - 0.5 + max(0, 2 - len(base)))
+        a2.legend(fontsize=6)
         fig.tight_layout()
         total = float(np.sum(m["train_seconds"]))
-        page.figure("zoo_time", fig, f"Training time per model by family (left; {total:.0f} s in all) and summed per "
-                    "MPI rank (right): the families' boxes show the relative cost, and bars of unequal height mean the "
-                    "ranks' load was imbalanced.")
+        page.figure("zoo_time", fig, f"Training time per model by family (left; models trained together in one "
+                    f"batch share its time; {total:.0f} s in all) and summed per MPI rank (right): the families' "
+                    "relative cost, and, with several ranks, bars of unequal height mean an imbalanced load.")
 
     with page.guard("class proportions coloured by test loss"):
         n = len(run.families)
-        fig = plt.figure(figsize=(3.3 * n, 3.3))
-        axes = _simplex_axes(fig, n, run, run.families)
+        fig = plt.figure(figsize=(3.6 * n, 3.3))
+        axes = _simplex_axes(fig, n, run, [f"{f}: test loss, {loss_units(f)}" for f in run.families])
         for ax, f in zip(axes, run.families):
             mask = run.family_mask(f) & np.isfinite(m["test_loss"])
             xy = simplex.project(m["proportions"][mask])
@@ -357,8 +364,7 @@ def zoo_part(page, run):
                 continue
             norm = mcolors.LogNorm(loss.min(), loss.max()) if loss.min() > 0 and loss.max() / loss.min() > 20 else None
             sc = ax.scatter(xy[:, 0], xy[:, 1], c=loss, s=14, cmap="viridis", norm=norm, edgecolors="none", zorder=2)
-            cb = fig.colorbar(sc, ax=ax, shrink=0.6, pad=0.02)
-            cb.set_label(f"test loss ({loss_units(f)})", fontsize=7)
+            fig.colorbar(sc, ax=ax, shrink=0.6, pad=0.0)
         kind = "ternary plot" if run.k == 3 else "simplex projection"
         page.figure("zoo_simplex", fig, f"Each model's class proportions ({kind}, corners = one class only) coloured "
                     "by its test loss: look for smooth colour gradients towards the classes that are hardest to model, "
@@ -524,7 +530,7 @@ def sample_grid_figure(page, run, family):
     pick = min(2, len(ranked) // 2) if len(ranked) >= 2 else len(ranked)
     chosen = list(ranked[:pick]) + list(ranked[len(ranked) - pick:]) if pick else list(order[:min(4, len(order))])
     labels = (["best"] * pick + ["worst"] * pick) if pick else ["model"] * len(chosen)
-    fig, axes = plt.subplots(1, len(chosen), figsize=(2.6 * len(chosen), 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(chosen), figsize=(3.2 * len(chosen), 3.0), squeeze=False)
     for ax, i, label in zip(axes[0], chosen, labels):
         ax.imshow(_montage(images[i], interpolation), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         r = rows[i]
@@ -537,7 +543,8 @@ def sample_grid_figure(page, run, family):
         ax.set_yticks([])
     fig.tight_layout()
     what = "the lowest and highest FID" if pick else "the first models (no FID stored)"
-    page.figure(f"gen_samples_{family}", fig, f"{family} samples of {what} (p = the model's class proportions), from "
+    page.figure(f"gen_samples_{family}", fig, f"{family} samples of {what} (p = the model's shares of "
+                f"{', '.join(run.class_names)}), from "
                 "latent codes shared by all models; the bottom row interpolates between two codes: good models show "
                 "sharp items of every trained class, bad ones blur, repeat one item or produce noise.")
 
@@ -614,13 +621,13 @@ def probe_part(page, run):
         ax.bar(x + 0.2, [r["recall"] for r in mine], width=0.4, label="recall", color="tab:orange")
         if family in SEED000_PROBE:
             _, p, rc = SEED000_PROBE[family]
-            ax.axhline(p, color="tab:blue", ls="--", lw=1, label=f"seed 000 precision {p:.2f}")
-            ax.axhline(rc, color="tab:orange", ls=":", lw=1.2, label=f"seed 000 recall {rc:.2f}")
+            ax.axhline(p, color="navy", ls="--", lw=1.2, label=f"seed 000 precision {p:.2f}", zorder=3)
+            ax.axhline(rc, color="darkred", ls=":", lw=1.5, label=f"seed 000 recall {rc:.2f}", zorder=3)
         ax.set_xticks(x)
         ax.set_xticklabels([r["feature"] for r in mine], rotation=20)
         ax.set_ylim(0, 1.05)
         ax.set_title(family)
-        ax.legend(fontsize=6, loc="lower left")
+        ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=2, frameon=False)
     fig.tight_layout()
     page.figure("reduce_probe", fig, "Probe precision and recall per vectorization against seed 000's (dashed: "
                 "precision, dotted: recall): bars above the lines identify the training dataset better than the "
@@ -739,30 +746,69 @@ def _order_tolerance(attrs):
     return 0.02
 
 
-def additivity_order_figure(page, run, embeddings, attrs):
+def embedding_checks(run, e, tolerance=0.02):
+    """Seed 000's checks of one embedding recomputed from the stored z and u against zoo.h5's counts and
+    designs, as genzoo reduce computes them (so the test-split values reproduce its metrics):
+
+    angular_error_deg, hellinger_spearman: over the test models; triplets: [(indices into e's rows (D1, D2,
+    union), relative error ||z(U) - z(D1) - z(D2)|| / ||z(U)||, all in test)]; chains: [(indices (a, b, c),
+    [violated (a,b), (b,c), (a,c)], all in test)], a pair violated when z_small > z_large + tolerance * sum(z_large)
+    in some class; additivity_rel_error, order_violation_rate: their means over test triplets / chain pairs
+    (NaN without any)."""
+    from scipy.stats import spearmanr
     m = run.models
-    tolerance = _order_tolerance(attrs)
-    fams = [f for f in embeddings if np.any(np.isin(m["design"][_truth(run, embeddings[f])[0]], ("triplet", "chain")))]
-    if not fams:
-        page.note("No triplets or chains among the embedded models: additivity and order checks skipped.")
-        return
-    fig, axes = plt.subplots(2, len(fams), figsize=(3.8 * len(fams), 6.4), squeeze=False)
-    rows_table = []
-    for col, f in enumerate(fams):
-        e = embeddings[f]
-        rows, _ = _truth(run, e)
-        z, split = e["z"], e["split"]
-        design, group, role = m["design"][rows], m["design_group"][rows], m["design_role"][rows]
-        ax = axes[0][col]
-        errors = {True: [], False: []}
-        for g in sorted(set(group[design == "triplet"].tolist())):
-            sel = np.flatnonzero((design == "triplet") & (group == g))
+    rows, _ = _truth(run, e)
+    z, u, split = e["z"], e["u"], e["split"]
+    u_true = simplex.shape(m["counts"][rows])
+    test = np.flatnonzero(split == 2)
+    cosine = np.sum(u[test] * u_true[test], axis=1) / np.sqrt(
+        np.maximum(np.sum(u[test] ** 2, axis=1) * np.sum(u_true[test] ** 2, axis=1), 1e-300))
+    out = {"angular_error_deg": float(np.mean(np.degrees(np.arccos(np.clip(cosine, -1, 1))))) if len(test) else np.nan,
+           "hellinger_spearman": np.nan, "triplets": [], "chains": []}
+    if len(test) >= 3:
+        iu = np.triu_indices(len(test), 1)
+
+        def chordal(v):
+            return np.sqrt(np.sum((v[:, None, :] - v[None, :, :]) ** 2, axis=2) / 2.0)[iu]
+        out["hellinger_spearman"] = float(spearmanr(chordal(u[test]), chordal(u_true[test]))[0])
+    design, group, role = m["design"][rows], m["design_group"][rows], m["design_role"][rows]
+    for kind in ("triplet", "chain"):
+        for g in sorted(set(group[design == kind].tolist())):
+            sel = np.flatnonzero((design == kind) & (group == g) & (role >= 0) & (role <= 2))
             if len(sel) != 3:
                 continue
             sel = sel[np.argsort(role[sel])]
+            in_test = bool(np.all(split[sel] == 2))
+            if kind == "triplet":
+                whole, parts = z[sel[2]], z[sel[0]] + z[sel[1]]
+                out["triplets"].append((sel, float(np.linalg.norm(whole - parts) / max(np.linalg.norm(whole), 1e-300)),
+                                        in_test))
+            else:
+                bad = [bool(np.any(z[sel[a]] > z[sel[b]] + tolerance * z[sel[b]].sum())) for a, b in ((0, 1), (1, 2), (0, 2))]
+                out["chains"].append((sel, bad, in_test))
+    errors = [err for _, err, t in out["triplets"] if t]
+    pairs = [v for _, bad, t in out["chains"] if t for v in bad]
+    out["additivity_rel_error"] = float(np.mean(errors)) if errors else np.nan
+    out["order_violation_rate"] = float(np.mean(pairs)) if pairs else np.nan
+    return out
+
+
+def additivity_order_figure(page, run, embeddings, attrs):
+    m = run.models
+    tolerance = _order_tolerance(attrs)
+    checks = {f: embedding_checks(run, e, tolerance) for f, e in embeddings.items()}
+    fams = [f for f in embeddings if checks[f]["triplets"] or checks[f]["chains"]]
+    if not fams:
+        page.note("No triplets or chains among the embedded models: additivity and order checks skipped.")
+        return
+    fig, axes = plt.subplots(len(fams), 2, figsize=(9, 3.4 * len(fams)), squeeze=False)
+    rows_table = []
+    for i, f in enumerate(fams):
+        z, c = embeddings[f]["z"], checks[f]
+        rows, _ = _truth(run, embeddings[f])
+        ax = axes[i][0]
+        for sel, _, test in c["triplets"]:
             parts, whole = z[sel[0]] + z[sel[1]], z[sel[2]]
-            test = bool(np.all(split[sel] == 2))
-            errors[test].append(np.linalg.norm(whole - parts) / max(np.linalg.norm(whole), 1e-300))
             for k in range(run.k):
                 ax.scatter(parts[k], whole[k], s=16 if test else 8, color=class_colour(k), alpha=1 if test else 0.35,
                            edgecolors="k" if test else "none", linewidths=0.5)
@@ -770,38 +816,34 @@ def additivity_order_figure(page, run, embeddings, attrs):
         ax.plot([0, lim], [0, lim], color="0.3", ls="--", lw=0.8)
         ax.set_xlabel("z(D1) + z(D2), per class")
         ax.set_ylabel("z(D1 ∪ D2)")
-        ax.set_title(f"{f}: additivity (test rel. error {_fmt(np.mean(errors[True]) if errors[True] else np.nan, 3)})")
-        ax = axes[1][col]
-        violations = {True: [0, 0], False: [0, 0]}
-        for g in sorted(set(group[design == "chain"].tolist())):
-            sel = np.flatnonzero((design == "chain") & (group == g))
-            if len(sel) != 3:
-                continue
-            sel = sel[np.argsort(role[sel])]
-            test = bool(np.all(split[sel] == 2))
-            for small, large in ((0, 1), (1, 2), (0, 2)):
-                bad = np.any(z[sel[small]] > z[sel[large]] + tolerance * z[sel[large]].sum())
-                violations[test][0] += int(bad)
-                violations[test][1] += 1
+        ax.set_title(f"{f}: additivity (test rel. error {_fmt(c['additivity_rel_error'], 3)})")
+        ax = axes[i][1]
+        for sel, bad, test in c["chains"]:
             n_true = m["n_samples"][rows[sel]]
-            ax.plot(n_true, z[sel].sum(axis=1), marker="o", ms=3 if not test else 5, lw=0.8 if not test else 1.5,
+            mass = z[sel].sum(axis=1)
+            ax.plot(n_true, mass, marker="o", ms=5 if test else 3, lw=1.5 if test else 0.8,
                     color="tab:red" if test else "0.6", alpha=1 if test else 0.6)
-            for a, b in ((0, 1), (1, 2)):
-                if np.any(z[sel[a]] > z[sel[b]] + tolerance * z[sel[b]].sum()):
-                    ax.plot(n_true[[a, b]], z[sel[[a, b]]].sum(axis=1), color="k", lw=2.5, alpha=0.35)
+            for (a, b), violated in zip(((0, 1), (1, 2)), bad[:2]):
+                if violated:
+                    ax.plot(n_true[[a, b]], mass[[a, b]], color="k", lw=2.5, alpha=0.35)
+        if ax.has_data():
+            top = max(ax.get_xlim()[1], ax.get_ylim()[1])
+            ax.plot([0, top], [0, top], color="0.3", ls="--", lw=0.8, label="Σz = n (the target)")
+            ax.legend(loc="upper left")
         ax.set_xlabel("training images n (Da ⊂ Db ⊂ Dc)")
         ax.set_ylabel("predicted mass Σz")
-        rate = violations[True][0] / violations[True][1] if violations[True][1] else np.nan
-        ax.set_title(f"{f}: order (test violations {_fmt(rate, 2)})")
+        ax.set_title(f"{f}: order (test violations {_fmt(c['order_violation_rate'], 2)})")
         for test in (True, False):
-            rows_table.append([f, "test" if test else "train/validation", len(errors[test]),
-                               np.mean(errors[test]) if errors[test] else np.nan, violations[test][1] // 3,
-                               violations[test][0] / violations[test][1] if violations[test][1] else np.nan])
+            errors = [err for _, err, t in c["triplets"] if t == test]
+            pairs = [v for _, bad, t in c["chains"] if t == test for v in bad]
+            rows_table.append([f, "test" if test else "train/validation", len(errors),
+                               float(np.mean(errors)) if errors else np.nan, len(pairs) // 3,
+                               float(np.mean(pairs)) if pairs else np.nan])
     fig.tight_layout()
-    page.figure("reduce_additivity_order", fig, "Additivity (top: each triplet's union mass against the sum of its "
-                "parts, one point per class; outlined = test triplets) should follow the diagonal; order (bottom: "
-                "each chain's mass against its size; red = test chains, dark overlay = a componentwise violation) "
-                "should rise along every chain.")
+    page.figure("reduce_additivity_order", fig, "Additivity (left: each triplet's union mass against the sum of its "
+                "parts, one point per class in the class colours; outlined = test triplets) should follow the "
+                "diagonal; order (right: each chain's mass against its size; red = test chains, dark overlay = a "
+                "componentwise violation) should rise along every chain.")
     page.table(["family", "models", "triplets", "mean additivity rel. error", "chains", "order violation rate"], rows_table,
                caption=f"Additivity and order recomputed from the stored z (order tolerance {tolerance} of the larger "
                        "model's mass, as genzoo reduce); the test rows reproduce the embedding table's metrics.")
@@ -814,28 +856,33 @@ def dendrogram_figure(page, run):
     if not families:
         page.note("No dendrograms in reduce.h5.")
         return
-    fig, axes = plt.subplots(2 * len(families), 1, figsize=(11, 2.9 * len(families)), squeeze=False,
-                             gridspec_kw={"height_ratios": [6, 1] * len(families)})
-    for i, f in enumerate(families):
+    from matplotlib.patches import Patch
+    fig, axes = plt.subplots(len(families), 1, figsize=(11, 3.3 * len(families)), squeeze=False)
+    for ax, f in zip(axes[:, 0], families):
         Z, ids, _ = gr.linkage(run.reduce, f)
-        ax, strip = axes[2 * i][0], axes[2 * i + 1][0]
         d = hierarchy.dendrogram(Z, ax=ax, no_labels=True, color_threshold=0, above_threshold_color="0.35")
         leaves = np.asarray(d["leaves"])
         p = simplex.normalize(run.models["counts"][run.rows(ids[leaves])])
-        strip.imshow(blend(p)[None, :, :], aspect="auto", extent=(0, 10 * len(leaves), 0, 1), interpolation="nearest")
-        strip.set_xlim(ax.get_xlim())
-        strip.set_yticks([])
-        strip.set_xticks([])
-        strip.set_xlabel(f"{len(ids)} {f} models, coloured by their true class proportions", fontsize=7)
-        ax.set_title(f"{f}: average linkage on the predicted shapes ({hierarchies[f].get('feature', '?')})")
+        # Under each leaf (scipy puts leaf i at x = 10 i + 5), its true class proportions as a stacked bar.
+        strip = ax.inset_axes([0, -0.3, 1, 0.26], sharex=ax)
+        bottom = np.zeros(len(leaves))
+        for k in range(run.k):
+            strip.bar(10 * np.arange(len(leaves)) + 5, p[:, k], width=10, bottom=bottom, color=class_colour(k),
+                      linewidth=0)
+            bottom += p[:, k]
+        strip.set_ylim(0, 1)
+        strip.set_yticks([0, 1])
+        strip.set_ylabel("true p", fontsize=7)
+        strip.tick_params(labelbottom=False, bottom=False)
+        ax.set_title(f"{f}: {len(ids)} models, average linkage on the predicted shapes "
+                     f"({hierarchies[f].get('feature', '?')})")
         ax.set_ylabel("shape distance")
-    from matplotlib.patches import Patch
     fig.legend([Patch(color=class_colour(k)) for k in range(run.k)], run.class_names, loc="upper right", ncol=run.k,
                frameon=False)
-    fig.tight_layout()
-    page.figure("reduce_dendrogram", fig, "The hierarchy of models (dendrogram over predicted shapes) with each leaf's "
-                "true mixture as a colour (class colours blended by proportion): a good tree has long runs of one "
-                "colour under each branch, i.e. it groups models by the data they were trained on.")
+    fig.tight_layout(h_pad=4)
+    page.figure("reduce_dendrogram", fig, "The hierarchy of models (dendrogram over predicted shapes) above each leaf's "
+                "true class proportions (stacked bars): a good tree puts models with similar bars under one branch, "
+                "i.e. it groups models by the data they were trained on.")
 
 
 def information_figure(page, run):
@@ -1030,7 +1077,8 @@ def som_part(page, run, feature="layer_stats", seed=0):
         fig.tight_layout()
         page.figure("som_planes", fig, "The map coloured by each unit's models: family, the mean share of each class "
                     "and the test loss ranked within the family; smooth colour gradients inside a family's region mean "
-                    "the weights order the models by their training mixture.")
+                    "the weights order the models by their training mixture, and a family split into several regions "
+                    "has distinct kinds of models.")
         s = m.settings
         page.table(["map", "models", "vectorization", "dims", "steps", "η", "σ (grid units)", "init",
                     "quantization error", "topographic error", "seconds"],
@@ -1039,8 +1087,8 @@ def som_part(page, run, feature="layer_stats", seed=0):
                      seconds]],
                    caption="Quantization error: mean distance of a model's (standardized) vector to its unit; "
                            "topographic error: share of models whose two nearest units are not grid neighbours (0 = no "
-                           "folds). Families' features sit in separate standardized column blocks, so families get "
-                           "their own regions.")
+                           "folds). Each family's features are standardized and sit in their own columns (they measure "
+                           "different tensors), so models of different families never share a nonzero feature.")
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -64,12 +64,11 @@ def draw_frame(ax, labels, grid=True):
                 ax.plot([start[0], end[0]], [start[1], end[1]], color="0.85", lw=0.6, zorder=0)
     centre = v.mean(axis=0)
     for corner, label in zip(v, labels):
-        direction = corner - centre
-        norm = np.linalg.norm(direction)
-        offset = 0.07 * direction / norm if norm > 0 else np.array([0.0, -0.07])
-        ax.text(*(corner + offset), str(label), ha="center", va="center", fontsize=8)
+        # Labels sit below the lower corners and above the upper ones, centred, so they never leave the axes.
+        below = corner[1] <= centre[1]
+        ax.text(corner[0], corner[1] + (-0.04 if below else 0.04), str(label), ha="center",
+                va="top" if below else "bottom", fontsize=8)
     ax.set_aspect("equal")
     ax.set_axis_off()
-    pad = 0.15
-    ax.set_xlim(v[:, 0].min() - pad, v[:, 0].max() + pad)
-    ax.set_ylim(v[:, 1].min() - pad, v[:, 1].max() + pad)
+    ax.set_xlim(v[:, 0].min() - 0.12, v[:, 0].max() + 0.12)
+    ax.set_ylim(v[:, 1].min() - 0.14, v[:, 1].max() + 0.12)

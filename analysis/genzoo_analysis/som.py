@@ -171,12 +171,13 @@ def train(X, rows=None, cols=None, epochs=20, steps=None, eta=(0.5, 0.01), sigma
           init="random", forgetting=None, seed=0):
     """Train a map on X [N, D] by seed 003's SG algorithm with soft competition and a shrinking neighbourhood.
 
-    rows, cols: the grid (default map_size(X)); steps: object presentations (default epochs * N, each epoch a
-    fresh random order); eta = (first, last) step size and sigma = (first, last) neighbourhood width in grid
-    units (first default: half the longer side), both decaying geometrically; batch_size: objects per
-    update (1 = the seed's SG); init: "random" (the seed's uniform (-1/(2MH), 1/(2MH)), for standardized
-    data) or "pca" (a plane spanned by the two leading principal axes); forgetting: lambda of the running
-    criterion Q (default 1 / N). Deterministic for a given seed.
+    rows, cols: the grid (default map_size(X)); steps: object presentations (default epochs * N, at least
+    100 per unit; objects in random order, a fresh permutation per pass); eta = (first, last) step size and
+    sigma = (first, last) neighbourhood width in grid units (first default: half the longer side), both
+    decaying geometrically; batch_size: objects per update (1 = the seed's SG); init: "random" (the seed's
+    uniform (-1/(2MH), 1/(2MH)), for standardized data), "pca" (a plane spanned by the two leading
+    principal axes) or an array [rows, cols, D] of initial weights; forgetting: lambda of the running criterion Q (default 1 / N). Deterministic for a
+    given seed.
     """
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or len(X) == 0:
@@ -184,14 +185,21 @@ def train(X, rows=None, cols=None, epochs=20, steps=None, eta=(0.5, 0.01), sigma
     if not np.all(np.isfinite(X)):
         raise ValueError("som.train: X has NaN or Inf entries")
     n, dim = X.shape
-    if rows is None or cols is None:
+    if isinstance(init, np.ndarray):
+        if init.ndim != 3 or init.shape[2] != dim:
+            raise ValueError(f"som.train: initial weights of shape {init.shape}, need [rows, cols, {dim}]")
+        rows, cols = init.shape[:2]
+    elif rows is None or cols is None:
         rows, cols = map_size(X)
     units = rows * cols
     rng = np.random.default_rng(seed)
     grid = _grid(rows, cols)
     grid_sq = ((grid[:, None, :] - grid[None, :, :]) ** 2).sum(axis=2)  # [U, U] squared grid distances r^2
 
-    if init == "random":
+    if isinstance(init, np.ndarray):
+        W = init.reshape(units, dim).astype(np.float64, copy=True)
+        init = "given"
+    elif init == "random":
         W = rng.uniform(-1.0 / (2 * units), 1.0 / (2 * units), size=(units, dim))
     elif init == "pca":
         mean = X.mean(axis=0)
@@ -206,7 +214,7 @@ def train(X, rows=None, cols=None, epochs=20, steps=None, eta=(0.5, 0.01), sigma
     else:
         raise ValueError(f"som.train: init {init!r} is not one of random, pca")
 
-    steps = int(steps if steps is not None else epochs * n)
+    steps = int(steps if steps is not None else max(epochs * n, 100 * units))
     batch_size = max(1, min(int(batch_size), n))
     updates = max(1, -(-steps // batch_size))
     eta0, eta1 = eta
