@@ -14,7 +14,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import genzoo_reduce as gr  # noqa: E402
+from genzoo_analysis import reduce as gr  # noqa: E402
 
 
 def main(argv):
