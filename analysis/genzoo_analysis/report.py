@@ -81,7 +81,7 @@ def _fmt(value, digits=3):
     if isinstance(value, (float, np.floating)):
         if not np.isfinite(value):
             return "n/a"
-        return f"{value:.{digits}g}" if abs(value) >= 1e4 or (value != 0 and abs(value) < 1e-3) else f"{value:.{digits}f}"
+        return f"{value:.{digits}g}" if abs(value) >= 1e4 or (value != 0 and abs(value) < 1e-2) else f"{value:.{digits}f}"
     return str(value)
 
 
@@ -135,7 +135,9 @@ class Page:
         highlight = set(highlight or ())
         head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
         body = "".join(
-            f"<tr{' class=ref' if i in highlight else ''}>" + "".join(f"<td>{html.escape(_fmt(c))}</td>" for c in row)
+            f"<tr{' class=ref' if i in highlight else ''}>" + "".join(
+                f"<td>{html.escape(_fmt(c))}</td>" if isinstance(c, (int, float, np.number)) or c is None
+                else f"<td class=t>{html.escape(str(c))}</td>" for c in row)
             + "</tr>" for i, row in enumerate(rows))
         cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
         self._add(f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
@@ -174,7 +176,7 @@ figcaption {{ color: #333; font-style: italic; margin-top: 0.3em; }}
 table {{ border-collapse: collapse; margin: 1em 0; font-size: 13px; }}
 caption {{ text-align: left; font-style: italic; padding-bottom: 0.3em; }}
 th, td {{ border: 1px solid #ddd; padding: 2px 8px; text-align: right; }} th {{ background: #f3f3f3; }}
-td:first-child, th:first-child {{ text-align: left; }} tr.ref td {{ background: #fff6d8; }}
+td:first-child, th:first-child, td.t {{ text-align: left; }} tr.ref td {{ background: #fff6d8; }}
 .note {{ color: #7a5b00; background: #fff9e6; padding: 4px 8px; border-left: 3px solid #e0b000; }}
 .intro {{ color: #333; }} footer {{ margin-top: 3em; color: #777; font-size: 12px; }}
 </style></head><body>
@@ -844,7 +846,7 @@ def additivity_order_figure(page, run, embeddings, attrs):
                 "parts, one point per class in the class colours; outlined = test triplets) should follow the "
                 "diagonal; order (right: each chain's mass against its size; red = test chains, dark overlay = a "
                 "componentwise violation) should rise along every chain.")
-    page.table(["family", "models", "triplets", "mean additivity rel. error", "chains", "order violation rate"], rows_table,
+    page.table(["family", "split", "triplets", "mean additivity rel. error", "chains", "order violation rate"], rows_table,
                caption=f"Additivity and order recomputed from the stored z (order tolerance {tolerance} of the larger "
                        "model's mass, as genzoo reduce); the test rows reproduce the embedding table's metrics.")
 
@@ -1077,8 +1079,8 @@ def som_part(page, run, feature="layer_stats", seed=0):
         fig.tight_layout()
         page.figure("som_planes", fig, "The map coloured by each unit's models: family, the mean share of each class "
                     "and the test loss ranked within the family; smooth colour gradients inside a family's region mean "
-                    "the weights order the models by their training mixture, and a family split into several regions "
-                    "has distinct kinds of models.")
+                    "the weights order the models by their training mixture; a family split into several regions "
+                    "differs as much within itself as from the other families in this vectorization.")
         s = m.settings
         page.table(["map", "models", "vectorization", "dims", "steps", "η", "σ (grid units)", "init",
                     "quantization error", "topographic error", "seconds"],
