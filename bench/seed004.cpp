@@ -11,6 +11,9 @@
 // the method's and the plain student's test log-likelihood curves (summed over the 124 test samples and
 // the epochs), mean ± sd.
 //
+// The same three priors on Fashion-MNIST (thesis, ch. 3): a teacher [784, 800, 50, 10] fitted by VI under
+// N(0, I), aligned to a student [784, 50, 10]; softmax likelihood; test log-likelihood and accuracy.
+//
 // Hinton distillation (Grabovoy & Strijov, AiT 2022): Fashion-MNIST, a logistic-regression student
 // (7,850 parameters) trained with Adam (batch 64) for E epochs, R restarts, with and without the teacher:
 //   L = (1 - λ) CE(y, g(x)) + λ CE(softmax(f(x) / T), softmax(g(x) / T)),  T = 2, λ = 0.25
@@ -19,6 +22,7 @@
 //
 //   cmake --build build --target genzoo_bench_seed004
 //   build/genzoo_bench_seed004 regression [SEEDS [TEACHER_EPOCHS STUDENT_EPOCHS]]
+//   build/genzoo_bench_seed004 fashion [SEEDS [TEACHER_EPOCHS [POINTS [STEPS_PER_POINT]]]]
 //   build/genzoo_bench_seed004 hinton RUN/zoo.h5 [RESTARTS [EPOCHS]]
 #include <algorithm>
 #include <cmath>
@@ -43,6 +47,7 @@ namespace {
 
 constexpr int64_t kDim = 10, kTrain = 900, kTest = 124, kBatch = 64;
 constexpr double kNoise = 0.1;
+constexpr auto kGaussian = distill::LayeredLikelihood::kGaussian;
 
 std::pair<double, double> mean_sd(const std::vector<double>& v) {
   double mean = 0.0, sq = 0.0;
@@ -77,11 +82,12 @@ int regression(int seeds, int64_t teacher_epochs, int64_t student_epochs) {
   std::vector<double> teacher_ll;
   std::vector<std::string> sequences(2);
   for (int seed = 0; seed < seeds; ++seed) {
-    const distill::RegressionData data = distill::synthetic_regression(kDim, kTrain, kTest, kNoise, 1000 + seed);
+    const distill::LayeredData data = distill::synthetic_regression(kDim, kTrain, kTest, kNoise, 1000 + seed);
     const int64_t p = layout_size(priors::layered_layout(teacher));
     const priors::LowRankGaussian unit = standard_normal(p);
     distill::StudentWeightsSpec spec{random_start(teacher, 2000 + seed), {}, true, &unit, kTrain, 1e-3, 1e-2};
-    const auto fitted = distill::fit_regression(teacher, {spec}, data, kNoise, teacher_epochs, kBatch, {3000u + seed}).front();
+    const auto fitted =
+        distill::fit_layered(teacher, {spec}, data, kGaussian, kNoise, teacher_epochs, kBatch, {3000u + seed}).front();
     teacher_ll.push_back(fitted.test_log_likelihood.back());
     priors::LowRankGaussian posterior;  // mean-field: D = σ², rank 0
     posterior.mean.assign(fitted.mean.begin(), fitted.mean.end());
@@ -97,7 +103,8 @@ int regression(int seeds, int64_t teacher_epochs, int64_t student_epochs) {
         specs.push_back({start, {}, true, prior, kTrain, 1e-3, 1e-2});
       }
       const uint64_t stream = 6000u + seed;  // the same minibatches for the three priors
-      const auto fits = distill::fit_regression(students[s], specs, data, kNoise, student_epochs, kBatch, {stream, stream, stream});
+      const auto fits =
+          distill::fit_layered(students[s], specs, data, kGaussian, kNoise, student_epochs, kBatch, {stream, stream, stream});
       for (size_t k = 0; k < fits.size(); ++k) {
         final_ll[s][k].push_back(fits[k].test_log_likelihood.back());
         double sum = 0.0;
@@ -130,6 +137,98 @@ int regression(int seeds, int64_t teacher_epochs, int64_t student_epochs) {
 }
 
 namespace {
+
+// Fashion-MNIST as a LayeredData set: pixels [N, 784], labels [N] (long).
+distill::LayeredData fashion_mnist_layered(const Dataset& data) {
+  const auto part = [](const ImageSet& set, torch::Tensor& x, torch::Tensor& y) {
+    const int64_t n = set.size();
+    x = torch::from_blob(const_cast<float*>(set.pixels.data()), {n, set.dim()}).clone();
+    std::vector<int64_t> labels(set.labels.begin(), set.labels.end());
+    y = torch::tensor(labels, torch::kLong);
+  };
+  distill::LayeredData out;
+  part(data.train, out.x_train, out.y_train);
+  part(data.test, out.x_test, out.y_test);
+  return out;
+}
+
+std::string widths_text(const priors::LayeredNetwork& net) {
+  std::string text = "[";
+  for (size_t i = 0; i < net.widths.size(); ++i) text += (i ? ", " : "") + std::to_string(net.widths[i]);
+  return text + "]";
+}
+
+// The thesis's Fashion-MNIST case: a bias-free ReLU teacher [784, 800, 50, 10] fitted by VI under
+// N(0, I) on the training split (one teacher), its mean-field posterior aligned to [784, 50, 10]
+// (φ: 750 units of layer 2 in density-ratio order, then ψ removes the square layer), and the student
+// fitted by VI from one random start per seed under the three priors, with the same minibatches for
+// the three. A curve point every `steps_per_point` steps; the integral is the area between a method's
+// and the plain student's test log-likelihood curves, summed over the 10,000 test images.
+int fashion(int seeds, int64_t teacher_epochs, int64_t points, int64_t steps_per_point) {
+  const Dataset dataset = load_fashion_mnist(resolve_data_dir(""));
+  const distill::LayeredData data = fashion_mnist_layered(dataset);
+  const double n = static_cast<double>(data.x_train.size(0));
+  const int64_t tests = data.x_test.size(0);
+  constexpr auto kSoftmax = distill::LayeredLikelihood::kSoftmax;
+  const priors::LayeredNetwork teacher{{784, 800, 50, 10}, false, "relu"}, student{{784, 50, 10}, false, "relu"};
+  const int64_t p = layout_size(priors::layered_layout(teacher));
+  const priors::LowRankGaussian unit = standard_normal(p);
+  const distill::StudentWeightsSpec teacher_spec{random_start(teacher, 2000), {}, true, &unit, n, 1e-3, 1e-2};
+  const auto fitted = distill::fit_layered(teacher, {teacher_spec}, data, kSoftmax, 0.0, teacher_epochs, kBatch, {3000u}).front();
+  std::fprintf(stderr, "teacher: test log-likelihood %.4f, accuracy %.4f\n", fitted.test_log_likelihood.back(),
+               fitted.test_accuracy.back());
+  priors::LowRankGaussian posterior;  // mean-field: D = σ², rank 0
+  posterior.mean.assign(fitted.mean.begin(), fitted.mean.end());
+  for (float s : fitted.std) posterior.diag.push_back(static_cast<double>(s) * s);
+  const priors::AlignedPrior aligned = priors::align_layered(posterior, teacher, student, "density_ratio", 4000);
+  const int64_t q = aligned.gaussian.size();
+  const priors::LowRankGaussian plain = standard_normal(q), centred = standard_normal(q, aligned.gaussian.mean);
+  // Every seed's three students in one batch: [seed][prior].
+  std::vector<distill::StudentWeightsSpec> specs;
+  std::vector<uint64_t> streams;
+  for (int seed = 0; seed < seeds; ++seed) {
+    const std::vector<float> start = random_start(student, 5000 + seed);
+    for (const priors::LowRankGaussian* prior : {&plain, &centred, &aligned.gaussian}) {
+      specs.push_back({start, {}, true, prior, n, 1e-3, 1e-2});
+      streams.push_back(6000u + seed);
+    }
+  }
+  const auto fits = distill::fit_layered(student, specs, data, kSoftmax, 0.0, points, kBatch, streams, steps_per_point);
+  const std::vector<std::string> names = {"student", "distil-student", "distil-student-all"};
+  std::vector<std::vector<double>> final_ll(3), accuracy(3), area(3), first_ll(3);
+  for (int seed = 0; seed < seeds; ++seed) {
+    const distill::LayeredFit& reference = fits[seed * 3];
+    for (int k = 0; k < 3; ++k) {
+      const distill::LayeredFit& fit = fits[seed * 3 + k];
+      final_ll[k].push_back(fit.test_log_likelihood.back());
+      first_ll[k].push_back(fit.test_log_likelihood.front());
+      accuracy[k].push_back(fit.test_accuracy.back());
+      double sum = 0.0;
+      for (size_t e = 0; e < fit.test_log_likelihood.size(); ++e) {
+        sum += (fit.test_log_likelihood[e] - reference.test_log_likelihood[e]) * static_cast<double>(tests);
+      }
+      area[k].push_back(sum);
+    }
+  }
+  std::printf("teacher %s, VI under N(0, I), %lld epochs: test log-likelihood %.4f nats/image, accuracy %.4f\n",
+              widths_text(teacher).c_str(), static_cast<long long>(teacher_epochs), fitted.test_log_likelihood.back(),
+              fitted.test_accuracy.back());
+  std::printf("student %s: VI, Adam 1e-3 (log sigma 1e-2), batch %lld, %lld points x %lld steps, %d seeds; alignment: "
+              "%zu steps, last %s\n",
+              widths_text(student).c_str(), static_cast<long long>(kBatch), static_cast<long long>(points),
+              static_cast<long long>(steps_per_point), seeds, aligned.steps.size(), aligned.steps.back().c_str());
+  std::printf("%-20s %24s %24s %18s %26s\n", "prior", "first-point test log-lik", "final test log-lik", "final accuracy",
+              "integral vs student");
+  for (int k = 0; k < 3; ++k) {
+    const auto [f, fsd] = mean_sd(first_ll[k]);
+    const auto [m, sd] = mean_sd(final_ll[k]);
+    const auto [a, asd] = mean_sd(accuracy[k]);
+    const auto [i, isd] = mean_sd(area[k]);
+    std::printf("%-20s %14.4f ± %6.4f %14.4f ± %6.4f %10.4f ± %5.4f %16.0f ± %6.0f\n", names[k].c_str(), f, fsd, m, sd, a,
+                asd, i, isd);
+  }
+  return 0;
+}
 
 int hinton(const std::string& zoo_path, int restarts, int64_t epochs) {
   constexpr int64_t kClasses = 10, kPixels = 784, kBatchSize = 64;
@@ -223,10 +322,17 @@ int main(int argc, char** argv) {
   if (experiment == "regression") {
     return regression(argc > 2 ? std::atoi(argv[2]) : 5, argc > 3 ? std::atoll(argv[3]) : 300, argc > 4 ? std::atoll(argv[4]) : 100);
   }
+  if (experiment == "fashion") {
+    return fashion(argc > 2 ? std::atoi(argv[2]) : 5, argc > 3 ? std::atoll(argv[3]) : 10,
+                   argc > 4 ? std::atoll(argv[4]) : 20, argc > 5 ? std::atoll(argv[5]) : 200);
+  }
   if (experiment == "hinton" && argc > 2) {
     return hinton(argv[2], argc > 3 ? std::atoi(argv[3]) : 5, argc > 4 ? std::atoll(argv[4]) : 100);
   }
-  std::fprintf(stderr, "usage: %s regression [SEEDS [TEACHER_EPOCHS STUDENT_EPOCHS]]\n       %s hinton RUN/zoo.h5 [RESTARTS [EPOCHS]]\n",
-               argv[0], argv[0]);
+  std::fprintf(stderr,
+               "usage: %s regression [SEEDS [TEACHER_EPOCHS STUDENT_EPOCHS]]\n"
+               "       %s fashion [SEEDS [TEACHER_EPOCHS [POINTS [STEPS_PER_POINT]]]]\n"
+               "       %s hinton RUN/zoo.h5 [RESTARTS [EPOCHS]]\n",
+               argv[0], argv[0], argv[0]);
   return 2;
 }

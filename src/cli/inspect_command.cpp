@@ -61,7 +61,7 @@ void print_zoo(const std::string& path, const ZooData& zoo) {
   }
   std::map<std::string, std::vector<const ModelRecord*>> by_family;
   for (const auto& m : zoo.models) by_family[m.family].push_back(&m);
-  std::printf("\n%-10s %6s %6s %9s %8s %8s  %-44s %9s\n", "family", "models", "ok", "collapsed", "diverged", "params",
+  std::printf("\n%-10s %6s %6s %9s %7s %8s %8s  %-44s %9s\n", "family", "models", "ok", "collapsed", "garbage", "diverged", "params",
               "final_loss  min / q25 / median / q75 / max", "test med");
   for (const auto& [family, models] : by_family) {
     std::vector<double> final_losses, test_losses;
@@ -77,8 +77,8 @@ void print_zoo(const std::string& path, const ZooData& zoo) {
     std::sort(test_losses.begin(), test_losses.end());
     const auto w = zoo.weights.find(family);
     const long long params = w == zoo.weights.end() ? 0 : static_cast<long long>(w->second.param_count());
-    std::printf("%-10s %6zu %6lld %9lld %8lld %8lld  %.4f / %.4f / %.4f / %.4f / %.4f   %9.4f\n", family.c_str(),
-                models.size(), statuses["ok"], statuses["collapsed"], statuses["diverged"], params,
+    std::printf("%-10s %6zu %6lld %9lld %7lld %8lld %8lld  %.4f / %.4f / %.4f / %.4f / %.4f   %9.4f\n", family.c_str(),
+                models.size(), statuses["ok"], statuses["collapsed"], statuses["garbage"], statuses["diverged"], params,
                 quantile(final_losses, 0), quantile(final_losses, 0.25), quantile(final_losses, 0.5),
                 quantile(final_losses, 0.75), quantile(final_losses, 1), quantile(test_losses, 0.5));
   }

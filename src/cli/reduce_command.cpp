@@ -36,6 +36,8 @@ Runner add_reduce_command(CLI::App& app) {
   cmd->add_flag("--priors-only", options->priors_only,
                "Recompute only the priors of the existing output file (its features, embedding and dendrogram are kept); "
                "with --config, under that job's [reduce] prior_* keys");
+  cmd->add_flag("--include-garbage", options->include_garbage,
+                "Also reduce models with status garbage (final loss above the trivial predictor's; left out by default)");
   cmd->add_flag("--quiet,-q", options->quiet, "No progress output");
   return [options] {
     Comm& comm = Comm::world();

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "cli/commands.h"
@@ -19,6 +20,17 @@ struct RunState {
   std::string state;   // done | partial | failed | empty | not a run
   std::string detail;
 };
+
+// ", 3 garbage, 1 diverged": the models of a finished zoo whose status is not ok, by status.
+std::string not_ok_counts(const std::string& zoo_path) {
+  std::map<std::string, int64_t> counts;
+  for (const std::string& status : read_model_statuses(zoo_path)) {
+    if (status != "ok") ++counts[status];
+  }
+  std::string text;
+  for (const auto& [status, count] : counts) text += ", " + std::to_string(count) + " " + status;
+  return text;
+}
 
 RunState state_of(const std::string& path) {
   const RunDir run(path);
@@ -41,7 +53,7 @@ RunState state_of(const std::string& path) {
   if (std::filesystem::exists(run.zoo_path())) {
     try {
       const int64_t in_zoo = static_cast<int64_t>(read_model_ids(run.zoo_path()).size());
-      if (in_zoo == total) return {"done", "job " + name + ", " + count(in_zoo)};
+      if (in_zoo == total) return {"done", "job " + name + ", " + count(in_zoo) + not_ok_counts(run.zoo_path())};
     } catch (const StorageError& e) {
       return {"failed", e.what()};
     }

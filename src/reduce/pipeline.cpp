@@ -377,8 +377,9 @@ void compute_priors(const ReduceOptions& options, const Job& job, const ReduceCo
       const int64_t p = weights.param_count();
       gradient_variance.resize(weights.model_ids.size());
       for (size_t r = 0; r < weights.model_ids.size(); ++r) {
-        const ModelRecord& m = *records.at(weights.model_ids[r]);
-        if (m.status == "diverged") continue;
+        const auto record = records.find(weights.model_ids[r]);
+        if (record == records.end() || record->second->status == "diverged") continue;
+        const ModelRecord& m = *record->second;
         const std::vector<double> v = priors::gradient_moments(*inputs.config, weights.layout, weights.data.data() + r * p,
                                                                gradient_data->train, m.sample_indices, m.seed)
                                           .variance();
@@ -409,7 +410,10 @@ void compute_priors(const ReduceOptions& options, const Job& job, const ReduceCo
     }
   }
   for (int64_t id : config.prior_teachers) {
-    if (!records.count(id)) throw ReduceError("reduce.prior_teachers: " + options.zoo_path + " has no model " + std::to_string(id));
+    if (!records.count(id)) {
+      throw ReduceError("reduce.prior_teachers: " + options.zoo_path + " has no model " + std::to_string(id) +
+                        (options.include_garbage ? "" : " (or it is garbage: --include-garbage)"));
+    }
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   note(options, "priors: " + std::to_string(data.priors.size()) + " priors in " + fixed_text(seconds) + " s");
@@ -427,8 +431,17 @@ ReduceData run_reduce(const ReduceOptions& options, Comm& comm) {
   const ZooData zoo = read_zoo(options.zoo_path);
   const Job job = options.config_path.empty() ? parse_job(zoo.attrs.job_toml, options.zoo_path + ":/job_toml")
                                               : load_job(options.config_path);
+  // The models the stage sees: garbage ones (trained, but worse than the trivial predictor) are left
+  // out unless asked for; every lookup below treats a model missing here as absent.
   std::map<int64_t, const ModelRecord*> records;
-  for (const ModelRecord& m : zoo.models) records[m.id] = &m;
+  int64_t garbage = 0;
+  for (const ModelRecord& m : zoo.models) {
+    if (m.status == "garbage" && !options.include_garbage) {
+      ++garbage;
+      continue;
+    }
+    records[m.id] = &m;
+  }
 
   const ReduceConfig config = effective_reduce_config(job.reduce, options);
   const std::vector<std::string> names = config.features.empty() ? vectorization_names() : config.features;
@@ -442,6 +455,10 @@ ReduceData run_reduce(const ReduceOptions& options, Comm& comm) {
   }
   if (families.empty()) {
     for (const auto& [family, weights] : zoo.weights) families.insert(family);
+  }
+  if (garbage > 0 && comm.rank() == 0) {  // said even with --quiet: it is about the result, not progress
+    std::fprintf(stderr, "[reduce] left out %lld garbage model(s) (final loss above the trivial predictor's; "
+                 "--include-garbage keeps them)\n", static_cast<long long>(garbage));
   }
   // A family too small for the embedding's split: an error when it was asked for by name, else it
   // gets features, probe and information but no embedding (and says so). Checked before any work.

@@ -30,6 +30,8 @@ struct ReduceOptions {
   // Read the existing output file and recompute only its /priors (features, probe, embedding and
   // hierarchy stay as they are). The file must come from this zoo (same job fingerprint).
   bool priors_only = false;
+  // Keep models whose status is garbage (left out by default, with a note saying how many).
+  bool include_garbage = false;
 };
 
 // The embedding trained on all of a family's vectorizations concatenated is stored under this name

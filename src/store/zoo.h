@@ -51,7 +51,7 @@ struct ModelRecord {
   int64_t design_group = -1;
   int32_t design_role = -1;
   double probe_gap = 0.0;
-  std::string status;                 // ok | diverged
+  std::string status;                 // ok | collapsed (gan, vae) | garbage (worse than the trivial predictor) | diverged
   double final_loss = 0.0;            // training loss over the model's own samples at the end
   double test_loss = 0.0;             // on test images of the model's classes
   double train_seconds = 0.0;
@@ -104,6 +104,8 @@ void write_zoo(const std::string& path, const ZooData& zoo, WeightStorage weight
 ZooData read_zoo(const std::string& path);
 // Only the ids in /models (cheap; used to find what a run already holds).
 std::vector<int64_t> read_model_ids(const std::string& path);
+// The /models status column (ok, collapsed, garbage, diverged), in file order.
+std::vector<std::string> read_model_statuses(const std::string& path);
 ZooAttributes read_attributes(const std::string& path);
 
 }  // namespace genzoo

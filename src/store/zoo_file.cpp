@@ -486,6 +486,11 @@ std::vector<int64_t> read_model_ids(const std::string& path) {
   return read_shaped<int64_t>(file.root().open_group("models"), "id", {kAnyExtent});
 }
 
+std::vector<std::string> read_model_statuses(const std::string& path) {
+  const h5::File file = open_zoo(path);
+  return read_shaped<std::string>(file.root().open_group("models"), "status", {kAnyExtent});
+}
+
 ZooAttributes read_attributes(const std::string& path) {
   const h5::File file = open_zoo(path);
   return read_root_attributes(file.root());

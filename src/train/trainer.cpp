@@ -288,6 +288,9 @@ void evaluate(const FamilyConfig& config, const std::vector<const ModelSpec*>& s
   int64_t longest = 0;
   for (const auto* spec : specs) longest = std::max<int64_t>(longest, spec->sample_indices.size());
   std::map<std::string, std::vector<double>> train_sum;
+  // Per model, the sums of its training pixels and of their squares (per pixel): the trivial predictor's loss.
+  const bool reconstructs = family.torch_impl().reconstructs();
+  std::vector<double> pixel_sum(reconstructs ? models * dim : 0), pixel_square_sum(pixel_sum.size());
   for (int64_t start = 0; start < longest; start += kEvalBatch) {
     auto x = torch::zeros({models, kEvalBatch, dim});
     std::vector<int64_t> valid(models, 0);
@@ -295,6 +298,12 @@ void evaluate(const FamilyConfig& config, const std::vector<const ModelSpec*>& s
       const auto& idx = specs[m]->sample_indices;
       valid[m] = std::clamp<int64_t>(static_cast<int64_t>(idx.size()) - start, 0, kEvalBatch);
       if (valid[m] > 0) gather_images(train, idx.data() + start, valid[m], x[m].data_ptr<float>());
+      if (!reconstructs) continue;
+      const float* images = x[m].data_ptr<float>();
+      for (int64_t i = 0; i < valid[m] * dim; ++i) {
+        pixel_sum[m * dim + i % dim] += images[i];
+        pixel_square_sum[m * dim + i % dim] += static_cast<double>(images[i]) * images[i];
+      }
     }
     for (const auto& [name, values] : figures_of(x)) {
       auto& sums = train_sum.try_emplace(name, models, 0.0).first->second;
@@ -333,6 +342,17 @@ void evaluate(const FamilyConfig& config, const std::vector<const ModelSpec*>& s
     };
     out[m].final_loss = train_mean(kLoss);
     out[m].test_loss = test_mean(kLoss);
+    if (reconstructs) {
+      // The reconstruction error of predicting the model's mean training image for every input:
+      // (1/D) Σ_p Var(x_p) over its training samples.
+      const double n = static_cast<double>(specs[m]->sample_indices.size());
+      double trivial = 0.0;
+      for (int64_t p = 0; p < dim; ++p) {
+        const double mean = pixel_sum[m * dim + p] / n;
+        trivial += std::max(0.0, pixel_square_sum[m * dim + p] / n - mean * mean);
+      }
+      out[m].metrics["trivial_loss"] = trivial / static_cast<double>(dim);
+    }
     for (const auto& [name, sums] : train_sum) {
       if (name == kLoss) continue;
       out[m].metrics[name + "_train"] = train_mean(name);
@@ -403,7 +423,12 @@ std::vector<TrainedModel> train_chunk(const FamilyConfig& config, const std::vec
   }
   for (int64_t m = 0; m < models; ++m) {
     const bool finite = std::isfinite(out[m].final_loss) && std::isfinite(out[m].test_loss);
-    if (raw.diverged[m] || !finite) out[m].status = "diverged";
+    const auto trivial = out[m].metrics.find("trivial_loss");
+    if (raw.diverged[m] || !finite) {
+      out[m].status = "diverged";
+    } else if (trivial != out[m].metrics.end() && out[m].final_loss > trivial->second) {
+      out[m].status = "garbage";  // trained, but reconstructs worse than its mean training image
+    }
     if (out[m].status.empty()) out[m].status = "ok";
   }
   return out;

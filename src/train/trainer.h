@@ -37,7 +37,7 @@ struct EvalData {
 
 struct TrainedModel {
   int64_t id = 0;
-  std::string status;               // ok | diverged
+  std::string status;               // ok | collapsed | garbage (final loss above the trivial predictor's) | diverged
   double final_loss = 0.0;          // reconstruction loss over all of the model's training samples
   double test_loss = 0.0;           // over the selected classes' test images, weighted by its proportions
   double train_seconds = 0.0;       // the chunk's training time divided among its models

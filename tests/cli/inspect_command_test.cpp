@@ -13,13 +13,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The family table's row for name: models ok collapsed diverged params.
+// The family table's row for name: models ok collapsed garbage diverged params.
 std::vector<std::string> family_row(const std::string& output, const std::string& name) {
   for (const auto& line : output_lines(output)) {
     std::istringstream in(line);
     std::vector<std::string> fields;
     for (std::string field; in >> field;) fields.push_back(field);
-    if (fields.size() >= 6 && fields[0] == name) return {fields.begin() + 1, fields.begin() + 6};
+    if (fields.size() >= 7 && fields[0] == name) return {fields.begin() + 1, fields.begin() + 7};
   }
   return {};
 }
@@ -29,7 +29,7 @@ TEST(InspectCommand, ZooShowsFamiliesCountsStatusesAndClasses) {
   const CommandResult result = run_genzoo("inspect " + shell_quote(zoo));
   ASSERT_EQ(result.exit_code, 0) << result.output;
   // linear_ae 784-16-784 with biases: 2*784*16 + 16 + 784 = 25888 parameters.
-  EXPECT_EQ(family_row(result.output, "linear_ae"), (std::vector<std::string>{"16", "16", "0", "0", "25888"})) << result.output;
+  EXPECT_EQ(family_row(result.output, "linear_ae"), (std::vector<std::string>{"16", "16", "0", "0", "0", "25888"})) << result.output;
   EXPECT_EQ(family_row(result.output, "conv_ae")[0], "4") << result.output;
   EXPECT_EQ(family_row(result.output, "conv_ae")[1], "4") << result.output;
   EXPECT_NE(result.output.find("job tiny"), std::string::npos) << result.output;
@@ -47,7 +47,7 @@ TEST(InspectCommand, ShardShowsItsChunkOnly) {
   const CommandResult result = run_genzoo("inspect " + shell_quote(tiny_reference_run() + "/shards/chunk-000000.h5"));
   ASSERT_EQ(result.exit_code, 0) << result.output;
   // The planner balances chunks: tiny's 16 linear_ae models (at most 5 per chunk) go 4, 4, 4, 4.
-  EXPECT_EQ(family_row(result.output, "linear_ae"), (std::vector<std::string>{"4", "4", "0", "0", "25888"})) << result.output;
+  EXPECT_EQ(family_row(result.output, "linear_ae"), (std::vector<std::string>{"4", "4", "0", "0", "0", "25888"})) << result.output;
   EXPECT_TRUE(family_row(result.output, "conv_ae").empty()) << result.output;
   EXPECT_NE(result.output.find("status:  ok 4"), std::string::npos) << result.output;
 }

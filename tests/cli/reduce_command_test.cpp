@@ -5,9 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <set>
 
 #include "helpers.h"
 #include "reduce/reduce_file.h"
+#include "reduce/vectorize.h"
+#include "store/zoo.h"
 
 namespace genzoo::test {
 namespace {
@@ -300,6 +303,43 @@ TEST(ReduceCommand, FamilyTooSmallForTheSplitIsAnErrorWhenNamedAndSkippedVisibly
   EXPECT_EQ(data.selected_features.count("conv_ae"), 0u);
   EXPECT_EQ(data.selected_features.count("linear_ae"), 1u);
   EXPECT_NE(data.not_embedded.at("conv_ae").find("at least 10"), std::string::npos);
+}
+
+// Issue 16: models marked garbage (here a linear_ae table at lr 1.0) are left out of the reduction by
+// default, with a line saying how many, and kept with --include-garbage.
+TEST(ReduceCommand, GarbageModelsAreLeftOutUnlessAskedFor) {
+  const std::string job = reduce_job_text() +
+                          "\n[[family]]\nname = \"linear_ae\"\nmodels = 3\nlatent = 16\nsteps = 100\n"
+                          "batch_size = 32\nlr = 1.0\nchunk_models = 5\ncheckpoint_steps = [10, 40]\n";
+  const std::string run = reference_run("tiny-garbage", job);
+  std::set<int64_t> garbage;
+  int64_t linear_models = 0;
+  const ZooData zoo_data = read_zoo(run + "/zoo.h5");
+  for (const ModelRecord& m : zoo_data.models) {
+    if (m.status == "garbage") garbage.insert(m.id);
+    linear_models += m.family == "linear_ae";
+  }
+  ASSERT_EQ(garbage.size(), 3u) << "the lr = 1.0 table";
+  // inspect and status count them.
+  const std::string total = std::to_string(zoo_data.models.size());
+  const CommandResult inspected = run_genzoo("inspect " + shell_quote(run + "/zoo.h5"));
+  EXPECT_NE(inspected.output.find("status:  garbage 3 ok " + std::to_string(zoo_data.models.size() - 3)), std::string::npos)
+      << inspected.output;
+  const CommandResult status = run_genzoo("status " + shell_quote(run));
+  EXPECT_NE(status.output.find(total + "/" + total + " models, 3 garbage"), std::string::npos) << status.output;
+  for (const bool include : {false, true}) {
+    TempDir dir;
+    const std::string zoo = zoo_copy(dir, run);
+    const CommandResult result =
+        run_genzoo("reduce " + shell_quote(zoo) + " --features svd" + kFastOptions + (include ? " --include-garbage" : ""));
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    EXPECT_EQ(result.output.find("left out 3 garbage model(s)") != std::string::npos, !include) << result.output;
+    const FeatureMatrix& svd = read_reduce(dir.file("reduce.h5")).features.at("svd").at("linear_ae");
+    int64_t kept_garbage = 0;
+    for (const int64_t id : svd.model_ids) kept_garbage += garbage.count(id);
+    EXPECT_EQ(kept_garbage, include ? 3 : 0);
+    EXPECT_EQ(svd.rows() + (include ? 0 : 3), linear_models);
+  }
 }
 
 TEST(ReduceCommand, ZooOfAnotherSchemaVersionIsOneLine) {

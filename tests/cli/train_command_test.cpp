@@ -170,7 +170,7 @@ TEST(TrainCommand, BadJobGivesOneLineNamingFileAndKey) {
   expect_one_line_error(run_genzoo(train_args(unknown, run)), {unknown, "sede"});
 
   const std::string unknown_family_key = dir.file("family_key.toml");
-  write_text(unknown_family_key, tiny_job_with("steps = 40", "stepz = 40"));
+  write_text(unknown_family_key, tiny_job_with("steps = 100", "stepz = 100"));
   expect_one_line_error(run_genzoo(train_args(unknown_family_key, run)), {unknown_family_key, "stepz"});
 
   const std::string out_of_range = dir.file("range.toml");

@@ -8,6 +8,7 @@
 
 #include <vector>
 
+#include "common/error.h"
 #include "common/rng.h"
 #include "models/torch_family.h"
 
@@ -70,11 +71,51 @@ TEST(LayeredStudents, VariationalFitLearnsTheSyntheticRegression) {
   prior.diag.assign(layout_size(layout), 1.0);
   std::vector<float> start(layout_size(layout));
   init_flat_params(start.data(), layout, 4);
-  const auto fit = distill::fit_regression(net, {{start, {}, true, &prior, 300.0, 3e-3, 1e-2}}, data, 0.1, 60, 32, {5}).front();
+  const auto fit = distill::fit_layered(net, {{start, {}, true, &prior, 300.0, 3e-3, 1e-2}}, data,
+                                        distill::LayeredLikelihood::kGaussian, 0.1, 60, 32, {5})
+                       .front();
   // y has variance ~10 (|w|² for d = 10): predicting 0 gives a log-likelihood near -500 nats per sample.
   EXPECT_GT(fit.test_log_likelihood.back(), fit.test_log_likelihood.front());
   EXPECT_GT(fit.test_log_likelihood.back(), -50.0);
   ASSERT_EQ(fit.std.size(), start.size());
+}
+
+// The softmax likelihood on a linear classifier [4, 3] with labels argmax(W x): MAP learns it, and the
+// reported test log-likelihood and accuracy are those of q's mean, recomputed here by brute force.
+TEST(LayeredStudents, SoftmaxFitLearnsALinearClassifierAndReportsItsTestLikelihood) {
+  const LayeredNetwork net{{4, 3}, false, "relu"};
+  torch::manual_seed(11);
+  const auto truth = torch::randn({3, 4}, torch::TensorOptions().dtype(torch::kFloat));
+  distill::LayeredData data;
+  data.x_train = torch::randn({400, 4});
+  data.x_test = torch::randn({200, 4});
+  data.y_train = data.x_train.mm(truth.t()).argmax(1);
+  data.y_test = data.x_test.mm(truth.t()).argmax(1);
+  const Layout layout = priors::layered_layout(net);
+  std::vector<float> start(layout_size(layout));
+  init_flat_params(start.data(), layout, 4);
+  const auto fit = distill::fit_layered(net, {{start, {}, false, nullptr, 400.0, 1e-2, 1e-2}}, data,
+                                        distill::LayeredLikelihood::kSoftmax, 0.0, 40, 32, {5})
+                       .front();
+  ASSERT_EQ(fit.test_accuracy.size(), 40u);
+  EXPECT_GT(fit.test_accuracy.back(), 0.9);
+  EXPECT_GT(fit.test_log_likelihood.back(), fit.test_log_likelihood.front());
+  // Brute force at the returned mean: layer2.weight [3, 4].
+  const auto w = torch::from_blob(const_cast<float*>(fit.mean.data()), {3, 4});
+  double log_likelihood = 0.0, correct = 0.0;
+  for (int64_t i = 0; i < 200; ++i) {
+    const auto logits = w.mv(data.x_test[i]);
+    const int64_t label = data.y_test[i].item<int64_t>();
+    log_likelihood += torch::log_softmax(logits, 0)[label].item<double>();
+    correct += logits.argmax().item<int64_t>() == label;
+  }
+  EXPECT_NEAR(fit.test_log_likelihood.back(), log_likelihood / 200.0, 1e-5);
+  EXPECT_DOUBLE_EQ(fit.test_accuracy.back(), correct / 200.0);
+  // Float targets under the softmax likelihood are a usage error.
+  data.y_train = data.y_train.to(torch::kFloat);
+  EXPECT_THROW(distill::fit_layered(net, {{start, {}, false, nullptr, 400.0, 1e-2, 1e-2}}, data,
+                                    distill::LayeredLikelihood::kSoftmax, 0.0, 1, 32, {5}),
+               DistillError);
 }
 
 }  // namespace

@@ -652,5 +652,47 @@ TEST(Trainer, InjectedFaultThrowsTrainErrorNamingTheModel) {
   EXPECT_NO_THROW(train_chunk(config, specs, world().eval, options));
 }
 
+// Issue 16: a model that trained to garbage is not ok. trivial_loss is the reconstruction error of the
+// model's mean training image (brute force over its samples here); a linear_ae at lr 1.0 ends far above
+// it and is marked garbage, one trained normally ends below it and stays ok. The GAN, which does not
+// reconstruct, gets no trivial_loss and is never garbage.
+TEST(Trainer, ModelsWorseThanTheTrivialPredictorAreGarbage) {
+  const auto specs = pick(linear_specs(), {0, 1, 2});
+  const auto brute_force_trivial = [&](const ModelSpec& spec) {
+    const ImageSet& train = world().dataset.train;
+    const int64_t dim = train.dim(), n = static_cast<int64_t>(spec.sample_indices.size());
+    double total = 0.0;
+    for (int64_t p = 0; p < dim; ++p) {
+      double mean = 0.0;
+      for (const int64_t i : spec.sample_indices) mean += train.image(i)[p];
+      mean /= static_cast<double>(n);
+      for (const int64_t i : spec.sample_indices) total += std::pow(train.image(i)[p] - mean, 2);
+    }
+    return total / static_cast<double>(n * dim);
+  };
+  FamilyConfig wild = linear_config();
+  wild.lr = 1.0;
+  wild.lr_spread = 0.0;
+  FamilyConfig tame = linear_config();
+  tame.steps = 300;
+  tame.lr = 5e-3;
+  for (const auto& [config, expected] : {std::pair{wild, "garbage"}, std::pair{tame, "ok"}}) {
+    const auto trained = train_chunk(config, specs, world().eval, options_for("auto"));
+    for (size_t m = 0; m < specs.size(); ++m) {
+      SCOPED_TRACE(std::string(expected) + " model " + std::to_string(m));
+      ASSERT_TRUE(trained[m].metrics.count("trivial_loss"));
+      const double trivial = trained[m].metrics.at("trivial_loss");
+      EXPECT_NEAR(trivial, brute_force_trivial(*specs[m]), 1e-9 + 1e-6 * trivial);
+      EXPECT_EQ(trained[m].status, expected) << "final " << trained[m].final_loss << ", trivial " << trivial;
+    }
+  }
+  FamilyConfig gan = gan_config();
+  gan.steps = 2;
+  for (const auto& model : train_chunk(gan, pick(gan_specs(), {0, 1}), world().eval, options_for("auto"))) {
+    EXPECT_FALSE(model.metrics.count("trivial_loss"));
+    EXPECT_NE(model.status, "garbage");
+  }
+}
+
 }  // namespace
 }  // namespace genzoo::test
