@@ -1,6 +1,8 @@
 """The run report on a real small run: every part renders, every image exists and decodes, each figure says
 what to look for, what the run lacks is a note, the numbers it recomputes agree with genzoo reduce's, and
-the page loads in headless Chromium (Debian's `chromium`) with every image decoded and no console message."""
+the page loads in headless Chromium (Debian's `chromium`) with every image decoded and no console message.
+The quickstart's own report (jobs/quickstart.toml through train, reduce and distill, with its feature net)
+renders and loads the same way."""
 
 import html
 import json
@@ -13,7 +15,7 @@ import numpy as np
 import pytest
 from matplotlib import image as mpimg
 
-from conftest import ANALYSIS, PYTHON
+from conftest import ANALYSIS, PYTHON, REPOSITORY, run_command
 from genzoo_analysis import reduce as gr
 from genzoo_analysis import report
 
@@ -138,10 +140,12 @@ def chromium(*args):
                            "--virtual-time-budget=20000", *map(str, args)], capture_output=True, text=True, timeout=120)
 
 
-def test_page_loads_in_headless_chromium(small_report, tmp_path):
+def check_in_chromium(index, title, tmp_path):
+    """Loads the page in headless Chromium: every image decoded at its size, no error event, no console
+    message, and a screenshot that decodes."""
     # A copy of the page that records, after the load event, each image's decoded size and any error event.
-    checked = small_report.parent / "chromium-check.html"
-    text = small_report.read_text(encoding="utf-8")
+    checked = index.parent / "chromium-check.html"
+    text = index.read_text(encoding="utf-8")
     checked.write_text(text.replace("<head>", "<head>" + CHECKER, 1), encoding="utf-8")
     try:
         dom = chromium("--dump-dom", checked.as_uri())
@@ -151,19 +155,41 @@ def test_page_loads_in_headless_chromium(small_report, tmp_path):
     found = re.search(r'<pre id="genzoo-check">(.*?)</pre>', dom.stdout, re.S)
     assert found, f"the load event never ran:\n{dom.stdout[:2000]}\n{dom.stderr[-2000:]}"
     state = json.loads(html.unescape(found.group(1)))
-    assert state["title"] == "genzoo run report: report-test"
+    assert state["title"] == title
     assert state["errors"] == []
-    assert [i["src"] for i in state["images"]] == images_of(small_report)
+    assert [i["src"] for i in state["images"]] == images_of(index)
     for image in state["images"]:
         assert image["complete"] and image["width"] > 100 and image["height"] > 50, image
 
     # The page itself: no console message at all (it has no scripts), and a screenshot of it.
     shot = tmp_path / "report.png"
-    page = chromium("--enable-logging=stderr", "--v=0", "--window-size=1200,2400", f"--screenshot={shot}",
-                    small_report.as_uri())
+    page = chromium("--enable-logging=stderr", "--v=0", "--window-size=1200,2400", f"--screenshot={shot}", index.as_uri())
     assert page.returncode == 0, page.stderr
     console = [line for line in page.stderr.splitlines() if ":CONSOLE" in line]
     assert console == [], console
     picture = mpimg.imread(shot)
     assert picture.shape[:2] == (2400, 1200)
     assert np.ptp(picture[..., :3]) > 0
+
+
+def test_page_loads_in_headless_chromium(small_report, tmp_path):
+    check_in_chromium(small_report, "genzoo run report: report-test", tmp_path)
+
+
+# The quickstart's own report (issue 14): jobs/quickstart.toml through the pipeline scripts/quickstart runs
+# (train with its feature net, reduce, distill; about 2.5 min on 2 cores), so the generative figures that
+# need the feature net (FID, generated class shares) are rendered and checked too.
+QUICKSTART_FIGURES = (FULL_RUN_FIGURES - {"reduce_gap"}) | {"gen_fid", "gen_shares"}
+
+
+def test_quickstart_report_renders_and_loads_in_headless_chromium(genzoo, tmp_path_factory):
+    run = tmp_path_factory.mktemp("quickstart") / "run"
+    run_command([genzoo, "train", REPOSITORY / "jobs" / "quickstart.toml", "--run", run, "--quiet"])
+    run_command([genzoo, "reduce", run / "zoo.h5", "--quiet"])
+    run_command([genzoo, "distill", run / "zoo.h5", "--quiet"])
+    path, errors = report.write_report(str(run), strict=True, quiet=True)
+    assert errors == []
+    index = Path(path)
+    text = check_page(index, QUICKSTART_FIGURES)
+    assert "has no fid column" not in text
+    check_in_chromium(index, "genzoo run report: quickstart", tmp_path_factory.mktemp("quickstart-shot"))
