@@ -13,8 +13,8 @@ HWY_BEFORE_NAMESPACE();
 namespace genzoo::kernels::HWY_NAMESPACE {
 namespace {
 
-// Calls per(l, x) -> {loss, grad} over whole vectors and writes grad (which may be logits itself); the tail of fewer than a
-// vector's lanes goes through the same code on a zero-padded copy (its loss masked out).
+// Calls per(l, x) -> {loss, grad} over whole vectors and writes grad (which may be logits itself); the
+// tail of fewer than a vector's lanes goes through the same code on a zero-padded copy (its loss masked out).
 template <class PerVector>
 double fused_loss(const float* logits, const float* HWY_RESTRICT target, int64_t n, float* grad,
                   PerVector per) {

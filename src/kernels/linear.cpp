@@ -59,17 +59,16 @@ void rows_times_narrow_impl(const float* a, int64_t rows, int64_t depth, const f
   // ports x 4 cycles latency need 8, and with exactly 8 the loop ran measurably below peak. Widths of
   // four vectors and more (the vae's 128 hidden units, its 784 outputs) take 6 x 4 tiles on 32
   // registers: 4 loads and 6 broadcasts per 24 FMAs instead of 1 and 16 per 16.
+  // Narrower widths (linear_ae's 16-wide code) are single-vector blocks of 16 rows.
   constexpr int kColumns = kWide ? 4 : 2, kRows = 6;
-  const auto columns_over_all_rows = [&](auto columns, int64_t col) {
+  column_blocks<kColumns>(width, [&](auto columns, int64_t col) {
     constexpr int C = decltype(columns)::value;
     constexpr int R = C == 1 ? (kWide ? 16 : 12) : kRows;
     const float* bias_block = bias ? bias + col : nullptr;
     width_tiles<R>(0, rows, [&](auto tile_rows, int64_t r) {
       narrow_tile<decltype(tile_rows)::value, C>(a + r * depth, depth, w + col, width, bias_block, out + r * width + col);
     });
-  };
-  if (kWide && width < kColumns * N) return column_blocks<1>(width, columns_over_all_rows);
-  column_blocks<kColumns>(width, columns_over_all_rows);
+  });
 }
 
 // R depth-rows x C column blocks of transposed_times_narrow.
@@ -103,15 +102,13 @@ void transposed_times_narrow_impl(const float* a, int64_t rows, int64_t depth, c
                                   float* out) {
   // As rows_times_narrow: 6 x 4 tiles on 32 registers once the width has four vectors.
   constexpr int kColumns = kWide ? 4 : 2;
-  const auto columns_over_all_depth = [&](auto columns, int64_t col) {
+  column_blocks<kColumns>(width, [&](auto columns, int64_t col) {
     constexpr int C = decltype(columns)::value;
     constexpr int R = kWide ? (C == 1 ? 8 : 6) : (C == 1 ? 12 : 6);
     width_tiles<R>(0, depth, [&](auto tile_rows, int64_t k) {
       transposed_tile<decltype(tile_rows)::value, C>(a + k, rows, depth, b + col, width, out + k * width + col);
     });
-  };
-  if (kWide && width < kColumns * N) return column_blocks<1>(width, columns_over_all_depth);
-  column_blocks<kColumns>(width, columns_over_all_depth);
+  });
 }
 
 // R rows x C column blocks of decode_residual; returns the squared error accumulated into sq.

@@ -299,10 +299,13 @@ void evaluate(const FamilyConfig& config, const std::vector<const ModelSpec*>& s
       valid[m] = std::clamp<int64_t>(static_cast<int64_t>(idx.size()) - start, 0, kEvalBatch);
       if (valid[m] > 0) gather_images(train, idx.data() + start, valid[m], x[m].data_ptr<float>());
       if (!reconstructs) continue;
-      const float* images = x[m].data_ptr<float>();
-      for (int64_t i = 0; i < valid[m] * dim; ++i) {
-        pixel_sum[m * dim + i % dim] += images[i];
-        pixel_square_sum[m * dim + i % dim] += static_cast<double>(images[i]) * images[i];
+      double *sum = pixel_sum.data() + m * dim, *square_sum = pixel_square_sum.data() + m * dim;
+      for (int64_t i = 0; i < valid[m]; ++i) {
+        const float* image = x[m][i].data_ptr<float>();
+        for (int64_t p = 0; p < dim; ++p) {
+          sum[p] += image[p];
+          square_sum[p] += static_cast<double>(image[p]) * image[p];
+        }
       }
     }
     for (const auto& [name, values] : figures_of(x)) {
