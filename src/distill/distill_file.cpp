@@ -215,7 +215,7 @@ std::string format_distill_table(const DistillData& data) {
     for (double x : v) sq += (x - mean) * (x - mean);
     return std::make_pair(mean, v.size() > 1 ? std::sqrt(sq / static_cast<double>(v.size() - 1)) : 0.0);
   };
-  std::string out = "test MSE, mean ± sd over mixtures and seeds (and relative to scratch)\n";
+  std::string out = "test loss (autoencoders: MSE; mlp: cross-entropy, nats), mean ± sd over mixtures and seeds (and relative to scratch)\n";
   char line[256];
   std::snprintf(line, sizeof line, "%-24s %6s  %-10s %-20s %s\n", "student", "n", "method", "test_loss", "vs scratch");
   out += line;

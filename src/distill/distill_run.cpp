@@ -36,8 +36,13 @@ namespace {
 namespace fs = std::filesystem;
 
 // Families whose likelihood is the Gaussian pixel likelihood of their reconstruction (their training
-// loss is that MSE). vae's is its ELBO and gan has none.
-const std::vector<std::string> kDistillFamilies = {"linear_ae", "conv_ae"};
+// loss is that MSE) or the categorical one of their class (mlp). vae's is its ELBO and gan has none.
+const std::vector<std::string> kDistillFamilies = {"linear_ae", "conv_ae", "mlp"};
+
+// The structure key whose half is a family's default smaller student: the code width, or mlp's hidden layer.
+std::string narrowed_key(const std::string& family) { return family == "mlp" ? "hidden" : "latent"; }
+
+bool classifier(const std::string& family) { return find_family(family).torch_impl().classifies(); }
 
 constexpr uint64_t kUnitStream = 0x756e6974ULL;  // "unit"
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -234,7 +239,7 @@ class DistillRunner : public UnitRunner {
     const auto row = std::find(w.model_ids.begin(), w.model_ids.end(), teacher->id) - w.model_ids.begin();
     const int64_t p = w.param_count();
     const std::vector<float> one(w.data.begin() + row * p, w.data.begin() + (row + 1) * p);
-    return teacher_outputs(*student.teacher, one, dataset_.train, samples, settings_.device);
+    return teacher_outputs(*student.teacher, one, dataset_.train, samples, settings_.hinton_temperature, settings_.device);
   }
 
   void train_structure(const StudentStructure& student, size_t index, const Unit& unit, int64_t unit_index, uint64_t unit_seed,
@@ -246,7 +251,8 @@ class DistillRunner : public UnitRunner {
     const priors::PriorRecord* node = &node_of(student, proportions);
     const priors::AlignedPrior& node_prior = aligned(*node, student);
     const priors::PriorRecord* root = root_of(reduce_.priors, *node);
-    const double tau2 = pixel_variance(*node);
+    const bool classifies = classifier(student.family);
+    const double tau2 = classifies ? kNaN : pixel_variance(*node);  // a classifier's likelihood has no noise level
     std::vector<float> init(params);
     init_flat_params(init.data(), layout, mix_seed(unit_seed, 100 + index));
     const uint64_t stream_seed = mix_seed(unit_seed, 200 + index);
@@ -294,7 +300,7 @@ class DistillRunner : public UnitRunner {
           if (part) {
             candidate.scored = false;  // only its validation loss matters
             candidate.samples = train_part;
-            if (method->teacher_outputs) candidate.teacher_targets.resize(train_part.size() * kImagePixels);
+            if (method->teacher_outputs) candidate.teacher_targets.resize(train_part.size() * target_width(config));
           }
           jobs.push_back(std::move(candidate));
           rows.push_back({method, prior, value, part});
@@ -306,7 +312,7 @@ class DistillRunner : public UnitRunner {
     const std::vector<StudentOutcome> outcomes = train_students(config, jobs, dataset_, test, settings_);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-    // Per method, the candidate whose training-part student reconstructs the validation images best.
+    // Per method, the candidate whose training-part student fits the validation images best.
     std::map<const Method*, std::pair<double, double>> chosen;  // method -> (validation loss, candidate)
     for (size_t r = 0; r < rows.size(); ++r) {
       if (!rows[r].validation_part) continue;
@@ -337,7 +343,7 @@ class DistillRunner : public UnitRunner {
       result.curve = outcome.curve;
       result.weights = outcome.weights;
       result.std = outcome.std;
-      result.pixel_variance = row.method->bayesian() ? tau2 : kNaN;
+      result.pixel_variance = row.method->bayesian() ? tau2 : kNaN;  // NaN for classifiers
       result.prior_variance = row.method->prior == PriorSource::kIsotropic ? row.candidate : kNaN;
       result.prior_scale = row.method->bayesian() && row.method->prior != PriorSource::kIsotropic ? row.candidate : kNaN;
       result.train_seconds = seconds / reported;
@@ -383,7 +389,9 @@ std::vector<StudentStructure> resolve_students(const Job& job) {
     for (const FamilyConfig& f : job.families) {
       if (!distillable(f.name) || teacher_of(f.name) != &f) continue;
       out.push_back({f.name, f.name, &f, {}});
-      if (f.latent / 2 >= 1) out.push_back({f.name + ":latent=" + std::to_string(f.latent / 2), f.name, &f, {{"latent", f.latent / 2}}});
+      const std::string key = narrowed_key(f.name);
+      const int64_t half = structure_key(f, key) / 2;
+      if (half >= 1) out.push_back({f.name + ":" + key + "=" + std::to_string(half), f.name, &f, {{key, half}}});
     }
     if (out.empty()) throw DistillError("key 'distill.students': the job has no " + join(kDistillFamilies, " or ") + " family to distill");
     return out;
@@ -406,7 +414,7 @@ std::vector<StudentStructure> resolve_students(const Job& job) {
       throw DistillError(key + e.what());
     }
     try {
-      priors::unit_kinds(*teacher, student_config(*teacher, spec));
+      priors::check_alignable(*teacher, student_config(*teacher, spec));
     } catch (const ReduceError& e) {
       throw DistillError(key + e.what());
     }
@@ -464,6 +472,7 @@ DistillSummary run_distill(const DistillOptions& options, Comm& comm) {
   settings.lr = job.distill.lr;
   settings.prior_lr = job.distill.prior_lr;
   settings.hinton_weight = job.distill.hinton_weight;
+  settings.hinton_temperature = job.distill.hinton_temperature;
   settings.curve_points = job.distill.curve_points;
   settings.vi_samples = job.distill.vi_samples;
   settings.vi_gradient_samples = job.distill.vi_gradient_samples;

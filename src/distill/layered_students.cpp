@@ -5,22 +5,14 @@
 
 #include "common/error.h"
 #include "common/rng.h"
+#include "models/mlp.h"
 #include "models/torch_family.h"
 #include "train/data_stream.h"
 
 namespace genzoo::distill {
 
 torch::Tensor layered_forward(const torch::Tensor& w, const priors::LayeredNetwork& net, const torch::Tensor& x) {
-  const auto params = view_params(w, priors::layered_layout(net));
-  torch::Tensor h = x;
-  const auto layers = static_cast<int>(net.widths.size());
-  for (int t = 2; t <= layers; ++t) {
-    // [M, B, n_{t-1}] x [M, n_{t-1}, n_t]
-    h = torch::bmm(h, params.at("layer" + std::to_string(t) + ".weight").transpose(1, 2));
-    if (net.bias) h = h + params.at("layer" + std::to_string(t) + ".bias").unsqueeze(1);
-    if (t < layers) h = net.activation == "relu" ? torch::relu(h) : h;
-  }
-  return h;
+  return layered_outputs(view_params(w, priors::layered_layout(net)), x, net.activation == "relu");
 }
 
 LayeredData synthetic_regression(int64_t dim, int64_t train, int64_t test, double noise, uint64_t seed) {

@@ -18,6 +18,7 @@
 #include "data/image.h"
 #include "distill/student_weights.h"
 #include "job/job.h"
+#include "models/mlp.h"
 #include "models/torch_family.h"
 #include "train/data_stream.h"
 
@@ -27,7 +28,7 @@ namespace {
 
 constexpr int64_t kEvalBatch = 256;
 
-void check_jobs(const std::vector<StudentJob>& jobs, int64_t params, const std::string& family) {
+void check_jobs(const std::vector<StudentJob>& jobs, int64_t params, const std::string& family, int64_t target_width) {
   if (jobs.empty()) throw DistillError("distill: an empty batch of " + family + " students");
   for (size_t s = 0; s < jobs.size(); ++s) {
     const StudentJob& job = jobs[s];
@@ -41,10 +42,10 @@ void check_jobs(const std::vector<StudentJob>& jobs, int64_t params, const std::
     if (job.method->bayesian() && (!job.prior || job.prior->size() != params)) {
       throw DistillError("distill: " + which + " needs a prior over its " + std::to_string(params) + " weights");
     }
-    if (job.method->bayesian() && !(job.pixel_variance > 0.0)) {
+    if (job.method->bayesian() && target_width == kImagePixels && !(job.pixel_variance > 0.0)) {
       throw DistillError("distill: " + which + " needs a positive likelihood variance");
     }
-    if (job.method->teacher_outputs && job.teacher_targets.size() != job.samples.size() * kImagePixels) {
+    if (job.method->teacher_outputs && job.teacher_targets.size() != job.samples.size() * target_width) {
       throw DistillError("distill: " + which + " needs the teacher's outputs for each of its samples");
     }
   }
@@ -63,8 +64,9 @@ torch::Tensor error_sums(const FamilyConfig& config, const torch::Tensor& flat, 
     const int64_t n = std::min<int64_t>(kEvalBatch, static_cast<int64_t>(indices.size()) - begin);
     auto x = torch::empty({1, n, images.dim()});
     gather_images(images, indices.data() + begin, n, x.data_ptr<float>());
+    const auto labels = labels_of(images, indices.data() + begin, n).to(flat.device()).expand({models, n});
     const auto errors =
-        family.torch_impl().reconstruction_error(params, x.to(flat.device()).expand({models, n, x.size(2)}).contiguous(), config);
+        family.torch_impl().sample_loss(params, x.to(flat.device()).expand({models, n, x.size(2)}).contiguous(), labels, config);
     sums.add_(errors.sum(1).to(torch::kCPU).to(torch::kDouble));
   }
   return sums;
@@ -131,19 +133,29 @@ std::vector<double> sample_losses(const FamilyConfig& config, const std::vector<
   return out;
 }
 
+int64_t target_width(const FamilyConfig& config) {
+  return find_family(config.name).torch_impl().classifies() ? kMlpClasses : kImagePixels;
+}
+
 std::vector<float> teacher_outputs(const FamilyConfig& config, const std::vector<float>& weights, const ImageSet& images,
-                                   const std::vector<int64_t>& indices, const std::string& device) {
+                                   const std::vector<int64_t>& indices, double temperature, const std::string& device) {
   torch::NoGradGuard no_grad;
   const Family& family = find_family(config.name);
+  const TorchFamily& impl = family.torch_impl();
   const Layout layout = family.layout(config);
   const auto flat = flat_of(weights, 1, layout_size(layout), device);
-  std::vector<float> out(indices.size() * images.dim());
+  const int64_t width = target_width(config);
+  std::vector<float> out(indices.size() * width);
   for (int64_t begin = 0; begin < static_cast<int64_t>(indices.size()); begin += kEvalBatch) {
     const int64_t n = std::min<int64_t>(kEvalBatch, static_cast<int64_t>(indices.size()) - begin);
     auto x = torch::empty({1, n, images.dim()});
     gather_images(images, indices.data() + begin, n, x.data_ptr<float>());
-    const auto y = family.torch_impl().reconstruct(view_params(flat, layout), x.to(flat.device()), config).to(torch::kCPU).contiguous();
-    std::copy_n(y.data_ptr<float>(), n * images.dim(), out.data() + begin * images.dim());
+    const auto params = view_params(flat, layout);
+    const auto input = x.to(flat.device());
+    const auto y = (impl.classifies() ? torch::softmax(impl.logits(params, input) / temperature, 2) : impl.reconstruct(params, input, config))
+                       .to(torch::kCPU)
+                       .contiguous();
+    std::copy_n(y.data_ptr<float>(), n * width, out.data() + begin * width);
   }
   return out;
 }
@@ -164,9 +176,9 @@ StudentWeightsSpec spec_of(const StudentJob& job, int64_t params, const TrainSet
 }
 
 // Per-sample nats of the pixel likelihood for bayesian methods, per unit of the per-pixel MSE; the plain
-// per-pixel MSE (factor 1) otherwise.
-double mse_scale(const StudentJob& job, int64_t pixels) {
-  return job.method->bayesian() ? static_cast<double>(pixels) / (2.0 * job.pixel_variance) : 1.0;
+// per-pixel MSE (factor 1) otherwise. A classifier's cross-entropy is already in nats per sample.
+double mse_scale(const StudentJob& job, int64_t pixels, bool classifies) {
+  return job.method->bayesian() && !classifies ? static_cast<double>(pixels) / (2.0 * job.pixel_variance) : 1.0;
 }
 
 // What a trained student leaves: its q's mean θ [P] and σ [P] (empty unless variational), the curve.
@@ -195,7 +207,8 @@ void train_torch_students(const FamilyConfig& config, const std::vector<StudentJ
     const auto n = static_cast<int64_t>(job.samples.size());
     specs.push_back(spec_of(job, params, settings));
     batch[m] = std::min(settings.batch_size, n);
-    scale[m] = static_cast<float>(mse_scale(job, dim) / static_cast<double>(dim));  // of the pixels' summed squares
+    // Of the pixels' summed squares, or of a classifier's cross-entropy.
+    scale[m] = static_cast<float>(impl.classifies() ? 1.0 : mse_scale(job, dim, false) / static_cast<double>(dim));
     std::vector<int64_t> positions(n);
     std::iota(positions.begin(), positions.end(), 0);
     streams.emplace_back(std::move(positions), job.seed);
@@ -220,32 +233,51 @@ void train_torch_students(const FamilyConfig& config, const std::vector<StudentJ
     for (size_t k = 0; k < scored.size(); ++k) out[rows[scored[k]]].curve.push_back(losses[k]);
   };
   record_curve();  // step 0: where each student starts
+  const bool classifies = impl.classifies();
+  const int64_t width = target_width(config);
+  const auto temperature = settings.hinton_temperature;
   for (int64_t step = 1; step <= settings.steps; ++step) {
-    // Each student's minibatch (rows past its own batch size stay zero and are masked out) and targets.
-    auto x = torch::zeros({models, widest, dim}), target = torch::zeros({models, widest, dim});
-    auto mask = torch::zeros({models, widest});
+    // Each student's minibatch (rows past its own batch size stay zero and are masked out) and targets:
+    // autoencoders' pixels (hinton: mixed with the teacher's), a classifier's labels (and the teacher's
+    // softened probabilities).
+    auto x = torch::zeros({models, widest, dim}), target = torch::zeros({models, widest, width});
+    auto labels = torch::zeros({models, widest}, torch::kLong);
+    auto mask = torch::zeros({models, widest}), hinton = torch::zeros({models});
     for (int64_t m = 0; m < models; ++m) {
       const StudentJob& job = jobs[rows[m]];
       streams[m].next_batch(batch[m], positions.data());
       for (int64_t b = 0; b < batch[m]; ++b) indices[b] = job.samples[positions[b]];
       gather_images(dataset.train, indices.data(), batch[m], x[m].data_ptr<float>());
+      labels[m].narrow(0, 0, batch[m]).copy_(labels_of(dataset.train, indices.data(), batch[m]));
       float* t = target[m].data_ptr<float>();
       const float* xi = x[m].data_ptr<float>();
       for (int64_t b = 0; b < batch[m]; ++b) {
-        for (int64_t i = 0; i < dim; ++i) {
+        for (int64_t i = 0; i < width; ++i) {
+          const float teacher = job.method->teacher_outputs ? job.teacher_targets[positions[b] * width + i] : 0.0f;
           // (1 - λ) ‖x̂ - x‖² + λ ‖x̂ - t‖² = ‖x̂ - ((1 - λ) x + λ t)‖² + const.
-          t[b * dim + i] = job.method->teacher_outputs
-                               ? (1.0f - lambda) * xi[b * dim + i] + lambda * job.teacher_targets[positions[b] * dim + i]
-                               : xi[b * dim + i];
+          t[b * width + i] = classifies ? teacher
+                                        : job.method->teacher_outputs ? (1.0f - lambda) * xi[b * dim + i] + lambda * teacher : xi[b * dim + i];
         }
       }
       mask[m].narrow(0, 0, batch[m]).fill_(1.0f / static_cast<float>(batch[m]));
+      if (job.method->teacher_outputs) hinton[m] = lambda;
     }
     // E_q of the data term over `draws` weight samples on the same minibatch (variational students).
     torch::Tensor data;
     for (int64_t draw = 0; draw < draws; ++draw) {
-      const auto recon = impl.reconstruct(view_params(weights.draw(generators), layout), x.to(device), config);
-      const auto term = ((recon - target.to(device)).pow(2).sum(2) * mask.to(device)).sum(1) * scale_t / static_cast<double>(draws);
+      const auto params = view_params(weights.draw(generators), layout);
+      torch::Tensor per_sample;
+      if (classifies) {
+        // The seed's Hinton loss: (1 - λ) CE(y, g(x)) + λ CE(softmax(f(x) / T), softmax(g(x) / T)); λ = 0 without a teacher.
+        const auto z = impl.logits(params, x.to(device));
+        const auto hard = -torch::log_softmax(z, 2).gather(2, labels.to(device).unsqueeze(2)).squeeze(2);
+        const auto soft = -(target.to(device) * torch::log_softmax(z / temperature, 2)).sum(2);
+        const auto weight = hinton.to(device).unsqueeze(1);
+        per_sample = (1.0 - weight) * hard + weight * soft;
+      } else {
+        per_sample = (impl.reconstruct(params, x.to(device), config) - target.to(device)).pow(2).sum(2);
+      }
+      const auto term = (per_sample * mask.to(device)).sum(1) * scale_t / static_cast<double>(draws);
       data = draw == 0 ? term : data + term;
     }
     weights.step(data);
@@ -293,7 +325,7 @@ void train_kernel_students(const FamilyConfig& config, const std::vector<Student
           for (int64_t i = 0; i < params; ++i) log_sigma[i] = initial_log_sigma(*job.prior, i);
         }
         const float lr = static_cast<float>(spec.lr), sigma_lr = static_cast<float>(spec.sigma_lr);
-        const double scale = mse_scale(job, pixels), count = static_cast<double>(n);
+        const double scale = mse_scale(job, pixels, false), count = static_cast<double>(n);
         SampleStream stream(job.samples, job.seed);
         Rng noise(mix_seed(job.seed, 0x6e6f697365ULL));
         const std::unique_ptr<StepScratch> scratch = gradient_step->make_scratch();
@@ -389,9 +421,11 @@ void train_kernel_students(const FamilyConfig& config, const std::vector<Student
 std::vector<StudentOutcome> train_students(const FamilyConfig& config, const std::vector<StudentJob>& jobs,
                                            const Dataset& dataset, const TestSet& test, const TrainSettings& settings) {
   const Family& family = find_family(config.name);
-  if (!family.torch_impl().reconstructs()) throw DistillError("distill: family " + config.name + " does not reconstruct its inputs");
+  if (!family.torch_impl().reconstructs() && !family.torch_impl().classifies()) {
+    throw DistillError("distill: family " + config.name + " neither reconstructs nor classifies its inputs");
+  }
   const int64_t params = layout_size(family.layout(config)), models = static_cast<int64_t>(jobs.size());
-  check_jobs(jobs, params, config.name);
+  check_jobs(jobs, params, config.name, target_width(config));
   // Students learn to reconstruct: the zoo's regularizers and input noise are not theirs.
   FamilyConfig student = config;
   student.regularizer = "none";

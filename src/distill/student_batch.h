@@ -3,9 +3,11 @@
 // depend on its batch-mates or on the rank that trains it. The objective per student (seed 004):
 //   point methods:  L(w) = (1/n) [-log p(D | w)] + (1/n) [-log p(w)]           (no prior: the MSE alone)
 //   variational:    L(μ, σ) = (1/n) [E_q -log p(D | w) + KL(q ‖ p)],  q = N(μ, diag σ²), w = μ + σ ε
-// with the Gaussian pixel likelihood -log p(x | w) = ‖x - x̂(x; w)‖² / (2 τ²) + const, E_q by one
-// reparametrized sample per step, and the KL in closed form (distill/prior_terms.h). hinton replaces x
-// by (1 - λ) x + λ t(x) in the squared error's target mix: (1 - λ) ‖x̂ - x‖² + λ ‖x̂ - t(x)‖².
+// with the Gaussian pixel likelihood -log p(x | w) = ‖x - x̂(x; w)‖² / (2 τ²) + const (classifiers: the
+// categorical -log softmax(g(x; w))_y), E_q by reparametrized samples, and the KL in closed form
+// (distill/prior_terms.h). hinton replaces x by (1 - λ) x + λ t(x) in the squared error's target mix:
+// (1 - λ) ‖x̂ - x‖² + λ ‖x̂ - t(x)‖²; a classifier's is the seed's
+// (1 - λ) CE(y, g(x)) + λ CE(softmax(f(x) / T), softmax(g(x) / T)).
 #pragma once
 
 #include <cstdint>
@@ -30,7 +32,7 @@ struct StudentJob {
   std::vector<int64_t> samples;                    // training-split indices it trains on
   uint64_t seed = 0;                               // its minibatch stream and weight noise
   double pixel_variance = 1.0;                     // τ² (bayesian methods)
-  std::vector<float> teacher_targets;              // hinton: [samples.size(), 784] the teacher's outputs
+  std::vector<float> teacher_targets;              // hinton: [samples.size(), target_width] the teacher's outputs
   bool scored = true;                              // its test losses and curve are computed (else NaN, empty)
 };
 
@@ -49,6 +51,7 @@ struct TrainSettings {
   // prior's marginal standard deviations and Adam on z at this rate (0: not preconditioned, at lr).
   double prior_lr = 0.05;
   double hinton_weight = 0.5;
+  double hinton_temperature = 2.0;  // T of a classifier's softened outputs
   int64_t curve_points = 8;
   int64_t vi_samples = 8;
   int64_t vi_gradient_samples = 1;  // weight samples per step behind q's gradients (one minibatch)
@@ -84,8 +87,12 @@ std::vector<std::vector<double>> class_test_losses(const FamilyConfig& config, c
 std::vector<double> sample_losses(const FamilyConfig& config, const std::vector<float>& weights, int64_t models,
                                   const ImageSet& images, const std::vector<int64_t>& indices, const std::string& device = "cpu");
 
-// One model's reconstructions of the images `indices`: [indices.size(), 784] (hinton's soft targets).
+// Values per image of hinton's soft targets: 784 pixels, or a classifier's 10 class probabilities.
+int64_t target_width(const FamilyConfig& config);
+
+// hinton's soft targets from one model on the images `indices`: [indices.size(), target_width] — its
+// reconstructions, or a classifier's softened probabilities softmax(f(x) / temperature).
 std::vector<float> teacher_outputs(const FamilyConfig& config, const std::vector<float>& weights, const ImageSet& images,
-                                   const std::vector<int64_t>& indices, const std::string& device = "cpu");
+                                   const std::vector<int64_t>& indices, double temperature, const std::string& device = "cpu");
 
 }  // namespace genzoo::distill

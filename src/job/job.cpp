@@ -280,7 +280,7 @@ const std::vector<Field>& schema() {
                  "model's per-sample gradients on its training samples, not for gan)."),
       reduce_key("prior_students", &ReduceConfig::prior_students, any_string(),
                  "Priors: student structures every prior is aligned to, \"family:key=value[,key=value]\" with keys latent, hidden, "
-                 "channels (e.g. \"linear_ae:latent=8\", \"vae:hidden=64\")."),
+                 "hidden2, channels (e.g. \"linear_ae:latent=8\", \"vae:hidden=64\")."),
       reduce_key("prior_teachers", &ReduceConfig::prior_teachers, at_least(0),
                  "Priors: model ids that also get single-teacher posteriors (diagonal Laplace; SWAG when checkpoints are stored)."),
       reduce_key("prior_laplace_precision", &ReduceConfig::prior_laplace_precision, above_upto(0, 1e12),
@@ -288,8 +288,8 @@ const std::vector<Field>& schema() {
 
       distill_key("students", &DistillConfig::students, any_string(),
                   "Student structures: \"family\" (the teacher's own) or \"family:key=value[,key=value]\" narrowed like "
-                  "prior_students (linear_ae and conv_ae); empty: every such family of the job at its own structure and at half "
-                  "its code width."),
+                  "prior_students (linear_ae, conv_ae, mlp); empty: every such family of the job at its own structure and at half "
+                  "its code width (mlp: its first hidden layer)."),
       distill_key("mixtures", &DistillConfig::mixtures, between(1, 10000),
                   "Held-out target mixtures, proportions drawn from Dirichlet(data.alpha) with the job seed (unless given)."),
       distill_key("proportions", &DistillConfig::proportions, between(0, 1),
@@ -325,13 +325,17 @@ const std::vector<Field>& schema() {
                   "Share of the training set that chooses isotropic's sigma^2 and a zoo prior's kappa (the chosen prior then "
                   "trains on all of it)."),
       distill_key("hinton_weight", &DistillConfig::hinton_weight, between(0, 1),
-                  "hinton: lambda, the weight of the teacher's outputs (autoencoders: the nearest zoo model's reconstructions)."),
+                  "hinton: lambda, the weight of the teacher's outputs (autoencoders: the nearest zoo model's reconstructions; "
+                  "mlp: its softened class probabilities)."),
+      distill_key("hinton_temperature", &DistillConfig::hinton_temperature, above_upto(0, 100),
+                  "hinton, mlp students: temperature T of the seed's loss (1 - lambda) CE(y, g(x)) + lambda CE(softmax(f(x)/T), "
+                  "softmax(g(x)/T))."),
       distill_key("order", &DistillConfig::order, one_of({"last", "random", "density_ratio", "obd", "belsley"}),
                   "Which units structure alignment removes first (seed 004's orders; see reduce.prior_order)."),
       distill_key("test_images", &DistillConfig::test_images, between(1, 1000), "Test images per class of the test losses."),
       distill_key("curve_points", &DistillConfig::curve_points, between(1, 1000), "Learning-curve evaluations per student (evenly spaced steps)."),
 
-      family_key("name", &FamilyConfig::name, required(one_of({"linear_ae", "conv_ae", "vae", "gan"})),
+      family_key("name", &FamilyConfig::name, required(one_of({"linear_ae", "conv_ae", "vae", "gan", "mlp"})),
                  "Model family."),
       family_key("models", &FamilyConfig::models, between(0, kMaxModels), "Random-mixture models."),
       family_key("triplets", &FamilyConfig::triplets, between(0, kMaxModels),
@@ -362,7 +366,10 @@ const std::vector<Field>& schema() {
                  "Gaussian: noise std; mask: masking probability p0 (at most 1)."),
       family_key("checkpoint_steps", &FamilyConfig::checkpoint_steps, between(1, kMaxSteps),
                  "Steps at which the weights are also stored (training trajectories)."),
-      family_key("hidden", &FamilyConfig::hidden, between(8, 4096), "vae: width of the encoder's and decoder's hidden layer."),
+      family_key("hidden", &FamilyConfig::hidden, between(8, 4096),
+                 "vae: width of the encoder's and decoder's hidden layer; mlp: width of the first hidden layer."),
+      family_key("hidden2", &FamilyConfig::hidden2, between(0, 4096),
+                 "mlp: width of a second hidden layer (0: none; seed 004's teacher [784, 800, 50, 10] is hidden = 800, hidden2 = 50)."),
       family_key("beta", &FamilyConfig::beta, between(0, 100), "vae: weight of the KL term in the ELBO (beta-VAE)."),
       family_key("likelihood", &FamilyConfig::likelihood, one_of({"bernoulli", "gaussian"}),
                  "vae: decoder distribution p(x|z) (gaussian: unit variance)."),
@@ -694,7 +701,7 @@ std::string check_student(const Job& job, const std::string& key, const std::str
   }
   if (!teacher) return "key '" + key + "': the job has no family " + spec.family;
   for (const auto& [name, value] : spec.changes) {
-    const int64_t wide = name == "latent" ? teacher->latent : name == "hidden" ? teacher->hidden : teacher->channels;
+    const int64_t wide = structure_key(*teacher, name);
     if (value > wide) {
       return "key '" + key + "': a student wider than its teacher (" + name + " " + std::to_string(value) + " > " +
              std::to_string(wide) + ")";
@@ -774,7 +781,7 @@ const std::vector<Rule>& rules() {
          return "key 'reduce.prior_rank': expected below reduce.prior_min_members = " +
                 std::to_string(reduce.prior_min_members) + ", got " + std::to_string(reduce.prior_rank);
        }},
-      {"reduce", "Every `prior_students` entry names a family of the job and narrows latent, hidden or channels.",
+      {"reduce", "Every `prior_students` entry names a family of the job and narrows latent, hidden, hidden2 or channels.",
        [](const RuleContext& ctx) -> std::string {
          const auto& students = ctx.job.reduce.prior_students;
          for (size_t i = 0; i < students.size(); ++i) {
@@ -799,14 +806,14 @@ const std::vector<Rule>& rules() {
          }
          return "";
        }},
-      {"distill", "Every `students` entry names a linear_ae or conv_ae family of the job, alone or narrowed.",
+      {"distill", "Every `students` entry names a linear_ae, conv_ae or mlp family of the job, alone or narrowed.",
        [](const RuleContext& ctx) -> std::string {
          const auto& students = ctx.job.distill.students;
          for (size_t i = 0; i < students.size(); ++i) {
            const std::string key = "distill.students[" + std::to_string(i) + "]";
            const std::string family = students[i].substr(0, students[i].find(':'));
-           if (family != "linear_ae" && family != "conv_ae") {
-             return "key '" + key + "': distill trains linear_ae and conv_ae students, got \"" + family + "\"";
+           if (family != "linear_ae" && family != "conv_ae" && family != "mlp") {
+             return "key '" + key + "': distill trains linear_ae, conv_ae and mlp students, got \"" + family + "\"";
            }
            if (students[i].find(':') != std::string::npos) {
              const std::string error = check_student(ctx.job, key, students[i]);
@@ -890,7 +897,7 @@ StudentSpec parse_student_spec(const std::string& text) {
   StudentSpec spec;
   const size_t colon = text.find(':');
   const auto fail = [&](const std::string& why) -> void {
-    throw JobError("student \"" + text + "\": " + why + " (expected \"family:key=value[,key=value]\", keys latent, hidden, channels)");
+    throw JobError("student \"" + text + "\": " + why + " (expected \"family:key=value[,key=value]\", keys latent, hidden, hidden2, channels)");
   };
   if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) fail("no family or no changes");
   spec.family = text.substr(0, colon);
@@ -902,12 +909,13 @@ StudentSpec parse_student_spec(const std::string& text) {
     const size_t eq = item.find('=');
     if (eq == std::string::npos || eq == 0) fail("'" + item + "' is not key=value");
     const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
-    if (key != "latent" && key != "hidden" && key != "channels") fail("alignment cannot change '" + key + "'");
+    if (key != "latent" && key != "hidden" && key != "hidden2" && key != "channels") fail("alignment cannot change '" + key + "'");
     if (value.empty() || value.find_first_not_of("0123456789") != std::string::npos || value.size() > 9) {
       fail("'" + value + "' is not a positive integer");
     }
     const int64_t number = std::stoll(value);
-    if (number < 1) fail("'" + value + "' is not a positive integer");
+    // hidden2 = 0 removes mlp's second hidden layer (seed 004's ψ).
+    if (number < (key == "hidden2" ? 0 : 1)) fail("'" + value + "' is not a positive integer");
     for (const auto& [seen, v] : spec.changes) {
       if (seen == key) fail("'" + key + "' given twice");
     }
@@ -917,11 +925,21 @@ StudentSpec parse_student_spec(const std::string& text) {
   return spec;
 }
 
+namespace {
+int64_t FamilyConfig::*structure_member(const std::string& key) {
+  if (key == "latent") return &FamilyConfig::latent;
+  if (key == "hidden") return &FamilyConfig::hidden;
+  if (key == "hidden2") return &FamilyConfig::hidden2;
+  if (key == "channels") return &FamilyConfig::channels;
+  throw JobError("'" + key + "' is not a structure key (latent, hidden, hidden2, channels)");
+}
+}  // namespace
+
+int64_t structure_key(const FamilyConfig& config, const std::string& key) { return config.*structure_member(key); }
+
 FamilyConfig student_config(const FamilyConfig& teacher, const StudentSpec& spec) {
   FamilyConfig student = teacher;
-  for (const auto& [key, value] : spec.changes) {
-    (key == "latent" ? student.latent : key == "hidden" ? student.hidden : student.channels) = value;
-  }
+  for (const auto& [key, value] : spec.changes) student.*structure_member(key) = value;
   return student;
 }
 

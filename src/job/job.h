@@ -46,7 +46,8 @@ struct FamilyConfig {
   std::string noise = "gaussian";  // denoising: gaussian | mask
   double noise_level = 0.0;        // gaussian std or masking probability p0
   std::vector<int64_t> checkpoint_steps;
-  int64_t hidden = 256;            // vae: hidden layer width
+  int64_t hidden = 256;            // vae: hidden layer width; mlp: first hidden layer's width
+  int64_t hidden2 = 0;             // mlp: second hidden layer's width (0: one hidden layer)
   double beta = 1.0;               // vae: KL weight
   std::string likelihood = "bernoulli";  // vae: bernoulli | gaussian
   int64_t d_steps = 1;             // gan: discriminator steps per generator step
@@ -101,6 +102,8 @@ struct StudentSpec {
 
 // Throws JobError naming the entry for a malformed text or a key alignment cannot change.
 StudentSpec parse_student_spec(const std::string& text);
+// The structure keys a student may narrow (latent, hidden, hidden2, channels); JobError for another.
+int64_t structure_key(const FamilyConfig& config, const std::string& key);
 // The teacher's configuration with the spec's changes applied.
 FamilyConfig student_config(const FamilyConfig& teacher, const StudentSpec& spec);
 
@@ -126,6 +129,7 @@ struct DistillConfig {
   std::vector<double> prior_scales = {1.0, 10.0, 100.0};  // κ candidates of a zoo prior N(m, κ Σ) (map, vi, vi_root)
   double validation = 0.2;                    // share of the training set that chooses σ² and κ
   double hinton_weight = 0.5;                 // λ: weight of the teacher's outputs
+  double hinton_temperature = 2.0;            // T of a classifier teacher's softened outputs
   std::string order = "density_ratio";        // which units alignment removes first
   int64_t test_images = 300;                  // test images per class (the first of the test split)
   int64_t curve_points = 4;                   // learning-curve evaluations per student (after the start)

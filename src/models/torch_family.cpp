@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common/rng.h"
+#include "data/dataset.h"
 #include "job/job.h"
 
 namespace genzoo {
@@ -16,6 +17,13 @@ StackedParams view_params(const torch::Tensor& flat, const Layout& layout) {
     params[p.name] = flat.narrow(1, p.offset, p.numel()).view(shape);
   }
   return params;
+}
+
+torch::Tensor labels_of(const ImageSet& images, const int64_t* indices, int64_t n) {
+  auto labels = torch::empty({n}, torch::kLong);
+  int64_t* out = labels.data_ptr<int64_t>();
+  for (int64_t i = 0; i < n; ++i) out[i] = images.labels[indices[i]];
+  return labels;
 }
 
 torch::Generator noise_generator(uint64_t model_seed) {

@@ -12,6 +12,7 @@
 namespace genzoo {
 
 struct FamilyConfig;
+struct ImageSet;
 
 // Named views [M, shape...] into a flat parameter tensor [M, P].
 using StackedParams = std::map<std::string, torch::Tensor>;
@@ -23,6 +24,8 @@ struct LossContext {
   bool training = true;   // regularizers and noise only while training
   // Per-model generators for stochastic regularizers (denoising noise, contractive probes); size M.
   std::vector<torch::Generator>* generators = nullptr;
+  // [M, B] dataset class labels (long) of the inputs: set for classifying families.
+  torch::Tensor labels;
 };
 
 class TorchFamily {
@@ -43,10 +46,23 @@ class TorchFamily {
                                              const FamilyConfig& config) const {
     return (reconstruct(params, x, config) - x).pow(2).mean(2);
   }
-  // Further per-sample evaluation figures [M, B] by name (vae: "elbo"); stored as metrics
+
+  // Classifying families (mlp) map inputs x [M, B, 784] to logits [M, B, 10] over the dataset's classes
+  // and learn from the inputs' labels (LossContext::labels).
+  virtual bool classifies() const { return false; }
+  virtual torch::Tensor logits(const StackedParams& params, const torch::Tensor& x) const { return {}; }
+
+  // The per-sample evaluation loss [M, B] that zoo.h5 stores as final_loss and test_loss, given the
+  // inputs' dataset labels [M, B] (long): classifiers' cross-entropy in nats, the others'
+  // reconstruction_error (labels unused).
+  virtual torch::Tensor sample_loss(const StackedParams& params, const torch::Tensor& x, const torch::Tensor& labels,
+                                    const FamilyConfig& config) const {
+    return reconstruction_error(params, x, config);
+  }
+  // Further per-sample evaluation figures [M, B] by name (vae: "elbo", mlp: "accuracy"); stored as metrics
   // "<name>_train" (mean over the model's samples) and "<name>_test" (class-weighted test mean).
   virtual std::map<std::string, torch::Tensor> evaluation_terms(const StackedParams& params, const torch::Tensor& x,
-                                                                const FamilyConfig& config) const {
+                                                                const torch::Tensor& labels, const FamilyConfig& config) const {
     return {};
   }
 
@@ -78,6 +94,9 @@ class TorchFamily {
     return {};
   }
 };
+
+// Dataset class labels [n] (long) of the images `indices` of `images`.
+torch::Tensor labels_of(const ImageSet& images, const int64_t* indices, int64_t n);
 
 // Number of leading flat parameters with role "generator" (the rest belong to the discriminator).
 int64_t generator_param_count(const Layout& layout);

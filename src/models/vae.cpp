@@ -64,7 +64,7 @@ class VaeTorch : public TorchFamily {
   }
 
   // The ELBO (beta = 1, in nats) at the posterior mean: a deterministic, single-sample estimate.
-  std::map<std::string, torch::Tensor> evaluation_terms(const StackedParams& p, const torch::Tensor& x,
+  std::map<std::string, torch::Tensor> evaluation_terms(const StackedParams& p, const torch::Tensor& x, const torch::Tensor&,
                                                         const FamilyConfig& config) const override {
     const Posterior q = encode(p, x);
     return {{"elbo", -(negative_log_likelihood(decode_logits(p, q.mu), x, config) + kl_divergence(q))}};

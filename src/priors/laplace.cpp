@@ -49,6 +49,7 @@ GradientMoments gradient_moments(const FamilyConfig& config, const Layout& layou
     ctx.config = &config;
     ctx.training = false;
     ctx.generators = &generators;
+    ctx.labels = labels_of(train, samples.data() + start, m).view({m, 1});
     family.loss(view_params(flat, layout), x, ctx).sum().backward();
     const torch::Tensor grads = flat.grad().to(torch::kFloat64);
     const torch::Tensor squares = grads.square().sum(0).contiguous(), sums = grads.sum(0).contiguous();

@@ -8,6 +8,7 @@
 #include "common/rng.h"
 #include "job/job.h"
 #include "models/family.h"
+#include "models/mlp.h"
 #include "priors/orders.h"
 
 namespace genzoo::priors {
@@ -67,14 +68,27 @@ std::vector<UnitKind> unit_kinds(const FamilyConfig& teacher, const FamilyConfig
     kinds.push_back(kind("decoder hidden", {{{"decoder.fc.weight", 0}, {"decoder.fc.bias", 0}}, {{"decoder.out.weight", 1}}},
                          teacher.hidden, student.hidden));
   } else {
-    throw ReduceError("alignment: family " + teacher.name + " has no alignable structure (linear_ae, conv_ae, vae have)");
+    throw ReduceError("alignment: family " + teacher.name + " has no alignable structure (linear_ae, conv_ae, vae, mlp have)");
   }
   return kinds;
+}
+
+void check_alignable(const FamilyConfig& teacher, const FamilyConfig& student) {
+  if (teacher.name == "mlp" && student.name == "mlp") {
+    alignment_steps(mlp_widths(teacher), mlp_widths(student));
+  } else {
+    unit_kinds(teacher, student);
+  }
 }
 
 AlignedPrior align(const LowRankGaussian& teacher, const FamilyConfig& teacher_config, const FamilyConfig& student_config,
                    const std::string& order, uint64_t seed, std::vector<double> gradient_variance) {
   check_removal_order(order);
+  if (teacher_config.name == "mlp" && student_config.name == "mlp") {
+    // Seed 004's own networks: φ down to the student's widths, ψ of the layers it lacks.
+    return align_layered(teacher, {mlp_widths(teacher_config), true, "relu"}, {mlp_widths(student_config), true, "relu"}, order,
+                         seed, std::move(gradient_variance));
+  }
   AlignedPrior out{teacher, find_family(teacher_config.name).layout(teacher_config), {}};
   Rng rng(seed);
   for (const UnitKind& unit : unit_kinds(teacher_config, student_config)) {

@@ -28,8 +28,12 @@ struct UnitKind {
 // key when the families differ, the student is wider, or it differs in a key alignment cannot change.
 std::vector<UnitKind> unit_kinds(const FamilyConfig& teacher, const FamilyConfig& student);
 
+// Throws ReduceError naming the key when alignment cannot make the student from the teacher: unit_kinds'
+// checks, or for mlp seed 004's reachability of its widths (alignment_steps).
+void check_alignable(const FamilyConfig& teacher, const FamilyConfig& student);
 
-// The student's prior: teacher's Gaussian through the φ sequence, units picked by `order`
+
+// The student's prior: teacher's Gaussian through the φ sequence (mlp: seed 004's φ and ψ sequence), units picked by `order`
 // (priors/orders.h); gradient_variance: per teacher weight, for the gradient_covariance order.
 // Throws ReduceError for an unknown order (naming the known ones) or when the result's layout is not the student family's layout.
 AlignedPrior align(const LowRankGaussian& teacher, const FamilyConfig& teacher_config, const FamilyConfig& student_config,

@@ -60,6 +60,7 @@ VectorizeContext probe_context(const ReduceOptions& options, const Job& job, con
     context.probe_count += taken;
   }
   context.probe_classes = static_cast<int64_t>(zoo.attrs.classes.size());
+  context.class_labels.assign(zoo.attrs.classes.begin(), zoo.attrs.classes.end());
   return context;
 }
 

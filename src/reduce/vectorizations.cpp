@@ -189,14 +189,18 @@ class LatentMeanVectorization : public ProbeImageVectorization {
   }
 };
 
-// How well the model reconstructs each class: its mean squared reconstruction error on the probe images
-// of every class of the zoo. A model reconstructs best what it saw most, so this reads the class
-// proportions off the model's behaviour rather than its weights.
+// How well the model fits each class: its mean loss (reconstruction error; a classifier's cross-entropy)
+// on the probe images of every class of the zoo. A model fits best what it saw most, so this reads the
+// class proportions off the model's behaviour rather than its weights.
 class ProbeErrorVectorization : public ProbeImageVectorization {
  public:
   std::string name() const override { return "probe_error"; }
   std::string description() const override {
-    return "per class of the zoo: mean squared reconstruction error on that class's fixed probe images";
+    return "per class of the zoo: mean loss on that class's fixed probe images (reconstruction error; mlp: cross-entropy)";
+  }
+  bool applies_to(const std::string& family, const Layout& layout, std::string* why_not) const override {
+    if (find_family(family).torch_impl().classifies()) return true;
+    return ProbeImageVectorization::applies_to(family, layout, why_not);
   }
   int64_t dim(const std::string&, const Layout&, const VectorizeContext& context) const override {
     return context.probe_classes;
@@ -205,10 +209,13 @@ class ProbeErrorVectorization : public ProbeImageVectorization {
  protected:
   torch::Tensor per_model(const TorchFamily& networks, const StackedParams& params, const torch::Tensor& images,
                           const VectorizeContext& context) const override {
-    // The reconstruction error of the families with an encoder depends on the weights alone.
+    // The loss of the families with an encoder or a classifier's depends on the weights alone.
     const FamilyConfig unused_config;
-    const auto errors = networks.reconstruction_error(params, images, unused_config).to(torch::kFloat64);  // [M, n]
     const auto labels = torch::tensor(context.probe_labels, torch::kInt64);
+    std::vector<int64_t> dataset_labels;
+    for (int64_t slot : context.probe_labels) dataset_labels.push_back(context.class_labels.at(slot));
+    const auto errors = networks.sample_loss(params, images, torch::tensor(dataset_labels, torch::kInt64).expand({images.size(0), -1}),
+                                             unused_config).to(torch::kFloat64);  // [M, n]
     std::vector<torch::Tensor> per_class;
     for (int64_t c = 0; c < context.probe_classes; ++c) {
       per_class.push_back(errors.index_select(1, torch::nonzero(labels == c).view(-1)).mean(1));

@@ -31,6 +31,7 @@ struct VectorizeContext {
   // image's class as an index into the zoo's classes (0..probe_classes-1); empty when not loaded.
   std::vector<float> probe_images;
   std::vector<int64_t> probe_labels;
+  std::vector<int64_t> class_labels;  // the dataset label of each of the zoo's classes
   int64_t probe_count = 0;
   int64_t probe_classes = 0;
 };

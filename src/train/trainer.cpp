@@ -109,15 +109,18 @@ class TorchBatch {
     return !active.empty();
   }
 
-  // Each live model's next minibatch [live, B, 784] on the device (slot labels as one-hot if asked).
+  // Each live model's next minibatch [live, B, 784] on the device (slot labels as one-hot if asked, the
+  // images' dataset labels [live, B] if asked).
   torch::Tensor next_batch(const ImageSet& train, int64_t batch, torch::Tensor* one_hot = nullptr,
-                           const std::vector<int64_t>* class_labels = nullptr) {
+                           const std::vector<int64_t>* class_labels = nullptr, torch::Tensor* labels = nullptr) {
     std::vector<int64_t> indices(batch);
     auto x = torch::empty({live(), batch, train.dim()});
     if (one_hot) *one_hot = torch::zeros({live(), batch, static_cast<int64_t>(class_labels->size())});
+    if (labels) *labels = torch::empty({live(), batch}, torch::kLong);
     for (int64_t row = 0; row < live(); ++row) {
       streams[active[row]].next_batch(batch, indices.data());
       gather_images(train, indices.data(), batch, x[row].data_ptr<float>());
+      if (labels) (*labels)[row].copy_(labels_of(train, indices.data(), batch));
       if (one_hot) {
         for (int64_t i = 0; i < batch; ++i) {
           const auto slot = std::find(class_labels->begin(), class_labels->end(), train.labels[indices[i]]);
@@ -126,6 +129,7 @@ class TorchBatch {
       }
     }
     if (one_hot) *one_hot = one_hot->to(device_);
+    if (labels) *labels = labels->to(device_);
     return x.to(device_);
   }
 
@@ -195,7 +199,8 @@ RawTrainResult train_torch(const FamilyConfig& config, const std::vector<const M
   size_t next_checkpoint = 0;
   for (int64_t step = 1; step <= config.steps; ++step) {
     if (options.stop && options.stop->load()) throw ChunkAbandoned{};
-    const auto losses = impl.loss(view_params(batch.flat, layout), batch.next_batch(train, config.batch_size), ctx);
+    const auto x = batch.next_batch(train, config.batch_size, nullptr, nullptr, impl.classifies() ? &ctx.labels : nullptr);
+    const auto losses = impl.loss(view_params(batch.flat, layout), x, ctx);
     losses.sum().backward();
     batch.adam(0, layout_size(layout), step);
     if (!batch.drop_diverged(losses)) break;
@@ -275,11 +280,11 @@ void evaluate(const FamilyConfig& config, const std::vector<const ModelSpec*>& s
   const auto flat = torch::from_blob(const_cast<float*>(weights.data()), {models, params_per_model}).to(device);
   const auto params = view_params(flat, layout);
   const std::string kLoss = "loss";
-  // Per-sample figures [M, n] by name, on the CPU in double.
-  const auto figures_of = [&](const torch::Tensor& x_cpu) {
-    const auto x = x_cpu.to(device);
-    auto figures = family.torch_impl().evaluation_terms(params, x, config);
-    figures[kLoss] = family.torch_impl().reconstruction_error(params, x, config);
+  // Per-sample figures [M, n] by name, on the CPU in double, of images x [M, n, 784] with labels [M, n].
+  const auto figures_of = [&](const torch::Tensor& x_cpu, const torch::Tensor& labels_cpu) {
+    const auto x = x_cpu.to(device), labels = labels_cpu.to(device);
+    auto figures = family.torch_impl().evaluation_terms(params, x, labels, config);
+    figures[kLoss] = family.torch_impl().sample_loss(params, x, labels, config);
     for (auto& [name, values] : figures) values = values.to(torch::kCPU).to(torch::kDouble);
     return figures;
   };
@@ -288,16 +293,23 @@ void evaluate(const FamilyConfig& config, const std::vector<const ModelSpec*>& s
   int64_t longest = 0;
   for (const auto* spec : specs) longest = std::max<int64_t>(longest, spec->sample_indices.size());
   std::map<std::string, std::vector<double>> train_sum;
-  // Per model, the sums of its training pixels and of their squares (per pixel): the trivial predictor's loss.
-  const bool reconstructs = family.torch_impl().reconstructs();
+  // Per model, the sums of its training pixels and of their squares (per pixel), or its label counts:
+  // the trivial predictor's loss.
+  const bool reconstructs = family.torch_impl().reconstructs(), classifies = family.torch_impl().classifies();
   std::vector<double> pixel_sum(reconstructs ? models * dim : 0), pixel_square_sum(pixel_sum.size());
+  std::vector<double> label_count(classifies ? models * data.dataset->num_classes() : 0);
   for (int64_t start = 0; start < longest; start += kEvalBatch) {
     auto x = torch::zeros({models, kEvalBatch, dim});
+    auto labels = torch::zeros({models, kEvalBatch}, torch::kLong);
     std::vector<int64_t> valid(models, 0);
     for (int64_t m = 0; m < models; ++m) {
       const auto& idx = specs[m]->sample_indices;
       valid[m] = std::clamp<int64_t>(static_cast<int64_t>(idx.size()) - start, 0, kEvalBatch);
-      if (valid[m] > 0) gather_images(train, idx.data() + start, valid[m], x[m].data_ptr<float>());
+      if (valid[m] > 0) {
+        gather_images(train, idx.data() + start, valid[m], x[m].data_ptr<float>());
+        labels[m].narrow(0, 0, valid[m]).copy_(labels_of(train, idx.data() + start, valid[m]));
+      }
+      for (int64_t i = 0; classifies && i < valid[m]; ++i) ++label_count[m * data.dataset->num_classes() + train.labels[idx[start + i]]];
       if (!reconstructs) continue;
       double *sum = pixel_sum.data() + m * dim, *square_sum = pixel_square_sum.data() + m * dim;
       for (int64_t i = 0; i < valid[m]; ++i) {
@@ -308,7 +320,7 @@ void evaluate(const FamilyConfig& config, const std::vector<const ModelSpec*>& s
         }
       }
     }
-    for (const auto& [name, values] : figures_of(x)) {
+    for (const auto& [name, values] : figures_of(x, labels)) {
       auto& sums = train_sum.try_emplace(name, models, 0.0).first->second;
       for (int64_t m = 0; m < models; ++m) {
         if (valid[m] > 0) sums[m] += values[m].narrow(0, 0, valid[m]).sum().item<double>();
@@ -325,7 +337,8 @@ void evaluate(const FamilyConfig& config, const std::vector<const ModelSpec*>& s
       const int64_t n = std::min<int64_t>(kEvalBatch, pool.size() - start);
       auto x = torch::empty({1, n, dim});
       gather_images(test, pool.data() + start, n, x.data_ptr<float>());
-      for (const auto& [name, values] : figures_of(x.expand({models, n, dim}).contiguous())) {
+      const auto labels = labels_of(test, pool.data() + start, n).expand({models, n}).contiguous();
+      for (const auto& [name, values] : figures_of(x.expand({models, n, dim}).contiguous(), labels)) {
         auto& sums = class_sum.try_emplace(name, models, std::vector<double>(slots, 0.0)).first->second;
         const auto per_model = values.sum(1);
         for (int64_t m = 0; m < models; ++m) sums[m][slot] += per_model[m].item<double>();
@@ -355,6 +368,16 @@ void evaluate(const FamilyConfig& config, const std::vector<const ModelSpec*>& s
         trivial += std::max(0.0, pixel_square_sum[m * dim + p] / n - mean * mean);
       }
       out[m].metrics["trivial_loss"] = trivial / static_cast<double>(dim);
+    }
+    if (classifies) {
+      // The cross-entropy of predicting the model's training class frequencies q for every input: H(q).
+      const double n = static_cast<double>(specs[m]->sample_indices.size());
+      double entropy = 0.0;
+      for (int c = 0; c < data.dataset->num_classes(); ++c) {
+        const double q = label_count[m * data.dataset->num_classes() + c] / n;
+        if (q > 0.0) entropy -= q * std::log(q);
+      }
+      out[m].metrics["trivial_loss"] = entropy;
     }
     for (const auto& [name, sums] : train_sum) {
       if (name == kLoss) continue;
@@ -430,7 +453,7 @@ std::vector<TrainedModel> train_chunk(const FamilyConfig& config, const std::vec
     if (raw.diverged[m] || !finite) {
       out[m].status = "diverged";
     } else if (trivial != out[m].metrics.end() && out[m].final_loss > trivial->second) {
-      out[m].status = "garbage";  // trained, but reconstructs worse than its mean training image
+      out[m].status = "garbage";  // trained, but worse than its trivial predictor (mean image, class frequencies)
     }
     if (out[m].status.empty()) out[m].status = "ok";
   }

@@ -35,7 +35,7 @@ TEST(DistillCommand, WritesDistillFileThatPlainH5pyReads) {
   const std::string zoo = reduced_zoo(dir);
   const CommandResult result = run_genzoo("distill " + shell_quote(zoo) + " --quiet");
   ASSERT_EQ(result.exit_code, 0) << result.output;
-  for (const char* part : {"test MSE, mean ± sd", "linear_ae:latent=8", "vi_root", "vs scratch"}) {
+  for (const char* part : {"test loss (autoencoders: MSE; mlp: cross-entropy, nats), mean ± sd", "linear_ae:latent=8", "vi_root", "vs scratch"}) {
     EXPECT_NE(result.output.find(part), std::string::npos) << part << "\n" << result.output;
   }
   EXPECT_NE(result.output.find("wrote " + dir.file("distill.h5") + " (56 results)"), std::string::npos) << result.output;
@@ -116,6 +116,51 @@ TEST(DistillCommand, ResumesFromUnitShardsAndTwoRanksGiveTheSameStudents) {
   // Another [distill] configuration does not mix with these shards.
   const CommandResult other = run_genzoo("distill " + shell_quote(zoo) + " --steps 5");
   expect_one_line_error(other, {"distill.h5.shards", "another [distill] configuration"});
+}
+
+// Seed 004's classifier case through the real pipeline: an mlp zoo [784, 32, 16, 10] trained, reduced to
+// priors and distilled into its own structure and into [784, 8, 10] (φ, then ψ of the square layer);
+// the test loss is the cross-entropy in nats and hinton learns from the nearest zoo classifier.
+TEST(DistillCommand, MlpStudentsOfSeed004sNetworks) {
+  TempDir dir;
+  const std::string job =
+      "name = \"mlp-distill\"\nseed = 5\n[data]\nnum_classes = 3\nclasses = [0, 1, 7]\nsamples_min = 200\nsamples_max = 400\n"
+      "[[family]]\nname = \"mlp\"\nmodels = 8\nhidden = 32\nhidden2 = 16\nsteps = 100\nbatch_size = 32\nlr = 3e-3\n"
+      "chunk_models = 8\n[reduce]\nprior_min_members = 4\nprior_rank = 2\n"
+      "[distill]\nstudents = [\"mlp\", \"mlp:hidden=8,hidden2=0\"]\nmixtures = 1\nsizes = [20]\nseeds = 1\nsteps = 30\n"
+      "methods = [\"scratch\", \"hinton\", \"vi\"]\nprior_scales = [1]\ntest_images = 50\ncurve_points = 2\nlr = 1e-2\n";
+  fs::copy_file(reference_run("mlp-distill", job) + "/zoo.h5", dir.file("zoo.h5"));
+  const CommandResult reduce = run_genzoo("reduce " + shell_quote(dir.file("zoo.h5")) + " --epochs 50 --quiet");
+  ASSERT_EQ(reduce.exit_code, 0) << reduce.output;
+  const CommandResult result = run_genzoo("distill " + shell_quote(dir.file("zoo.h5")) + " --quiet");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("mlp:hidden=8,hidden2=0"), std::string::npos) << result.output;
+  const std::string script =
+      "import h5py, numpy as np\n"
+      "d = h5py.File('" + dir.file("distill.h5") + "', 'r')\n"
+      "res = d['results']\n"
+      "method = res['method'].asstr()[()]; student = res['student'].asstr()[()]\n"
+      "assert len(method) == 2 * 3, method\n"
+      "loss = res['test_loss'][()]\n"
+      "assert np.isfinite(loss).all() and (res['status'].asstr()[()] == 'ok').all()\n"
+      "# cross-entropy in nats: below the uniform guess over 10 classes, above 0\n"
+      "assert (loss > 0).all() and (loss < np.log(10)).all(), loss\n"
+      "curve = res['curve'][()]\n"
+      "scratch = method == 'scratch'; own_vi = (method == 'vi') & (student == 'mlp')\n"
+      "assert (curve[scratch, 1:].min(1) < curve[scratch, 0]).all(), curve\n"
+      "# vi starts at the node prior's mean: a trained classifier, far ahead of a random start\n"
+      "assert curve[own_vi, 0][0] < 0.5 * curve[scratch & (student == 'mlp'), 0][0], curve\n"
+      "assert np.isnan(res['pixel_variance'][()]).all()\n"
+      "steps = res['prior_steps'].asstr()[()]\n"
+      "narrow = (student == 'mlp:hidden=8,hidden2=0') & (method == 'vi')\n"
+      "assert steps[narrow][0].endswith('psi(3)') and steps[narrow][0].count('phi(2') == 24, steps[narrow]\n"
+      "s = d['students/mlp:hidden=8,hidden2=0']\n"
+      "assert list(s['layout/name'].asstr()[()]) == ['layer2.weight', 'layer2.bias', 'layer3.weight', 'layer3.bias']\n"
+      "assert s['weights'].shape[1] == 8 * 784 + 8 + 10 * 8 + 10\n"
+      "print('ok')\n";
+  write_text(dir.file("check.py"), script);
+  const CommandResult check = run_command("/usr/bin/python3 " + shell_quote(dir.file("check.py")));
+  EXPECT_EQ(check.exit_code, 0) << check.output;
 }
 
 TEST(DistillCommand, BadInputIsAOneLineErrorNamingTheKey) {

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <numeric>
 
 #include "common/error.h"
@@ -82,6 +83,69 @@ TEST(StudentBatch, CurveStepsStartAtZeroAndEndAtTheLastStep) {
   EXPECT_EQ(distill::curve_steps(400, 4), (std::vector<int64_t>{0, 100, 200, 300, 400}));
   EXPECT_EQ(distill::curve_steps(3, 8), (std::vector<int64_t>{0, 1, 2, 3}));
   EXPECT_EQ(distill::curve_steps(10, 3), (std::vector<int64_t>{0, 4, 7, 10}));
+}
+
+// mlp students learn from the labels by cross-entropy; hinton's loss is the seed's
+// (1 - λ) CE(y, g) + λ CE(softmax(f / T), softmax(g / T)): with one-hot teacher targets at T = 1 it is
+// the plain cross-entropy, so that student trains exactly as scratch. A student's weights do not
+// depend on its batch-mates.
+TEST(StudentBatch, MlpStudentsLearnFromLabelsAndHintonIsTheSeedsLoss) {
+  const Dataset data = synthetic_dataset(60, 20, 3, 11);
+  FamilyConfig config;
+  config.name = "mlp";
+  config.hidden = 8;
+  const Layout layout = find_family(config.name).layout(config);
+  const int64_t p = layout_size(layout);
+  std::vector<float> start(p);
+  init_flat_params(start.data(), layout, 3);
+  std::vector<int64_t> samples(40);
+  std::iota(samples.begin(), samples.end(), 0);
+  distill::StudentJob scratch;
+  scratch.method = &distill::find_method("scratch");
+  scratch.start = start;
+  scratch.samples = samples;
+  scratch.seed = 9;
+  distill::StudentJob hinton = scratch;
+  hinton.method = &distill::find_method("hinton");
+  ASSERT_EQ(distill::target_width(config), 10);
+  hinton.teacher_targets.assign(samples.size() * 10, 0.0f);
+  for (size_t i = 0; i < samples.size(); ++i) hinton.teacher_targets[i * 10 + data.train.labels[samples[i]]] = 1.0f;
+  distill::StudentJob other = scratch;
+  other.seed = 10;
+  const distill::TestSet test{{{0, 3, 6, 9}, {1, 4, 7}, {2, 5}}, {0.5, 0.3, 0.2}};
+  distill::TrainSettings settings;
+  settings.steps = 40;
+  settings.batch_size = 16;
+  settings.lr = 1e-2;
+  settings.hinton_weight = 0.5;
+  settings.hinton_temperature = 1.0;
+  const auto batch = distill::train_students(config, {scratch, hinton, other}, data, test, settings);
+  const auto alone = distill::train_students(config, {scratch}, data, test, settings);
+  EXPECT_LT(max_abs_diff(batch[0].weights.data(), batch[1].weights.data(), p), 1e-5);
+  EXPECT_EQ(max_abs_diff(batch[0].weights.data(), alone[0].weights.data(), p), 0.0);
+  EXPECT_GT(max_abs_diff(batch[0].weights.data(), batch[2].weights.data(), p), 1e-3);  // its own minibatches
+  // The test loss is the class-weighted cross-entropy; it fell from the start's (about log 10).
+  ASSERT_EQ(batch[0].curve.size(), settings.curve_points + 1u);
+  EXPECT_GT(batch[0].curve.front(), 1.5);
+  EXPECT_LT(batch[0].test_loss, 0.5 * batch[0].curve.front());
+  const auto per_class = distill::class_test_losses(config, batch[0].weights, 1, data, test);
+  EXPECT_NEAR(batch[0].test_loss, 0.5 * per_class[0][0] + 0.3 * per_class[0][1] + 0.2 * per_class[0][2], 1e-9);
+
+  // A classifier teacher's soft targets are its softened class probabilities: rows sum to 1, the learnt
+  // class leads, and a higher temperature spreads them (higher entropy).
+  const auto sharp = distill::teacher_outputs(config, batch[0].weights, data.train, {0, 1, 2}, 1.0);
+  const auto soft = distill::teacher_outputs(config, batch[0].weights, data.train, {0, 1, 2}, 4.0);
+  ASSERT_EQ(soft.size(), 30u);
+  const auto entropy = [](const float* q) {
+    double h = 0.0, sum = 0.0;
+    for (int c = 0; c < 10; ++c) h -= q[c] > 0 ? q[c] * std::log(q[c]) : 0.0, sum += q[c];
+    EXPECT_NEAR(sum, 1.0, 1e-5);
+    return h;
+  };
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_GT(sharp[i * 10 + data.train.labels[i]], 0.5) << i;
+    EXPECT_GT(entropy(soft.data() + i * 10), entropy(sharp.data() + i * 10) + 0.1) << i;
+  }
 }
 
 TEST(StudentBatch, JobsWithoutWhatTheirMethodNeedsAreRefused) {

@@ -199,6 +199,28 @@ prior_teachers = [0, 2]
   expect_refusal(reduce + "prior_shrinkage = 1.5\n", {"key 'reduce.prior_shrinkage'"});
 }
 
+// mlp's structure keys: hidden2 = 0 is a student without the second hidden layer (seed 004's ψ), and a
+// student may not be wider than its teacher in either layer.
+TEST(Job, ReadsMlpStructureAndItsStudents) {
+  const std::string mlp = "name = \"m\"\n[[family]]\nname = \"mlp\"\nmodels = 4\nhidden = 64\nhidden2 = 16\n";
+  const Job job = parse_job(mlp + "[reduce]\nprior_students = [\"mlp:hidden=16,hidden2=0\"]\n[distill]\nstudents = "
+                                  "[\"mlp\", \"mlp:hidden=8\"]\nhinton_temperature = 4\n",
+                            "<string>");
+  EXPECT_EQ(job.families[0].hidden2, 16);
+  EXPECT_EQ(job.distill.hinton_temperature, 4.0);
+  const FamilyConfig student = student_config(job.families[0], parse_student_spec("mlp:hidden=16,hidden2=0"));
+  EXPECT_EQ(student.hidden, 16);
+  EXPECT_EQ(student.hidden2, 0);
+  EXPECT_EQ(structure_key(student, "hidden2"), 0);
+  EXPECT_THROW(structure_key(student, "lr"), JobError);
+  expect_refusal(mlp + "[reduce]\nprior_students = [\"mlp:hidden2=32\"]\n",
+                 {"key 'reduce.prior_students[0]'", "wider than its teacher (hidden2 32 > 16)"});
+  expect_refusal(mlp + "[reduce]\nprior_students = [\"mlp:hidden=0\"]\n", {"key 'reduce.prior_students[0]'", "positive integer"});
+  expect_refusal(mlp + "[distill]\nstudents = [\"vae\"]\n", {"key 'distill.students[0]'", "linear_ae, conv_ae and mlp"});
+  expect_refusal(mlp + "[distill]\nhinton_temperature = 0\n", {"key 'distill.hinton_temperature'"});
+  expect_refusal(with_family("hidden2 = -1"), {"key 'family[0].hidden2'"});
+}
+
 TEST(Job, RefusesUnknownTopLevelKey) {
   expect_refusal(std::string("nmae = \"x\"\n") + kMinimalJob,
                  {"unknown key 'nmae'", "(allowed: name, seed, data, featurenet, probe, reduce, distill, family)"});
@@ -248,8 +270,8 @@ TEST(Job, RefusesOutOfRange) {
                  {"key 'seed': expected an integer >= 0, got -1"});
   expect_refusal(with_family("init = \"shared\""),
                  {"key 'family[0].init': expected one of \"group\", \"model\", got \"shared\""});
-  expect_refusal("name = \"x\"\n[[family]]\nname = \"mlp\"\nmodels = 1\n",
-                 {"key 'family[0].name': expected one of \"linear_ae\", \"conv_ae\", \"vae\", \"gan\", got \"mlp\""});
+  expect_refusal("name = \"x\"\n[[family]]\nname = \"rbm\"\nmodels = 1\n",
+                 {"key 'family[0].name': expected one of \"linear_ae\", \"conv_ae\", \"vae\", \"gan\", \"mlp\", got \"rbm\""});
   expect_refusal("name = \"my job\"\n[[family]]\nname = \"gan\"\nmodels = 1\n",
                  {"key 'name': expected a string matching [A-Za-z0-9_-]+, got \"my job\""});
 }
@@ -335,7 +357,7 @@ TEST(Job, ReferenceListsEveryKey) {
       "init_groups", "regularizer", "reg_weight", "noise", "noise_level", "checkpoint_steps"};
   for (const auto& key : keys) EXPECT_NE(reference.find("| `" + key + "` |"), std::string::npos) << key;
   EXPECT_NE(reference.find("| `lr` | float | `0.001` | (0, 1] |"), std::string::npos);
-  EXPECT_NE(reference.find("| `name` | string | required | linear_ae, conv_ae, vae, gan |"), std::string::npos);
+  EXPECT_NE(reference.find("| `name` | string | required | linear_ae, conv_ae, vae, gan, mlp |"), std::string::npos);
   EXPECT_NE(reference.find("`checkpoint_steps` ascend strictly"), std::string::npos);
 }
 

@@ -204,7 +204,7 @@ TEST(Vae, EvaluationElboIsMinusNllPlusKlAtThePosteriorMean) {
     const Tiny t = make_tiny(tiny_vae(8, 3, 0.25, likelihood), models, batch);
     const TorchFamily& impl = find_family("vae").torch_impl();
     const auto params = view_params(t.flat, t.layout);
-    const auto terms = impl.evaluation_terms(params, t.x, t.config);
+    const auto terms = impl.evaluation_terms(params, t.x, {}, t.config);
     ASSERT_EQ(terms.size(), 1u);
     const auto elbo = terms.at("elbo");
     ASSERT_EQ(elbo.sizes(), (std::vector<int64_t>{models, batch}));
@@ -338,7 +338,7 @@ TEST(Vae, ElboImprovesWithTrainingAndIsTheMeanOverTheModelsSamples) {
     }
     auto flat = torch::from_blob(const_cast<float*>(end[m].weights.data()), {1, layout_size(layout)}).clone();
     torch::NoGradGuard no_grad;
-    const auto elbo = find_family("vae").torch_impl().evaluation_terms(view_params(flat, layout), x, config).at("elbo");
+    const auto elbo = find_family("vae").torch_impl().evaluation_terms(view_params(flat, layout), x, {}, config).at("elbo");
     const double expected = elbo.to(torch::kDouble).mean().item<double>();
     EXPECT_NEAR(end[m].metrics.at("elbo_train"), expected, 1e-5 * std::fabs(expected));
   }

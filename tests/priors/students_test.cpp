@@ -142,6 +142,32 @@ TEST(Students, ObdAndGradientCovarianceOrdersPickTheLeastImportantUnit) {
   }
 }
 
+// mlp students follow seed 004's theorem on its own networks (with biases): φ of layer 2 down to the
+// student's width, then ψ(3) when the student lacks the second hidden layer.
+TEST(Students, MlpStudentsAreSeed004sLayeredAlignment) {
+  FamilyConfig teacher = family("mlp", 16, 8, 16), student = family("mlp", 16, 8, 6);
+  teacher.hidden2 = 8;
+  student.hidden2 = 0;
+  priors::check_alignable(teacher, student);
+  const LowRankGaussian g = random_gaussian(layout_size(find_family("mlp").layout(teacher)), 2, 3);
+  const priors::AlignedPrior aligned = priors::align(g, teacher, student, "density_ratio", 4);
+  EXPECT_TRUE(same_layout(aligned.layout, find_family("mlp").layout(student)));
+  EXPECT_EQ(aligned.gaussian.size(), layout_size(aligned.layout));
+  aligned.gaussian.check();
+  // 10 φ on layer 2 (16 -> 6), 2 on layer 3 (8 -> 6, its matrix square), then ψ(3).
+  ASSERT_EQ(aligned.steps.size(), 13u);
+  EXPECT_EQ(aligned.steps.back(), "psi(3)");
+  EXPECT_EQ(aligned.steps.front().rfind("phi(2, ", 0), 0u) << aligned.steps.front();
+
+  // A student's hidden layer wider than the teacher's second one cannot be reached by ψ.
+  FamilyConfig wide = student;
+  wide.hidden = 12;
+  EXPECT_THROW(priors::check_alignable(teacher, wide), ReduceError);
+  FamilyConfig deeper = teacher;
+  deeper.hidden2 = 4;
+  EXPECT_THROW(priors::check_alignable(student, deeper), ReduceError);
+}
+
 TEST(Students, UnalignableStudentsAreRefusedNamingTheKey) {
   try {
     priors::unit_kinds(family("conv_ae", 8, 4), family("conv_ae", 8, 6));
