@@ -212,10 +212,15 @@ class ProbeErrorVectorization : public ProbeImageVectorization {
     // The loss of the families with an encoder or a classifier's depends on the weights alone.
     const FamilyConfig unused_config;
     const auto labels = torch::tensor(context.probe_labels, torch::kInt64);
-    std::vector<int64_t> dataset_labels;
-    for (int64_t slot : context.probe_labels) dataset_labels.push_back(context.class_labels.at(slot));
-    const auto errors = networks.sample_loss(params, images, torch::tensor(dataset_labels, torch::kInt64).expand({images.size(0), -1}),
-                                             unused_config).to(torch::kFloat64);  // [M, n]
+    torch::Tensor dataset_labels;  // what a classifier is scored against
+    if (networks.classifies()) {
+      if (static_cast<int64_t>(context.class_labels.size()) != context.probe_classes) {
+        throw ReduceError(name() + ": a classifier's loss needs the dataset label of each of the zoo's " +
+                          std::to_string(context.probe_classes) + " classes");
+      }
+      dataset_labels = torch::tensor(context.class_labels, torch::kInt64).index_select(0, labels).expand({images.size(0), -1});
+    }
+    const auto errors = networks.sample_loss(params, images, dataset_labels, unused_config).to(torch::kFloat64);  // [M, n]
     std::vector<torch::Tensor> per_class;
     for (int64_t c = 0; c < context.probe_classes; ++c) {
       per_class.push_back(errors.index_select(1, torch::nonzero(labels == c).view(-1)).mean(1));

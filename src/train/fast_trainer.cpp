@@ -201,6 +201,9 @@ RawTrainResult train_fast(const FamilyConfig& config, const FastStep& fast_step,
   if (failure) std::rethrow_exception(failure);
   if (abandoned) throw ChunkAbandoned{};
   report();  // the steps the other threads finished last
+  // Another thread may have trained every group before the caller reported a step: a stop requested
+  // while those steps are reported still abandons the chunk, as it would have mid-training.
+  if (stop_requested()) throw ChunkAbandoned{};
 
   result.weights.resize(models * params_per_model);
   for (int64_t m = 0; m < models; ++m) {

@@ -13,6 +13,7 @@
 #include "job/job.h"
 #include "models/family.h"
 #include "models/linear_ae.h"
+#include "models/torch_family.h"
 #include "reduce/vectorize.h"
 #include "store/zoo.h"
 
@@ -233,6 +234,31 @@ TEST(Vectorize, ProbeErrorIsTheMeanReconstructionErrorPerClass) {
     FAIL() << "no error";
   } catch (const ReduceError& e) {
     EXPECT_NE(std::string(e.what()).find("probe_error: needs probe images"), std::string::npos) << e.what();
+  }
+}
+
+// A classifier's probe_error is its mean cross-entropy per class of the zoo, scored against each
+// class's dataset label (the zoo's classes 3, 5, 8 here); it has no encoder, so no latent_mean.
+TEST(Vectorize, ProbeErrorOfAClassifierIsItsCrossEntropyPerClass) {
+  FamilyConfig config;
+  config.name = "mlp";
+  config.hidden = 8;
+  const Layout layout = find_family("mlp").layout(config);
+  const FamilyWeights w = random_weights("mlp", layout, 2, 0.3);
+  VectorizeContext context = random_probe_images(7);
+  EXPECT_FALSE(find_vectorization("latent_mean").applies_to("mlp", layout, nullptr));
+  EXPECT_THROW(vectorize(find_vectorization("probe_error"), w, all_rows(w), context), ReduceError);  // labels unknown
+  context.class_labels = {3, 5, 8};
+  const FeatureMatrix f = vectorize(find_vectorization("probe_error"), w, all_rows(w), context);
+  ASSERT_EQ(f.dim, 3);
+  const auto images = probe_tensor(context);  // [7, 784]
+  for (int64_t m = 0; m < 2; ++m) {
+    const auto flat = torch::from_blob(const_cast<float*>(w.data.data()) + m * layout_size(layout), {1, layout_size(layout)});
+    const auto logits = find_family("mlp").torch_impl().logits(view_params(flat, layout), images.to(torch::kFloat32).unsqueeze(0))[0];
+    const auto log_p = torch::log_softmax(logits.to(torch::kFloat64), 1);
+    const auto ce = [&](int64_t i, int64_t label) { return -log_p[i][label]; };
+    const auto expected = torch::stack({(ce(0, 3) + ce(3, 3) + ce(6, 3)) / 3, (ce(1, 5) + ce(4, 5)) / 2, (ce(2, 8) + ce(5, 8)) / 2});
+    expect_rows_near(f, m, expected, 1e-5);
   }
 }
 
