@@ -102,7 +102,9 @@ def plot_test_loss(path, out_png, column="test_loss"):
                         marker="o", capsize=3, label=method)
         ax.set_xscale("log")
         ax.set_xlabel("training images n")
-        ax.set_ylabel(f"{column} (MSE per pixel)")
+        # mlp students' losses are cross-entropies; the autoencoders' per-pixel squared errors.
+        units = "cross-entropy, nats" if student.split(":")[0] == "mlp" else "MSE per pixel"
+        ax.set_ylabel(f"{column} ({units})")
         ax.set_title(student)
         ax.legend(fontsize=8)
     fig.tight_layout()

@@ -35,7 +35,7 @@ from . import zoo as gz  # noqa: E402
 
 FASHION_MNIST = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                  "Ankle boot")
-FAMILY_ORDER = ("linear_ae", "conv_ae", "vae", "gan")
+FAMILY_ORDER = ("linear_ae", "conv_ae", "vae", "gan", "mlp")
 STATUS_COLOURS = {"ok": "#4c9a5b", "diverged": "#c0392b", "garbage": "#e67e22", "collapsed": "#8e44ad"}
 CLASS_COLOURS = ("#d62728", "#2ca02c", "#1f77b4", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
                  "#17becf")
@@ -49,7 +49,9 @@ plt.rcParams.update({"font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8, "
 
 def loss_units(family):
     """What a family's final_loss and test_loss measure (src/train/trainer.cpp, src/models/gan.cpp)."""
-    return "−log D(x) on real images" if family == "gan" else "MSE per pixel"
+    if family == "gan":
+        return "−log D(x) on real images"
+    return "cross-entropy, nats" if family == "mlp" else "MSE per pixel"
 
 
 def family_colour(family):
