@@ -176,9 +176,9 @@ StudentWeightsSpec spec_of(const StudentJob& job, int64_t params, const TrainSet
 }
 
 // Per-sample nats of the pixel likelihood for bayesian methods, per unit of the per-pixel MSE; the plain
-// per-pixel MSE (factor 1) otherwise. A classifier's cross-entropy is already in nats per sample.
-double mse_scale(const StudentJob& job, int64_t pixels, bool classifies) {
-  return job.method->bayesian() && !classifies ? static_cast<double>(pixels) / (2.0 * job.pixel_variance) : 1.0;
+// per-pixel MSE (factor 1) otherwise.
+double mse_scale(const StudentJob& job, int64_t pixels) {
+  return job.method->bayesian() ? static_cast<double>(pixels) / (2.0 * job.pixel_variance) : 1.0;
 }
 
 // What a trained student leaves: its q's mean θ [P] and σ [P] (empty unless variational), the curve.
@@ -207,8 +207,8 @@ void train_torch_students(const FamilyConfig& config, const std::vector<StudentJ
     const auto n = static_cast<int64_t>(job.samples.size());
     specs.push_back(spec_of(job, params, settings));
     batch[m] = std::min(settings.batch_size, n);
-    // Of the pixels' summed squares, or of a classifier's cross-entropy.
-    scale[m] = static_cast<float>(impl.classifies() ? 1.0 : mse_scale(job, dim, false) / static_cast<double>(dim));
+    // Of the pixels' summed squares; a classifier's cross-entropy is already in nats per sample.
+    scale[m] = static_cast<float>(impl.classifies() ? 1.0 : mse_scale(job, dim) / static_cast<double>(dim));
     std::vector<int64_t> positions(n);
     std::iota(positions.begin(), positions.end(), 0);
     streams.emplace_back(std::move(positions), job.seed);
@@ -325,7 +325,7 @@ void train_kernel_students(const FamilyConfig& config, const std::vector<Student
           for (int64_t i = 0; i < params; ++i) log_sigma[i] = initial_log_sigma(*job.prior, i);
         }
         const float lr = static_cast<float>(spec.lr), sigma_lr = static_cast<float>(spec.sigma_lr);
-        const double scale = mse_scale(job, pixels, false), count = static_cast<double>(n);
+        const double scale = mse_scale(job, pixels), count = static_cast<double>(n);
         SampleStream stream(job.samples, job.seed);
         Rng noise(mix_seed(job.seed, 0x6e6f697365ULL));
         const std::unique_ptr<StepScratch> scratch = gradient_step->make_scratch();
