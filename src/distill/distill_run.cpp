@@ -35,10 +35,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Families whose likelihood is the Gaussian pixel likelihood of their reconstruction (their training
-// loss is that MSE) or the categorical one of their class (mlp). vae's is its ELBO and gan has none.
-const std::vector<std::string> kDistillFamilies = {"linear_ae", "conv_ae", "mlp"};
-
 // The structure key whose half is a family's default smaller student: the code width, or mlp's hidden layer.
 std::string narrowed_key(const std::string& family) { return family == "mlp" ? "hidden" : "latent"; }
 
@@ -381,8 +377,9 @@ std::vector<StudentStructure> resolve_students(const Job& job) {
     }
     return nullptr;
   };
-  const auto distillable = [](const std::string& family) {
-    return std::find(kDistillFamilies.begin(), kDistillFamilies.end(), family) != kDistillFamilies.end();
+  const std::vector<std::string>& families = distill_families();
+  const auto distillable = [&](const std::string& family) {
+    return std::find(families.begin(), families.end(), family) != families.end();
   };
   std::vector<StudentStructure> out;
   if (job.distill.students.empty()) {
@@ -393,14 +390,14 @@ std::vector<StudentStructure> resolve_students(const Job& job) {
       const int64_t half = structure_key(f, key) / 2;
       if (half >= 1) out.push_back({f.name + ":" + key + "=" + std::to_string(half), f.name, &f, {{key, half}}});
     }
-    if (out.empty()) throw DistillError("key 'distill.students': the job has no " + join(kDistillFamilies, " or ") + " family to distill");
+    if (out.empty()) throw DistillError("key 'distill.students': the job has no " + join(families, " or ") + " family to distill");
     return out;
   }
   for (size_t i = 0; i < job.distill.students.size(); ++i) {
     const std::string& text = job.distill.students[i];
     const std::string key = "key 'distill.students[" + std::to_string(i) + "]': ";
     const std::string family = text.substr(0, text.find(':'));
-    if (!distillable(family)) throw DistillError(key + "distill trains " + join(kDistillFamilies) + " students, got \"" + family + "\"");
+    if (!distillable(family)) throw DistillError(key + "distill trains " + join(families) + " students, got \"" + family + "\"");
     const FamilyConfig* teacher = teacher_of(family);
     if (!teacher) throw DistillError(key + "the job has no family " + family);
     if (text.find(':') == std::string::npos) {

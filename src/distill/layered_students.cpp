@@ -45,7 +45,7 @@ namespace {
 torch::Tensor negative_log_likelihood(const torch::Tensor& prediction, const torch::Tensor& y, LayeredLikelihood likelihood,
                                       double variance) {
   if (likelihood == LayeredLikelihood::kGaussian) return (prediction - y).pow(2).sum(2).mean(1) / (2.0 * variance);
-  return -torch::log_softmax(prediction, 2).gather(2, y.unsqueeze(2)).squeeze(2).mean(1);
+  return class_cross_entropy(prediction, y).mean(1);
 }
 
 }  // namespace

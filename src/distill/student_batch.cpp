@@ -270,7 +270,7 @@ void train_torch_students(const FamilyConfig& config, const std::vector<StudentJ
       if (classifies) {
         // The seed's Hinton loss: (1 - λ) CE(y, g(x)) + λ CE(softmax(f(x) / T), softmax(g(x) / T)); λ = 0 without a teacher.
         const auto z = impl.logits(params, x.to(device));
-        const auto hard = -torch::log_softmax(z, 2).gather(2, labels.to(device).unsqueeze(2)).squeeze(2);
+        const auto hard = class_cross_entropy(z, labels);
         const auto soft = -(target.to(device) * torch::log_softmax(z / temperature, 2)).sum(2);
         const auto weight = hinton.to(device).unsqueeze(1);
         per_sample = (1.0 - weight) * hard + weight * soft;

@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -812,8 +813,11 @@ const std::vector<Rule>& rules() {
          for (size_t i = 0; i < students.size(); ++i) {
            const std::string key = "distill.students[" + std::to_string(i) + "]";
            const std::string family = students[i].substr(0, students[i].find(':'));
-           if (family != "linear_ae" && family != "conv_ae" && family != "mlp") {
-             return "key '" + key + "': distill trains linear_ae, conv_ae and mlp students, got \"" + family + "\"";
+           const auto& families = distill_families();
+           if (std::find(families.begin(), families.end(), family) == families.end()) {
+             const std::vector<std::string> all_but_last(families.begin(), families.end() - 1);
+             return "key '" + key + "': distill trains " + join(all_but_last) + " and " + families.back() + " students, got \"" +
+                    family + "\"";
            }
            if (students[i].find(':') != std::string::npos) {
              const std::string error = check_student(ctx.job, key, students[i]);
@@ -934,6 +938,11 @@ int64_t FamilyConfig::*structure_member(const std::string& key) {
   throw JobError("'" + key + "' is not a structure key (latent, hidden, hidden2, channels)");
 }
 }  // namespace
+
+const std::vector<std::string>& distill_families() {
+  static const std::vector<std::string> families = {"linear_ae", "conv_ae", "mlp"};
+  return families;
+}
 
 int64_t structure_key(const FamilyConfig& config, const std::string& key) { return config.*structure_member(key); }
 

@@ -107,6 +107,10 @@ int64_t structure_key(const FamilyConfig& config, const std::string& key);
 // The teacher's configuration with the spec's changes applied.
 FamilyConfig student_config(const FamilyConfig& teacher, const StudentSpec& spec);
 
+// The families `genzoo distill` trains students of: those whose likelihood the students can use (the
+// autoencoders' Gaussian pixels, mlp's categorical classes; vae's is its ELBO and gan has none).
+const std::vector<std::string>& distill_families();
+
 // [distill]: students trained on few data of held-out mixtures with the zoo's priors (DESIGN.md
 // section 6, seed 004); `genzoo distill` options override these.
 struct DistillConfig {

@@ -12,29 +12,20 @@ namespace genzoo {
 
 namespace {
 
-std::string layer_name(int t, const char* what) { return "layer" + std::to_string(t) + "." + what; }
-
 class MlpTorch : public TorchFamily {
  public:
   torch::Tensor loss(const StackedParams& p, const torch::Tensor& x, const LossContext& ctx) const override {
-    return cross_entropy(logits(p, x), ctx.labels).mean(1);
+    return class_cross_entropy(logits(p, x), ctx.labels).mean(1);
   }
   bool classifies() const override { return true; }
   torch::Tensor logits(const StackedParams& p, const torch::Tensor& x) const override { return layered_outputs(p, x); }
   torch::Tensor sample_loss(const StackedParams& p, const torch::Tensor& x, const torch::Tensor& labels,
                             const FamilyConfig&) const override {
-    return cross_entropy(logits(p, x), labels);
+    return class_cross_entropy(logits(p, x), labels);
   }
   std::map<std::string, torch::Tensor> evaluation_terms(const StackedParams& p, const torch::Tensor& x, const torch::Tensor& labels,
                                                         const FamilyConfig&) const override {
     return {{"accuracy", logits(p, x).argmax(2).eq(labels.to(x.device())).to(x.dtype())}};
-  }
-
- private:
-  // -log softmax(z)_y per sample: logits [M, B, C], labels [M, B] -> [M, B].
-  static torch::Tensor cross_entropy(const torch::Tensor& z, const torch::Tensor& labels) {
-    if (!labels.defined()) throw TrainError("mlp: a classifier's loss needs the inputs' labels");
-    return -torch::log_softmax(z, 2).gather(2, labels.to(z.device()).unsqueeze(2)).squeeze(2);
   }
 };
 
@@ -72,14 +63,19 @@ std::vector<int64_t> mlp_widths(const FamilyConfig& config) {
 
 torch::Tensor layered_outputs(const StackedParams& params, const torch::Tensor& x, bool relu) {
   torch::Tensor h = x;
-  for (int t = 2; params.count(layer_name(t, "weight")); ++t) {
+  for (int t = 2; params.count(priors::layered_weight(t)); ++t) {
     if (t > 2 && relu) h = torch::relu(h);
     // [M, B, n_{t-1}] x [M, n_{t-1}, n_t]
-    const auto bias = params.find(layer_name(t, "bias"));
-    h = bias == params.end() ? torch::bmm(h, params.at(layer_name(t, "weight")).transpose(1, 2))
-                             : torch::baddbmm(bias->second.unsqueeze(1), h, params.at(layer_name(t, "weight")).transpose(1, 2));
+    const auto weight = params.at(priors::layered_weight(t)).transpose(1, 2);
+    const auto bias = params.find(priors::layered_bias(t));
+    h = bias == params.end() ? torch::bmm(h, weight) : torch::baddbmm(bias->second.unsqueeze(1), h, weight);
   }
   return h;
+}
+
+torch::Tensor class_cross_entropy(const torch::Tensor& z, const torch::Tensor& labels) {
+  if (!labels.defined()) throw TrainError("mlp: a classifier's loss needs the inputs' labels");
+  return -torch::log_softmax(z, 2).gather(2, labels.to(z.device()).unsqueeze(2)).squeeze(2);
 }
 
 }  // namespace genzoo

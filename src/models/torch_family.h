@@ -25,7 +25,7 @@ struct LossContext {
   // Per-model generators for stochastic regularizers (denoising noise, contractive probes); size M.
   std::vector<torch::Generator>* generators = nullptr;
   // [M, B] dataset class labels (long) of the inputs: set for classifying families.
-  torch::Tensor labels;
+  torch::Tensor labels{};
 };
 
 class TorchFamily {

@@ -75,6 +75,9 @@ struct LayeredNetwork {
   std::string activation = "relu";
 };
 Layout layered_layout(const LayeredNetwork& net);
+// Tensor names of layer t's matrix U_t and bias: "layer<t>.weight", "layer<t>.bias".
+std::string layered_weight(int t);
+std::string layered_bias(int t);
 // Unit slices of hidden layer t of a layered network: row j of U_t (and its bias) enter, column j of U_{t+1} leaves.
 UnitSlices layered_unit(int t, bool bias);
 
