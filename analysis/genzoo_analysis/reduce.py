@@ -236,7 +236,9 @@ def dendrogram(path, family, plot=None, ax=None, **kwargs):
 
 def information(path):
     """Estimated mutual information between class proportions and each vectorization: one dict per
-    (family, feature) with mi_nats (KSG estimate), k (neighbours), models, components."""
+    (family, feature) with mi_nats (KSG on the principal components), k (neighbours), models, components,
+    estimators ("; "-separated) and mi_<estimator>_nats per estimator run (ksg, ksg_pca, ksg_autoencoder,
+    flow), mi_flow_heldout_nats and autoencoder_mse when those ran."""
     rows = []
     with _open(path) as f:
         for family, family_group in sorted(f["information"].items()):
@@ -366,7 +368,9 @@ def summary(path):
         lines.append(f"  {family:<10} {len(ids)} leaves, root height {_number(Z[-1, 2])}")
     lines.append("mutual information (nats):")
     for row in information(path):
-        lines.append(f"  {row['family']:<10} {row['feature']:<12} {_number(row['mi_nats'])}")
+        others = "".join(f"  {e} {_number(row[f'mi_{e}_nats'])}" for e in str(row.get("estimators", "")).split("; ")
+                         if e and e != "ksg_pca")
+        lines.append(f"  {row['family']:<10} {row['feature']:<12} {_number(row['mi_nats'])}{others}")
     rows = priors(path)
     if rows:
         lines.append("priors:")

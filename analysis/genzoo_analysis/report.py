@@ -618,7 +618,7 @@ def probe_part(page, run):
                        "per vectorization, beside seed 000's numbers (shaded rows).", highlight=highlight)
     families = sorted({r["family"] for r in best}, key=lambda f: (FAMILY_ORDER + (f,)).index(f))
     fig, axes = plt.subplots(1, len(families), figsize=(4.2 * len(families), 2.8), squeeze=False)
-    for ax, family in zip(axes[0], families):
+    for ax, family in zip(axes.flat, families):
         mine = [r for r in best if r["family"] == family]
         x = np.arange(len(mine))
         ax.bar(x - 0.2, [r["precision"] for r in mine], width=0.4, label="precision", color="tab:blue")
@@ -645,7 +645,7 @@ def gap_figure(page, run):
         return
     families = sorted({r["family"] for r in best}, key=lambda f: (FAMILY_ORDER + (f,)).index(f))
     fig, axes = plt.subplots(1, len(families), figsize=(4 * len(families), 2.8), squeeze=False)
-    for ax, family in zip(axes[0], families):
+    for ax, family in zip(axes.flat, families):
         for r in (r for r in best if r["family"] == family):
             sweep = gr.gap_sweep(run.reduce, family, r["feature"], r["classifier"])
             order = np.argsort(sweep["gap"])
@@ -889,6 +889,9 @@ def dendrogram_figure(page, run):
                 "i.e. it groups models by the data they were trained on.")
 
 
+ESTIMATOR_ORDER = ("ksg", "ksg_pca", "ksg_autoencoder", "flow")
+
+
 def information_figure(page, run):
     rows = gr.information(run.reduce)
     if not rows:
@@ -896,21 +899,40 @@ def information_figure(page, run):
         return
     families = sorted({r["family"] for r in rows}, key=lambda f: (FAMILY_ORDER + (f,)).index(f))
     features = sorted({r["feature"] for r in rows})
-    fig, ax = plt.subplots(figsize=(1.4 + 1.3 * len(features), 2.8))
-    width = 0.8 / len(families)
-    for i, f in enumerate(families):
-        values = [next((r["mi_nats"] for r in rows if r["family"] == f and r["feature"] == ft), np.nan) for ft in features]
-        ax.bar(np.arange(len(features)) + (i - (len(families) - 1) / 2) * width, values, width=width,
-               color=family_colour(f), label=f)
-    ax.set_xticks(np.arange(len(features)))
-    ax.set_xticklabels(features)
-    ax.set_ylabel("I(proportions; vectorization) [nats]")
-    ax.axhline(0, color="k", lw=0.6)
-    ax.legend()
+    # Files before issue 15 hold only mi_nats (KSG on the principal components).
+    def estimates(row):
+        names = [e for e in str(row.get("estimators", "")).split("; ") if e] or ["ksg_pca"]
+        return {e: row.get(f"mi_{e}_nats", row["mi_nats"]) for e in names}
+    estimators = [e for e in ESTIMATOR_ORDER if any(e in estimates(r) for r in rows)]
+    columns = min(2, len(families))
+    grid_rows = (len(families) + columns - 1) // columns
+    fig, axes = plt.subplots(grid_rows, columns, figsize=(0.8 + columns * (0.5 + 0.6 * len(features)), 0.4 + 2.6 * grid_rows),
+                             sharey=True, squeeze=False)
+    for ax in axes.flat[len(families):]:
+        ax.set_visible(False)
+    width = 0.8 / len(estimators)
+    colours = plt.get_cmap("tab10")
+    for ax, family in zip(axes.flat, families):
+        for i, e in enumerate(estimators):
+            values = [next((estimates(r).get(e, np.nan) for r in rows if r["family"] == family and r["feature"] == ft), np.nan)
+                      for ft in features]
+            ax.bar(np.arange(len(features)) + (i - (len(estimators) - 1) / 2) * width, values, width=width,
+                   color=colours(i), label=e)
+        models = max((r["models"] for r in rows if r["family"] == family), default=0)
+        ax.set_title(f"{family} ({models} models)", fontsize=9)
+        ax.set_xticks(np.arange(len(features)))
+        ax.set_xticklabels(features, rotation=30, ha="right", fontsize=8)
+        ax.axhline(0, color="k", lw=0.6)
+    for row in axes:
+        row[0].set_ylabel("I(proportions; features) [nats]", fontsize=8)
+    axes.flat[0].legend(fontsize=7)
     fig.tight_layout()
-    page.figure("reduce_information", fig, "Estimated mutual information (KSG) between the class proportions and each "
-                "vectorization: a higher bar keeps more of what the model was trained on; near 0 means the "
-                "vectorization loses it (or the family has too few models for the estimate).")
+    page.figure("reduce_information", fig, "Estimated mutual information between the class proportions and each "
+                "vectorization, by estimator: KSG on the standardized features (ksg), on their principal components "
+                "(ksg_pca), on an autoencoder's codes (ksg_autoencoder), and the normalizing-flow estimator of seed 002 "
+                "(flow; only with at least 10 models per coordinate). A higher bar keeps more of what the model was "
+                "trained on. k-NN estimates fall in high dimension (ksg below ksg_pca); on Gaussians of known MI the "
+                "flow estimate is the closest at high MI (bench/RESULTS.md, \"Information\").")
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -23,6 +23,18 @@ inline std::string join(const std::vector<std::string>& items, const std::string
   return out;
 }
 
+// The parts of text between separators ("a; b" -> {"a", "b"}; "" -> {""}): join's inverse.
+inline std::vector<std::string> split(const std::string& text, const std::string& separator) {
+  std::vector<std::string> parts;
+  size_t begin = 0;
+  for (size_t at = text.find(separator); at != std::string::npos; at = text.find(separator, begin)) {
+    parts.push_back(text.substr(begin, at - begin));
+    begin = at + separator.size();
+  }
+  parts.push_back(text.substr(begin));
+  return parts;
+}
+
 // x with `digits` digits after the point ("12.35").
 inline std::string fixed_text(double x, int digits = 2) {
   char text[64];

@@ -16,6 +16,7 @@
 
 #include "common/error.h"
 #include "common/text.h"
+#include "information/estimators.h"
 
 namespace genzoo {
 
@@ -265,7 +266,13 @@ const std::vector<Field>& schema() {
                  "latent_mean: fixed probe images taken from the test split per selected class."),
       reduce_key("mi_neighbours", &ReduceConfig::mi_neighbours, between(1, 100), "Information: k of the KSG estimator."),
       reduce_key("mi_components", &ReduceConfig::mi_components, between(1, 64),
-                 "Information: principal components of the features the estimator sees."),
+                 "Information: principal components (and autoencoder code width) of the features the compressed and flow estimators see."),
+      reduce_key("mi_estimators", &ReduceConfig::mi_estimators, one_of(information_estimators()),
+                 "Information: estimators of I(proportions; features): ksg (full dimension), ksg_pca (always run: mi_nats), "
+                 "ksg_autoencoder (KSG on autoencoder codes), flow (normalizing flows on the principal components, seed 002; run with "
+                 "at least 10 models per coordinate)."),
+      reduce_key("mi_steps", &ReduceConfig::mi_steps, between(0, 1000000),
+                 "Information: Adam steps of the ksg_autoencoder's autoencoder and of the flow estimator."),
       reduce_key("prior_rank", &ReduceConfig::prior_rank, between(0, 256),
                  "Priors: rank r of the covariance D + F F^T (the members' top r principal deviations); below prior_min_members."),
       reduce_key("prior_shrinkage", &ReduceConfig::prior_shrinkage, between(0, 1),

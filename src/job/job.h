@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "information/estimators.h"
+
 namespace genzoo {
 
 struct DataConfig {
@@ -80,6 +82,8 @@ struct ReduceConfig {
   int64_t probe_images_per_class = 100;  // latent_mean's fixed probe images
   int64_t mi_neighbours = 3;           // KSG k
   int64_t mi_components = 4;           // principal components the MI estimate sees
+  std::vector<std::string> mi_estimators = information_estimators();
+  int64_t mi_steps = 500;              // Adam steps of the autoencoder and flow estimators
   // Bayesian-distillation priors (DESIGN.md section 6, seed 004).
   int64_t prior_rank = 8;              // r of Σ = D + F Fᵀ
   double prior_shrinkage = 0.5;        // D toward the shrinkage target

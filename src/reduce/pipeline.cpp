@@ -24,7 +24,7 @@
 #include "job/job.h"
 #include "priors/laplace.h"
 #include "priors/node_priors.h"
-#include "reduce/information.h"
+#include "information/estimators.h"
 #include "store/zoo.h"
 
 namespace boost::serialization {
@@ -557,12 +557,18 @@ ReduceData run_reduce(const ReduceOptions& options, Comm& comm) {
           const double total = static_cast<double>(std::accumulate(counts.begin(), counts.end(), int64_t{0}));
           for (int64_t j = 0; j + 1 < k; ++j) proportions.push_back(static_cast<double>(counts[j]) / total);
         }
-        InformationRecord info{family, name, 0.0, config.mi_neighbours, n, 0};
-        const std::vector<double> components = principal_components(matrix.data, n, matrix.dim, config.mi_components, &info.components);
-        info.mi_nats = info.components == 0 ? 0.0
-                                            : ksg_mutual_information(standardize_columns(proportions, n, k - 1), k - 1,
-                                                                     components, info.components, n,
-                                                                     static_cast<int>(config.mi_neighbours));
+        InformationOptions mi;
+        mi.estimators = config.mi_estimators;
+        if (std::find(mi.estimators.begin(), mi.estimators.end(), "ksg_pca") == mi.estimators.end()) {
+          mi.estimators.push_back("ksg_pca");  // mi_nats, always
+        }
+        mi.components = config.mi_components;
+        mi.k = static_cast<int>(config.mi_neighbours);
+        mi.steps = config.mi_steps;
+        mi.seed = mix_seed(job.seed, 0x4d49);
+        const InformationEstimates estimates = estimate_information(matrix.data, matrix.dim, proportions, k - 1, n, mi);
+        InformationRecord info{family, name, estimates.nats.at("ksg_pca"), config.mi_neighbours, n, estimates.components,
+                               estimates.nats, estimates.flow_heldout_nats, estimates.autoencoder_mse};
         data.information.push_back(info);
       }
       progress.update(static_cast<double>(++done));

@@ -157,6 +157,14 @@ void write_information(const h5::Group& root, const ReduceData& data) {
     group.write_attribute("k", record.k);
     group.write_attribute("models", record.models);
     group.write_attribute("components", record.components);
+    std::vector<std::string> names;
+    for (const auto& [estimator, nats] : record.estimates) {
+      group.write_attribute("mi_" + estimator + "_nats", nats);
+      names.push_back(estimator);
+    }
+    group.write_attribute("estimators", join(names, "; "));
+    if (record.estimates.count("flow")) group.write_attribute("mi_flow_heldout_nats", record.flow_heldout_nats);
+    if (record.estimates.count("ksg_autoencoder")) group.write_attribute("autoencoder_mse", record.autoencoder_mse);
   }
 }
 
@@ -434,6 +442,14 @@ void read_information(const h5::Group& root, ReduceData& data) {
       record.k = group.read_attribute<int64_t>("k");
       record.models = group.read_attribute<int64_t>("models");
       record.components = group.read_attribute<int64_t>("components");
+      // Files before the other estimators have no list (and only mi_nats).
+      const std::string estimators = group.has_attribute("estimators") ? group.read_attribute<std::string>("estimators") : "";
+      for (const std::string& estimator : split(estimators, "; ")) {
+        if (estimator.empty()) continue;
+        record.estimates[estimator] = group.read_attribute<double>("mi_" + estimator + "_nats");
+      }
+      if (record.estimates.count("flow")) record.flow_heldout_nats = group.read_attribute<double>("mi_flow_heldout_nats");
+      if (record.estimates.count("ksg_autoencoder")) record.autoencoder_mse = group.read_attribute<double>("autoencoder_mse");
       data.information.push_back(std::move(record));
     }
   }
@@ -543,10 +559,14 @@ std::string format_reduce_tables(const ReduceData& data) {
     out += line;
   }
 
-  out += "\nmutual information I(proportions; features), KSG estimate in nats:\n";
+  out += "\nmutual information I(proportions; features) in nats (ksg_pca: KSG on the principal components):\n";
   for (const InformationRecord& i : data.information) {
-    std::snprintf(line, sizeof line, "  %-10s %-12s %8s  (%lld models, %lld components, k = %lld)\n", i.family.c_str(),
-                  i.feature.c_str(), number(i.mi_nats).c_str(), static_cast<long long>(i.models),
+    std::string others;
+    for (const auto& [estimator, nats] : i.estimates) {
+      if (estimator != "ksg_pca") others += "  " + estimator + " " + number(nats);
+    }
+    std::snprintf(line, sizeof line, "  %-10s %-12s ksg_pca %8s%s  (%lld models, %lld components, k = %lld)\n", i.family.c_str(),
+                  i.feature.c_str(), number(i.mi_nats).c_str(), others.c_str(), static_cast<long long>(i.models),
                   static_cast<long long>(i.components), static_cast<long long>(i.k));
     out += line;
   }

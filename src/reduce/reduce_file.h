@@ -12,7 +12,9 @@
 //   /embedding/<family>/<feature>/{model_id [N], z [N, K], u [N, K], split [N]}  metric attrs (test models)
 //   /hierarchy/<family>/{linkage [N-1, 4], model_id [N], member_offsets [N], members}  average linkage on
 //       the selected feature's predicted shapes; members of merged cluster i: members[member_offsets[i]..[i+1]]
-//   /information/<family>/<feature>              attrs mi_nats, k, models, components
+//   /information/<family>/<feature>              attrs mi_nats (KSG on the first `components` principal
+//       components), k, models, components, estimators ("; "-separated), mi_<estimator>_nats per estimator
+//       run (ksg, ksg_pca, ksg_autoencoder, flow; information/estimators.h), mi_flow_heldout_nats, autoencoder_mse
 //   /priors/<family>/<name>/{mean [P], diag [P], factor [P, r] float32, member_ids [n], proportions [K],
 //       shape [K] = sqrt(proportions), layout/...}  N(mean, diag(diag) + factor factorᵀ) over zoo.h5's
 //       flattened weights; attrs kind (node | swag | laplace), cluster, init_group, model_id, rank,
@@ -57,8 +59,10 @@ struct HierarchyRecord {
 
 struct InformationRecord {
   std::string family, feature;
-  double mi_nats = 0.0;
+  double mi_nats = 0.0;  // KSG on the principal components (reduce's estimate before the others existed)
   int64_t k = 0, models = 0, components = 0;
+  std::map<std::string, double> estimates{};  // nats per estimator run
+  double flow_heldout_nats = 0.0, autoencoder_mse = 0.0;  // when flow / ksg_autoencoder ran
 };
 
 struct ReduceAttributes {

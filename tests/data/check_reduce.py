@@ -215,6 +215,12 @@ def check_information(gr, path, r):
         expect(np.isfinite(x["mi_nats"]) and x["mi_nats"] == g.attrs["mi_nats"], f"information {x}")
         for key in ("k", "models", "components"):
             expect(x[key] == int(g.attrs[key]) and x[key] > 0, f"information {x}: {key}")
+        # Every estimator the row names has its finite estimate; ksg_pca is mi_nats.
+        estimators = [e for e in str(x["estimators"]).split("; ") if e]
+        expect("ksg_pca" in estimators and x["mi_ksg_pca_nats"] == x["mi_nats"], f"information {x}: ksg_pca")
+        for e in estimators:
+            expect(np.isfinite(x[f"mi_{e}_nats"]), f"information {x}: {e}")
+        expect(("flow" in estimators) == ("mi_flow_heldout_nats" in x), f"information {x}: flow held-out")
     return len(rows)
 
 

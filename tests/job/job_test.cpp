@@ -200,6 +200,16 @@ prior_teachers = [0, 2]
   expect_refusal(reduce + "prior_shrinkage = 1.5\n", {"key 'reduce.prior_shrinkage'"});
 }
 
+// The information estimators: every one by default, a subset on request, unknown names refused.
+TEST(Job, ReadsAndChecksTheInformationKeys) {
+  EXPECT_EQ(parse_job(kMinimalJob, "<string>").reduce.mi_estimators, information_estimators());
+  const Job job = parse_job(std::string(kMinimalJob) + "[reduce]\nmi_estimators = [\"ksg\", \"flow\"]\nmi_steps = 20\n", "<string>");
+  EXPECT_EQ(job.reduce.mi_estimators, (std::vector<std::string>{"ksg", "flow"}));
+  EXPECT_EQ(job.reduce.mi_steps, 20);
+  expect_refusal(std::string(kMinimalJob) + "[reduce]\nmi_estimators = [\"mine\"]\n",
+                 {"key 'reduce.mi_estimators[0]'", "ksg_autoencoder"});
+}
+
 // mlp's structure keys: hidden2 = 0 is a student without the second hidden layer (seed 004's ψ), and a
 // student may not be wider than its teacher in either layer.
 TEST(Job, ReadsMlpStructureAndItsStudents) {

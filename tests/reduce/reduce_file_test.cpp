@@ -45,7 +45,7 @@ ReduceData sample_data() {
   data.embeddings.push_back(e);
   data.selected_features["linear_ae"] = "svd";
   data.hierarchies.push_back({"linear_ae", "svd", {0, 1, 2}, average_linkage(euclidean_distances(e.result.u, 3, 3), 3)});
-  data.information.push_back({"linear_ae", "svd", 0.42, 3, 3, 2});
+  data.information.push_back({"linear_ae", "svd", 0.42, 3, 3, 2, {{"ksg_pca", 0.42}, {"flow", 0.61}, {"ksg_autoencoder", 0.3}}, 0.55, 0.2});
   return data;
 }
 
@@ -78,10 +78,14 @@ TEST(ReduceFile, RoundTripKeepsEverything) {
   EXPECT_EQ(back.hierarchies[0].dendrogram.members, data.hierarchies[0].dendrogram.members);
   ASSERT_EQ(back.information.size(), 1u);
   EXPECT_DOUBLE_EQ(back.information[0].mi_nats, 0.42);
+  EXPECT_EQ(back.information[0].estimates, data.information[0].estimates);
+  EXPECT_DOUBLE_EQ(back.information[0].flow_heldout_nats, 0.55);
+  EXPECT_DOUBLE_EQ(back.information[0].autoencoder_mse, 0.2);
   // The tables name what is there; NaN metrics print as n/a.
   const std::string tables = format_reduce_tables(back);
   EXPECT_NE(tables.find("linear_ae  svd          logistic      0.800     1.000"), std::string::npos) << tables;
   EXPECT_NE(tables.find("n/a"), std::string::npos) << tables;
+  EXPECT_NE(tables.find("ksg_pca    0.420  flow 0.610  ksg_autoencoder 0.300"), std::string::npos) << tables;
 }
 
 TEST(ReduceFile, PlainH5pyReadsTheSchema) {

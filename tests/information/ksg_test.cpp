@@ -1,4 +1,4 @@
-// Tests for src/reduce/information.{h,cpp}: the KSG estimator on Gaussians with known mutual
+// Tests for src/information/ksg.{h,cpp}: the KSG estimator on Gaussians with known mutual
 // information, the digamma function, and the principal-component projection.
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 
 #include "common/error.h"
 #include "common/rng.h"
-#include "reduce/information.h"
+#include "information/ksg.h"
 
 namespace genzoo {
 namespace {

@@ -1,4 +1,4 @@
-#include "reduce/information.h"
+#include "information/ksg.h"
 
 #include <torch/torch.h>
 
@@ -50,30 +50,30 @@ double ksg_mutual_information(const std::vector<double>& x, int64_t dx, const st
     for (int64_t j = 0; j < d; ++j) m = std::max(m, std::abs(a[j] - b[j]));
     return m;
   };
-  // Max-norm distances in each marginal space, then the joint space's k-th neighbour distance.
-  std::vector<double> distance_x(static_cast<size_t>(n * n)), distance_y(static_cast<size_t>(n * n));
-  for (int64_t i = 0; i < n; ++i) {
-    for (int64_t j = 0; j < n; ++j) {
-      distance_x[i * n + j] = max_norm(&xs[i * dx], &xs[j * dx], dx);
-      distance_y[i * n + j] = max_norm(&ys[i * dy], &ys[j * dy], dy);
-    }
-  }
+  // Row by row (O(n) memory: 10^4 samples would need 1.6 GB of stored distances): the joint space's
+  // k-th neighbour distance epsilon, then the points strictly closer than epsilon in each marginal.
   double sum = 0.0;
-  std::vector<double> joint(static_cast<size_t>(n - 1));
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t m = 0;
-    for (int64_t j = 0; j < n; ++j) {
-      if (j != i) joint[m++] = std::max(distance_x[i * n + j], distance_y[i * n + j]);
+#pragma omp parallel reduction(+ : sum)
+  {
+    std::vector<double> distance_x(static_cast<size_t>(n)), distance_y(static_cast<size_t>(n)), joint(static_cast<size_t>(n - 1));
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t m = 0;
+      for (int64_t j = 0; j < n; ++j) {
+        distance_x[j] = max_norm(&xs[i * dx], &xs[j * dx], dx);
+        distance_y[j] = max_norm(&ys[i * dy], &ys[j * dy], dy);
+        if (j != i) joint[m++] = std::max(distance_x[j], distance_y[j]);
+      }
+      std::nth_element(joint.begin(), joint.begin() + (k - 1), joint.end());
+      const double epsilon = joint[k - 1];
+      int64_t nx = 0, ny = 0;
+      for (int64_t j = 0; j < n; ++j) {
+        if (j == i) continue;
+        nx += distance_x[j] < epsilon;
+        ny += distance_y[j] < epsilon;
+      }
+      sum += digamma(static_cast<double>(nx + 1)) + digamma(static_cast<double>(ny + 1));
     }
-    std::nth_element(joint.begin(), joint.begin() + (k - 1), joint.end());
-    const double epsilon = joint[k - 1];
-    int64_t nx = 0, ny = 0;  // strictly closer than epsilon in each marginal
-    for (int64_t j = 0; j < n; ++j) {
-      if (j == i) continue;
-      nx += distance_x[i * n + j] < epsilon;
-      ny += distance_y[i * n + j] < epsilon;
-    }
-    sum += digamma(static_cast<double>(nx + 1)) + digamma(static_cast<double>(ny + 1));
   }
   return digamma(k) + digamma(static_cast<double>(n)) - sum / static_cast<double>(n);
 }
@@ -89,9 +89,10 @@ std::vector<double> standardize_columns(std::vector<double> values, int64_t n, i
   return values;
 }
 
-std::vector<double> principal_components(const std::vector<float>& features, int64_t n, int64_t dim,
+std::vector<double> principal_components(const std::vector<double>& values, int64_t n, int64_t dim,
                                          int64_t max_components, int64_t* components) {
-  auto data = torch::from_blob(const_cast<float*>(features.data()), {n, dim}, torch::kFloat32).to(torch::kFloat64);
+  if (static_cast<int64_t>(values.size()) != n * dim) throw ReduceError("principal components: the values do not hold n rows");
+  auto data = torch::from_blob(const_cast<double*>(values.data()), {n, dim}, torch::kFloat64);
   const auto std = data.std(0, /*unbiased=*/false);
   const auto keep = (std > 1e-12 * (1.0 + data.abs().amax(0))).nonzero().squeeze(1);
   data = data.index_select(1, keep);
@@ -103,6 +104,11 @@ std::vector<double> principal_components(const std::vector<float>& features, int
   const auto svd = torch::linalg_svd(data, /*full_matrices=*/false);
   const auto projected = torch::matmul(data, std::get<2>(svd).narrow(0, 0, count).transpose(0, 1)).contiguous();
   return std::vector<double>(projected.data_ptr<double>(), projected.data_ptr<double>() + n * count);
+}
+
+std::vector<double> principal_components(const std::vector<float>& values, int64_t n, int64_t dim,
+                                         int64_t max_components, int64_t* components) {
+  return principal_components(std::vector<double>(values.begin(), values.end()), n, dim, max_components, components);
 }
 
 }  // namespace genzoo
