@@ -28,13 +28,18 @@ void synthetic_zoo(int64_t n, int64_t dim, double noise, std::vector<float>& fea
   }
 }
 
+// Every estimator on n models of 20 features (300 training steps).
+InformationEstimates estimates_of(const std::vector<float>& features, const std::vector<double>& proportions, int64_t n) {
+  InformationOptions options;
+  options.steps = 300;
+  return estimate_information(features, 20, proportions, 2, n, options);
+}
+
 TEST(InformationEstimators, EveryEstimatorSeesTheDependence) {
   std::vector<float> features;
   std::vector<double> proportions;
   synthetic_zoo(300, 20, 0.05, features, proportions);
-  InformationOptions options;
-  options.steps = 300;
-  const InformationEstimates e = estimate_information(features, 20, proportions, 2, 300, options);
+  const InformationEstimates e = estimates_of(features, proportions, 300);
   EXPECT_EQ(e.components, 4);
   ASSERT_EQ(e.nats.size(), 4u);
   for (const auto& [name, nats] : e.nats) {
@@ -52,9 +57,7 @@ TEST(InformationEstimators, NoiseFeaturesCarryLittle) {
   synthetic_zoo(300, 20, 0.05, features, proportions);
   Rng rng(5);
   for (float& f : features) f = static_cast<float>(rng.normal());
-  InformationOptions options;
-  options.steps = 300;
-  const InformationEstimates e = estimate_information(features, 20, proportions, 2, 300, options);
+  const InformationEstimates e = estimates_of(features, proportions, 300);
   for (const auto& [name, nats] : e.nats) EXPECT_LT(nats, 0.25) << name;
   EXPECT_LT(e.flow_heldout_nats, 0.1);
 }
