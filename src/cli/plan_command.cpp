@@ -28,10 +28,16 @@ Runner add_plan_command(CLI::App& app) {
     check_family_layouts(job.families, job.source);
     std::printf("job %s (seed %llu) from %s\n", job.name.c_str(), static_cast<unsigned long long>(job.seed),
                 job.source.c_str());
-    std::printf("data: %lld classes (%s), Dirichlet alpha %.3g, %lld-%lld samples per model\n",
-                static_cast<long long>(job.data.num_classes),
-                job.data.classes.empty() ? "chosen by the feature net" : "given by the job", job.data.alpha,
-                static_cast<long long>(job.data.samples_min), static_cast<long long>(job.data.samples_max));
+    if (job.data.gaussian()) {
+      std::printf("data: gaussian pool of %lld vectors in %lld dimensions, each kept with probability %.3g (E[m] = %.1f per model)\n",
+                  static_cast<long long>(job.data.pool), static_cast<long long>(job.data.dimension), job.data.inclusion,
+                  job.data.inclusion * static_cast<double>(job.data.pool));
+    } else {
+      std::printf("data: %lld classes (%s), Dirichlet alpha %.3g, %lld-%lld samples per model\n",
+                  static_cast<long long>(job.data.num_classes),
+                  job.data.classes.empty() ? "chosen by the feature net" : "given by the job", job.data.alpha,
+                  static_cast<long long>(job.data.samples_min), static_cast<long long>(job.data.samples_max));
+    }
     std::printf("\n%-10s %7s %7s %7s %7s %7s %7s %9s %9s %10s\n", "family", "models", "random", "triplet", "chain",
                 "probe", "chunks", "params", "steps", "GFLOP");
     double total_gflop = 0.0;
@@ -58,13 +64,14 @@ Runner add_plan_command(CLI::App& app) {
 
     if (!csv_path->empty()) {
       // Class slots stand in for labels (the feature net picks those at train time); pool sizes are
-      // Fashion-MNIST's, so counts and proportions are exactly what train will use.
+      // Fashion-MNIST's (or the gaussian pool's), so counts and proportions are exactly what train will use.
       std::vector<int64_t> classes = job.data.classes;
       std::vector<std::vector<int64_t>> pools;
       for (int64_t slot = 0; slot < job.data.num_classes; ++slot) {
         if (classes.size() < static_cast<size_t>(job.data.num_classes)) classes.push_back(slot);
-        std::vector<int64_t> pool(kTrainImagesPerClass);
-        for (int64_t i = 0; i < kTrainImagesPerClass; ++i) pool[i] = slot * kTrainImagesPerClass + i;
+        const int64_t size = job.data.gaussian() ? job.data.pool : kTrainImagesPerClass;
+        std::vector<int64_t> pool(static_cast<size_t>(size));
+        for (int64_t i = 0; i < size; ++i) pool[i] = slot * size + i;
         pools.push_back(std::move(pool));
       }
       const Plan plan = make_plan(job, classes, pools);

@@ -15,6 +15,7 @@
 #include "common/rng.h"
 #include "common/text.h"
 #include "data/dataset.h"
+#include "data/gaussian_source.h"
 #include "data/feature_net.h"
 #include "dist/comm.h"
 #include "dist/resources.h"
@@ -38,7 +39,7 @@ ZooAttributes attributes_for(const Job& job, const std::vector<int64_t>& classes
   attrs.job_name = job.name;
   attrs.job_toml = job.text;
   attrs.job_fingerprint = fingerprint(job.text);
-  attrs.dataset = "fashion-mnist";
+  attrs.dataset = job.data.gaussian() ? "gaussian" : "fashion-mnist";
   attrs.classes = classes;
   return attrs;
 }
@@ -224,8 +225,7 @@ RunSummary train_run(const Job& job, const RunOptions& options) {
   const RunDir run(options.run_dir);
   const bool leader = comm.rank() == 0;
   // Data first: a missing or corrupt data directory fails before the run directory is touched.
-  const std::string data_dir = resolve_data_dir(options.data_dir.empty() ? job.data.dir : options.data_dir);
-  const Dataset dataset = load_fashion_mnist(data_dir);
+  const Dataset dataset = load_job_dataset(job, options.data_dir);
   const bool quiet = options.quiet || !leader;
 
   // Rank 0 claims the directory (or refuses it) before anyone reads from it.

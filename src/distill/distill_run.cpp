@@ -434,6 +434,9 @@ DistillSummary run_distill(const DistillOptions& options, Comm& comm) {
     if (!quiet) std::fprintf(stderr, "[distill] %s\n", text.c_str());
   };
   const ZooData zoo = read_zoo(options.zoo_path);
+  if (zoo.attrs.dataset == "gaussian") {
+    throw DistillError(options.zoo_path + ": job '" + zoo.attrs.job_name + "' has data.source = \"gaussian\"; distill takes image zoos");
+  }
   const std::string reduce_path = options.reduce_path.empty()
                                       ? (fs::path(options.zoo_path).parent_path() / "reduce.h5").string()
                                       : options.reduce_path;

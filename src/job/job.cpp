@@ -16,6 +16,7 @@
 
 #include "common/error.h"
 #include "common/text.h"
+#include "data/image.h"
 #include "information/estimators.h"
 
 namespace genzoo {
@@ -210,6 +211,9 @@ const std::vector<Field>& schema() {
       top_key("seed", &Job::seed, at_least(0),
               "Seed of the whole plan: proportions, samples, initializations, per-model seeds."),
 
+      data_key("source", &DataConfig::source, one_of({"images", "gaussian"}),
+               "images: Fashion-MNIST class mixtures. gaussian: seed 000's setting, linear_ae models on Bernoulli(inclusion) "
+               "subsets of a pool of N(mean, diag(spectrum)) vectors (one class; the keys below)."),
       data_key("dir", &DataConfig::dir, any_string(),
                "Fashion-MNIST directory (IDX files); empty: $GENZOO_DATA, else the Debian package."),
       data_key("num_classes", &DataConfig::num_classes, between(2, 10),
@@ -222,6 +226,14 @@ const std::vector<Field>& schema() {
                "Smallest per-model sample size n (n ~ U{samples_min..samples_max})."),
       data_key("samples_max", &DataConfig::samples_max, between(1, kTrainImagesPerClass),
                "Largest per-model sample size n."),
+      data_key("dimension", &DataConfig::dimension, between(2, 4096), "gaussian: d, the dimension of x."),
+      data_key("mean", &DataConfig::mean, between(-1e6, 1e6), "gaussian: every coordinate of the mean μ."),
+      data_key("spectrum", &DataConfig::spectrum, above_upto(0, 1e6),
+               "gaussian: the diagonal of Σ, `dimension` entries; empty: 2 * 0.6^i."),
+      data_key("pool", &DataConfig::pool, between(2, 10000000), "gaussian: n, the pool X of training vectors."),
+      data_key("inclusion", &DataConfig::inclusion, above_upto(0, 1),
+               "gaussian: p, each pool vector joins a model's subset X1 independently with this probability."),
+      data_key("test_pool", &DataConfig::test_pool, between(1, 10000000), "gaussian: held-out vectors for test_loss."),
 
       featurenet_key("epochs", &FeatureNetConfig::epochs, between(1, 50), "Training epochs of the feature net."),
       featurenet_key("batch_size", &FeatureNetConfig::batch_size, between(8, 4096), "Minibatch size."),
@@ -734,6 +746,13 @@ const std::vector<Rule>& rules() {
          }
          return "";
        }},
+      {"data", "`spectrum`, when given, has `dimension` entries (gaussian source).",
+       [](const RuleContext& ctx) -> std::string {
+         const DataConfig& data = ctx.job.data;
+         if (data.spectrum.empty() || static_cast<int64_t>(data.spectrum.size()) == data.dimension) return "";
+         return "key 'data.spectrum': expected data.dimension = " + std::to_string(data.dimension) + " entries, got " +
+                std::to_string(data.spectrum.size());
+       }},
       {"data", "`samples_min` <= `samples_max`.",
        [](const RuleContext& ctx) -> std::string {
          const DataConfig& data = ctx.job.data;
@@ -875,6 +894,21 @@ const std::vector<Rule>& rules() {
          return "key '" + ctx.key("chains") + "': nested chains need data.samples_min >= 3, got " +
                 std::to_string(ctx.job.data.samples_min);
        }},
+      {"family", "The gaussian source trains linear_ae random-subset models only (no triplets, chains or probe models).",
+       [](const RuleContext& ctx) -> std::string {
+         if (!ctx.job.data.gaussian()) return "";
+         if (ctx.family.name != "linear_ae") {
+           return "key '" + ctx.key("name") + "': data.source = \"gaussian\" trains linear_ae only, got " + ctx.family.name;
+         }
+         for (const auto& [key, count] : {std::pair<const char*, int64_t>{"triplets", ctx.family.triplets},
+                                          {"chains", ctx.family.chains}, {"probe_models", ctx.family.probe_models}}) {
+           if (count > 0) {
+             return "key '" + ctx.key(key) + "': data.source = \"gaussian\" has no classes to design " + key + " on, got " +
+                    std::to_string(count);
+           }
+         }
+         return "";
+       }},
       {"family", "A family trains at least one model.",
        [](const RuleContext& ctx) -> std::string {
          if (ctx.family.total_models(ctx.job.probe.datasets()) > 0) return "";
@@ -980,8 +1014,16 @@ Job parse_job(const std::string& text, const std::string& source) {
   const JobReader reader(source);
   reader.read(root, job);
   check_rules(job, reader);
+  // The gaussian source has one class (its pool); families see its dimension instead of pixels.
+  if (job.data.gaussian()) {
+    job.data.num_classes = 1;
+    job.data.classes = {0};
+  }
   // Class-conditional families size their label inputs by K.
-  for (auto& family : job.families) family.num_classes = job.data.num_classes;
+  for (auto& family : job.families) {
+    family.num_classes = job.data.num_classes;
+    family.input_dim = job.data.gaussian() ? job.data.dimension : kImagePixels;
+  }
   return job;
 }
 
@@ -991,6 +1033,13 @@ Job load_job(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return parse_job(text.str(), path);
+}
+
+std::vector<double> DataConfig::gaussian_spectrum() const {
+  if (!spectrum.empty()) return spectrum;
+  std::vector<double> lambda(static_cast<size_t>(dimension));
+  for (int64_t i = 0; i < dimension; ++i) lambda[i] = 2.0 * std::pow(0.6, static_cast<double>(i));
+  return lambda;
 }
 
 std::vector<int64_t> apportion(int64_t n, const std::vector<double>& p) {

@@ -13,12 +13,25 @@
 namespace genzoo {
 
 struct DataConfig {
+  // images: Fashion-MNIST class mixtures. gaussian: seed 000's setting, a pool X of `pool` vectors
+  // x ~ N(mean 1, diag(spectrum)) in R^dimension, each model trained on its own Bernoulli(inclusion) subset.
+  std::string source = "images";
   std::string dir;                 // empty: $GENZOO_DATA or the Debian package
   int64_t num_classes = 3;         // K: number of most distant classes to select
   std::vector<int64_t> classes;    // explicit class labels (skips feature-net selection when set)
   double alpha = 1.0;              // Dirichlet concentration of class proportions
   int64_t samples_min = 1000;      // per-model sample size n ~ U{samples_min..samples_max}
   int64_t samples_max = 3000;
+  int64_t dimension = 8;           // gaussian: d
+  double mean = 0.0;               // gaussian: every coordinate of μ
+  std::vector<double> spectrum;    // gaussian: Σ's diagonal (d entries); empty: 2 · 0.6^i
+  int64_t pool = 2000;             // gaussian: n, the vectors every model's subset is drawn from
+  double inclusion = 0.1;          // gaussian: p, the probability each x_i joins a model's subset
+  int64_t test_pool = 1000;        // gaussian: held-out vectors (test_loss)
+
+  bool gaussian() const { return source == "gaussian"; }
+  // Σ's diagonal: spectrum, or 2 · 0.6^i.
+  std::vector<double> gaussian_spectrum() const;
 };
 
 struct FeatureNetConfig {
@@ -56,6 +69,7 @@ struct FamilyConfig {
   std::string condition = "none";  // gan: none | label (class-conditional)
   int64_t sample_grid = 16;        // vae, gan: stored generated samples per model
   int64_t num_classes = 3;         // derived: the job's data.num_classes (not a job key)
+  int64_t input_dim = 784;         // derived: pixels, or data.dimension for the gaussian source (not a job key)
 
   int64_t total_models(int64_t probe_datasets) const {
     return models + 3 * triplets + 3 * chains + probe_models * probe_datasets;

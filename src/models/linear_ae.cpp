@@ -48,11 +48,11 @@ class LinearAeTorch : public TorchFamily {
 class LinearAe : public Family {
  public:
   std::string name() const override { return "linear_ae"; }
-  std::string description() const override { return "linear autoencoder 784-k-784 with biases, MSE"; }
-  Layout layout(const FamilyConfig& config) const override { return linear_ae_layout(config.latent); }
+  std::string description() const override { return "linear autoencoder 784-k-784 (d-k-d on the gaussian source) with biases, MSE"; }
+  Layout layout(const FamilyConfig& config) const override { return linear_ae_layout(config.latent, config.input_dim); }
   double flops_per_sample(const FamilyConfig& config) const override {
     // forward + two backward GEMMs for each of the two layers, 2 FLOPs per multiply-add
-    return 3.0 * 2.0 * 2.0 * kLinearAeInput * static_cast<double>(config.latent);
+    return 3.0 * 2.0 * 2.0 * static_cast<double>(config.input_dim * config.latent);
   }
   const TorchFamily& torch_impl() const override { return impl_; }
   std::unique_ptr<FastStep> cpu_step(const FamilyConfig& config) const override { return make_linear_ae_step(config); }
@@ -65,12 +65,12 @@ GENZOO_REGISTER_FAMILY(LinearAe);
 
 }  // namespace
 
-Layout linear_ae_layout(int64_t latent) {
+Layout linear_ae_layout(int64_t latent, int64_t input) {
   Layout layout;
-  add_param(layout, "encoder.weight", "encoder", {latent, kLinearAeInput});
+  add_param(layout, "encoder.weight", "encoder", {latent, input});
   add_param(layout, "encoder.bias", "encoder", {latent});
-  add_param(layout, "decoder.weight", "decoder", {kLinearAeInput, latent});
-  add_param(layout, "decoder.bias", "decoder", {kLinearAeInput});
+  add_param(layout, "decoder.weight", "decoder", {input, latent});
+  add_param(layout, "decoder.bias", "decoder", {input});
   return layout;
 }
 

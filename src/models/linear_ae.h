@@ -10,7 +10,8 @@ namespace genzoo {
 
 constexpr int64_t kLinearAeInput = kImagePixels;
 
-// encoder.weight [k, 784], encoder.bias [k], decoder.weight [784, k], decoder.bias [784]
-Layout linear_ae_layout(int64_t latent);
+// encoder.weight [k, D], encoder.bias [k], decoder.weight [D, k], decoder.bias [D]; D = 784 pixels, or
+// data.dimension on the gaussian source (the hand-written CPU step is for 784 only).
+Layout linear_ae_layout(int64_t latent, int64_t input = kLinearAeInput);
 
 }  // namespace genzoo

@@ -140,8 +140,9 @@ class LinearAeStep : public GradientStep {
 }  // namespace
 
 std::unique_ptr<FastStep> make_linear_ae_step(const FamilyConfig& config) {
-  // Denoising draws LibTorch noise per model; that stays on the LibTorch path.
-  if (config.name != "linear_ae" || config.regularizer == "denoising") return nullptr;
+  // Denoising draws LibTorch noise per model, and the gaussian source's vectors are not 784 pixels: both
+  // stay on the LibTorch path.
+  if (config.name != "linear_ae" || config.regularizer == "denoising" || config.input_dim != kLinearAeInput) return nullptr;
   return std::make_unique<LinearAeStep>(config);
 }
 

@@ -197,7 +197,9 @@ class PlanBuilder {
     for (int64_t i = 0; i < family.models; ++i) {
       const uint64_t key = family_key({static_cast<uint64_t>(Design::kRandom), static_cast<uint64_t>(i)});
       Rng rng(mix_seed(key, kDataStream));
-      Mixture mixture = draw_mixture(rng, data.alpha, data.samples_min, data.samples_max, pools_);
+      // The gaussian source (seed 000): X1 keeps each pool vector independently with probability p.
+      Mixture mixture = data.gaussian() ? Mixture{{1.0}, bernoulli_subset(rng, pools_, data.inclusion)}
+                                        : draw_mixture(rng, data.alpha, data.samples_min, data.samples_max, pools_);
       add_model(key, Design::kRandom, -1, -1, 0.0, mixture.proportions, mixture.samples);
     }
 

@@ -432,6 +432,11 @@ ReduceData run_reduce(const ReduceOptions& options, Comm& comm) {
   const ZooData zoo = read_zoo(options.zoo_path);
   const Job job = options.config_path.empty() ? parse_job(zoo.attrs.job_toml, options.zoo_path + ":/job_toml")
                                               : load_job(options.config_path);
+  if (job.data.gaussian()) {
+    // One class and no images: proportions, probe images and the embedding have nothing to work on.
+    throw ReduceError(options.zoo_path + ": job '" + job.name + "' has data.source = \"gaussian\"; reduce takes image zoos "
+                      "(seed 000's theorem on gaussian zoos: genzoo_bench_seed000, bench/RESULTS.md \"Information\")");
+  }
   // The models the stage sees: garbage ones (trained, but worse than the trivial predictor) are left
   // out unless asked for; every lookup below treats a model missing here as absent.
   std::map<int64_t, const ModelRecord*> records;

@@ -33,7 +33,7 @@ struct ZooAttributes {
   std::string job_name;
   std::string job_toml;         // the job file's text
   std::string job_fingerprint;  // hash of job_toml: a run directory belongs to one job
-  std::string dataset;          // "fashion-mnist"
+  std::string dataset;          // "fashion-mnist" or "gaussian" (the job's data.source)
   std::vector<int64_t> classes; // selected class labels
 };
 

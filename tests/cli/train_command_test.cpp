@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <numeric>
 #include <regex>
@@ -201,6 +202,59 @@ TEST(TrainCommand, TruncatedIdxFileIsNamed) {
   const CommandResult result = run_genzoo(train_args(tiny_job_path(), dir.file("run"), "--data " + shell_quote(data)));
   expect_one_line_error(result, {broken, "truncated"});
   EXPECT_FALSE(fs::exists(dir.file("run") + "/zoo.h5"));
+}
+
+// The gaussian source end to end (issue 15 point 1): linear autoencoders on Bernoulli subsets of a pool
+// of N(0, diag(2 * 0.6^i)) vectors in 8 dimensions reach the PCA optimum; reduce and distill refuse the zoo.
+TEST(TrainCommand, GaussianSourceTrainsLinearAutoencodersOnBernoulliSubsets) {
+  TempDir dir;
+  write_text(dir.file("gauss.toml"), R"(name = "gauss"
+seed = 3
+[data]
+source = "gaussian"
+dimension = 8
+pool = 400
+inclusion = 0.25
+test_pool = 400
+[[family]]
+name = "linear_ae"
+models = 8
+latent = 2
+steps = 300
+batch_size = 32
+lr = 1e-2
+)");
+  const std::string run = dir.file("run");
+  const CommandResult result = run_genzoo(train_args(dir.file("gauss.toml"), run, "--quiet"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const ZooData zoo = read_zoo(run + "/zoo.h5");
+  EXPECT_EQ(zoo.attrs.dataset, "gaussian");
+  EXPECT_EQ(zoo.attrs.classes, (std::vector<int64_t>{0}));
+  const FamilyWeights& weights = zoo.weights.at("linear_ae");
+  EXPECT_EQ(weights.layout[0].shape, (std::vector<int64_t>{2, 8}));
+  // Σ's eigenvalues 2 * 0.6^i: predicting the mean costs their mean (0.614); the best rank-2 AE keeps the two
+  // largest and costs the mean of the other six (0.2145).
+  double lambda = 0.0, tail = 0.0;
+  for (int i = 0; i < 8; ++i) {
+    lambda += 2.0 * std::pow(0.6, i) / 8.0;
+    if (i >= 2) tail += 2.0 * std::pow(0.6, i) / 8.0;
+  }
+  ASSERT_EQ(zoo.models.size(), 8u);
+  for (const ModelRecord& m : zoo.models) {
+    EXPECT_EQ(m.status, "ok") << m.id;
+    EXPECT_EQ(m.counts[0], static_cast<int64_t>(m.sample_indices.size()));
+    EXPECT_GT(m.counts[0], 60);  // Binomial(400, 0.25): 100 ± 8.7
+    EXPECT_LT(m.counts[0], 140);
+    EXPECT_NEAR(m.metrics.at("trivial_loss"), lambda, 0.25 * lambda) << m.id;
+    // Fitted on ~100 vectors, tested on 400 others: within 25 % of the population optimum.
+    EXPECT_NEAR(m.test_loss, tail, 0.25 * tail) << m.id;
+  }
+  const CommandResult reduce = run_genzoo("reduce " + shell_quote(run + "/zoo.h5"));
+  EXPECT_NE(reduce.exit_code, 0);
+  EXPECT_NE(reduce.output.find("data.source = \"gaussian\""), std::string::npos) << reduce.output;
+  const CommandResult distill = run_genzoo("distill " + shell_quote(run + "/zoo.h5"));
+  EXPECT_NE(distill.exit_code, 0);
+  EXPECT_NE(distill.output.find("distill takes image zoos"), std::string::npos) << distill.output;
 }
 
 }  // namespace

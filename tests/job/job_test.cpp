@@ -200,6 +200,40 @@ prior_teachers = [0, 2]
   expect_refusal(reduce + "prior_shrinkage = 1.5\n", {"key 'reduce.prior_shrinkage'"});
 }
 
+// The gaussian source: its keys, one derived class, the families' input dimension, and what it refuses.
+TEST(Job, ReadsAndChecksTheGaussianSource) {
+  const std::string gaussian = R"(
+name = "g"
+[data]
+source = "gaussian"
+dimension = 6
+pool = 300
+inclusion = 0.2
+spectrum = [3, 2, 1, 1, 0.5, 0.1]
+[[family]]
+name = "linear_ae"
+models = 4
+latent = 2
+)";
+  const Job job = parse_job(gaussian, "<string>");
+  EXPECT_TRUE(job.data.gaussian());
+  EXPECT_EQ(job.data.num_classes, 1);
+  EXPECT_EQ(job.data.classes, (std::vector<int64_t>{0}));
+  EXPECT_EQ(job.families[0].input_dim, 6);
+  EXPECT_EQ(job.data.gaussian_spectrum()[4], 0.5);
+  EXPECT_EQ(parse_job(kMinimalJob, "<string>").families[0].input_dim, 784);
+  const auto with = [&](const std::string& from, const std::string& to) {
+    std::string text = gaussian;
+    return text.replace(text.find(from), from.size(), to);
+  };
+  expect_refusal(with("spectrum = [3, 2, 1, 1, 0.5, 0.1]", "spectrum = [3, 2]"),
+                 {"key 'data.spectrum': expected data.dimension = 6 entries, got 2"});
+  expect_refusal(with("name = \"linear_ae\"", "name = \"conv_ae\""), {"key 'family[0].name'", "linear_ae only"});
+  expect_refusal(with("latent = 2", "latent = 2\ntriplets = 1"), {"key 'family[0].triplets'", "no classes"});
+  expect_refusal(with("source = \"gaussian\"", "source = \"normal\""), {"key 'data.source'", "\"images\", \"gaussian\""});
+  expect_refusal(with("inclusion = 0.2", "inclusion = 0"), {"key 'data.inclusion'"});
+}
+
 // The information estimators: every one by default, a subset on request, unknown names refused.
 TEST(Job, ReadsAndChecksTheInformationKeys) {
   EXPECT_EQ(parse_job(kMinimalJob, "<string>").reduce.mi_estimators, information_estimators());
@@ -239,7 +273,7 @@ TEST(Job, RefusesUnknownTopLevelKey) {
 
 TEST(Job, RefusesUnknownSectionKey) {
   expect_refusal(std::string(kMinimalJob) + "[data]\naplha = 2\n",
-                 {"bad.toml: unknown key 'data.aplha' (allowed: dir, num_classes, classes, alpha, samples_min, samples_max)"});
+                 {"bad.toml: unknown key 'data.aplha' (allowed: source, dir, num_classes, classes, alpha, samples_min, samples_max, dimension, mean, spectrum, pool, inclusion, test_pool)"});
   expect_refusal(std::string(kMinimalJob) + "[featurenet]\nepoch = 2\n", {"unknown key 'featurenet.epoch'", "epochs"});
   expect_refusal(std::string(kMinimalJob) + "[extra]\nx = 1\n", {"unknown key 'extra'"});
 }

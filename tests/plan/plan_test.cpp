@@ -145,6 +145,43 @@ TEST(Plan, CsvHasOneRowPerModel) {
   EXPECT_EQ(row.rfind("0,linear_ae,random,-1,-1,0,0," + std::to_string(first.seed) + ",", 0), 0u) << row;
 }
 
+// The gaussian source: every model keeps each pool vector independently with probability p, so
+// m ~ Binomial(n, p) and each vector's inclusion frequency over the zoo is p.
+TEST(Plan, GaussianSubsetsAreBernoulli) {
+  const Job job = parse_job(R"(
+name = "g"
+[data]
+source = "gaussian"
+pool = 500
+inclusion = 0.2
+[[family]]
+name = "linear_ae"
+models = 400
+)", "<test>");
+  std::vector<int64_t> pool(500);
+  for (int64_t i = 0; i < 500; ++i) pool[i] = i;
+  const Plan plan = make_plan(job, {0}, {pool});
+  ASSERT_EQ(plan.models.size(), 400u);
+  double mean = 0.0, square = 0.0;
+  std::vector<int64_t> included(500, 0);
+  for (const ModelSpec& m : plan.models) {
+    const auto size = static_cast<double>(m.sample_indices.size());
+    EXPECT_EQ(m.counts, (std::vector<int64_t>{static_cast<int64_t>(m.sample_indices.size())}));
+    EXPECT_EQ(m.proportions, (std::vector<double>{1.0}));
+    mean += size / 400.0;
+    square += size * size / 400.0;
+    for (int64_t index : m.sample_indices) ++included[index];
+  }
+  // Binomial(500, 0.2): mean 100, variance 80; over 400 models the mean's standard error is 0.45.
+  EXPECT_NEAR(mean, 100.0, 2.5);
+  EXPECT_NEAR(square - mean * mean, 80.0, 20.0);
+  // Each vector in Binomial(400, 0.2) models: 80 ± 8; none is never or always taken.
+  for (int64_t count : included) {
+    EXPECT_GT(count, 40);
+    EXPECT_LT(count, 120);
+  }
+}
+
 TEST(Plan, SamplesMatchCountsAndPools) {
   const Job job = parse_job(job_text(), "<test>");
   const Plan plan = make_plan(job, kLabels, synthetic_pools());
