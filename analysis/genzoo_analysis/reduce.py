@@ -249,6 +249,24 @@ def information(path):
     return rows
 
 
+def theorem(path):
+    """Seed 000's theorem on a gaussian-source zoo (/theorem/<family>): one dict per family with the arrays
+    model_id, m, weight_closed, weight_residual, singular_closed (closed forms (2), its d - k part, (3) per
+    model) and the attributes subset_closed ((1)), s_ksg, s_flow, p_ksg, p_flow (I(X1; s), I(X1; W2 W1) over
+    the zoo, nats; flow NaN with too few models), pool, inclusion, dimension, code. Empty for image zoos."""
+    rows = []
+    with _open(path) as f:
+        if "theorem" not in f:
+            return rows
+        for family, group in sorted(f["theorem"].items()):
+            row = {"family": family}
+            row.update(_attrs(group))
+            for name in ("model_id", "m", "weight_closed", "weight_residual", "singular_closed"):
+                row[name] = group[name][()]
+            rows.append(row)
+    return rows
+
+
 def _layout(group):
     """[(name, role, shape, offset)] from a group's layout subgroup (the zoo's format)."""
     return _layout_rows(group["layout"])
@@ -366,6 +384,12 @@ def summary(path):
     for family in hierarchies(path):
         Z, ids, _ = linkage(path, family)
         lines.append(f"  {family:<10} {len(ids)} leaves, root height {_number(Z[-1, 2])}")
+    for row in theorem(path):
+        lines.append(f"seed 000's theorem, {row['family']} ({len(row['model_id'])} models, d = {row['dimension']}, "
+                     f"k = {row['code']}): (1) {_number(row['subset_closed'], 1)}, (2) median "
+                     f"{_number(float(np.median(row['weight_closed'])), 1)}, (3) median "
+                     f"{_number(float(np.median(row['singular_closed'])), 1)}; over the zoo I(X1; s) KSG "
+                     f"{_number(row['s_ksg'])}, flow {_number(row['s_flow'])}")
     lines.append("mutual information (nats):")
     for row in information(path):
         others = "".join(f"  {e} {_number(row[f'mi_{e}_nats'])}" for e in str(row.get("estimators", "")).split("; ")

@@ -8,6 +8,9 @@
 #include <limits>
 
 #include "common/error.h"
+#include "information/estimators.h"
+#include "information/flow_estimator.h"
+#include "information/ksg.h"
 
 namespace genzoo {
 
@@ -74,6 +77,71 @@ double theorem_singular_information(int64_t m, int64_t k, std::vector<double> ei
   double sum = static_cast<double>(k) * kLog2PiE;
   for (int64_t i = 0; i < k; ++i) sum += 2.0 * std::log(eigenvalues[i]);
   return 0.25 * static_cast<double>(m) * sum;
+}
+
+int64_t moment_dim(int64_t d) { return d + d * (d + 1) / 2; }
+
+std::vector<double> subset_moments(const float* values, int64_t d, const std::vector<int64_t>& indices) {
+  const double m = static_cast<double>(indices.size());
+  std::vector<double> mean(static_cast<size_t>(d), 0.0), out;
+  for (int64_t i : indices)
+    for (int64_t a = 0; a < d; ++a) mean[a] += values[i * d + a] / m;
+  out = mean;
+  for (int64_t a = 0; a < d; ++a) {
+    for (int64_t b = a; b < d; ++b) {
+      double c = 0.0;
+      for (int64_t i : indices) c += (values[i * d + a] - mean[a]) * (values[i * d + b] - mean[b]);
+      out.push_back(c / m);
+    }
+  }
+  return out;
+}
+
+TheoremCheck check_theorem(const TheoremZoo& zoo, int neighbours, int64_t flow_steps, uint64_t seed) {
+  const int64_t n = zoo.models(), d = zoo.d, k = zoo.k;
+  if (n < 8) throw ReduceError("theorem check: needs at least 8 models, got " + std::to_string(n));
+  if (static_cast<int64_t>(zoo.w1.size()) != n * k * d || static_cast<int64_t>(zoo.w2.size()) != n * d * k ||
+      static_cast<int64_t>(zoo.moments.size()) != n * moment_dim(d) || static_cast<int64_t>(zoo.spectrum.size()) != d) {
+    throw ReduceError("theorem check: the zoo's weights, moments or spectrum do not match its " + std::to_string(n) + " models");
+  }
+  TheoremCheck out;
+  out.subset_closed = theorem_subset_information(zoo.n, zoo.p, zoo.spectrum);
+  std::vector<double> sigma(static_cast<size_t>(d * d), 0.0);
+  for (int64_t j = 0; j < d; ++j) sigma[j * d + j] = zoo.spectrum[j];
+  const torch::Tensor w1 = torch::tensor(zoo.w1, torch::kFloat64).view({n, k, d});
+  const torch::Tensor w2 = torch::tensor(zoo.w2, torch::kFloat64).view({n, d, k});
+  for (int64_t i = 0; i < n; ++i) {
+    const std::vector<double> a(zoo.w1.begin() + i * k * d, zoo.w1.begin() + (i + 1) * k * d);
+    const std::vector<double> b(zoo.w2.begin() + i * d * k, zoo.w2.begin() + (i + 1) * d * k);
+    const WeightInformation w = theorem_weight_information(zoo.m[i], sigma, a, b, d, k);
+    out.weight_closed.push_back(w.nats);
+    out.weight_residual.push_back(w.residual_subspace);
+    out.singular_closed.push_back(theorem_singular_information(zoo.m[i], k, zoo.spectrum));
+  }
+  int64_t components = 0;
+  const std::vector<double> x =
+      standardize_columns(principal_components(zoo.moments, n, moment_dim(d), 4, &components), n, std::max<int64_t>(components, 1));
+  const auto estimate = [&](const torch::Tensor& statistic, double* ksg, double* flow) {
+    // The statistic on its first k principal axes over the zoo (P has d² coordinates).
+    const torch::Tensor centered = statistic - statistic.mean(0);
+    const int64_t c = std::min<int64_t>(k, statistic.size(1));
+    const torch::Tensor axes = std::get<2>(torch::linalg_svd(centered, false)).narrow(0, 0, c);
+    const torch::Tensor projected = torch::matmul(centered, axes.t()).contiguous();
+    const std::vector<double> y = standardize_columns(
+        std::vector<double>(projected.data_ptr<double>(), projected.data_ptr<double>() + n * c), n, c);
+    *ksg = components == 0 ? 0.0 : ksg_mutual_information(x, components, y, c, n, neighbours);
+    *flow = std::nan("");
+    if (components > 0 && n >= flow_min_samples(components, c)) {
+      FlowEstimatorOptions options;
+      options.steps = flow_steps;
+      options.hidden = 32;
+      options.seed = seed;
+      *flow = flow_mutual_information(x, components, y, c, n, options).mi_heldout_nats;
+    }
+  };
+  estimate(torch::linalg_svdvals(w1), &out.s_ksg, &out.s_flow);
+  estimate(torch::bmm(w2, w1).reshape({n, d * d}), &out.p_ksg, &out.p_flow);
+  return out;
 }
 
 }  // namespace genzoo

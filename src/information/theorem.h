@@ -40,6 +40,33 @@ WeightInformation theorem_weight_information(int64_t m, const std::vector<double
 // (3): (m/4) log((2πe)^k Π_{i<=k} λ_i²) with the k largest eigenvalues.
 double theorem_singular_information(int64_t m, int64_t k, std::vector<double> eigenvalues);
 
+// Seed 000's setting as a zoo: n pool vectors, inclusion p, Σ = diag(spectrum), and per model its subset's
+// size m, its weights W1 [k, d] and W2 [d, k], and its subset's moments (mean, then the upper triangle of the
+// covariance: a linear AE's loss depends on X1 only through them, so they stand in for X1).
+struct TheoremZoo {
+  int64_t d = 0, k = 0, n = 0;
+  double p = 0.0;
+  std::vector<double> spectrum;       // [d]
+  std::vector<int64_t> m;             // [N]
+  std::vector<double> w1, w2;         // [N, k, d], [N, d, k]
+  std::vector<double> moments;        // [N, moment_dim(d)]
+  int64_t models() const { return static_cast<int64_t>(m.size()); }
+};
+int64_t moment_dim(int64_t d);
+// Mean and upper-triangular covariance (divided by m) of rows `indices` of values [*, d].
+std::vector<double> subset_moments(const float* values, int64_t d, const std::vector<int64_t>& indices);
+
+struct TheoremCheck {
+  double subset_closed = 0.0;                                   // (1), the zoo's n and p
+  std::vector<double> weight_closed, weight_residual, singular_closed;  // (2), its residual part, (3): per model
+  // I(X1; s) and I(X1; P) over the zoo, P = W2 W1 (W alone is not identified): KSG and the flow estimator's
+  // held-out form, between the first 4 principal components of the moments and the statistic (P on its
+  // first k principal components). The flow needs flow_min_samples models; NaN below.
+  double s_ksg = 0.0, s_flow = 0.0, p_ksg = 0.0, p_flow = 0.0;
+};
+// Throws ReduceError when the zoo has fewer than 8 models or its arrays do not match.
+TheoremCheck check_theorem(const TheoremZoo& zoo, int neighbours = 3, int64_t flow_steps = 600, uint64_t seed = 0);
+
 // Eigenvalues (descending) of a symmetric matrix [d, d] row-major.
 std::vector<double> symmetric_eigenvalues(const std::vector<double>& matrix, int64_t d);
 

@@ -19,6 +19,8 @@
 #include "common/rng.h"
 #include "common/text.h"
 #include "data/dataset.h"
+#include "data/gaussian_source.h"
+#include "information/theorem.h"
 #include "dist/comm.h"
 #include "dist/resources.h"
 #include "job/job.h"
@@ -420,6 +422,88 @@ void compute_priors(const ReduceOptions& options, const Job& job, const ReduceCo
   note(options, "priors: " + std::to_string(data.priors.size()) + " priors in " + fixed_text(seconds) + " s");
 }
 
+// The stored attributes: provenance and the [reduce] settings the stage ran with.
+ReduceAttributes reduce_attributes(const ReduceOptions& options, const Job& job, const ReduceConfig& config, const ZooData& zoo) {
+  ReduceAttributes attrs;
+  attrs.genzoo_version = GENZOO_VERSION;
+  attrs.created_utc = utc_now();
+  attrs.zoo_path = options.zoo_path;
+  attrs.job_name = zoo.attrs.job_name;
+  attrs.job_fingerprint = zoo.attrs.job_fingerprint;
+  attrs.classes = zoo.attrs.classes;
+  Job effective = job;
+  effective.reduce = config;
+  attrs.reduce_config = section_toml(effective, "reduce");
+  return attrs;
+}
+
+// The models the stage sees, by id: garbage ones (trained, but worse than the trivial predictor) are left
+// out unless asked for (*garbage counts them); every lookup treats a model missing here as absent.
+std::map<int64_t, const ModelRecord*> usable_models(const ZooData& zoo, bool include_garbage, int64_t* garbage) {
+  std::map<int64_t, const ModelRecord*> records;
+  for (const ModelRecord& m : zoo.models) {
+    if (m.status == "garbage" && !include_garbage) {
+      ++*garbage;
+      continue;
+    }
+    records[m.id] = &m;
+  }
+  return records;
+}
+
+// A gaussian-source zoo (seed 000's setting) has one class and no images: no proportions to embed or to
+// measure information about, no probe images. What reduce computes on it is the theorem check, per
+// family: the closed forms per model against estimates over the zoo (information/theorem.h), on rank 0.
+ReduceData reduce_gaussian_zoo(const ReduceOptions& options, const Job& job, const ZooData& zoo, Comm& comm) {
+  if (comm.rank() != 0) return ReduceData();
+  const Dataset dataset = gaussian_dataset(job.data, job.seed);
+  const ReduceConfig config = effective_reduce_config(job.reduce, options);
+  ReduceData data;
+  data.attrs = reduce_attributes(options, job, config, zoo);
+  int64_t garbage = 0;
+  const std::map<int64_t, const ModelRecord*> records = usable_models(zoo, options.include_garbage, &garbage);
+  if (garbage > 0) std::fprintf(stderr, "[reduce] left out %lld garbage model(s)\n", static_cast<long long>(garbage));
+  for (const auto& [family, weights] : zoo.weights) {
+    if (!options.families.empty() && std::find(options.families.begin(), options.families.end(), family) == options.families.end()) {
+      continue;
+    }
+    const ParamLayout* encoder = nullptr;
+    const ParamLayout* decoder = nullptr;
+    for (const ParamLayout& p : weights.layout) {
+      if (p.name == "encoder.weight") encoder = &p;
+      if (p.name == "decoder.weight") decoder = &p;
+    }
+    if (!encoder || !decoder) throw ReduceError(options.zoo_path + ": family " + family + " has no encoder/decoder weights");
+    TheoremZoo t;
+    t.k = encoder->shape[0];
+    t.d = encoder->shape[1];
+    t.n = job.data.pool;
+    t.p = job.data.inclusion;
+    t.spectrum = job.data.gaussian_spectrum();
+    TheoremRecord record;
+    record.family = family;
+    for (int64_t row : ok_rows(weights, records)) {
+      const ModelRecord& model = *records.at(weights.model_ids[row]);
+      const float* flat = weights.data.data() + row * weights.param_count();
+      t.w1.insert(t.w1.end(), flat + encoder->offset, flat + encoder->offset + encoder->numel());
+      t.w2.insert(t.w2.end(), flat + decoder->offset, flat + decoder->offset + decoder->numel());
+      const std::vector<double> moments = subset_moments(dataset.train.pixels.data(), t.d, model.sample_indices);
+      t.moments.insert(t.moments.end(), moments.begin(), moments.end());
+      t.m.push_back(static_cast<int64_t>(model.sample_indices.size()));
+      record.model_ids.push_back(model.id);
+    }
+    record.m = t.m;
+    record.check = check_theorem(t, static_cast<int>(config.mi_neighbours), config.mi_steps, mix_seed(job.seed, 0x7468));
+    record.pool = t.n;
+    record.inclusion = t.p;
+    record.dimension = t.d;
+    record.code = t.k;
+    data.theorem.push_back(std::move(record));
+  }
+  write_reduce(reduce_output_path(options), data);
+  return data;
+}
+
 }  // namespace
 
 
@@ -432,22 +516,9 @@ ReduceData run_reduce(const ReduceOptions& options, Comm& comm) {
   const ZooData zoo = read_zoo(options.zoo_path);
   const Job job = options.config_path.empty() ? parse_job(zoo.attrs.job_toml, options.zoo_path + ":/job_toml")
                                               : load_job(options.config_path);
-  if (job.data.gaussian()) {
-    // One class and no images: proportions, probe images and the embedding have nothing to work on.
-    throw ReduceError(options.zoo_path + ": job '" + job.name + "' has data.source = \"gaussian\"; reduce takes image zoos "
-                      "(seed 000's theorem on gaussian zoos: genzoo_bench_seed000, bench/RESULTS.md \"Information\")");
-  }
-  // The models the stage sees: garbage ones (trained, but worse than the trivial predictor) are left
-  // out unless asked for; every lookup below treats a model missing here as absent.
-  std::map<int64_t, const ModelRecord*> records;
+  if (job.data.gaussian()) return reduce_gaussian_zoo(options, job, zoo, comm);
   int64_t garbage = 0;
-  for (const ModelRecord& m : zoo.models) {
-    if (m.status == "garbage" && !options.include_garbage) {
-      ++garbage;
-      continue;
-    }
-    records[m.id] = &m;
-  }
+  const std::map<int64_t, const ModelRecord*> records = usable_models(zoo, options.include_garbage, &garbage);
 
   const ReduceConfig config = effective_reduce_config(job.reduce, options);
   const std::vector<std::string> names = config.features.empty() ? vectorization_names() : config.features;
@@ -512,15 +583,7 @@ ReduceData run_reduce(const ReduceOptions& options, Comm& comm) {
   data.not_embedded = not_embedded;
   if (comm.rank() != 0) return ReduceData();
   for (const std::string& name : names) data.feature_descriptions[name] = find_vectorization(name).description();
-  data.attrs.genzoo_version = GENZOO_VERSION;
-  data.attrs.created_utc = utc_now();
-  data.attrs.zoo_path = options.zoo_path;
-  data.attrs.job_name = zoo.attrs.job_name;
-  data.attrs.job_fingerprint = zoo.attrs.job_fingerprint;
-  data.attrs.classes = zoo.attrs.classes;
-  Job effective = job;
-  effective.reduce = config;
-  data.attrs.reduce_config = section_toml(effective, "reduce");
+  data.attrs = reduce_attributes(options, job, config, zoo);
 
   // Probes and encoders are tiny full-batch networks: one thread is fastest (measured on the quickstart
   // zoo: 9 s with one thread against 68 s with two, whose synchronization costs more than it saves).

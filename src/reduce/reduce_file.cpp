@@ -1,5 +1,6 @@
 #include "reduce/reduce_file.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <set>
@@ -168,6 +169,28 @@ void write_information(const h5::Group& root, const ReduceData& data) {
   }
 }
 
+void write_theorem(const h5::Group& root, const ReduceData& data) {
+  if (data.theorem.empty()) return;
+  const h5::Group theorem_group = root.create_group("theorem");
+  for (const TheoremRecord& record : data.theorem) {
+    const h5::Group group = theorem_group.create_group(record.family);
+    group.write("model_id", record.model_ids);
+    group.write("m", record.m);
+    group.write("weight_closed", record.check.weight_closed);
+    group.write("weight_residual", record.check.weight_residual);
+    group.write("singular_closed", record.check.singular_closed);
+    group.write_attribute("subset_closed", record.check.subset_closed);
+    group.write_attribute("s_ksg", record.check.s_ksg);
+    group.write_attribute("s_flow", record.check.s_flow);
+    group.write_attribute("p_ksg", record.check.p_ksg);
+    group.write_attribute("p_flow", record.check.p_flow);
+    group.write_attribute("pool", record.pool);
+    group.write_attribute("inclusion", record.inclusion);
+    group.write_attribute("dimension", record.dimension);
+    group.write_attribute("code", record.code);
+  }
+}
+
 void write_gaussian(const h5::Group& group, const priors::StoredGaussian& g, const Layout& layout) {
   const hsize_t p = static_cast<hsize_t>(g.size()), r = static_cast<hsize_t>(g.rank);
   group.write("mean", g.mean, {}, Storage::kCompressed);
@@ -313,6 +336,7 @@ void write_contents(const h5::Group& root, const ReduceData& data) {
   write_embeddings(root, data);
   write_hierarchies(root, data);
   write_information(root, data);
+  write_theorem(root, data);
   write_priors(root, data);
 }
 
@@ -455,6 +479,32 @@ void read_information(const h5::Group& root, ReduceData& data) {
   }
 }
 
+void read_theorem(const h5::Group& root, ReduceData& data) {
+  if (!root.has("theorem")) return;
+  const h5::Group theorem_group = root.open_group("theorem");
+  for (const std::string& family : theorem_group.names()) {
+    const h5::Group group = theorem_group.open_group(family);
+    TheoremRecord record;
+    record.family = family;
+    record.model_ids = read_shaped<int64_t>(group, "model_id", {kAnyExtent});
+    const hsize_t n = record.model_ids.size();
+    record.m = read_shaped<int64_t>(group, "m", {n});
+    record.check.weight_closed = read_shaped<double>(group, "weight_closed", {n});
+    record.check.weight_residual = read_shaped<double>(group, "weight_residual", {n});
+    record.check.singular_closed = read_shaped<double>(group, "singular_closed", {n});
+    record.check.subset_closed = group.read_attribute<double>("subset_closed");
+    record.check.s_ksg = group.read_attribute<double>("s_ksg");
+    record.check.s_flow = group.read_attribute<double>("s_flow");
+    record.check.p_ksg = group.read_attribute<double>("p_ksg");
+    record.check.p_flow = group.read_attribute<double>("p_flow");
+    record.pool = group.read_attribute<int64_t>("pool");
+    record.inclusion = group.read_attribute<double>("inclusion");
+    record.dimension = group.read_attribute<int64_t>("dimension");
+    record.code = group.read_attribute<int64_t>("code");
+    data.theorem.push_back(std::move(record));
+  }
+}
+
 h5::File open_reduce(const std::string& path) { return h5::open_kind(path, kKind, kReduceSchemaVersion); }
 
 }  // namespace
@@ -481,6 +531,7 @@ ReduceData read_reduce(const std::string& path) {
   read_embeddings(root, data);
   read_hierarchies(root, data);
   read_information(root, data);
+  read_theorem(root, data);
   read_priors(root, data);
   return data;
 }
@@ -501,6 +552,32 @@ std::string number(double value, const char* format = "%.3f") {
 }
 }  // namespace
 
+// Seed 000's theorem per family of a gaussian-source zoo.
+std::string theorem_tables(const ReduceData& data) {
+  std::string out;
+  char line[768];
+  for (const TheoremRecord& t : data.theorem) {
+    const auto median = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      return v.empty() ? NAN : v[v.size() / 2];
+    };
+    double mean_m = 0.0;
+    for (int64_t m : t.m) mean_m += static_cast<double>(m) / static_cast<double>(t.m.size());
+    std::snprintf(line, sizeof line,
+                  "\nseed 000's theorem, %s (%zu models, d = %lld, k = %lld, n = %lld, p = %g, mean m = %.1f), nats:\n"
+                  "  closed forms: (1) n p H(x) %s   (2) median %s (on d - k directions %s)   (3) median %s\n"
+                  "  over the zoo:  I(X1; s) KSG %s, flow %s   I(X1; W2 W1) KSG %s, flow %s\n",
+                  t.family.c_str(), t.model_ids.size(), static_cast<long long>(t.dimension), static_cast<long long>(t.code),
+                  static_cast<long long>(t.pool), t.inclusion, mean_m, number(t.check.subset_closed, "%.1f").c_str(),
+                  number(median(t.check.weight_closed), "%.1f").c_str(), number(median(t.check.weight_residual), "%.1f").c_str(),
+                  number(median(t.check.singular_closed), "%.1f").c_str(), number(t.check.s_ksg).c_str(),
+                  number(t.check.s_flow).c_str(), number(t.check.p_ksg).c_str(), number(t.check.p_flow).c_str());
+    out += line;
+  }
+  return out;
+}
+
+
 std::string format_reduce_tables(const ReduceData& data) {
   std::string out;
   char line[512];
@@ -508,6 +585,8 @@ std::string format_reduce_tables(const ReduceData& data) {
   std::snprintf(line, sizeof line, "reduce of %s (job %s, fingerprint %s), genzoo %s, created %s\n", a.zoo_path.c_str(),
                 a.job_name.c_str(), a.job_fingerprint.c_str(), a.genzoo_version.c_str(), a.created_utc.c_str());
   out += line;
+  // A gaussian-source zoo gets the theorem check only.
+  if (!data.theorem.empty() && data.features.empty()) return out + theorem_tables(data);
 
   out += "\nfeatures:\n";
   for (const auto& [name, by_family] : data.features) {
@@ -570,6 +649,8 @@ std::string format_reduce_tables(const ReduceData& data) {
                   static_cast<long long>(i.components), static_cast<long long>(i.k));
     out += line;
   }
+
+  out += theorem_tables(data);
 
   if (data.priors.empty()) return out;
   out += "\npriors N(m, D + F F^T) (" + data.prior_settings + "):\n";

@@ -15,6 +15,9 @@
 //   /information/<family>/<feature>              attrs mi_nats (KSG on the first `components` principal
 //       components), k, models, components, estimators ("; "-separated), mi_<estimator>_nats per estimator
 //       run (ksg, ksg_pca, ksg_autoencoder, flow; information/estimators.h), mi_flow_heldout_nats, autoencoder_mse
+//   /theorem/<family>/{model_id [N], m [N], weight_closed [N], weight_residual [N], singular_closed [N]}
+//       seed 000's closed forms per model of a gaussian-source zoo (information/theorem.h); attrs subset_closed,
+//       s_ksg, s_flow, p_ksg, p_flow (I(X1; s) and I(X1; W2 W1) over the zoo, nats), pool, inclusion, dimension, code
 //   /priors/<family>/<name>/{mean [P], diag [P], factor [P, r] float32, member_ids [n], proportions [K],
 //       shape [K] = sqrt(proportions), layout/...}  N(mean, diag(diag) + factor factorᵀ) over zoo.h5's
 //       flattened weights; attrs kind (node | swag | laplace), cluster, init_group, model_id, rank,
@@ -29,6 +32,8 @@
 #include <map>
 #include <string>
 #include <vector>
+
+#include "information/theorem.h"
 
 #include "priors/node_priors.h"
 #include "reduce/embedding.h"
@@ -65,6 +70,15 @@ struct InformationRecord {
   double flow_heldout_nats = 0.0, autoencoder_mse = 0.0;  // when flow / ksg_autoencoder ran
 };
 
+// Seed 000's theorem on one family of a gaussian-source zoo.
+struct TheoremRecord {
+  std::string family;
+  std::vector<int64_t> model_ids, m;
+  TheoremCheck check;
+  int64_t pool = 0, dimension = 0, code = 0;
+  double inclusion = 0.0;
+};
+
 struct ReduceAttributes {
   int schema_version = kReduceSchemaVersion;
   std::string genzoo_version, created_utc;
@@ -83,6 +97,7 @@ struct ReduceData {
   std::map<std::string, std::string> not_embedded;                       // [family] -> why not
   std::vector<HierarchyRecord> hierarchies;
   std::vector<InformationRecord> information;
+  std::vector<TheoremRecord> theorem;  // gaussian-source zoos only
   std::vector<priors::PriorRecord> priors;
   std::vector<priors::PriorCheckRecord> prior_checks;
   std::string prior_settings;  // the prior_* keys the priors were computed with (/priors attr settings)

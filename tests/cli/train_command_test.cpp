@@ -11,6 +11,7 @@
 
 #include "helpers.h"
 #include "store/run_dir.h"
+#include "reduce/reduce_file.h"
 #include "store/zoo.h"
 
 namespace genzoo::test {
@@ -205,7 +206,8 @@ TEST(TrainCommand, TruncatedIdxFileIsNamed) {
 }
 
 // The gaussian source end to end (issue 15 point 1): linear autoencoders on Bernoulli subsets of a pool
-// of N(0, diag(2 * 0.6^i)) vectors in 8 dimensions reach the PCA optimum; reduce and distill refuse the zoo.
+// of N(0, diag(2 * 0.6^i)) vectors in 8 dimensions reach the PCA optimum; reduce checks seed 000's closed
+// forms on them (issue 15 point 2); distill refuses the zoo.
 TEST(TrainCommand, GaussianSourceTrainsLinearAutoencodersOnBernoulliSubsets) {
   TempDir dir;
   write_text(dir.file("gauss.toml"), R"(name = "gauss"
@@ -249,9 +251,41 @@ lr = 1e-2
     // Fitted on ~100 vectors, tested on 400 others: within 25 % of the population optimum.
     EXPECT_NEAR(m.test_loss, tail, 0.25 * tail) << m.id;
   }
-  const CommandResult reduce = run_genzoo("reduce " + shell_quote(run + "/zoo.h5"));
-  EXPECT_NE(reduce.exit_code, 0);
-  EXPECT_NE(reduce.output.find("data.source = \"gaussian\""), std::string::npos) << reduce.output;
+  // reduce checks seed 000's theorem on the zoo's own models (reduce.h5 /theorem).
+  const CommandResult reduce = run_genzoo("reduce " + shell_quote(run + "/zoo.h5") + " --quiet");
+  ASSERT_EQ(reduce.exit_code, 0) << reduce.output;
+  EXPECT_NE(reduce.output.find("seed 000's theorem, linear_ae (8 models, d = 8, k = 2, n = 400, p = 0.25"), std::string::npos)
+      << reduce.output;
+  const ReduceData reduced = read_reduce(run + "/reduce.h5");
+  ASSERT_EQ(reduced.theorem.size(), 1u);
+  const TheoremRecord& t = reduced.theorem[0];
+  ASSERT_EQ(t.model_ids.size(), 8u);
+  // (1) = n p H(x), H(x) = ½ (d log 2πe + Σ log λ_i); (3) = (m/4)(k log 2πe + 2 Σ_{i<=k} log λ_i).
+  const double log_2pie = std::log(2.0 * M_PI * M_E);
+  double log_det = 0.0;
+  for (int i = 0; i < 8; ++i) log_det += std::log(2.0 * std::pow(0.6, i));
+  EXPECT_NEAR(t.check.subset_closed, 400 * 0.25 * 0.5 * (8 * log_2pie + log_det), 1e-6);
+  for (size_t i = 0; i < 8; ++i) {
+    EXPECT_EQ(t.m[i], static_cast<int64_t>(zoo.models[i].sample_indices.size()));
+    EXPECT_NEAR(t.check.singular_closed[i], t.m[i] / 4.0 * (2 * log_2pie + 2 * (std::log(2.0) + std::log(1.2))), 1e-6);
+    EXPECT_GT(t.check.weight_closed[i], t.check.weight_residual[i]);  // an unconverged AE: finite, and above its residual part
+  }
+  EXPECT_TRUE(std::isfinite(t.check.s_ksg));
+  EXPECT_TRUE(std::isnan(t.check.s_flow));  // 8 models: too few for the flow
+  // Plain h5py and the analysis reader see the same.
+  const std::string reduce_h5 = run + "/reduce.h5";
+  write_text(dir.file("check.py"),
+             "import sys, h5py, numpy as np\n"
+             "sys.path.insert(0, '" + source_dir() + "/analysis')\n"
+             "import genzoo_reduce as gr\n"
+             "g = h5py.File('" + reduce_h5 + "', 'r')['theorem/linear_ae']\n"
+             "assert g['m'].shape == (8,) and g.attrs['dimension'] == 8 and g.attrs['code'] == 2\n"
+             "rows = gr.theorem('" + reduce_h5 + "')\n"
+             "assert len(rows) == 1 and (rows[0]['singular_closed'] == g['singular_closed'][()]).all()\n"
+             "assert np.isnan(rows[0]['s_flow']) and np.isfinite(rows[0]['s_ksg'])\n"
+             "print('ok')\n");
+  const CommandResult check = run_command("/usr/bin/python3 " + shell_quote(dir.file("check.py")));
+  EXPECT_EQ(check.exit_code, 0) << check.output;
   const CommandResult distill = run_genzoo("distill " + shell_quote(run + "/zoo.h5"));
   EXPECT_NE(distill.exit_code, 0);
   EXPECT_NE(distill.output.find("distill takes image zoos"), std::string::npos) << distill.output;

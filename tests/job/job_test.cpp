@@ -50,7 +50,7 @@ TEST(Job, ShippedJobsParse) {
     int64_t models;
   } shipped[] = {{"quickstart.toml", "quickstart", 112}, {"paper-probe.toml", "paper-probe", 640},
                  {"zoo-1k.toml", "zoo-1k", 1328}, {"distill.toml", "distill", 160},
-                 {"seed004.toml", "seed004", 32}};
+                 {"seed004.toml", "seed004", 32}, {"seed000.toml", "seed000", 400}};
   for (const auto& job_file : shipped) {
     const std::string path = source_dir() + "/jobs/" + job_file.file;
     const Job job = load_job(path);
