@@ -193,3 +193,22 @@ def test_quickstart_report_renders_and_loads_in_headless_chromium(genzoo, tmp_pa
     text = check_page(index, QUICKSTART_FIGURES)
     assert "has no fid column" not in text
     check_in_chromium(index, "genzoo run report: quickstart", tmp_path_factory.mktemp("quickstart-shot"))
+
+
+def test_gaussian_run_report(genzoo, tmp_path):
+    """A gaussian-source zoo (jobs/seed000.toml shrunk to 80 models of 300 steps): the reduction part is seed
+    000's theorem, and the theorem reader agrees with the figure's source."""
+    job = (REPOSITORY / "jobs" / "seed000.toml").read_text()
+    job = job.replace("models = 400", "models = 80").replace("steps = 1500", "steps = 300").replace("chunk_models = 100", "chunk_models = 40")
+    (tmp_path / "gauss.toml").write_text(job)
+    run = tmp_path / "run"
+    run_command([genzoo, "train", tmp_path / "gauss.toml", "--run", run, "--quiet"])
+    run_command([genzoo, "reduce", run / "zoo.h5", "--quiet"])
+    rows = gr.theorem(str(run / "reduce.h5"))
+    assert len(rows) == 1 and len(rows[0]["m"]) == 80 and rows[0]["dimension"] == 8
+    assert np.isfinite(rows[0]["s_flow"])  # 80 models >= 10 per coordinate of 4 + 2
+    path, errors = report.write_report(str(run), strict=True, quiet=True)
+    assert errors == []
+    text = check_page(Path(path), {"zoo_status", "zoo_losses", "zoo_time", "zoo_simplex", "theorem", "som_umatrix",
+                                   "som_planes"})
+    assert "Seed 000&#x27;s closed forms" in text or "Seed 000's closed forms" in text
