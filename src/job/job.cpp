@@ -394,6 +394,9 @@ const std::vector<Field>& schema() {
       family_key("likelihood", &FamilyConfig::likelihood, one_of({"bernoulli", "gaussian"}),
                  "vae: decoder distribution p(x|z) (gaussian: unit variance)."),
       family_key("d_steps", &FamilyConfig::d_steps, between(1, 20), "gan: discriminator steps per generator step (k)."),
+      family_key("label_smoothing", &FamilyConfig::label_smoothing, between(0, 0.45),
+                 "gan: one-sided label smoothing (Salimans et al. 2016; seed 001's stabilizers): the discriminator's target "
+                 "for real images is 1 - this; fakes and the generator's target stay 0 and 1."),
       family_key("condition", &FamilyConfig::condition, one_of({"none", "label"}),
                  "gan: label = class-conditional (one-hot class concatenated to z and to D's features)."),
       family_key("sample_grid", &FamilyConfig::sample_grid, between(0, 64),

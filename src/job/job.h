@@ -66,6 +66,7 @@ struct FamilyConfig {
   double beta = 1.0;               // vae: KL weight
   std::string likelihood = "bernoulli";  // vae: bernoulli | gaussian
   int64_t d_steps = 1;             // gan: discriminator steps per generator step
+  double label_smoothing = 0.0;    // gan: the discriminator's target for real images is 1 - this (one-sided)
   std::string condition = "none";  // gan: none | label (class-conditional)
   int64_t sample_grid = 16;        // vae, gan: stored generated samples per model
   int64_t num_classes = 3;         // derived: the job's data.num_classes (not a job key)

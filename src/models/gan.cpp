@@ -83,9 +83,10 @@ class GanTorch : public TorchFamily {
   bool adversarial() const override { return true; }
   torch::Tensor discriminator_loss(const StackedParams& p, const torch::Tensor& x, const torch::Tensor& real_labels,
                                    const torch::Tensor& z, const torch::Tensor& fake_labels,
-                                   const FamilyConfig&) const override {
+                                   const FamilyConfig& config) const override {
     const auto fake = generator(p, z, fake_labels).detach();
-    return (bce(discriminator(p, x, real_labels), 1.0) + bce(discriminator(p, fake, fake_labels), 0.0)).mean(1);
+    return (bce(discriminator(p, x, real_labels), 1.0 - config.label_smoothing) + bce(discriminator(p, fake, fake_labels), 0.0))
+        .mean(1);
   }
   torch::Tensor generator_loss(const StackedParams& p, const torch::Tensor& z, const torch::Tensor& fake_labels,
                                const FamilyConfig&) const override {

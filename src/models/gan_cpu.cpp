@@ -75,7 +75,8 @@ class GanStep : public FastStep {
  public:
   explicit GanStep(const FamilyConfig& config)
       : config_(config), layout_(find_family("gan").layout(config)), offsets_(layout_, config.latent),
-        code_width_(offsets_.lanes.code_width()), tail_start_(d_loss_tail_start(config.steps)) {}
+        code_width_(offsets_.lanes.code_width()), tail_start_(d_loss_tail_start(config.steps)),
+        real_target_(static_cast<float>(1.0 - config.label_smoothing)) {}
 
   const Layout& layout() const override { return layout_; }
   int64_t internal_size() const override { return offsets_.lanes.size(); }
@@ -114,7 +115,7 @@ class GanStep : public FastStep {
       d_loss = 0.0;
       for (int64_t block = 0; block < blocks; ++block) {
         s.load_block(train, batch_indices + k * config_.batch_size + block * kLanes, valid(block), s.x);
-        d_loss += discriminator_pass(model.params, s, 1.0f, true, valid(block));
+        d_loss += discriminator_pass(model.params, s, real_target_, true, valid(block));
         generate(model.params, z, block, valid(block), s);
         d_loss += discriminator_pass(model.params, s, 0.0f, true, valid(block));
         prefetch.next_slice(blocks * config_.d_steps);
@@ -174,7 +175,8 @@ class GanStep : public FastStep {
     double loss = 0.0;
     for (int64_t b = 0; b < kLanes; ++b) {
       const float logit = s.out[b];
-      if (b < valid) loss += softplus(target > 0.0f ? -logit : logit);
+      // Binary cross-entropy against target t: t softplus(-z) + (1 - t) softplus(z).
+      if (b < valid) loss += target * softplus(-logit) + (1.0f - target) * softplus(logit);
       s.d_out[b] = b < valid ? per_sample * (1.0f / (1.0f + std::exp(-logit)) - target) : 0.0f;
     }
     if (weights) {
@@ -207,6 +209,7 @@ class GanStep : public FastStep {
   GanOffsets offsets_;
   int64_t code_width_;
   int64_t tail_start_;
+  float real_target_;  // the discriminator's target for real images: 1 - label_smoothing
 };
 
 }  // namespace

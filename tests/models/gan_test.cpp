@@ -184,11 +184,18 @@ TEST(Gan, BatchedNetworksAndLossesEqualThePerModelDcganAndTheBceFormulas) {
           reference_discriminator(params, m, s.x[m], row_or_undefined(s.real_labels, m)).to(torch::kDouble);
       const auto fake_logits =
           reference_discriminator(params, m, fake, row_or_undefined(s.fake_labels, m)).to(torch::kDouble);
-      double d = 0.0, g = 0.0;
+      double d = 0.0, g = 0.0, d_smoothed = 0.0;
       for (int64_t b = 0; b < 4; ++b) {
         d += (bce_real(real_logits[b].item<double>()) + bce_fake(fake_logits[b].item<double>())) / 4.0;
         g += bce_real(fake_logits[b].item<double>()) / 4.0;
+        // One-sided label smoothing 0.1: real images against the target 0.9 = 0.9 (-log D) + 0.1 (-log(1 - D)).
+        d_smoothed += (0.9 * bce_real(real_logits[b].item<double>()) + 0.1 * bce_fake(real_logits[b].item<double>()) +
+                       bce_fake(fake_logits[b].item<double>())) / 4.0;
       }
+      FamilyConfig smoothed = s.config;
+      smoothed.label_smoothing = 0.1;
+      EXPECT_NEAR(impl.discriminator_loss(params, s.x, s.real_labels, s.z, s.fake_labels, smoothed)[m].item<double>(), d_smoothed,
+                  1e-5 * d_smoothed) << "model " << m;
       EXPECT_TRUE(std::isfinite(d_loss[m].item<double>()) && std::isfinite(g_loss[m].item<double>()));
       EXPECT_NEAR(d_loss[m].item<double>(), d, 1e-5 * d) << "model " << m;
       EXPECT_NEAR(g_loss[m].item<double>(), g, 1e-5 * g) << "model " << m;
