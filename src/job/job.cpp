@@ -397,6 +397,12 @@ const std::vector<Field>& schema() {
       family_key("label_smoothing", &FamilyConfig::label_smoothing, between(0, 0.45),
                  "gan: one-sided label smoothing (Salimans et al. 2016; seed 001's stabilizers): the discriminator's target "
                  "for real images is 1 - this; fakes and the generator's target stay 0 and 1."),
+      family_key("d_lr_scale", &FamilyConfig::d_lr_scale, between(0.1, 10),
+                 "gan: the discriminator's Adam learning rate is lr * this, the generator's lr (two time-scale update rule, "
+                 "Heusel et al. 2017: a faster D, e.g. 4)."),
+      family_key("d_channels", &FamilyConfig::d_channels, between(0, 256),
+                 "gan: the discriminator's base channel count (its layers have d_channels and 2 d_channels; 0: `channels`, "
+                 "as the generator)."),
       family_key("condition", &FamilyConfig::condition, one_of({"none", "label"}),
                  "gan: label = class-conditional (one-hot class concatenated to z and to D's features)."),
       family_key("sample_grid", &FamilyConfig::sample_grid, between(0, 64),

@@ -67,10 +67,14 @@ struct FamilyConfig {
   std::string likelihood = "bernoulli";  // vae: bernoulli | gaussian
   int64_t d_steps = 1;             // gan: discriminator steps per generator step
   double label_smoothing = 0.0;    // gan: the discriminator's target for real images is 1 - this (one-sided)
+  double d_lr_scale = 1.0;         // gan: the discriminator's learning rate is lr * this (two time-scale updates)
+  int64_t d_channels = 0;          // gan: the discriminator's base channel count (0: channels)
   std::string condition = "none";  // gan: none | label (class-conditional)
   int64_t sample_grid = 16;        // vae, gan: stored generated samples per model
   int64_t num_classes = 3;         // derived: the job's data.num_classes (not a job key)
   int64_t input_dim = 784;         // derived: pixels, or data.dimension for the gaussian source (not a job key)
+
+  int64_t discriminator_channels() const { return d_channels > 0 ? d_channels : channels; }
 
   int64_t total_models(int64_t probe_datasets) const {
     return models + 3 * triplets + 3 * chains + probe_models * probe_datasets;

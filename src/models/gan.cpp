@@ -101,8 +101,8 @@ class Gan : public Family {
     return "DCGAN-style generator and discriminator (grouped convolutions), non-saturating loss, k D-steps per G-step";
   }
   Layout layout(const FamilyConfig& config) const override {
-    const int64_t c = config.channels, k = config.latent, labels = label_width(config);
-    const int64_t flat = 2 * c * kLowSide * kLowSide;
+    const int64_t c = config.channels, cd = config.discriminator_channels(), k = config.latent;
+    const int64_t labels = label_width(config), flat = 2 * c * kLowSide * kLowSide, d_flat = 2 * cd * kLowSide * kLowSide;
     Layout layout;  // every generator parameter first: the adversarial loop updates G and D as two ranges
     add_param(layout, "generator.fc.weight", "generator", {flat, k + labels});
     add_param(layout, "generator.fc.bias", "generator", {flat});
@@ -110,19 +110,20 @@ class Gan : public Family {
     add_param(layout, "generator.convt1.bias", "generator", {c});
     add_param(layout, "generator.convt2.weight", "generator", {c, 1, kKernel, kKernel});
     add_param(layout, "generator.convt2.bias", "generator", {1});
-    add_param(layout, "discriminator.conv1.weight", "discriminator", {c, 1, kKernel, kKernel});
-    add_param(layout, "discriminator.conv1.bias", "discriminator", {c});
-    add_param(layout, "discriminator.conv2.weight", "discriminator", {2 * c, c, kKernel, kKernel});
-    add_param(layout, "discriminator.conv2.bias", "discriminator", {2 * c});
-    add_param(layout, "discriminator.fc.weight", "discriminator", {1, flat + labels});
+    add_param(layout, "discriminator.conv1.weight", "discriminator", {cd, 1, kKernel, kKernel});
+    add_param(layout, "discriminator.conv1.bias", "discriminator", {cd});
+    add_param(layout, "discriminator.conv2.weight", "discriminator", {2 * cd, cd, kKernel, kKernel});
+    add_param(layout, "discriminator.conv2.bias", "discriminator", {2 * cd});
+    add_param(layout, "discriminator.fc.weight", "discriminator", {1, d_flat + labels});
     add_param(layout, "discriminator.fc.bias", "discriminator", {1});
     return layout;
   }
   double flops_per_sample(const FamilyConfig& config) const override {
     const double c = static_cast<double>(config.channels), k = static_cast<double>(config.latent);
+    const double cd = static_cast<double>(config.discriminator_channels());
     const double taps = kKernel * kKernel;
-    const double convs = 14 * 14 * c * taps + 7 * 7 * 2 * c * c * taps;
-    const double generator_flops = convs + 2 * c * 49 * k, discriminator_flops = convs + 2 * c * 49;
+    const auto convs = [&](double channels) { return 14 * 14 * channels * taps + 7 * 7 * 2 * channels * channels * taps; };
+    const double generator_flops = convs(c) + 2 * c * 49 * k, discriminator_flops = convs(cd) + 2 * cd * 49;
     // Per generator step, in passes of a network (forward, weight gradient and input gradient cost
     // one pass each; the input gradients of D's images in the D step and of G's codes are not
     // needed but counted: under 2 % at c = 8): d_steps x (D forward and backward on real and on

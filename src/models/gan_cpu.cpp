@@ -58,12 +58,13 @@ struct GanScratch : LaneScratch {
   Grid x, h1, h2, g2, g1, logits, d_x, d_logits, d_g1, d_g2, d_h2, d_h1;
   float *code, *d_out, *out;  // code [code_width][kLanes]; D's output and its gradient: one lane block each
 
-  GanScratch(int64_t channels, int64_t code_width, int64_t params) : LaneScratch(params) {
+  // channels: the generator's; d_channels: the discriminator's.
+  GanScratch(int64_t channels, int64_t d_channels, int64_t code_width, int64_t params) : LaneScratch(params) {
     const int64_t side = kImageSide;
-    add(x, 1, side), add(h1, channels, side / 2), add(h2, 2 * channels, side / 4);
+    add(x, 1, side), add(h1, d_channels, side / 2), add(h2, 2 * d_channels, side / 4);
     add(g2, 2 * channels, side / 4), add(g1, channels, side / 2), add(logits, 1, side);
     add(d_x, 1, side), add(d_logits, 1, side), add(d_g1, channels, side / 2), add(d_g2, 2 * channels, side / 4);
-    add(d_h2, 2 * channels, side / 4), add(d_h1, channels, side / 2);
+    add(d_h2, 2 * d_channels, side / 4), add(d_h1, d_channels, side / 2);
     code = place(code_width * kLanes + 2 * kLanes), d_out = code + code_width * kLanes, out = d_out + kLanes;
   }
 };
@@ -87,7 +88,8 @@ class GanStep : public FastStep {
     offsets_.lanes.to_canonical(internal, canonical);
   }
   std::unique_ptr<StepScratch> make_scratch() const override {
-    return std::make_unique<GanScratch>(config_.channels, code_width_, internal_size());
+    return std::make_unique<GanScratch>(config_.channels, config_.discriminator_channels(), code_width_,
+                                        internal_size());
   }
   int64_t batches_per_step() const override { return config_.d_steps; }
   std::unique_ptr<ModelExtras> make_extras(const ModelSpec& spec) const override {
@@ -122,8 +124,9 @@ class GanStep : public FastStep {
       }
       d_loss /= static_cast<double>(config_.batch_size);
       const int64_t d_step = (step - 1) * config_.d_steps + k + 1;
+      const float d_lr = static_cast<float>(*model.lr * config_.d_lr_scale);
       adam_step(model.params + d_begin, s.grads() + d_begin, model.adam_m + d_begin, model.adam_v + d_begin, 1,
-                size - d_begin, model.lr, d_step);
+                size - d_begin, &d_lr, d_step);
     }
     std::fill(s.grads(), s.grads() + size, 0.0f);
     const auto z = draw_codes(extras);

@@ -64,18 +64,20 @@ class TorchBatch {
 
   int64_t live() const { return static_cast<int64_t>(active.size()); }
 
-  // Adam on columns [begin, end) of every live model (the whole model, or G or D of a GAN).
-  void adam(int64_t begin, int64_t end, int64_t step) {
+  // Adam on columns [begin, end) of every live model (the whole model, or G or D of a GAN), at each
+  // model's learning rate times lr_scale.
+  void adam(int64_t begin, int64_t end, int64_t step, double lr_scale = 1.0) {
     torch::NoGradGuard no_grad;
     auto grads = flat.grad();
+    const torch::Tensor rates = lr_scale == 1.0 ? lr : (lr * lr_scale).contiguous();
     if (device_.is_cpu()) {
       adam_step(flat.data_ptr<float>() + begin, grads.data_ptr<float>() + begin, adam_m.data_ptr<float>() + begin,
-                adam_v.data_ptr<float>() + begin, live(), end - begin, lr.data_ptr<float>(), step, kAdam,
+                adam_v.data_ptr<float>() + begin, live(), end - begin, rates.data_ptr<float>(), step, kAdam,
                 params_per_model_);
     } else {
       auto p = flat.narrow(1, begin, end - begin), g = grads.narrow(1, begin, end - begin);
       auto m = adam_m.narrow(1, begin, end - begin), v = adam_v.narrow(1, begin, end - begin);
-      adam_step_tensors(p, g, m, v, lr, step);
+      adam_step_tensors(p, g, m, v, rates, step);
     }
     grads.zero_();
   }
@@ -240,7 +242,7 @@ RawTrainResult train_adversarial(const FamilyConfig& config, const std::vector<c
       d_losses = impl.discriminator_loss(view_params(batch.flat, layout), x, real_labels,
                                          batch.codes(config.batch_size, config.latent), fake_labels, config);
       d_losses.sum().backward();
-      batch.adam(generator_end, params_per_model, ++discriminator_step);
+      batch.adam(generator_end, params_per_model, ++discriminator_step, config.d_lr_scale);
     }
     torch::Tensor fake_labels;
     if (conditional) fake_labels = batch.sampled_labels(specs, config.batch_size, config.num_classes);

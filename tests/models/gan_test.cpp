@@ -90,6 +90,24 @@ TEST(Gan, ConditionalLayoutAddsTheLabelInputsToBothFullyConnectedLayers) {
   }
 }
 
+// d_channels widens the discriminator only: its layers get cd and 2 cd channels, the generator keeps c.
+TEST(Gan, DiscriminatorChannelsWidenOnlyTheDiscriminator) {
+  const Layout plain = gan().layout(gan_config(4, 16));
+  FamilyConfig wide_config = gan_config(4, 16);
+  wide_config.d_channels = 6;
+  const Layout wide = gan().layout(wide_config);
+  EXPECT_EQ(find_param(wide, "discriminator.conv1.weight").shape, (std::vector<int64_t>{6, 1, 4, 4}));
+  EXPECT_EQ(find_param(wide, "discriminator.conv2.weight").shape, (std::vector<int64_t>{12, 6, 4, 4}));
+  EXPECT_EQ(find_param(wide, "discriminator.conv2.bias").shape, (std::vector<int64_t>{12}));
+  EXPECT_EQ(find_param(wide, "discriminator.fc.weight").shape, (std::vector<int64_t>{1, 12 * 49}));
+  EXPECT_EQ(generator_param_count(wide), generator_param_count(plain));
+  for (size_t i = 0; i < plain.size() && plain[i].role == "generator"; ++i) {
+    EXPECT_EQ(wide[i].shape, plain[i].shape) << plain[i].name;
+  }
+  EXPECT_EQ(layout_size(wide) - generator_param_count(wide), 6 * 16 + 6 + 12 * 6 * 16 + 12 + 12 * 49 + 1);
+  EXPECT_GT(gan().flops_per_sample(wide_config), gan().flops_per_sample(gan_config(4, 16)));
+}
+
 // ---- a plain DCGAN of one model (ungrouped LibTorch ops) as the reference for the batched networks
 
 torch::Tensor param(const StackedParams& p, const std::string& name, int64_t m) { return p.at(name)[m]; }

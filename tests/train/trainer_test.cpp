@@ -21,6 +21,7 @@
 #include "helpers.h"
 #include "job/job.h"
 #include "models/family.h"
+#include "models/torch_family.h"
 #include "plan/plan.h"
 
 namespace genzoo::test {
@@ -256,16 +257,27 @@ TEST(Trainer, ConvFastPathOnlyWhereItApplies) {
 
 // gan's hand-written adversarial schedule against LibTorch's: same codes (the model's noise
 // generator), same batches, same Adam step counts for D and G, so the weights and the
-// discriminator's tail loss agree within the tolerance above, with one and two D steps per G step, and
-// with one-sided label smoothing (the real images' target 0.9, which also changes D's loss value).
+// discriminator's tail loss agree within the tolerance above, with one and two D steps per G step,
+// with one-sided label smoothing (the real images' target 0.9, which also changes D's loss value), a
+// faster discriminator (two time-scale learning rates) and a wider one.
 TEST(Trainer, GanFastPathAgreesWithTorchPath) {
-  for (const auto& [d_steps, smoothing] : {std::pair<int64_t, double>{1, 0.0}, {2, 0.0}, {1, 0.1}}) {
+  struct Arm {
+    int64_t d_steps;
+    double smoothing, d_lr_scale;
+    int64_t d_channels;
+  };
+  for (const Arm& arm : {Arm{1, 0.0, 1.0, 0}, Arm{2, 0.0, 1.0, 0}, Arm{1, 0.1, 1.0, 0}, Arm{1, 0.0, 4.0, 12}}) {
     FamilyConfig config = gan_config();
     config.steps = 5;
-    config.d_steps = d_steps;
-    config.label_smoothing = smoothing;
+    config.d_steps = arm.d_steps;
+    config.label_smoothing = arm.smoothing;
+    config.d_lr_scale = arm.d_lr_scale;
+    config.d_channels = arm.d_channels;
+    const std::string label = "d_steps " + std::to_string(arm.d_steps) + ", label_smoothing " +
+                              std::to_string(arm.smoothing) + ", d_lr_scale " + std::to_string(arm.d_lr_scale) +
+                              ", d_channels " + std::to_string(arm.d_channels);
     const auto specs = pick(gan_specs(), {0, 1, 2});
-    EXPECT_LE(fast_versus_torch(config, specs), 5e-5) << "d_steps " << d_steps << ", label_smoothing " << smoothing;
+    EXPECT_LE(fast_versus_torch(config, specs), 5e-5) << label;
     const RawTrainResult fast = train_weights(config, specs, world().dataset, options_for("auto"));
     const RawTrainResult slow = train_weights(config, specs, world().dataset, options_for("torch"));
     ASSERT_EQ(fast.metrics.size(), specs.size());
@@ -273,8 +285,41 @@ TEST(Trainer, GanFastPathAgreesWithTorchPath) {
     for (size_t m = 0; m < specs.size(); ++m) {
       const double torch_d_loss = slow.metrics[m].at("d_loss");
       EXPECT_GT(torch_d_loss, 0.0);
-      EXPECT_NEAR(fast.metrics[m].at("d_loss"), torch_d_loss, 1e-4 * torch_d_loss) << "model " << m;
+      EXPECT_NEAR(fast.metrics[m].at("d_loss"), torch_d_loss, 1e-4 * torch_d_loss) << "model " << m << ", " << label;
     }
+  }
+}
+
+// d_lr_scale scales the discriminator's steps only. Adam's first step moves every weight by about
+// lr * sign(g) (|g| >> eps), so after one step D's largest move is d_lr_scale times the plain one,
+// and G's stays lr (its gradient comes through the moved D, but its step size does not).
+TEST(Trainer, GanDiscriminatorLearningRateScalesOnlyTheDiscriminatorsStep) {
+  for (const std::string kernels : {"auto", "torch"}) {
+    FamilyConfig config = gan_config();
+    config.steps = 1;
+    const auto specs = pick(gan_specs(), {0});
+    const Layout layout = find_family("gan").layout(config);
+    const int64_t generator_end = generator_param_count(layout), size = layout_size(layout);
+    std::vector<float> initial(size);
+    init_flat_params(initial.data(), layout, specs[0]->init_seed);
+    const auto largest_moves = [&](double scale) {
+      FamilyConfig scaled = config;
+      scaled.d_lr_scale = scale;
+      const RawTrainResult result = train_weights(scaled, specs, world().dataset, options_for(kernels));
+      double generator_move = 0.0, discriminator_move = 0.0;
+      for (int64_t i = 0; i < size; ++i) {
+        double& move = i < generator_end ? generator_move : discriminator_move;
+        move = std::max(move, std::fabs(static_cast<double>(result.weights[i]) - initial[i]));
+      }
+      return std::pair{generator_move, discriminator_move};
+    };
+    const auto [g1, d1] = largest_moves(1.0);
+    const auto [g4, d4] = largest_moves(4.0);
+    const double lr = specs[0]->lr;
+    EXPECT_NEAR(d1, lr, 0.01 * lr) << kernels;
+    EXPECT_NEAR(d4, 4 * lr, 0.04 * lr) << kernels;
+    EXPECT_NEAR(g1, lr, 0.01 * lr) << kernels;
+    EXPECT_NEAR(g4, lr, 0.01 * lr) << kernels;
   }
 }
 
