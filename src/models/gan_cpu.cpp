@@ -3,9 +3,11 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "data/dataset.h"
+#include "common/error.h"
 #include "data/image.h"
 #include "job/job.h"
 #include "models/family.h"
@@ -31,8 +33,10 @@ struct GanOffsets {
   int64_t g_fc_w, g_fc_b, convt1_w, convt1_b, convt2_w, convt2_b;
   int64_t conv1_w, conv1_b, conv2_w, conv2_b, d_fc_w, d_fc_b;
   int64_t d_begin;
+  int64_t d_labels;  // a class-conditional D's label weights: the last K entries of discriminator.fc.weight
 
-  GanOffsets(const Layout& layout, int64_t code)
+  // code: the generator's input width, latent plus the one-hot class of a class-conditional GAN.
+  GanOffsets(const Layout& layout, int64_t code, int64_t d_features)
       : lanes(layout, code, {{"generator.fc.weight", LaneLayout::Form::kCodeColumns}}) {
     const auto at = [&](const char* name) { return lanes.offset(name); };
     g_fc_w = at("generator.fc.weight"), g_fc_b = at("generator.fc.bias");
@@ -42,21 +46,38 @@ struct GanOffsets {
     conv2_w = at("discriminator.conv2.weight"), conv2_b = at("discriminator.conv2.bias");
     d_fc_w = at("discriminator.fc.weight"), d_fc_b = at("discriminator.fc.bias");
     d_begin = conv1_w;
+    d_labels = d_fc_w + d_features;
   }
 };
 
-// A model's noise generator (the LibTorch path's: same seed, same draws) and the sum of its
-// discriminator losses over the last tenth of training.
+// A model's noise generator (the LibTorch path's: same seed, same draws), the sum of its
+// discriminator losses over the last tenth of training, and for a class-conditional GAN its class
+// proportions (the fake images' labels) and the class slot of each dataset label (the real images').
 struct GanExtras : ModelExtras {
-  explicit GanExtras(uint64_t seed) : noise(noise_generator(seed)) {}
+  GanExtras(const ModelSpec& spec, const std::vector<int64_t>& class_labels)
+      : noise(noise_generator(spec.seed)), proportions(spec.proportions) {
+    for (size_t slot = 0; slot < class_labels.size(); ++slot) {
+      if (class_labels[slot] >= 0 && class_labels[slot] < 256) slot_of_label[class_labels[slot]] = static_cast<int>(slot);
+    }
+  }
   torch::Generator noise;
   double tail_d_loss = 0.0;
+  std::vector<double> proportions;
+  std::array<int, 256> slot_of_label = filled(-1);
+
+ private:
+  static std::array<int, 256> filled(int value) {
+    std::array<int, 256> a;
+    a.fill(value);
+    return a;
+  }
 };
 
 // Activations and gradients of one 16-sample lane block.
 struct GanScratch : LaneScratch {
   Grid x, h1, h2, g2, g1, logits, d_x, d_logits, d_g1, d_g2, d_h2, d_h1;
   float *code, *d_out, *out;  // code [code_width][kLanes]; D's output and its gradient: one lane block each
+  std::array<int, kLanes> real_slots{}, fake_slots{};  // class-conditional: each lane's class slot
 
   // channels: the generator's; d_channels: the discriminator's.
   GanScratch(int64_t channels, int64_t d_channels, int64_t code_width, int64_t params) : LaneScratch(params) {
@@ -75,7 +96,9 @@ double softplus(double v) { return std::max(v, 0.0) + std::log1p(std::exp(-std::
 class GanStep : public FastStep {
  public:
   explicit GanStep(const FamilyConfig& config)
-      : config_(config), layout_(find_family("gan").layout(config)), offsets_(layout_, config.latent),
+      : config_(config), layout_(find_family("gan").layout(config)),
+        labels_(config.condition == "label" ? config.num_classes : 0),
+        offsets_(layout_, config.latent + labels_, 2 * config.discriminator_channels() * (kImageSide / 4) * (kImageSide / 4)),
         code_width_(offsets_.lanes.code_width()), tail_start_(d_loss_tail_start(config.steps)),
         real_target_(static_cast<float>(1.0 - config.label_smoothing)) {}
 
@@ -92,8 +115,13 @@ class GanStep : public FastStep {
                                         internal_size());
   }
   int64_t batches_per_step() const override { return config_.d_steps; }
-  std::unique_ptr<ModelExtras> make_extras(const ModelSpec& spec) const override {
-    return std::make_unique<GanExtras>(spec.seed);
+  std::unique_ptr<ModelExtras> make_extras(const ModelSpec& spec, const std::vector<int64_t>& class_labels) const override {
+    if (labels_ > 0 && (static_cast<int64_t>(class_labels.size()) != labels_ ||
+                        static_cast<int64_t>(spec.proportions.size()) != labels_)) {
+      throw TrainError("family gan, model " + std::to_string(spec.id) + ": class-conditional training needs the " +
+                       std::to_string(labels_) + " class labels and proportions");
+    }
+    return std::make_unique<GanExtras>(spec, class_labels);
   }
   std::map<std::string, double> metrics(const ModelExtras* extras) const override {
     const double tail_steps = static_cast<double>(config_.steps - tail_start_ + 1);
@@ -113,13 +141,18 @@ class GanStep : public FastStep {
     double d_loss = 0.0;
     for (int64_t k = 0; k < config_.d_steps; ++k) {
       std::fill(s.grads(), s.grads() + size, 0.0f);
+      const auto fake_slots = draw_slots(extras);  // LibTorch's order: the fake labels, then the codes
       const auto z = draw_codes(extras);
       d_loss = 0.0;
       for (int64_t block = 0; block < blocks; ++block) {
-        s.load_block(train, batch_indices + k * config_.batch_size + block * kLanes, valid(block), s.x);
-        d_loss += discriminator_pass(model.params, s, real_target_, true, valid(block));
-        generate(model.params, z, block, valid(block), s);
-        d_loss += discriminator_pass(model.params, s, 0.0f, true, valid(block));
+        const int64_t* real = batch_indices + k * config_.batch_size + block * kLanes;
+        s.load_block(train, real, valid(block), s.x);
+        if (labels_ > 0) {
+          for (int64_t b = 0; b < valid(block); ++b) s.real_slots[b] = extras.slot_of_label[train.labels[real[b]]];
+        }
+        d_loss += discriminator_pass(model.params, s, real_target_, true, valid(block), s.real_slots);
+        generate(model.params, z, fake_slots, block, valid(block), s);
+        d_loss += discriminator_pass(model.params, s, 0.0f, true, valid(block), s.fake_slots);
         prefetch.next_slice(blocks * config_.d_steps);
       }
       d_loss /= static_cast<double>(config_.batch_size);
@@ -129,11 +162,12 @@ class GanStep : public FastStep {
                 size - d_begin, &d_lr, d_step);
     }
     std::fill(s.grads(), s.grads() + size, 0.0f);
+    const auto fake_slots = draw_slots(extras);
     const auto z = draw_codes(extras);
     double g_loss = 0.0;
     for (int64_t block = 0; block < blocks; ++block) {
-      generate(model.params, z, block, valid(block), s);
-      g_loss += discriminator_pass(model.params, s, 1.0f, false, valid(block));
+      generate(model.params, z, fake_slots, block, valid(block), s);
+      g_loss += discriminator_pass(model.params, s, 1.0f, false, valid(block), s.fake_slots);
       generator_backward(model.params, s);
     }
     g_loss /= static_cast<double>(config_.batch_size);
@@ -147,16 +181,31 @@ class GanStep : public FastStep {
   torch::Tensor draw_codes(GanExtras& extras) const {
     return torch::randn({config_.batch_size, config_.latent}, extras.noise).contiguous();
   }
+  // A class-conditional GAN's fake labels [batch] (long class slots); undefined otherwise.
+  torch::Tensor draw_slots(GanExtras& extras) const {
+    return labels_ > 0 ? sample_class_slots(extras.proportions, config_.batch_size, extras.noise).contiguous()
+                       : torch::Tensor();
+  }
 
   // Generator forward for lane block `block` of the codes z (its first `valid` samples; zero codes in
-  // the other lanes and in the padded code units): s.code, s.g2, s.g1, s.logits and the images in s.x.
-  void generate(const float* p, const torch::Tensor& z, int64_t block, int64_t valid, GanScratch& s) const {
+  // the other lanes and in the padded code units), with a class-conditional GAN's one-hot class in the
+  // code units after z (and the lanes' slots in s.fake_slots): s.code, s.g2, s.g1, s.logits and the
+  // images in s.x.
+  void generate(const float* p, const torch::Tensor& z, const torch::Tensor& slots, int64_t block, int64_t valid,
+                GanScratch& s) const {
     const GanOffsets& o = offsets_;
     const int64_t k = config_.latent;
     const float* codes = z.data_ptr<float>() + block * kLanes * k;
     std::fill(s.code, s.code + code_width_ * kLanes, 0.0f);
     for (int64_t b = 0; b < valid; ++b) {
       for (int64_t j = 0; j < k; ++j) s.code[j * kLanes + b] = codes[b * k + j];
+    }
+    if (labels_ > 0) {
+      const int64_t* drawn = slots.data_ptr<int64_t>() + block * kLanes;
+      for (int64_t b = 0; b < valid; ++b) {
+        s.fake_slots[b] = static_cast<int>(drawn[b]);
+        s.code[(k + drawn[b]) * kLanes + b] = 1.0f;
+      }
     }
     conv_kernels::dense_from_narrow(s.code, p + o.g_fc_w, p + o.g_fc_b, s.g2, Epilogue::kRelu, code_width_);
     conv_kernels::conv_transposed(s.g2, p + o.convt1_w, p + o.convt1_b, s.g1, Epilogue::kRelu);
@@ -167,13 +216,18 @@ class GanStep : public FastStep {
   // The discriminator on the images in s.x against the target (1 real, 0 fake), mean-reduced over
   // the batch: adds the block's summed binary cross-entropy to the return value and back-propagates
   // its gradient into D's weight gradients (weights = true) or into s.d_x only (the generator step).
-  // Only the first `valid` samples count; the others get zero gradient.
-  double discriminator_pass(const float* p, GanScratch& s, float target, bool weights, int64_t valid) const {
+  // Only the first `valid` samples count; the others get zero gradient. A class-conditional D adds
+  // the label weight of each lane's class slot (slots) to its logit.
+  double discriminator_pass(const float* p, GanScratch& s, float target, bool weights, int64_t valid,
+                            const std::array<int, kLanes>& slots) const {
     const GanOffsets& o = offsets_;
     float* g = s.grads();
     conv_kernels::conv(s.x, p + o.conv1_w, p + o.conv1_b, s.h1, Epilogue::kLeakyRelu);
     conv_kernels::conv(s.h1, p + o.conv2_w, p + o.conv2_b, s.h2, Epilogue::kLeakyRelu);
     conv_kernels::dense_to_one(s.h2, p + o.d_fc_w, p[o.d_fc_b], s.out);
+    if (labels_ > 0) {
+      for (int64_t b = 0; b < valid; ++b) s.out[b] += p[o.d_labels + slots[b]];
+    }
     const float per_sample = 1.0f / static_cast<float>(config_.batch_size);
     double loss = 0.0;
     for (int64_t b = 0; b < kLanes; ++b) {
@@ -185,6 +239,9 @@ class GanStep : public FastStep {
     if (weights) {
       conv_kernels::dense_one_weight_grad(s.h2, s.d_out, g + o.d_fc_w);
       for (int64_t b = 0; b < kLanes; ++b) g[o.d_fc_b] += s.d_out[b];
+      if (labels_ > 0) {
+        for (int64_t b = 0; b < valid; ++b) g[o.d_labels + slots[b]] += s.d_out[b];
+      }
     }
     conv_kernels::dense_from_one(s.d_out, p + o.d_fc_w, s.d_h2, Epilogue::kLeakyMaskBy, &s.h2);
     conv_kernels::conv_backward(s.h1, s.d_h2, p + o.conv2_w, weights ? g + o.conv2_w : nullptr,
@@ -209,6 +266,7 @@ class GanStep : public FastStep {
 
   FamilyConfig config_;
   Layout layout_;
+  int64_t labels_;  // K for a class-conditional GAN, else 0
   GanOffsets offsets_;
   int64_t code_width_;
   int64_t tail_start_;
@@ -218,7 +276,7 @@ class GanStep : public FastStep {
 }  // namespace
 
 std::unique_ptr<FastStep> make_gan_step(const FamilyConfig& config) {
-  if (config.name != "gan" || config.condition != "none") return nullptr;
+  if (config.name != "gan") return nullptr;
   return std::make_unique<GanStep>(config);
 }
 

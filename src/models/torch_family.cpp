@@ -30,6 +30,11 @@ torch::Generator noise_generator(uint64_t model_seed) {
   return at::make_generator<at::CPUGeneratorImpl>(mix_seed(model_seed, 0x6e6f697365ULL));  // "noise"
 }
 
+torch::Tensor sample_class_slots(const std::vector<double>& proportions, int64_t count, torch::Generator& generator) {
+  const auto probabilities = torch::tensor(proportions).to(torch::kFloat);
+  return torch::multinomial(probabilities, count, true, generator);
+}
+
 int64_t generator_param_count(const Layout& layout) {
   int64_t count = 0;
   for (const auto& p : layout) {

@@ -104,6 +104,10 @@ int64_t generator_param_count(const Layout& layout);
 // A model's own noise generator (codes, reparameterization, corruption), seeded from its spec's seed.
 torch::Generator noise_generator(uint64_t model_seed);
 
+// Class slots [count] (long, 0..K-1) drawn with replacement from a model's proportions [K] with its
+// noise generator: the fake images' labels of a class-conditional GAN, the same draws on both paths.
+torch::Tensor sample_class_slots(const std::vector<double>& proportions, int64_t count, torch::Generator& generator);
+
 // Fills one model's flat parameters (canonical layout) with PyTorch-style default init:
 // weights and biases ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), drawn from the portable Rng with seed.
 void init_flat_params(float* flat, const Layout& layout, uint64_t seed);

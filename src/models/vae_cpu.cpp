@@ -149,7 +149,7 @@ class VaeStep : public GradientStep {
   std::unique_ptr<StepScratch> make_scratch() const override {
     return std::make_unique<VaeScratch>(internal_size(), config_.batch_size, config_.hidden, config_.latent);
   }
-  std::unique_ptr<ModelExtras> make_extras(const ModelSpec& spec) const override {
+  std::unique_ptr<ModelExtras> make_extras(const ModelSpec& spec, const std::vector<int64_t>&) const override {
     return std::make_unique<VaeExtras>(spec.seed);
   }
 

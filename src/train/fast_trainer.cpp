@@ -98,7 +98,7 @@ RawTrainResult train_fast(const FamilyConfig& config, const FastStep& fast_step,
     fast_step.to_internal(canonical.data(), params.data() + m * stride);
     lr[m] = static_cast<float>(specs[m]->lr);
     streams.emplace_back(specs[m]->sample_indices, specs[m]->seed);
-    extras.push_back(fast_step.make_extras(*specs[m]));
+    extras.push_back(fast_step.make_extras(*specs[m], options.class_labels));
   }
   std::vector<char> diverged(models, 0);
   // Batches are double-buffered by step parity: a model's next batch is drawn and prefetched one model

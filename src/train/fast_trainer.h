@@ -112,7 +112,11 @@ class FastStep {
 
   // Batches of config.batch_size training images one optimizer step consumes (a GAN: d_steps).
   virtual int64_t batches_per_step() const { return 1; }
-  virtual std::unique_ptr<ModelExtras> make_extras(const ModelSpec& /*spec*/) const { return nullptr; }
+  // class_labels: the dataset label of each class slot (TrainOptions::class_labels).
+  virtual std::unique_ptr<ModelExtras> make_extras(const ModelSpec& /*spec*/,
+                                                   const std::vector<int64_t>& /*class_labels*/) const {
+    return nullptr;
+  }
   // One optimizer step of one model (step counts from 1; a GAN's is d_steps D updates and one G
   // update) on the images batch_indices. Returns the objective; a non-finite one marks the model
   // diverged. Whether a non-finite step still updates the weights is the family's choice: a diverged

@@ -146,9 +146,7 @@ class TorchBatch {
   torch::Tensor sampled_labels(const std::vector<const ModelSpec*>& specs, int64_t batch, int64_t classes) {
     auto labels = torch::zeros({live(), batch, classes});
     for (int64_t row = 0; row < live(); ++row) {
-      const auto& p = specs[active[row]]->proportions;
-      const auto probabilities = torch::tensor(std::vector<double>(p.begin(), p.end())).to(torch::kFloat);
-      const auto draws = torch::multinomial(probabilities, batch, true, generators[row]);
+      const auto draws = sample_class_slots(specs[active[row]]->proportions, batch, generators[row]);
       labels[row].scatter_(1, draws.unsqueeze(1), 1.0f);
     }
     return labels.to(device_);

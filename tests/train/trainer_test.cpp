@@ -108,6 +108,7 @@ FamilyConfig vae_config() { return world().job.families[3]; }
 TrainOptions options_for(const std::string& kernels) {
   TrainOptions options;
   options.kernels = kernels;
+  options.class_labels = world().plan.classes;  // what a class-conditional GAN's real images are labelled by
   return options;
 }
 
@@ -259,23 +260,28 @@ TEST(Trainer, ConvFastPathOnlyWhereItApplies) {
 // generator), same batches, same Adam step counts for D and G, so the weights and the
 // discriminator's tail loss agree within the tolerance above, with one and two D steps per G step,
 // with one-sided label smoothing (the real images' target 0.9, which also changes D's loss value), a
-// faster discriminator (two time-scale learning rates) and a wider one.
+// faster discriminator (two time-scale learning rates), a wider one, and class-conditional (the fake
+// labels drawn from the model's proportions, the real ones the images' classes; two D steps so that
+// the draws' order matters).
 TEST(Trainer, GanFastPathAgreesWithTorchPath) {
   struct Arm {
     int64_t d_steps;
     double smoothing, d_lr_scale;
     int64_t d_channels;
+    std::string condition;
   };
-  for (const Arm& arm : {Arm{1, 0.0, 1.0, 0}, Arm{2, 0.0, 1.0, 0}, Arm{1, 0.1, 1.0, 0}, Arm{1, 0.0, 4.0, 12}}) {
+  for (const Arm& arm : {Arm{1, 0.0, 1.0, 0, "none"}, Arm{2, 0.0, 1.0, 0, "none"}, Arm{1, 0.1, 1.0, 0, "none"},
+                         Arm{1, 0.0, 4.0, 12, "none"}, Arm{2, 0.0, 1.0, 0, "label"}}) {
     FamilyConfig config = gan_config();
     config.steps = 5;
     config.d_steps = arm.d_steps;
     config.label_smoothing = arm.smoothing;
     config.d_lr_scale = arm.d_lr_scale;
     config.d_channels = arm.d_channels;
+    config.condition = arm.condition;
     const std::string label = "d_steps " + std::to_string(arm.d_steps) + ", label_smoothing " +
                               std::to_string(arm.smoothing) + ", d_lr_scale " + std::to_string(arm.d_lr_scale) +
-                              ", d_channels " + std::to_string(arm.d_channels);
+                              ", d_channels " + std::to_string(arm.d_channels) + ", condition " + arm.condition;
     const auto specs = pick(gan_specs(), {0, 1, 2});
     EXPECT_LE(fast_versus_torch(config, specs), 5e-5) << label;
     const RawTrainResult fast = train_weights(config, specs, world().dataset, options_for("auto"));
@@ -349,7 +355,7 @@ TEST(Trainer, GanFastPathOnlyWhereItApplies) {
   EXPECT_TRUE(uses_fast_kernels(config, options_for("auto")));
   FamilyConfig other = config;
   other.condition = "label";
-  EXPECT_FALSE(uses_fast_kernels(other, options_for("auto")));
+  EXPECT_TRUE(uses_fast_kernels(other, options_for("auto")));
   other = config;
   other.latent = 8;
   other.batch_size = 40;
