@@ -118,9 +118,10 @@ TheoremCheck check_theorem(const TheoremZoo& zoo, int neighbours, int64_t flow_s
     out.weight_residual.push_back(w.residual_subspace);
     out.singular_closed.push_back(theorem_singular_information(zoo.m[i], k, zoo.spectrum));
   }
+  // Two statements: an argument list may read `components` before principal_components has set it.
   int64_t components = 0;
-  const std::vector<double> x =
-      standardize_columns(principal_components(zoo.moments, n, moment_dim(d), 4, &components), n, std::max<int64_t>(components, 1));
+  const std::vector<double> moment_components = principal_components(zoo.moments, n, moment_dim(d), 4, &components);
+  const std::vector<double> x = standardize_columns(moment_components, n, components);
   const auto estimate = [&](const torch::Tensor& statistic, double* ksg, double* flow) {
     // The statistic on its first k principal axes over the zoo (P has d² coordinates).
     const torch::Tensor centered = statistic - statistic.mean(0);

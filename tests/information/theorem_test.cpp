@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "common/rng.h"
+#include "information/ksg.h"
 #include "information/theorem.h"
 
 namespace genzoo {
@@ -91,6 +92,14 @@ TEST(Theorem, CheckOnAZooWhoseWeightsFollowTheirSubsets) {
   // 5 standardized moments (4 of them noise) on 200 models, sees well under that but clearly above 0.
   EXPECT_GT(check.s_ksg, 0.4);
   EXPECT_TRUE(std::isfinite(check.s_flow));  // 200 models are enough for the flow
+  // KSG's sides: the 4 moment components, each standardized, and s = |a| standardized (k = 1: its principal
+  // axis is s itself, up to sign). Equal up to rounding, which moves no neighbour count here.
+  int64_t components = 0;
+  const std::vector<double> pcs = principal_components(zoo.moments, 200, moment_dim(2), 4, &components);
+  ASSERT_EQ(components, 4);
+  std::vector<double> s;
+  for (int i = 0; i < 200; ++i) s.push_back(std::abs(zoo.w1[2 * i]));
+  EXPECT_NEAR(check.s_ksg, ksg_mutual_information(standardize_columns(pcs, 200, 4), 4, standardize_columns(s, 200, 1), 1, 200), 1e-9);
   // The control: moments that do not depend on the weights.
   for (size_t i = 0; i < zoo.moments.size(); i += 5) zoo.moments[i] = rng.normal();
   EXPECT_LT(check_theorem(zoo, 3, 100, 1).s_ksg, 0.2);
