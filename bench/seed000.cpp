@@ -11,6 +11,7 @@
 // Estimates of I(X1; T) for T = s and T = P:
 //   ksg      KSG between X1's moments (principal components) and T (principal components for P)
 //   flow     the normalizing-flow estimator (information/flow_estimator.h), its held-out form
+//            (both, and the closed forms, are check_theorem's on the zoo; genzoo reduce runs the same on its zoos)
 //   spread   ½ log |Cov T| - ½ E_X1 log |Cov(T | X1)|: the Gaussian decomposition h(T) - h(T | X1), from
 //            the zoo's spread and the restarts' spread (P on its first k principal components)
 //
@@ -27,8 +28,6 @@
 #include <vector>
 
 #include "common/rng.h"
-#include "information/flow_estimator.h"
-#include "information/ksg.h"
 #include "information/theorem.h"
 
 using namespace genzoo;
@@ -51,6 +50,28 @@ double log_det_covariance(const torch::Tensor& rows) {
 std::vector<double> to_vector(const torch::Tensor& t) {
   const torch::Tensor c = t.to(torch::kFloat64).contiguous();
   return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+}
+
+// The restarts' spread of a statistic given its subset, which check_theorem has no restarts for: the statistic of
+// every model [T, dim] on the zoo's first min(dim, k) principal axes (as check_theorem compresses it), then
+// ½ log |Cov T| − ½ E_X1 log |Cov(T | X1)| over the zoo and the repeated subsets. *sd_ratio: the restarts' spread
+// over the zoo's, per coordinate.
+double spread_information(const torch::Tensor& stat_all, int64_t k, const Settings& st, double* sd_ratio) {
+  const torch::Tensor zoo = stat_all.narrow(0, 0, st.models);
+  const torch::Tensor centered = zoo - zoo.mean(0);
+  const int64_t c = std::min(stat_all.size(1), k);
+  const torch::Tensor axes = std::get<2>(torch::linalg_svd(centered, false)).narrow(0, 0, c);
+  const torch::Tensor projected = torch::matmul(stat_all - zoo.mean(0), axes.t());
+  double within = 0.0;
+  for (int64_t j = 0; j < st.subsets_repeated; ++j) {
+    std::vector<int64_t> members;
+    for (int64_t r = 0; r < st.restarts; ++r) members.push_back(st.models + r * st.subsets_repeated + j);
+    members.push_back(j);
+    within += log_det_covariance(projected.index_select(0, torch::tensor(members, torch::kInt64))) / static_cast<double>(st.subsets_repeated);
+  }
+  const double across = log_det_covariance(projected.narrow(0, 0, st.models));
+  *sd_ratio = std::exp((within - across) / (2.0 * static_cast<double>(c)));
+  return 0.5 * (across - within);
 }
 
 struct Row {
@@ -106,63 +127,44 @@ Row run_point(int64_t d, int64_t k, int64_t n, double p, const Settings& st) {
     adam.step();
   }
   torch::NoGradGuard guard;
-  const torch::Tensor s_all = torch::linalg_svdvals(w1);                      // [T, k]
-  const torch::Tensor p_all = torch::bmm(w2, w1).reshape({total, d * d});     // [T, d²]
+
+  // The zoo (the first M models) as information/theorem.h takes it; its subsets enter through their moments.
+  TheoremZoo zoo;
+  zoo.d = d;
+  zoo.k = k;
+  zoo.n = n;
+  zoo.p = p;
+  zoo.sigma = to_vector(sigma);
+  zoo.w1 = to_vector(w1.narrow(0, 0, st.models));
+  zoo.w2 = to_vector(w2.narrow(0, 0, st.models));
+  const torch::Tensor pool_values = pool.to(torch::kFloat32).contiguous();  // subset_moments reads genzoo's float data
+  for (int64_t j = 0; j < st.models; ++j) {
+    const std::vector<double> moments = subset_moments(pool_values.data_ptr<float>(), d, subsets[j]);
+    zoo.moments.insert(zoo.moments.end(), moments.begin(), moments.end());
+    zoo.m.push_back(static_cast<int64_t>(subsets[j].size()));
+  }
+  const TheoremCheck check = check_theorem(zoo, 3, 600, 0);
 
   Row row;
-  // Subset moments: mean and upper-triangular covariance (sufficient for the AE's loss).
-  std::vector<double> moments;
-  const int64_t moment_dim = d + d * (d + 1) / 2;
-  const std::vector<double> sigma_values = to_vector(sigma);
   int64_t finite = 0;
   for (int64_t j = 0; j < st.models; ++j) {
-    const auto& sub = subsets[j];
-    const torch::Tensor xs = pool.index_select(0, torch::tensor(sub, torch::kInt64));
-    const torch::Tensor mean = xs.mean(0), centered = xs - mean;
-    const torch::Tensor cov = torch::matmul(centered.t(), centered) / static_cast<double>(sub.size());
-    for (double v : to_vector(mean)) moments.push_back(v);
-    for (int64_t a = 0; a < d; ++a) for (int64_t b = a; b < d; ++b) moments.push_back(cov[a][b].item<double>());
-    const int64_t m = static_cast<int64_t>(sub.size());
-    row.mean_m += static_cast<double>(m) / static_cast<double>(st.models);
-    const WeightInformation w = theorem_weight_information(m, sigma_values, to_vector(w1[j]), to_vector(w2[j]), d, k);
-    finite += std::isfinite(w.nats);
-    if (std::isfinite(w.nats)) row.closed2 += w.nats;
-    row.closed2_residual += w.residual_subspace / static_cast<double>(st.models);
-    row.closed3 += theorem_singular_information(m, k, lambda) / static_cast<double>(st.models);
+    const double models = static_cast<double>(st.models);
+    row.mean_m += static_cast<double>(zoo.m[j]) / models;
+    finite += std::isfinite(check.weight_closed[j]);
+    if (std::isfinite(check.weight_closed[j])) row.closed2 += check.weight_closed[j];
+    row.closed2_residual += check.weight_residual[j] / models;
+    row.closed3 += check.singular_closed[j] / models;
   }
-  row.closed1 = theorem_subset_information(n, p, lambda);
+  row.closed1 = check.subset_closed;
   row.closed2_finite_share = static_cast<double>(finite) / static_cast<double>(st.models);
   row.closed2 = finite > 0 ? row.closed2 / static_cast<double>(finite) : std::numeric_limits<double>::infinity();
-
-  int64_t moment_components = 0;
-  const std::vector<double> moment_pcs =
-      standardize_columns(principal_components(moments, st.models, moment_dim, std::min<int64_t>(moment_dim, 4), &moment_components),
-                          st.models, moment_components);
-  const auto estimates = [&](const torch::Tensor& stat_all, int64_t dim, double* ksg, double* flow, double* spread) {
-    const torch::Tensor zoo = stat_all.narrow(0, 0, st.models);
-    // Compress to at most k coordinates on the zoo's principal axes (the restarts use the same axes).
-    const torch::Tensor centered = zoo - zoo.mean(0);
-    const torch::Tensor axes = std::get<2>(torch::linalg_svd(centered, false)).narrow(0, 0, std::min(dim, k));
-    const torch::Tensor projected = torch::matmul(stat_all - zoo.mean(0), axes.t());
-    const int64_t c = projected.size(1);
-    const std::vector<double> t = standardize_columns(to_vector(projected.narrow(0, 0, st.models)), st.models, c);
-    *ksg = ksg_mutual_information(moment_pcs, moment_components, t, c, st.models);
-    FlowEstimatorOptions options;
-    options.steps = 600;
-    options.hidden = 32;
-    *flow = flow_mutual_information(moment_pcs, moment_components, t, c, st.models, options).mi_heldout_nats;
-    double within = 0.0;
-    for (int64_t j = 0; j < st.subsets_repeated; ++j) {
-      std::vector<int64_t> members;
-      for (int64_t r = 0; r < st.restarts; ++r) members.push_back(st.models + r * st.subsets_repeated + j);
-      members.push_back(j);
-      within += log_det_covariance(projected.index_select(0, torch::tensor(members, torch::kInt64))) / static_cast<double>(st.subsets_repeated);
-    }
-    *spread = 0.5 * (log_det_covariance(projected.narrow(0, 0, st.models)) - within);
-    return std::exp((within - log_det_covariance(projected.narrow(0, 0, st.models))) / (2.0 * static_cast<double>(c)));
-  };
-  row.spread_ratio = estimates(s_all, k, &row.s_ksg, &row.s_flow, &row.s_spread);
-  estimates(p_all, d * d, &row.p_ksg, &row.p_flow, &row.p_spread);
+  row.s_ksg = check.s_ksg;
+  row.s_flow = check.s_flow;
+  row.p_ksg = check.p_ksg;
+  row.p_flow = check.p_flow;
+  row.s_spread = spread_information(torch::linalg_svdvals(w1), k, st, &row.spread_ratio);
+  double p_ratio = 0.0;
+  row.p_spread = spread_information(torch::bmm(w2, w1).reshape({total, d * d}), k, st, &p_ratio);
   return row;
 }
 

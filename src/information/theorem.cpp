@@ -33,6 +33,13 @@ std::vector<double> symmetric_eigenvalues(const std::vector<double>& matrix, int
   return std::vector<double>(values.data_ptr<double>(), values.data_ptr<double>() + d);
 }
 
+std::vector<double> diagonal_matrix(const std::vector<double>& values) {
+  const size_t d = values.size();
+  std::vector<double> out(d * d, 0.0);
+  for (size_t j = 0; j < d; ++j) out[j * d + j] = values[j];
+  return out;
+}
+
 double gaussian_entropy(const std::vector<double>& eigenvalues) {
   double log_det = 0.0;
   for (double l : eigenvalues) {
@@ -101,22 +108,22 @@ TheoremCheck check_theorem(const TheoremZoo& zoo, int neighbours, int64_t flow_s
   const int64_t n = zoo.models(), d = zoo.d, k = zoo.k;
   if (n < 8) throw ReduceError("theorem check: needs at least 8 models, got " + std::to_string(n));
   if (static_cast<int64_t>(zoo.w1.size()) != n * k * d || static_cast<int64_t>(zoo.w2.size()) != n * d * k ||
-      static_cast<int64_t>(zoo.moments.size()) != n * moment_dim(d) || static_cast<int64_t>(zoo.spectrum.size()) != d) {
-    throw ReduceError("theorem check: the zoo's weights, moments or spectrum do not match its " + std::to_string(n) + " models");
+      static_cast<int64_t>(zoo.moments.size()) != n * moment_dim(d) || static_cast<int64_t>(zoo.sigma.size()) != d * d) {
+    throw ReduceError("theorem check: the zoo's weights, moments or covariance do not match its " + std::to_string(n) +
+                      " models in d = " + std::to_string(d));
   }
   TheoremCheck out;
-  out.subset_closed = theorem_subset_information(zoo.n, zoo.p, zoo.spectrum);
-  std::vector<double> sigma(static_cast<size_t>(d * d), 0.0);
-  for (int64_t j = 0; j < d; ++j) sigma[j * d + j] = zoo.spectrum[j];
+  const std::vector<double> lambda = symmetric_eigenvalues(zoo.sigma, d);
+  out.subset_closed = theorem_subset_information(zoo.n, zoo.p, lambda);
   const torch::Tensor w1 = torch::tensor(zoo.w1, torch::kFloat64).view({n, k, d});
   const torch::Tensor w2 = torch::tensor(zoo.w2, torch::kFloat64).view({n, d, k});
   for (int64_t i = 0; i < n; ++i) {
     const std::vector<double> a(zoo.w1.begin() + i * k * d, zoo.w1.begin() + (i + 1) * k * d);
     const std::vector<double> b(zoo.w2.begin() + i * d * k, zoo.w2.begin() + (i + 1) * d * k);
-    const WeightInformation w = theorem_weight_information(zoo.m[i], sigma, a, b, d, k);
+    const WeightInformation w = theorem_weight_information(zoo.m[i], zoo.sigma, a, b, d, k);
     out.weight_closed.push_back(w.nats);
     out.weight_residual.push_back(w.residual_subspace);
-    out.singular_closed.push_back(theorem_singular_information(zoo.m[i], k, zoo.spectrum));
+    out.singular_closed.push_back(theorem_singular_information(zoo.m[i], k, lambda));
   }
   // Two statements: an argument list may read `components` before principal_components has set it.
   int64_t components = 0;

@@ -40,13 +40,13 @@ WeightInformation theorem_weight_information(int64_t m, const std::vector<double
 // (3): (m/4) log((2πe)^k Π_{i<=k} λ_i²) with the k largest eigenvalues.
 double theorem_singular_information(int64_t m, int64_t k, std::vector<double> eigenvalues);
 
-// Seed 000's setting as a zoo: n pool vectors, inclusion p, Σ = diag(spectrum), and per model its subset's
+// Seed 000's setting as a zoo: n pool vectors, inclusion p, the covariance Σ, and per model its subset's
 // size m, its weights W1 [k, d] and W2 [d, k], and its subset's moments (mean, then the upper triangle of the
 // covariance: a linear AE's loss depends on X1 only through them, so they stand in for X1).
 struct TheoremZoo {
   int64_t d = 0, k = 0, n = 0;
   double p = 0.0;
-  std::vector<double> spectrum;       // [d]
+  std::vector<double> sigma;          // [d, d] row-major, positive definite (a diagonal one: diagonal_matrix(spectrum))
   std::vector<int64_t> m;             // [N]
   std::vector<double> w1, w2;         // [N, k, d], [N, d, k]
   std::vector<double> moments;        // [N, moment_dim(d)]
@@ -69,5 +69,8 @@ TheoremCheck check_theorem(const TheoremZoo& zoo, int neighbours = 3, int64_t fl
 
 // Eigenvalues (descending) of a symmetric matrix [d, d] row-major.
 std::vector<double> symmetric_eigenvalues(const std::vector<double>& matrix, int64_t d);
+
+// diag(values) [d, d] row-major, d = values.size().
+std::vector<double> diagonal_matrix(const std::vector<double>& values);
 
 }  // namespace genzoo

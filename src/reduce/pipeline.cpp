@@ -479,7 +479,7 @@ ReduceData reduce_gaussian_zoo(const ReduceOptions& options, const Job& job, con
     t.d = encoder->shape[1];
     t.n = job.data.pool;
     t.p = job.data.inclusion;
-    t.spectrum = job.data.gaussian_spectrum();
+    t.sigma = diagonal_matrix(job.data.gaussian_spectrum());
     TheoremRecord record;
     record.family = family;
     for (int64_t row : ok_rows(weights, records)) {

@@ -73,7 +73,7 @@ TEST(Theorem, CheckOnAZooWhoseWeightsFollowTheirSubsets) {
   zoo.k = 1;
   zoo.n = 100;
   zoo.p = 0.5;
-  zoo.spectrum = {4.0, 1.0};
+  zoo.sigma = diagonal_matrix({4.0, 1.0});
   Rng rng(3);
   for (int i = 0; i < 200; ++i) {
     const double a = 1.0 + 0.5 * rng.normal();
@@ -105,6 +105,64 @@ TEST(Theorem, CheckOnAZooWhoseWeightsFollowTheirSubsets) {
   EXPECT_LT(check_theorem(zoo, 3, 100, 1).s_ksg, 0.2);
   zoo.m.resize(5);
   EXPECT_THROW(check_theorem(zoo), ReduceError);
+}
+
+// a [rows, inner] times b [inner, cols], row-major.
+std::vector<double> product(const std::vector<double>& a, const std::vector<double>& b, int64_t rows, int64_t inner, int64_t cols) {
+  std::vector<double> out(static_cast<size_t>(rows * cols), 0.0);
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t l = 0; l < inner; ++l)
+      for (int64_t j = 0; j < cols; ++j) out[i * cols + j] += a[i * inner + l] * b[l * cols + j];
+  return out;
+}
+
+// The closed forms depend on Σ and W only through rotation-invariant determinants and eigenvalues: Σ = Q Λ Qᵀ
+// with W1 Qᵀ and Q W2 gives what Λ gives with W1 and W2 (Q a Householder reflection, Q = Qᵀ = Q⁻¹). To 1e-8
+// relative: the two differ only by the rounding of the products and of the eigendecompositions.
+TEST(Theorem, CheckOnARotatedCovarianceMatchesItsDiagonalForm) {
+  const int64_t d = 3, k = 2;
+  const std::vector<double> v = {1.0, -2.0, 0.5};
+  const double vv = 1.0 + 4.0 + 0.25;
+  std::vector<double> q(static_cast<size_t>(d * d));
+  for (int64_t i = 0; i < d; ++i)
+    for (int64_t j = 0; j < d; ++j) q[i * d + j] = (i == j ? 1.0 : 0.0) - 2.0 * v[i] * v[j] / vv;
+  TheoremZoo diagonal;
+  diagonal.d = d;
+  diagonal.k = k;
+  diagonal.n = 200;
+  diagonal.p = 0.3;
+  diagonal.sigma = diagonal_matrix({3.0, 1.0, 0.5});
+  Rng rng(5);
+  for (int i = 0; i < 8; ++i) {
+    diagonal.m.push_back(50 + i);
+    for (int64_t j = 0; j < k * d; ++j) diagonal.w1.push_back(0.5 * rng.normal());
+    for (int64_t j = 0; j < d * k; ++j) diagonal.w2.push_back(0.5 * rng.normal());
+    for (int64_t j = 0; j < moment_dim(d); ++j) diagonal.moments.push_back(rng.normal());
+  }
+  TheoremZoo rotated = diagonal;
+  rotated.sigma = product(product(q, diagonal.sigma, d, d, d), q, d, d, d);
+  rotated.w1.clear();
+  rotated.w2.clear();
+  for (int i = 0; i < 8; ++i) {
+    const std::vector<double> w1(diagonal.w1.begin() + i * k * d, diagonal.w1.begin() + (i + 1) * k * d);
+    const std::vector<double> w2(diagonal.w2.begin() + i * d * k, diagonal.w2.begin() + (i + 1) * d * k);
+    const std::vector<double> a = product(w1, q, k, d, d), b = product(q, w2, d, d, k);
+    rotated.w1.insert(rotated.w1.end(), a.begin(), a.end());
+    rotated.w2.insert(rotated.w2.end(), b.begin(), b.end());
+  }
+  const TheoremCheck expected = check_theorem(diagonal, 3, 0), got = check_theorem(rotated, 3, 0);
+  EXPECT_NEAR(got.subset_closed, expected.subset_closed, 1e-9 * std::abs(expected.subset_closed));
+  ASSERT_EQ(got.weight_closed.size(), 8u);
+  for (size_t i = 0; i < 8; ++i) {
+    ASSERT_TRUE(std::isfinite(expected.weight_closed[i]));  // random weights leave the residual non-singular
+    EXPECT_NEAR(got.weight_closed[i], expected.weight_closed[i], 1e-8 * std::abs(expected.weight_closed[i])) << "model " << i;
+    EXPECT_NEAR(got.weight_residual[i], expected.weight_residual[i], 1e-8 * (1.0 + std::abs(expected.weight_residual[i])))
+        << "model " << i;
+    EXPECT_NEAR(got.singular_closed[i], expected.singular_closed[i], 1e-9 * std::abs(expected.singular_closed[i])) << "model " << i;
+  }
+  // A Σ of the wrong size is an error, not a silent diagonal.
+  rotated.sigma.resize(static_cast<size_t>(d));
+  EXPECT_THROW(check_theorem(rotated), ReduceError);
 }
 
 }  // namespace
