@@ -61,13 +61,9 @@ Codes autoencoder_codes(const std::vector<double>& values, int64_t n, int64_t di
 
 Codes pca_codes(const std::vector<double>& values, int64_t n, int64_t dim, int64_t code) {
   Codes out;
-  out.values = principal_components(values, n, dim, code, &out.dim);
-  // The standardized total variance is the number of non-constant columns; the codes keep their share.
-  const std::vector<double> standardized = standardize_columns(values, n, dim);
-  double total = 0.0, kept = 0.0;
-  for (double v : standardized) total += v * v;
-  for (double v : out.values) kept += v * v;
-  out.reconstruction_mse = std::max(0.0, total - kept) / static_cast<double>(n * dim);
+  double kept_share = 1.0;
+  out.values = principal_components(values, n, dim, code, &out.dim, &kept_share);
+  out.reconstruction_mse = 1.0 - kept_share;
   return out;
 }
 

@@ -23,7 +23,8 @@ struct AutoencoderCodeOptions {
 struct Codes {
   std::vector<double> values;  // [n, dim]
   int64_t dim = 0;
-  double reconstruction_mse = 0.0;  // autoencoder: per standardized coordinate, over all n; PCA: the variance left out
+  double reconstruction_mse = 0.0;  // autoencoder: per standardized coordinate, over all n; PCA: the share of the
+                                    // standardized variance left out (the same when every column varies)
 };
 
 // The codes of an autoencoder trained on values [n, dim] (standardized per column). A side with at most

@@ -90,7 +90,7 @@ std::vector<double> standardize_columns(std::vector<double> values, int64_t n, i
 }
 
 std::vector<double> principal_components(const std::vector<double>& values, int64_t n, int64_t dim,
-                                         int64_t max_components, int64_t* components) {
+                                         int64_t max_components, int64_t* components, double* kept_share) {
   if (static_cast<int64_t>(values.size()) != n * dim) throw ReduceError("principal components: the values do not hold n rows");
   auto data = torch::from_blob(const_cast<double*>(values.data()), {n, dim}, torch::kFloat64);
   const auto std = data.std(0, /*unbiased=*/false);
@@ -99,16 +99,21 @@ std::vector<double> principal_components(const std::vector<double>& values, int6
   data = (data - data.mean(0)) / std.index_select(0, keep);
   const int64_t count = std::min({max_components, data.size(1), n});
   *components = count;
+  if (kept_share) *kept_share = data.size(1) == 0 ? 1.0 : 0.0;
   if (count == 0) return {};
   // Right singular vectors of the standardized data = principal axes, in decreasing variance.
   const auto svd = torch::linalg_svd(data, /*full_matrices=*/false);
+  if (kept_share) {  // a component's variance is its singular value squared over n
+    const auto variance = std::get<1>(svd).pow(2);
+    *kept_share = (variance.narrow(0, 0, count).sum() / variance.sum()).item<double>();
+  }
   const auto projected = torch::matmul(data, std::get<2>(svd).narrow(0, 0, count).transpose(0, 1)).contiguous();
   return std::vector<double>(projected.data_ptr<double>(), projected.data_ptr<double>() + n * count);
 }
 
 std::vector<double> principal_components(const std::vector<float>& values, int64_t n, int64_t dim,
-                                         int64_t max_components, int64_t* components) {
-  return principal_components(std::vector<double>(values.begin(), values.end()), n, dim, max_components, components);
+                                         int64_t max_components, int64_t* components, double* kept_share) {
+  return principal_components(std::vector<double>(values.begin(), values.end()), n, dim, max_components, components, kept_share);
 }
 
 }  // namespace genzoo

@@ -27,10 +27,12 @@ std::vector<double> standardize_columns(std::vector<double> values, int64_t n, i
 
 // The k-NN estimator in high dimension needs few coordinates: values [n, dim] standardized per column
 // and projected onto their first max_components principal components (columns without variance drop).
-// *components: how many came out (at most max_components, the kept columns and n).
+// *components: how many came out (at most max_components, the kept columns and n). *kept_share, when
+// asked for: the share of the standardized columns' total variance those components keep (1 when no
+// column varies).
 std::vector<double> principal_components(const std::vector<double>& values, int64_t n, int64_t dim,
-                                         int64_t max_components, int64_t* components);
+                                         int64_t max_components, int64_t* components, double* kept_share = nullptr);
 std::vector<double> principal_components(const std::vector<float>& values, int64_t n, int64_t dim,
-                                         int64_t max_components, int64_t* components);
+                                         int64_t max_components, int64_t* components, double* kept_share = nullptr);
 
 }  // namespace genzoo

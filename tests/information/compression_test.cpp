@@ -31,6 +31,10 @@ TEST(Compression, PcaCodesKeepTheVarianceOfASubspace) {
   // Standardizing the rotated columns mixes some nuisance in; what is left out stays small.
   EXPECT_LT(codes.reconstruction_mse, 0.05);
   EXPECT_GT(pca_codes(s.x, s.n, 12, 1).reconstruction_mse, 0.3);
+  // By its definition: every column varies, so the standardized total variance is n · 12; the codes keep theirs.
+  double kept = 0.0;
+  for (double v : codes.values) kept += v * v;
+  EXPECT_NEAR(codes.reconstruction_mse, 1.0 - kept / (static_cast<double>(s.n) * 12.0), 1e-12);
 }
 
 TEST(Compression, AutoencoderCodesReconstructALowDimensionalSignal) {

@@ -89,6 +89,15 @@ TEST(Information, PrincipalComponentsDropConstantColumnsAndKeepTheLeadingAxes) {
     second += projected[i * 2 + 1] * projected[i * 2 + 1];
   }
   EXPECT_GT(first, 100.0 * second);  // nearly all variance on the first axis
+  // The kept share: all of the varying columns' variance with both axes, first / (first + second) with one.
+  double share = 0.0;
+  principal_components(features, 50, 3, 8, &components, &share);
+  EXPECT_NEAR(share, 1.0, 1e-12);
+  principal_components(features, 50, 3, 1, &components, &share);
+  EXPECT_NEAR(share, first / (first + second), 1e-12);
+  principal_components(std::vector<float>(150, 7.0f), 50, 3, 2, &components, &share);
+  EXPECT_EQ(components, 0);
+  EXPECT_EQ(share, 1.0);  // nothing varies, nothing is left out
 }
 
 }  // namespace
