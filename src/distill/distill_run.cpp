@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <optional>
 
 #include "common/error.h"
 #include "common/rng.h"
@@ -24,9 +25,11 @@
 #include "job/job.h"
 #include "models/family.h"
 #include "models/torch_family.h"
+#include "priors/code_basis.h"
 #include "priors/students.h"
 #include "reduce/reduce_file.h"
 #include "store/run_dir.h"
+#include "train/data_stream.h"
 #include "store/zoo.h"
 
 namespace genzoo::distill {
@@ -198,10 +201,38 @@ class DistillRunner : public UnitRunner {
     }
     priors::AlignedPrior prior{record.gaussian.gaussian(), teacher_layout, {}};
     if (!student.changes.empty()) {
-      prior = priors::align(prior.gaussian, *student.teacher, config_of(student), job_.distill.order,
-                            mix_seed(job_.seed, text_seed(record.name)));
+      const FamilyConfig student_config = config_of(student);
+      std::optional<priors::CodeBasis> basis;
+      if (job_.distill.code_basis == "principal" && student_config.name != "mlp" &&
+          student_config.latent < student.teacher->latent) {
+        basis = principal_basis(*student.teacher, prior.gaussian.mean);
+      }
+      prior = priors::align(prior.gaussian, *student.teacher, student_config, job_.distill.order,
+                            mix_seed(job_.seed, text_seed(record.name)), {}, basis ? &*basis : nullptr);
     }
     return cache_.emplace(key, std::move(prior)).first->second;
+  }
+
+  // The principal basis of the codes of the teacher's weights `mean` on the first 100 training images of
+  // every zoo class (images the zoo trained on, none of the students' test images).
+  priors::CodeBasis principal_basis(const FamilyConfig& teacher, const std::vector<double>& mean) const {
+    constexpr int64_t kImagesPerClass = 100;
+    std::vector<int64_t> indices;
+    for (int64_t label : zoo_.attrs.classes) {
+      int64_t taken = 0;
+      for (int64_t i = 0; i < dataset_.train.size() && taken < kImagesPerClass; ++i) {
+        if (dataset_.train.labels[i] == label) indices.push_back(i), ++taken;
+      }
+    }
+    const auto count = static_cast<int64_t>(indices.size());
+    torch::NoGradGuard no_grad;
+    const Layout layout = find_family(teacher.name).layout(teacher);
+    const auto flat = torch::tensor(mean, torch::kDouble).to(torch::kFloat).reshape({1, -1});
+    auto x = torch::empty({1, count, dataset_.train.dim()});
+    gather_images(dataset_.train, indices.data(), count, x.data_ptr<float>());
+    const auto codes = find_family(teacher.name).torch_impl().codes(view_params(flat, layout), x)[0].to(torch::kDouble).contiguous();
+    const std::vector<double> values(codes.data_ptr<double>(), codes.data_ptr<double>() + codes.numel());
+    return priors::principal_code_basis(values, count, codes.size(1));
   }
 
   // τ²: [distill] noise_variance, or the mean final loss of the node's members.

@@ -9,6 +9,7 @@
 #include "job/job.h"
 #include "models/family.h"
 #include "models/mlp.h"
+#include "priors/code_basis.h"
 #include "priors/orders.h"
 
 namespace genzoo::priors {
@@ -17,8 +18,8 @@ namespace {
 
 constexpr int64_t kFeatureMapPixels = 7 * 7;  // conv_ae's 2c x 7 x 7 features per channel
 
-UnitKind kind(std::string name, UnitSlices slices, int64_t teacher, int64_t student) {
-  return {std::move(name), std::move(slices), teacher, student};
+UnitKind kind(std::string name, UnitSlices slices, int64_t teacher, int64_t student, std::string leaving_bias = "") {
+  return {std::move(name), std::move(slices), teacher, student, std::move(leaving_bias)};
 }
 
 }  // namespace
@@ -37,13 +38,13 @@ std::vector<UnitKind> unit_kinds(const FamilyConfig& teacher, const FamilyConfig
   if (teacher.name == "linear_ae") {
     narrower("latent", teacher.latent, student.latent);
     kinds.push_back(kind("code", {{{"encoder.weight", 0}, {"encoder.bias", 0}}, {{"decoder.weight", 1}}}, teacher.latent,
-                         student.latent));
+                         student.latent, "decoder.bias"));
   } else if (teacher.name == "conv_ae") {
     narrower("latent", teacher.latent, student.latent);
     narrower("channels", teacher.channels, student.channels);
     const int64_t c = teacher.channels, s = student.channels;
     kinds.push_back(kind("code", {{{"encoder.fc.weight", 0}, {"encoder.fc.bias", 0}}, {{"decoder.fc.weight", 1}}},
-                         teacher.latent, student.latent));
+                         teacher.latent, student.latent, "decoder.fc.bias"));
     kinds.push_back(kind("conv1 channel", {{{"encoder.conv1.weight", 0}, {"encoder.conv1.bias", 0}}, {{"encoder.conv2.weight", 1}}},
                          c, s));
     kinds.push_back(kind("conv2 channel", {{{"encoder.conv2.weight", 0}, {"encoder.conv2.bias", 0}},
@@ -82,7 +83,8 @@ void check_alignable(const FamilyConfig& teacher, const FamilyConfig& student) {
 }
 
 AlignedPrior align(const LowRankGaussian& teacher, const FamilyConfig& teacher_config, const FamilyConfig& student_config,
-                   const std::string& order, uint64_t seed, std::vector<double> gradient_variance) {
+                   const std::string& order, uint64_t seed, std::vector<double> gradient_variance,
+                   const CodeBasis* code_basis) {
   check_removal_order(order);
   if (teacher_config.name == "mlp" && student_config.name == "mlp") {
     // Seed 004's own networks: φ down to the student's widths, ψ of the layers it lacks.
@@ -92,8 +94,16 @@ AlignedPrior align(const LowRankGaussian& teacher, const FamilyConfig& teacher_c
   AlignedPrior out{teacher, find_family(teacher_config.name).layout(teacher_config), {}};
   Rng rng(seed);
   for (const UnitKind& unit : unit_kinds(teacher_config, student_config)) {
+    const bool principal = code_basis && !unit.leaving_bias.empty() && unit.student_count < unit.teacher_count;
+    if (principal) {
+      // Weights mixed by the rotation no longer carry their own gradient variances.
+      if (!gradient_variance.empty()) throw ReduceError("alignment: the principal code basis cannot follow gradient_covariance");
+      out.gaussian = rotate_code(out.gaussian, out.layout, unit, *code_basis);
+      out.steps.push_back("principal(" + unit.name + ")");
+    }
     for (int64_t count = unit.teacher_count; count > unit.student_count; --count) {
-      const int64_t j = pick_unit(order, out.gaussian, out.layout, unit.slices, count, rng,
+      // The principal basis is ordered by variance: the last component is the weakest.
+      const int64_t j = pick_unit(principal ? "last" : order, out.gaussian, out.layout, unit.slices, count, rng,
                                   gradient_variance.empty() ? nullptr : &gradient_variance);
       AlignedGaussian next = remove_unit(out.gaussian, out.layout, unit.slices, j);
       if (!gradient_variance.empty()) gradient_variance = kept_values(gradient_variance, next);  // follow what φ keeps

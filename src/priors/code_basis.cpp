@@ -1,0 +1,182 @@
+#include "priors/code_basis.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "common/error.h"
+
+namespace genzoo::priors {
+
+namespace {
+
+// Eigen-decomposition of a symmetric k x k matrix a (row-major, destroyed) by cyclic Jacobi rotations:
+// returns the eigenvalues; vectors[i * k + j] = component i of eigenvector j. Codes are narrow (k <= 512),
+// so O(k³) per sweep is nothing beside a distill run.
+std::vector<double> jacobi_eigen(std::vector<double>& a, int64_t k, std::vector<double>& vectors) {
+  vectors.assign(k * k, 0.0);
+  for (int64_t i = 0; i < k; ++i) vectors[i * k + i] = 1.0;
+  for (int sweep = 0; sweep < 100; ++sweep) {
+    double off = 0.0, total = 0.0;
+    for (int64_t i = 0; i < k; ++i) {
+      for (int64_t j = 0; j < k; ++j) (i == j ? total : off) += a[i * k + j] * a[i * k + j];
+    }
+    if (off <= 1e-30 * std::max(total, 1e-300)) break;
+    for (int64_t p = 0; p < k; ++p) {
+      for (int64_t q = p + 1; q < k; ++q) {
+        const double apq = a[p * k + q];
+        if (apq == 0.0) continue;
+        const double theta = (a[q * k + q] - a[p * k + p]) / (2.0 * apq);
+        const double t = (theta >= 0 ? 1.0 : -1.0) / (std::fabs(theta) + std::sqrt(theta * theta + 1.0));
+        const double c = 1.0 / std::sqrt(t * t + 1.0), s = t * c;
+        for (int64_t r = 0; r < k; ++r) {  // a <- a J (columns p, q)
+          const double arp = a[r * k + p], arq = a[r * k + q];
+          a[r * k + p] = c * arp - s * arq;
+          a[r * k + q] = s * arp + c * arq;
+        }
+        for (int64_t r = 0; r < k; ++r) {  // a <- Jᵀ a (rows p, q)
+          const double apr = a[p * k + r], aqr = a[q * k + r];
+          a[p * k + r] = c * apr - s * aqr;
+          a[q * k + r] = s * apr + c * aqr;
+        }
+        for (int64_t r = 0; r < k; ++r) {
+          const double vrp = vectors[r * k + p], vrq = vectors[r * k + q];
+          vectors[r * k + p] = c * vrp - s * vrq;
+          vectors[r * k + q] = s * vrp + c * vrq;
+        }
+      }
+    }
+  }
+  std::vector<double> values(k);
+  for (int64_t i = 0; i < k; ++i) values[i] = a[i * k + i];
+  return values;
+}
+
+}  // namespace
+
+CodeBasis principal_code_basis(const std::vector<double>& codes, int64_t count, int64_t k) {
+  if (count < 2 || static_cast<int64_t>(codes.size()) != count * k) {
+    throw ReduceError("code basis: needs at least 2 codes of width " + std::to_string(k) + ", got " + std::to_string(count));
+  }
+  CodeBasis basis;
+  basis.mean.assign(k, 0.0);
+  for (int64_t n = 0; n < count; ++n) {
+    for (int64_t j = 0; j < k; ++j) basis.mean[j] += codes[n * k + j] / static_cast<double>(count);
+  }
+  std::vector<double> covariance(k * k, 0.0);
+  for (int64_t n = 0; n < count; ++n) {
+    for (int64_t i = 0; i < k; ++i) {
+      const double di = codes[n * k + i] - basis.mean[i];
+      for (int64_t j = 0; j < k; ++j) covariance[i * k + j] += di * (codes[n * k + j] - basis.mean[j]) / static_cast<double>(count - 1);
+    }
+  }
+  std::vector<double> vectors;
+  const std::vector<double> values = jacobi_eigen(covariance, k, vectors);
+  std::vector<int64_t> order(k);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return values[a] > values[b]; });
+  basis.rotation.resize(k * k);
+  basis.variance.resize(k);
+  for (int64_t i = 0; i < k; ++i) {
+    basis.variance[i] = std::max(values[order[i]], 0.0);
+    for (int64_t j = 0; j < k; ++j) basis.rotation[i * k + j] = vectors[j * k + order[i]];
+  }
+  return basis;
+}
+
+LowRankGaussian rotate_code(const LowRankGaussian& g, const Layout& layout, const UnitKind& code, const CodeBasis& basis) {
+  const int64_t k = code.teacher_count;
+  if (static_cast<int64_t>(basis.mean.size()) != k || static_cast<int64_t>(basis.rotation.size()) != k * k) {
+    throw ReduceError("code basis: " + std::to_string(basis.mean.size()) + " components for a code of " + std::to_string(k) +
+                      " units");
+  }
+  if (code.leaving_bias.empty()) throw ReduceError("code basis: the " + code.name + " units are not a linear code");
+  // Per unit j: its entering coordinates (code weight row and bias, the same positions for every j), its
+  // leaving ones (decoder column j: position g feeds decoder bias g), and the position of its bias.
+  std::vector<std::vector<int64_t>> entering(k), leaving(k);
+  for (int64_t j = 0; j < k; ++j) {
+    entering[j] = slices_indices(layout, code.slices.entering, j);
+    leaving[j] = slices_indices(layout, code.slices.leaving, j);
+  }
+  const std::vector<int64_t> bias_of_unit = [&] {
+    std::vector<int64_t> out(k);
+    for (int64_t j = 0; j < k; ++j) out[j] = slice_indices(layout, code.slices.entering.back(), j).front();
+    return out;
+  }();
+  std::vector<int64_t> decoder_bias_all;
+  for (const ParamLayout& p : layout) {
+    if (p.name == code.leaving_bias) {
+      for (int64_t i = 0; i < p.numel(); ++i) decoder_bias_all.push_back(p.offset + i);
+    }
+  }
+  if (decoder_bias_all.size() != leaving[0].size()) {
+    throw ReduceError("code basis: " + code.leaving_bias + " has " + std::to_string(decoder_bias_all.size()) +
+                      " entries, the decoder's columns " + std::to_string(leaving[0].size()));
+  }
+  const auto& R = basis.rotation;
+  const auto& mu = basis.mean;
+  // The linear part A applied in place to a vector v (one column: the mean, or a factor column with
+  // stride r); bias_shift adds the constant c (the mean only).
+  const auto apply = [&](auto&& at, bool bias_shift) {
+    std::vector<double> old(k);
+    for (size_t pos = 0; pos < entering[0].size(); ++pos) {  // E' = R E, b_e' = R b_e (- R μ)
+      for (int64_t j = 0; j < k; ++j) old[j] = at(entering[j][pos]);
+      for (int64_t i = 0; i < k; ++i) {
+        double sum = 0.0;
+        for (int64_t j = 0; j < k; ++j) sum += R[i * k + j] * old[j];
+        at(entering[i][pos]) = sum;
+      }
+    }
+    if (bias_shift) {
+      for (int64_t i = 0; i < k; ++i) {
+        double shift = 0.0;
+        for (int64_t j = 0; j < k; ++j) shift += R[i * k + j] * mu[j];
+        at(bias_of_unit[i]) -= shift;
+      }
+    }
+    for (size_t row = 0; row < leaving[0].size(); ++row) {  // b_d' = b_d + D μ, D' = D Rᵀ
+      double shift = 0.0;
+      for (int64_t j = 0; j < k; ++j) {
+        old[j] = at(leaving[j][row]);
+        shift += old[j] * mu[j];
+      }
+      at(decoder_bias_all[row]) += shift;
+      for (int64_t i = 0; i < k; ++i) {
+        double sum = 0.0;
+        for (int64_t j = 0; j < k; ++j) sum += R[i * k + j] * old[j];
+        at(leaving[i][row]) = sum;
+      }
+    }
+  };
+  LowRankGaussian out = g;
+  apply([&](int64_t i) -> double& { return out.mean[i]; }, true);
+  for (int64_t c = 0; c < g.rank; ++c) {
+    apply([&](int64_t i) -> double& { return out.factor[i * g.rank + c]; }, false);
+  }
+  // diag(A diag(d) Aᵀ): squared coefficients on the old variances.
+  std::vector<double> old(k);
+  for (size_t pos = 0; pos < entering[0].size(); ++pos) {
+    for (int64_t j = 0; j < k; ++j) old[j] = g.diag[entering[j][pos]];
+    for (int64_t i = 0; i < k; ++i) {
+      double sum = 0.0;
+      for (int64_t j = 0; j < k; ++j) sum += R[i * k + j] * R[i * k + j] * old[j];
+      out.diag[entering[i][pos]] = sum;
+    }
+  }
+  for (size_t row = 0; row < leaving[0].size(); ++row) {
+    double bias_variance = 0.0;
+    for (int64_t j = 0; j < k; ++j) {
+      old[j] = g.diag[leaving[j][row]];
+      bias_variance += mu[j] * mu[j] * old[j];
+    }
+    out.diag[decoder_bias_all[row]] += bias_variance;
+    for (int64_t i = 0; i < k; ++i) {
+      double sum = 0.0;
+      for (int64_t j = 0; j < k; ++j) sum += R[i * k + j] * R[i * k + j] * old[j];
+      out.diag[leaving[i][row]] = sum;
+    }
+  }
+  return out;
+}
+
+}  // namespace genzoo::priors
