@@ -2,57 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 
 #include "common/error.h"
 
 namespace genzoo::priors {
-
-namespace {
-
-// Eigen-decomposition of a symmetric k x k matrix a (row-major, destroyed) by cyclic Jacobi rotations:
-// returns the eigenvalues; vectors[i * k + j] = component i of eigenvector j. Codes are narrow (k <= 512),
-// so O(k³) per sweep is nothing beside a distill run.
-std::vector<double> jacobi_eigen(std::vector<double>& a, int64_t k, std::vector<double>& vectors) {
-  vectors.assign(k * k, 0.0);
-  for (int64_t i = 0; i < k; ++i) vectors[i * k + i] = 1.0;
-  for (int sweep = 0; sweep < 100; ++sweep) {
-    double off = 0.0, total = 0.0;
-    for (int64_t i = 0; i < k; ++i) {
-      for (int64_t j = 0; j < k; ++j) (i == j ? total : off) += a[i * k + j] * a[i * k + j];
-    }
-    if (off <= 1e-30 * std::max(total, 1e-300)) break;
-    for (int64_t p = 0; p < k; ++p) {
-      for (int64_t q = p + 1; q < k; ++q) {
-        const double apq = a[p * k + q];
-        if (apq == 0.0) continue;
-        const double theta = (a[q * k + q] - a[p * k + p]) / (2.0 * apq);
-        const double t = (theta >= 0 ? 1.0 : -1.0) / (std::fabs(theta) + std::sqrt(theta * theta + 1.0));
-        const double c = 1.0 / std::sqrt(t * t + 1.0), s = t * c;
-        for (int64_t r = 0; r < k; ++r) {  // a <- a J (columns p, q)
-          const double arp = a[r * k + p], arq = a[r * k + q];
-          a[r * k + p] = c * arp - s * arq;
-          a[r * k + q] = s * arp + c * arq;
-        }
-        for (int64_t r = 0; r < k; ++r) {  // a <- Jᵀ a (rows p, q)
-          const double apr = a[p * k + r], aqr = a[q * k + r];
-          a[p * k + r] = c * apr - s * aqr;
-          a[q * k + r] = s * apr + c * aqr;
-        }
-        for (int64_t r = 0; r < k; ++r) {
-          const double vrp = vectors[r * k + p], vrq = vectors[r * k + q];
-          vectors[r * k + p] = c * vrp - s * vrq;
-          vectors[r * k + q] = s * vrp + c * vrq;
-        }
-      }
-    }
-  }
-  std::vector<double> values(k);
-  for (int64_t i = 0; i < k; ++i) values[i] = a[i * k + i];
-  return values;
-}
-
-}  // namespace
 
 CodeBasis principal_code_basis(const std::vector<double>& codes, int64_t count, int64_t k) {
   if (count < 2 || static_cast<int64_t>(codes.size()) != count * k) {
@@ -70,16 +23,13 @@ CodeBasis principal_code_basis(const std::vector<double>& codes, int64_t count, 
       for (int64_t j = 0; j < k; ++j) covariance[i * k + j] += di * (codes[n * k + j] - basis.mean[j]) / static_cast<double>(count - 1);
     }
   }
-  std::vector<double> vectors;
-  const std::vector<double> values = jacobi_eigen(covariance, k, vectors);
-  std::vector<int64_t> order(k);
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return values[a] > values[b]; });
+  std::vector<double> values, vectors;  // descending; eigenvectors as columns
+  symmetric_eigen(std::move(covariance), k, values, vectors);
   basis.rotation.resize(k * k);
   basis.variance.resize(k);
   for (int64_t i = 0; i < k; ++i) {
-    basis.variance[i] = std::max(values[order[i]], 0.0);
-    for (int64_t j = 0; j < k; ++j) basis.rotation[i * k + j] = vectors[j * k + order[i]];
+    basis.variance[i] = std::max(values[i], 0.0);
+    for (int64_t j = 0; j < k; ++j) basis.rotation[i * k + j] = vectors[j * k + i];
   }
   return basis;
 }

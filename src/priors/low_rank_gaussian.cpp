@@ -89,8 +89,8 @@ void check_indices(const std::vector<int64_t>& indices, int64_t size, const char
   }
 }
 
-// Eigen-decomposition of a symmetric n x n matrix (row-major) by cyclic Jacobi rotations: eigenvalues
-// descending, eigenvectors as the columns of `vectors`. Accurate to a few ulps of the largest eigenvalue.
+}  // namespace
+
 void symmetric_eigen(std::vector<double> a, int64_t n, std::vector<double>& values, std::vector<double>& vectors) {
   vectors.assign(n * n, 0.0);
   for (int64_t i = 0; i < n; ++i) vectors[i * n + i] = 1.0;
@@ -135,8 +135,6 @@ void symmetric_eigen(std::vector<double> a, int64_t n, std::vector<double>& valu
   }
   vectors = std::move(sorted);
 }
-
-}  // namespace
 
 double LowRankGaussian::covariance(int64_t i, int64_t j) const {
   double s = i == j ? diag[i] : 0.0;

@@ -28,6 +28,10 @@ struct LowRankGaussian {
   void check() const;
 };
 
+// Eigen-decomposition of a symmetric n x n matrix (row-major) by cyclic Jacobi rotations: eigenvalues
+// descending, eigenvectors as the columns of `vectors`. Accurate to a few ulps of the largest eigenvalue.
+void symmetric_eigen(std::vector<double> a, int64_t n, std::vector<double>& values, std::vector<double>& vectors);
+
 // Σ⁻¹ = D⁻¹ - C Cᵀ with C = D⁻¹ F L⁻ᵀ, L Lᵀ = I + Fᵀ D⁻¹ F (Woodbury), and log|Σ| = Σ log D_i + 2 Σ log L_kk
 // (matrix determinant lemma): what quadratic forms and KL divergences over many weight vectors need,
 // computed once. O(P r²).
