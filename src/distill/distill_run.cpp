@@ -38,6 +38,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Whether alignment narrows a code it can rotate (linear_ae's and conv_ae's; not vae's stochastic one, not mlp).
+bool narrows_a_linear_code(const FamilyConfig& teacher, const FamilyConfig& student) {
+  if (teacher.name != "linear_ae" && teacher.name != "conv_ae") return false;
+  for (const priors::UnitKind& kind : priors::unit_kinds(teacher, student)) {
+    if (!kind.leaving_bias.empty() && kind.student_count < kind.teacher_count) return true;
+  }
+  return false;
+}
+
 // The structure key whose half is a family's default smaller student: the code width, or mlp's hidden layer.
 std::string narrowed_key(const std::string& family) { return family == "mlp" ? "hidden" : "latent"; }
 
@@ -203,8 +212,7 @@ class DistillRunner : public UnitRunner {
     if (!student.changes.empty()) {
       const FamilyConfig student_config = config_of(student);
       std::optional<priors::CodeBasis> basis;
-      if (job_.distill.code_basis == "principal" && student_config.name != "mlp" &&
-          student_config.latent < student.teacher->latent) {
+      if (job_.distill.code_basis == "principal" && narrows_a_linear_code(*student.teacher, student_config)) {
         basis = principal_basis(*student.teacher, prior.gaussian.mean);
       }
       prior = priors::align(prior.gaussian, *student.teacher, student_config, job_.distill.order,

@@ -352,11 +352,11 @@ const std::vector<Field>& schema() {
                   "softmax(g(x)/T))."),
       distill_key("order", &DistillConfig::order, one_of({"last", "random", "density_ratio", "obd", "belsley"}),
                   "Which units structure alignment removes first (seed 004's orders; see reduce.prior_order)."),
-      distill_key("code_basis", &DistillConfig::code_basis, one_of({"trained", "principal"}),
-                  "How a narrower code (linear_ae, conv_ae latent) is aligned: trained = phi removes code units as the "
-                  "teacher trained them, in `order`; principal = the prior is first re-expressed in the principal "
-                  "components of the node mean's codes on 100 training images per class (centred), and phi drops the "
-                  "weakest components."),
+      distill_key("code_basis", &DistillConfig::code_basis, one_of({"principal", "trained"}),
+                  "How a narrower code (linear_ae, conv_ae latent) is aligned: principal = the prior is first "
+                  "re-expressed in the principal components of the node mean's codes on 100 training images per class "
+                  "(centred), and phi drops the weakest components; trained = phi removes code units as the teacher "
+                  "trained them, in `order`."),
       distill_key("test_images", &DistillConfig::test_images, between(1, 1000), "Test images per class of the test losses."),
       distill_key("curve_points", &DistillConfig::curve_points, between(1, 1000), "Learning-curve evaluations per student (evenly spaced steps)."),
 

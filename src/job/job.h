@@ -158,7 +158,7 @@ struct DistillConfig {
   double hinton_weight = 0.5;                 // λ: weight of the teacher's outputs
   double hinton_temperature = 2.0;            // T of a classifier teacher's softened outputs
   std::string order = "density_ratio";        // which units alignment removes first
-  std::string code_basis = "trained";         // trained | principal: a linear code narrowed in its principal basis
+  std::string code_basis = "principal";       // principal | trained: a linear code narrowed in its principal basis
   int64_t test_images = 300;                  // test images per class (the first of the test split)
   int64_t curve_points = 4;                   // learning-curve evaluations per student (after the start)
 };
