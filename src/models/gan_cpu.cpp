@@ -13,6 +13,7 @@
 #include "models/family.h"
 #include "models/torch_family.h"
 #include "plan/plan.h"
+#include "store/layout.h"
 #include "train/adam.h"
 #include "kernels/conv.h"
 #include "train/data_stream.h"
@@ -35,7 +36,8 @@ struct GanOffsets {
   int64_t d_begin;
   int64_t d_labels;  // a class-conditional D's label weights: the last K entries of discriminator.fc.weight
 
-  // code: the generator's input width, latent plus the one-hot class of a class-conditional GAN.
+  // code: the generator's input width, latent plus the one-hot class of a class-conditional GAN;
+  // d_features: the discriminator's flattened features (discriminator.fc.weight's inputs before the labels).
   GanOffsets(const Layout& layout, int64_t code, int64_t d_features)
       : lanes(layout, code, {{"generator.fc.weight", LaneLayout::Form::kCodeColumns}}) {
     const auto at = [&](const char* name) { return lanes.offset(name); };
@@ -98,7 +100,7 @@ class GanStep : public FastStep {
   explicit GanStep(const FamilyConfig& config)
       : config_(config), layout_(find_family("gan").layout(config)),
         labels_(config.condition == "label" ? config.num_classes : 0),
-        offsets_(layout_, config.latent + labels_, 2 * config.discriminator_channels() * (kImageSide / 4) * (kImageSide / 4)),
+        offsets_(layout_, config.latent + labels_, find_param(layout_, "discriminator.fc.weight").shape[1] - labels_),
         code_width_(offsets_.lanes.code_width()), tail_start_(d_loss_tail_start(config.steps)),
         real_target_(static_cast<float>(1.0 - config.label_smoothing)) {}
 
