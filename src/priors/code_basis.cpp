@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "store/layout.h"
 
 namespace genzoo::priors {
 
@@ -53,14 +54,9 @@ LowRankGaussian rotate_code(const LowRankGaussian& g, const Layout& layout, cons
     for (int64_t j = 0; j < k; ++j) out[j] = slice_indices(layout, code.slices.entering.back(), j).front();
     return out;
   }();
-  std::vector<int64_t> decoder_bias_all;
-  for (const ParamLayout& p : layout) {
-    if (p.name == code.leaving_bias) {
-      for (int64_t i = 0; i < p.numel(); ++i) decoder_bias_all.push_back(p.offset + i);
-    }
-  }
-  if (decoder_bias_all.size() != leaving[0].size()) {
-    throw ReduceError("code basis: " + code.leaving_bias + " has " + std::to_string(decoder_bias_all.size()) +
+  const ParamLayout& decoder_bias = find_param(layout, code.leaving_bias);
+  if (decoder_bias.numel() != static_cast<int64_t>(leaving[0].size())) {
+    throw ReduceError("code basis: " + code.leaving_bias + " has " + std::to_string(decoder_bias.numel()) +
                       " entries, the decoder's columns " + std::to_string(leaving[0].size()));
   }
   const auto& R = basis.rotation;
@@ -90,7 +86,7 @@ LowRankGaussian rotate_code(const LowRankGaussian& g, const Layout& layout, cons
         old[j] = at(leaving[j][row]);
         shift += old[j] * mu[j];
       }
-      at(decoder_bias_all[row]) += shift;
+      at(decoder_bias.offset + static_cast<int64_t>(row)) += shift;
       for (int64_t i = 0; i < k; ++i) {
         double sum = 0.0;
         for (int64_t j = 0; j < k; ++j) sum += R[i * k + j] * old[j];
@@ -119,7 +115,7 @@ LowRankGaussian rotate_code(const LowRankGaussian& g, const Layout& layout, cons
       old[j] = g.diag[leaving[j][row]];
       bias_variance += mu[j] * mu[j] * old[j];
     }
-    out.diag[decoder_bias_all[row]] += bias_variance;
+    out.diag[decoder_bias.offset + static_cast<int64_t>(row)] += bias_variance;
     for (int64_t i = 0; i < k; ++i) {
       double sum = 0.0;
       for (int64_t j = 0; j < k; ++j) sum += R[i * k + j] * R[i * k + j] * old[j];
