@@ -61,18 +61,26 @@ LowRankGaussian rotate_code(const LowRankGaussian& g, const Layout& layout, cons
   }
   const auto& R = basis.rotation;
   const auto& mu = basis.mean;
+  std::vector<double> R_squared(k * k);
+  for (int64_t i = 0; i < k * k; ++i) R_squared[i] = R[i] * R[i];
+  // One position of the k code units (units[j][pos] for unit j) replaced by C times them, C [k][k] row-major
+  // (R, or R_squared for the variances): reads through `read`, writes through `write` (index -> double&).
+  // Returns the old values.
+  std::vector<double> old(k);
+  const auto mix = [&](const std::vector<double>& C, const std::vector<std::vector<int64_t>>& units, size_t pos,
+                       auto&& read, auto&& write) -> const std::vector<double>& {
+    for (int64_t j = 0; j < k; ++j) old[j] = read(units[j][pos]);
+    for (int64_t i = 0; i < k; ++i) {
+      double sum = 0.0;
+      for (int64_t j = 0; j < k; ++j) sum += C[i * k + j] * old[j];
+      write(units[i][pos]) = sum;
+    }
+    return old;
+  };
   // The linear part A applied in place to a vector v (one column: the mean, or a factor column with
   // stride r); bias_shift adds the constant c (the mean only).
   const auto apply = [&](auto&& at, bool bias_shift) {
-    std::vector<double> old(k);
-    for (size_t pos = 0; pos < entering[0].size(); ++pos) {  // E' = R E, b_e' = R b_e (- R μ)
-      for (int64_t j = 0; j < k; ++j) old[j] = at(entering[j][pos]);
-      for (int64_t i = 0; i < k; ++i) {
-        double sum = 0.0;
-        for (int64_t j = 0; j < k; ++j) sum += R[i * k + j] * old[j];
-        at(entering[i][pos]) = sum;
-      }
-    }
+    for (size_t pos = 0; pos < entering[0].size(); ++pos) mix(R, entering, pos, at, at);  // E' = R E, b_e' = R b_e (- R μ)
     if (bias_shift) {
       for (int64_t i = 0; i < k; ++i) {
         double shift = 0.0;
@@ -81,17 +89,10 @@ LowRankGaussian rotate_code(const LowRankGaussian& g, const Layout& layout, cons
       }
     }
     for (size_t row = 0; row < leaving[0].size(); ++row) {  // b_d' = b_d + D μ, D' = D Rᵀ
+      const auto& column = mix(R, leaving, row, at, at);
       double shift = 0.0;
-      for (int64_t j = 0; j < k; ++j) {
-        old[j] = at(leaving[j][row]);
-        shift += old[j] * mu[j];
-      }
+      for (int64_t j = 0; j < k; ++j) shift += column[j] * mu[j];
       at(decoder_bias.offset + static_cast<int64_t>(row)) += shift;
-      for (int64_t i = 0; i < k; ++i) {
-        double sum = 0.0;
-        for (int64_t j = 0; j < k; ++j) sum += R[i * k + j] * old[j];
-        at(leaving[i][row]) = sum;
-      }
     }
   };
   LowRankGaussian out = g;
@@ -100,27 +101,14 @@ LowRankGaussian rotate_code(const LowRankGaussian& g, const Layout& layout, cons
     apply([&](int64_t i) -> double& { return out.factor[i * g.rank + c]; }, false);
   }
   // diag(A diag(d) Aᵀ): squared coefficients on the old variances.
-  std::vector<double> old(k);
-  for (size_t pos = 0; pos < entering[0].size(); ++pos) {
-    for (int64_t j = 0; j < k; ++j) old[j] = g.diag[entering[j][pos]];
-    for (int64_t i = 0; i < k; ++i) {
-      double sum = 0.0;
-      for (int64_t j = 0; j < k; ++j) sum += R[i * k + j] * R[i * k + j] * old[j];
-      out.diag[entering[i][pos]] = sum;
-    }
-  }
+  const auto old_variance = [&](int64_t i) { return g.diag[i]; };
+  const auto variance = [&](int64_t i) -> double& { return out.diag[i]; };
+  for (size_t pos = 0; pos < entering[0].size(); ++pos) mix(R_squared, entering, pos, old_variance, variance);
   for (size_t row = 0; row < leaving[0].size(); ++row) {
+    const auto& column = mix(R_squared, leaving, row, old_variance, variance);
     double bias_variance = 0.0;
-    for (int64_t j = 0; j < k; ++j) {
-      old[j] = g.diag[leaving[j][row]];
-      bias_variance += mu[j] * mu[j] * old[j];
-    }
+    for (int64_t j = 0; j < k; ++j) bias_variance += mu[j] * mu[j] * column[j];
     out.diag[decoder_bias.offset + static_cast<int64_t>(row)] += bias_variance;
-    for (int64_t i = 0; i < k; ++i) {
-      double sum = 0.0;
-      for (int64_t j = 0; j < k; ++j) sum += R[i * k + j] * R[i * k + j] * old[j];
-      out.diag[leaving[i][row]] = sum;
-    }
   }
   return out;
 }
