@@ -54,25 +54,12 @@ struct GanOffsets {
 
 // A model's noise generator (the LibTorch path's: same seed, same draws), the sum of its
 // discriminator losses over the last tenth of training, and for a class-conditional GAN its class
-// proportions (the fake images' labels) and the class slot of each dataset label (the real images').
+// proportions (the fake images' labels).
 struct GanExtras : ModelExtras {
-  GanExtras(const ModelSpec& spec, const std::vector<int64_t>& class_labels)
-      : noise(noise_generator(spec.seed)), proportions(spec.proportions) {
-    for (size_t slot = 0; slot < class_labels.size(); ++slot) {
-      if (class_labels[slot] >= 0 && class_labels[slot] < 256) slot_of_label[class_labels[slot]] = static_cast<int>(slot);
-    }
-  }
+  explicit GanExtras(const ModelSpec& spec) : noise(noise_generator(spec.seed)), proportions(spec.proportions) {}
   torch::Generator noise;
   double tail_d_loss = 0.0;
   std::vector<double> proportions;
-  std::array<int, 256> slot_of_label = filled(-1);
-
- private:
-  static std::array<int, 256> filled(int value) {
-    std::array<int, 256> a;
-    a.fill(value);
-    return a;
-  }
 };
 
 // Activations and gradients of one 16-sample lane block.
@@ -102,7 +89,7 @@ class GanStep : public FastStep {
         labels_(config.condition == "label" ? config.num_classes : 0),
         offsets_(layout_, config.latent + labels_, find_param(layout_, "discriminator.fc.weight").shape[1] - labels_),
         code_width_(offsets_.lanes.code_width()), tail_start_(d_loss_tail_start(config.steps)),
-        real_target_(static_cast<float>(1.0 - config.label_smoothing)) {}
+        real_target_(static_cast<float>(1.0 - config.label_smoothing)), slot_of_label_(class_slot_table({})) {}
 
   const Layout& layout() const override { return layout_; }
   int64_t internal_size() const override { return offsets_.lanes.size(); }
@@ -123,7 +110,9 @@ class GanStep : public FastStep {
       throw TrainError("family gan, model " + std::to_string(spec.id) + ": class-conditional training needs the " +
                        std::to_string(labels_) + " class labels and proportions");
     }
-    return std::make_unique<GanExtras>(spec, class_labels);
+    // Every model of a chunk has the same class labels: the table is built for the first.
+    if (slot_labels_ != class_labels) slot_labels_ = class_labels, slot_of_label_ = class_slot_table(class_labels);
+    return std::make_unique<GanExtras>(spec);
   }
   std::map<std::string, double> metrics(const ModelExtras* extras) const override {
     const double tail_steps = static_cast<double>(config_.steps - tail_start_ + 1);
@@ -150,7 +139,7 @@ class GanStep : public FastStep {
         const int64_t* real = batch_indices + k * config_.batch_size + block * kLanes;
         s.load_block(train, real, valid(block), s.x);
         if (labels_ > 0) {
-          for (int64_t b = 0; b < valid(block); ++b) s.real_slots[b] = extras.slot_of_label[train.labels[real[b]]];
+          for (int64_t b = 0; b < valid(block); ++b) s.real_slots[b] = slot_of_label_[train.labels[real[b]]];
         }
         d_loss += discriminator_pass(model.params, s, real_target_, true, valid(block), s.real_slots);
         generate(model.params, z, fake_slots, block, valid(block), s);
@@ -273,6 +262,10 @@ class GanStep : public FastStep {
   int64_t code_width_;
   int64_t tail_start_;
   float real_target_;  // the discriminator's target for real images: 1 - label_smoothing
+  // The class labels make_extras last saw and their class slot table (the real images' slots). train_fast
+  // calls make_extras for every model, from one thread, before any update.
+  mutable std::vector<int64_t> slot_labels_;
+  mutable ClassSlotTable slot_of_label_;
 };
 
 }  // namespace

@@ -35,6 +35,16 @@ torch::Tensor sample_class_slots(const std::vector<double>& proportions, int64_t
   return torch::multinomial(probabilities, count, true, generator);
 }
 
+ClassSlotTable class_slot_table(const std::vector<int64_t>& class_labels) {
+  ClassSlotTable table;
+  table.fill(-1);
+  for (size_t slot = 0; slot < class_labels.size(); ++slot) {
+    const int64_t label = class_labels[slot];
+    if (label >= 0 && label < static_cast<int64_t>(table.size())) table[label] = static_cast<int>(slot);
+  }
+  return table;
+}
+
 int64_t generator_param_count(const Layout& layout) {
   int64_t count = 0;
   for (const auto& p : layout) {

@@ -3,6 +3,7 @@
 
 #include <torch/torch.h>
 
+#include <array>
 #include <map>
 #include <string>
 #include <vector>
@@ -107,6 +108,12 @@ torch::Generator noise_generator(uint64_t model_seed);
 // Class slots [count] (long, 0..K-1) drawn with replacement from a model's proportions [K] with its
 // noise generator: the fake images' labels of a class-conditional GAN, the same draws on both paths.
 torch::Tensor sample_class_slots(const std::vector<double>& proportions, int64_t count, torch::Generator& generator);
+
+// The class slot (0..K-1) of each dataset label (a byte), -1 for a label that has none: the inverse of
+// class_labels, the dataset label of each slot (TrainOptions::class_labels). The real images' labels
+// of a class-conditional GAN on both paths; the same for every model of a chunk.
+using ClassSlotTable = std::array<int, 256>;
+ClassSlotTable class_slot_table(const std::vector<int64_t>& class_labels);
 
 // Fills one model's flat parameters (canonical layout) with PyTorch-style default init:
 // weights and biases ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), drawn from the portable Rng with seed.

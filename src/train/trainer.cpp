@@ -42,7 +42,8 @@ class TorchBatch {
   TorchBatch(const FamilyConfig& config, const std::vector<const ModelSpec*>& specs, const Layout& layout,
              const TrainOptions& options)
       : device_(options.device), params_per_model_(layout_size(layout)),
-        checkpoint_count_(static_cast<int64_t>(config.checkpoint_steps.size())) {
+        checkpoint_count_(static_cast<int64_t>(config.checkpoint_steps.size())),
+        classes_(static_cast<int64_t>(options.class_labels.size())), slot_of_label_(class_slot_table(options.class_labels)) {
     const int64_t models = static_cast<int64_t>(specs.size());
     auto initial = torch::empty({models, params_per_model_});
     std::vector<float> lr_values(models);
@@ -111,13 +112,13 @@ class TorchBatch {
     return !active.empty();
   }
 
-  // Each live model's next minibatch [live, B, 784] on the device (slot labels as one-hot if asked, the
-  // images' dataset labels [live, B] if asked).
+  // Each live model's next minibatch [live, B, 784] on the device (the class slots of
+  // TrainOptions::class_labels as one-hot [live, B, K] if asked, the images' dataset labels [live, B] if asked).
   torch::Tensor next_batch(const ImageSet& train, int64_t batch, torch::Tensor* one_hot = nullptr,
-                           const std::vector<int64_t>* class_labels = nullptr, torch::Tensor* labels = nullptr) {
+                           torch::Tensor* labels = nullptr) {
     std::vector<int64_t> indices(batch);
     auto x = torch::empty({live(), batch, train.dim()});
-    if (one_hot) *one_hot = torch::zeros({live(), batch, static_cast<int64_t>(class_labels->size())});
+    if (one_hot) *one_hot = torch::zeros({live(), batch, classes_});
     if (labels) *labels = torch::empty({live(), batch}, torch::kLong);
     for (int64_t row = 0; row < live(); ++row) {
       streams[active[row]].next_batch(batch, indices.data());
@@ -125,8 +126,12 @@ class TorchBatch {
       if (labels) (*labels)[row].copy_(labels_of(train, indices.data(), batch));
       if (one_hot) {
         for (int64_t i = 0; i < batch; ++i) {
-          const auto slot = std::find(class_labels->begin(), class_labels->end(), train.labels[indices[i]]);
-          (*one_hot)[row][i][slot - class_labels->begin()] = 1.0f;
+          const int slot = slot_of_label_[train.labels[indices[i]]];
+          if (slot < 0) {
+            throw TrainError("image " + std::to_string(indices[i]) + " has label " + std::to_string(train.labels[indices[i]]) +
+                             ", none of the class labels (TrainOptions::class_labels)");
+          }
+          (*one_hot)[row][i][slot] = 1.0f;
         }
       }
     }
@@ -183,6 +188,8 @@ class TorchBatch {
 
   torch::Device device_;
   int64_t params_per_model_, checkpoint_count_;
+  int64_t classes_;                // K: TrainOptions::class_labels
+  ClassSlotTable slot_of_label_;  // their class slots
 };
 
 RawTrainResult train_torch(const FamilyConfig& config, const std::vector<const ModelSpec*>& specs,
@@ -199,7 +206,7 @@ RawTrainResult train_torch(const FamilyConfig& config, const std::vector<const M
   size_t next_checkpoint = 0;
   for (int64_t step = 1; step <= config.steps; ++step) {
     if (options.stop && options.stop->load()) throw ChunkAbandoned{};
-    const auto x = batch.next_batch(train, config.batch_size, nullptr, nullptr, impl.classifies() ? &ctx.labels : nullptr);
+    const auto x = batch.next_batch(train, config.batch_size, nullptr, impl.classifies() ? &ctx.labels : nullptr);
     const auto losses = impl.loss(view_params(batch.flat, layout), x, ctx);
     losses.sum().backward();
     batch.adam(0, layout_size(layout), step);
@@ -235,7 +242,7 @@ RawTrainResult train_adversarial(const FamilyConfig& config, const std::vector<c
     torch::Tensor d_losses;
     for (int64_t k = 0; k < config.d_steps; ++k) {
       torch::Tensor real_labels, fake_labels;
-      const auto x = batch.next_batch(train, config.batch_size, conditional ? &real_labels : nullptr, &options.class_labels);
+      const auto x = batch.next_batch(train, config.batch_size, conditional ? &real_labels : nullptr);
       if (conditional) fake_labels = batch.sampled_labels(specs, config.batch_size, config.num_classes);
       d_losses = impl.discriminator_loss(view_params(batch.flat, layout), x, real_labels,
                                          batch.codes(config.batch_size, config.latent), fake_labels, config);
