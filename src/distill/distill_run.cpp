@@ -14,6 +14,7 @@
 #include "common/rng.h"
 #include "common/text.h"
 #include "data/dataset.h"
+#include "data/gaussian_source.h"
 #include "data/image.h"
 #include "dist/comm.h"
 #include "dist/resources.h"
@@ -47,8 +48,8 @@ bool narrows_a_linear_code(const FamilyConfig& teacher, const FamilyConfig& stud
   return false;
 }
 
-// The structure key whose half is a family's default smaller student: the code width, or mlp's hidden layer.
-std::string narrowed_key(const std::string& family) { return family == "mlp" ? "hidden" : "latent"; }
+// The structure key whose half is a family's default smaller student: the code width, or the first hidden layer of a layered net.
+std::string narrowed_key(const std::string& family) { return family == "mlp" || family == "regressor" ? "hidden" : "latent"; }
 
 bool classifier(const std::string& family) { return find_family(family).torch_impl().classifies(); }
 
@@ -81,7 +82,7 @@ Job load_distill_job(const DistillOptions& options, const ZooAttributes& attrs) 
     d.proportions.clear();
   }
   if (options.steps > 0) d.steps = options.steps;
-  if (d.methods.empty()) d.methods = method_names();
+  if (d.methods.empty()) d.methods = default_method_names();
   for (const std::string& method : d.methods) find_method(method);
   for (int64_t n : d.sizes) {
     const auto held = static_cast<int64_t>(std::floor(d.validation * static_cast<double>(n)));
@@ -323,6 +324,10 @@ class DistillRunner : public UnitRunner {
       for (double value : values) {
         if (method->prior == PriorSource::kIsotropic) {
           candidate_priors.push_back(priors::isotropic(std::vector<double>(init.begin(), init.end()), value));
+        } else if (method->prior == PriorSource::kStandard) {
+          candidate_priors.push_back(priors::isotropic(std::vector<double>(params, 0.0), 1.0));
+        } else if (method->prior == PriorSource::kNodeMean) {
+          candidate_priors.push_back(priors::isotropic(node_prior.gaussian.mean, 1.0));
         } else if (method->bayesian()) {
           priors::LowRankGaussian scaled = prior->gaussian;  // N(m, κ Σ)
           for (double& d : scaled.diag) d *= value;
@@ -473,9 +478,6 @@ DistillSummary run_distill(const DistillOptions& options, Comm& comm) {
     if (!quiet) std::fprintf(stderr, "[distill] %s\n", text.c_str());
   };
   const ZooData zoo = read_zoo(options.zoo_path);
-  if (zoo.attrs.dataset == "gaussian") {
-    throw DistillError(options.zoo_path + ": job '" + zoo.attrs.job_name + "' has data.source = \"gaussian\"; distill takes image zoos");
-  }
   const std::string reduce_path = options.reduce_path.empty()
                                       ? (fs::path(options.zoo_path).parent_path() / "reduce.h5").string()
                                       : options.reduce_path;
@@ -488,14 +490,19 @@ DistillSummary run_distill(const DistillOptions& options, Comm& comm) {
                        options.zoo_path + " has " + zoo.attrs.job_fingerprint + ")");
   }
   const Job job = load_distill_job(options, zoo.attrs);
+  if (job.data.gaussian() && !job.data.regression()) {
+    throw DistillError(options.zoo_path + ": job '" + zoo.attrs.job_name + "' has data.source = \"gaussian\" without a target; "
+                       "distill takes image zoos and regression zoos (data.target = \"linear\")");
+  }
   const std::vector<StudentStructure> students = resolve_students(job);
   const auto k = static_cast<int64_t>(zoo.attrs.classes.size());
   const std::vector<std::vector<double>> mixtures = target_mixtures(job.distill, k, job.data.alpha, job.seed);
   if (mixtures.empty() || static_cast<int64_t>(mixtures.front().size()) != k) {
     throw DistillError("key 'distill.proportions': expected mixtures of " + std::to_string(k) + " classes (the zoo's)");
   }
-  const std::string data_dir = resolve_data_dir(options.data_dir.empty() ? job.data.dir : options.data_dir);
-  const Dataset dataset = load_fashion_mnist(data_dir);
+  // The gaussian source's one class is its pool: a regression student's samples come from it, its test
+  // loss from the first test_images held-out vectors.
+  const Dataset dataset = load_job_dataset(job, options.data_dir);
   std::vector<std::vector<int64_t>> train_pools, test_pools;
   for (int64_t label : zoo.attrs.classes) {
     train_pools.push_back(dataset.train.indices_of_class(static_cast<int>(label)));

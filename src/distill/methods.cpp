@@ -18,6 +18,10 @@ const std::vector<Method>& methods() {
       {"vi", "mean-field Gaussian q(w) on KL(q || nearest node's aligned prior) - E_q log p(D | w)", PriorSource::kNode, true,
        true, false},
       {"vi_root", "vi under the root prior of the node's init group", PriorSource::kRoot, true, true, false},
+      {"vi_standard", "vi under N(0, I) from the family's usual init (seed 004's student without a teacher)",
+       PriorSource::kStandard, false, true, false, false},
+      {"vi_node_mean", "vi under N(nearest node's aligned mean, I) from that mean (seed 004's distil-student)",
+       PriorSource::kNodeMean, true, true, false, false},
   };
   return list;
 }
@@ -25,6 +29,14 @@ const std::vector<Method>& methods() {
 std::vector<std::string> method_names() {
   std::vector<std::string> names;
   for (const Method& method : methods()) names.push_back(method.name);
+  return names;
+}
+
+std::vector<std::string> default_method_names() {
+  std::vector<std::string> names;
+  for (const Method& method : methods()) {
+    if (method.by_default) names.push_back(method.name);
+  }
   return names;
 }
 

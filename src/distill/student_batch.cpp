@@ -28,7 +28,16 @@ namespace {
 
 constexpr int64_t kEvalBatch = 256;
 
-void check_jobs(const std::vector<StudentJob>& jobs, int64_t params, const std::string& family, int64_t target_width) {
+// What a student that does not classify fits: an autoencoder's reconstruction of x [M, B, D], a
+// regressor's prediction of y (the last column of x).
+torch::Tensor fitted_outputs(const TorchFamily& impl, const StackedParams& params, const torch::Tensor& x, const FamilyConfig& config) {
+  return impl.regresses() ? impl.predict(params, x) : impl.reconstruct(params, x, config);
+}
+// The column of a row of `dim` values where that fit's target starts.
+int64_t target_column(const TorchFamily& impl, int64_t dim) { return impl.regresses() ? dim - 1 : 0; }
+
+void check_jobs(const std::vector<StudentJob>& jobs, int64_t params, const std::string& family, int64_t target_width,
+                bool classifies) {
   if (jobs.empty()) throw DistillError("distill: an empty batch of " + family + " students");
   for (size_t s = 0; s < jobs.size(); ++s) {
     const StudentJob& job = jobs[s];
@@ -42,7 +51,7 @@ void check_jobs(const std::vector<StudentJob>& jobs, int64_t params, const std::
     if (job.method->bayesian() && (!job.prior || job.prior->size() != params)) {
       throw DistillError("distill: " + which + " needs a prior over its " + std::to_string(params) + " weights");
     }
-    if (job.method->bayesian() && target_width == kImagePixels && !(job.pixel_variance > 0.0)) {
+    if (job.method->bayesian() && !classifies && !(job.pixel_variance > 0.0)) {
       throw DistillError("distill: " + which + " needs a positive likelihood variance");
     }
     if (job.method->teacher_outputs && job.teacher_targets.size() != job.samples.size() * target_width) {
@@ -134,7 +143,8 @@ std::vector<double> sample_losses(const FamilyConfig& config, const std::vector<
 }
 
 int64_t target_width(const FamilyConfig& config) {
-  return find_family(config.name).torch_impl().classifies() ? kMlpClasses : kImagePixels;
+  const TorchFamily& impl = find_family(config.name).torch_impl();
+  return impl.classifies() ? kMlpClasses : impl.regresses() ? 1 : config.input_dim;
 }
 
 std::vector<float> teacher_outputs(const FamilyConfig& config, const std::vector<float>& weights, const ImageSet& images,
@@ -152,7 +162,7 @@ std::vector<float> teacher_outputs(const FamilyConfig& config, const std::vector
     gather_images(images, indices.data() + begin, n, x.data_ptr<float>());
     const auto params = view_params(flat, layout);
     const auto input = x.to(flat.device());
-    const auto y = (impl.classifies() ? torch::softmax(impl.logits(params, input) / temperature, 2) : impl.reconstruct(params, input, config))
+    const auto y = (impl.classifies() ? torch::softmax(impl.logits(params, input) / temperature, 2) : fitted_outputs(impl, params, input, config))
                        .to(torch::kCPU)
                        .contiguous();
     std::copy_n(y.data_ptr<float>(), n * width, out.data() + begin * width);
@@ -199,6 +209,7 @@ void train_torch_students(const FamilyConfig& config, const std::vector<StudentJ
   const torch::Device device(settings.device);
   std::vector<StudentWeightsSpec> specs;
   std::vector<float> scale(models);
+  const int64_t width = target_width(config);
   std::vector<int64_t> batch(models);
   std::vector<SampleStream> streams;
   std::vector<torch::Generator> generators;
@@ -207,8 +218,8 @@ void train_torch_students(const FamilyConfig& config, const std::vector<StudentJ
     const auto n = static_cast<int64_t>(job.samples.size());
     specs.push_back(spec_of(job, params, settings));
     batch[m] = std::min(settings.batch_size, n);
-    // Of the pixels' summed squares; a classifier's cross-entropy is already in nats per sample.
-    scale[m] = static_cast<float>(impl.classifies() ? 1.0 : mse_scale(job, dim) / static_cast<double>(dim));
+    // Of the fitted columns' summed squares; a classifier's cross-entropy is already in nats per sample.
+    scale[m] = static_cast<float>(impl.classifies() ? 1.0 : mse_scale(job, width) / static_cast<double>(width));
     std::vector<int64_t> positions(n);
     std::iota(positions.begin(), positions.end(), 0);
     streams.emplace_back(std::move(positions), job.seed);
@@ -234,7 +245,7 @@ void train_torch_students(const FamilyConfig& config, const std::vector<StudentJ
   };
   record_curve();  // step 0: where each student starts
   const bool classifies = impl.classifies();
-  const int64_t width = target_width(config);
+  const int64_t first = target_column(impl, dim);
   const auto temperature = settings.hinton_temperature;
   for (int64_t step = 1; step <= settings.steps; ++step) {
     // Each student's minibatch (rows past its own batch size stay zero and are masked out) and targets:
@@ -255,8 +266,8 @@ void train_torch_students(const FamilyConfig& config, const std::vector<StudentJ
         for (int64_t i = 0; i < width; ++i) {
           const float teacher = job.method->teacher_outputs ? job.teacher_targets[positions[b] * width + i] : 0.0f;
           // (1 - λ) ‖x̂ - x‖² + λ ‖x̂ - t‖² = ‖x̂ - ((1 - λ) x + λ t)‖² + const.
-          t[b * width + i] = classifies ? teacher
-                                        : job.method->teacher_outputs ? (1.0f - lambda) * xi[b * dim + i] + lambda * teacher : xi[b * dim + i];
+          const float own = xi[b * dim + first + i];
+          t[b * width + i] = classifies ? teacher : job.method->teacher_outputs ? (1.0f - lambda) * own + lambda * teacher : own;
         }
       }
       mask[m].narrow(0, 0, batch[m]).fill_(1.0f / static_cast<float>(batch[m]));
@@ -275,7 +286,7 @@ void train_torch_students(const FamilyConfig& config, const std::vector<StudentJ
         const auto weight = hinton.to(device).unsqueeze(1);
         per_sample = (1.0 - weight) * hard + weight * soft;
       } else {
-        per_sample = (impl.reconstruct(params, x.to(device), config) - target.to(device)).pow(2).sum(2);
+        per_sample = (fitted_outputs(impl, params, x.to(device), config) - target.to(device)).pow(2).sum(2);
       }
       const auto term = (per_sample * mask.to(device)).sum(1) * scale_t / static_cast<double>(draws);
       data = draw == 0 ? term : data + term;
@@ -421,11 +432,12 @@ void train_kernel_students(const FamilyConfig& config, const std::vector<Student
 std::vector<StudentOutcome> train_students(const FamilyConfig& config, const std::vector<StudentJob>& jobs,
                                            const Dataset& dataset, const TestSet& test, const TrainSettings& settings) {
   const Family& family = find_family(config.name);
-  if (!family.torch_impl().reconstructs() && !family.torch_impl().classifies()) {
-    throw DistillError("distill: family " + config.name + " neither reconstructs nor classifies its inputs");
+  const TorchFamily& impl = family.torch_impl();
+  if (!impl.reconstructs() && !impl.classifies() && !impl.regresses()) {
+    throw DistillError("distill: family " + config.name + " neither reconstructs, classifies nor regresses");
   }
   const int64_t params = layout_size(family.layout(config)), models = static_cast<int64_t>(jobs.size());
-  check_jobs(jobs, params, config.name, target_width(config));
+  check_jobs(jobs, params, config.name, target_width(config), impl.classifies());
   // Students learn to reconstruct: the zoo's regularizers and input noise are not theirs.
   FamilyConfig student = config;
   student.regularizer = "none";

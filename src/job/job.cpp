@@ -234,6 +234,10 @@ const std::vector<Field>& schema() {
       data_key("inclusion", &DataConfig::inclusion, above_upto(0, 1),
                "gaussian: p, each pool vector joins a model's subset X1 independently with this probability."),
       data_key("test_pool", &DataConfig::test_pool, between(1, 10000000), "gaussian: held-out vectors for test_loss."),
+      data_key("target", &DataConfig::target, one_of({"none", "linear"}),
+               "gaussian: linear appends a regression target y = x'w + target_noise * eps (w ~ N(0, I) from the job seed) "
+               "to every vector, for regressor families (seed 004's synthetic regression); none: x alone, for linear_ae."),
+      data_key("target_noise", &DataConfig::target_noise, between(0, 1e6), "gaussian: the standard deviation of y's noise."),
 
       featurenet_key("epochs", &FeatureNetConfig::epochs, between(1, 50), "Training epochs of the feature net."),
       featurenet_key("batch_size", &FeatureNetConfig::batch_size, between(8, 4096), "Minibatch size."),
@@ -317,9 +321,10 @@ const std::vector<Field>& schema() {
       distill_key("sizes", &DistillConfig::sizes, between(2, 3 * kTrainImagesPerClass),
                   "Training-set sizes n of the students (nested: a smaller set is the start of a larger one)."),
       distill_key("methods", &DistillConfig::methods,
-                  one_of({"scratch", "isotropic", "warm_start", "hinton", "map", "vi", "vi_root"}),
-                  "Methods (empty: all): scratch, isotropic, warm_start, hinton (baselines); map, vi (the nearest node's aligned "
-                  "prior), vi_root (the root's)."),
+                  one_of({"scratch", "isotropic", "warm_start", "hinton", "map", "vi", "vi_root", "vi_standard", "vi_node_mean"}),
+                  "Methods (empty: all but the last two): scratch, isotropic, warm_start, hinton (baselines); map, vi (the nearest "
+                  "node's aligned prior), vi_root (the root's); seed 004's vi_standard (N(0, I)) and vi_node_mean (the node's "
+                  "aligned mean, identity covariance)."),
       distill_key("seeds", &DistillConfig::seeds, between(1, 1000), "Restarts per (mixture, n, student, method): own data draw, init and noise."),
       distill_key("steps", &DistillConfig::steps, between(1, kMaxSteps), "Adam steps per student."),
       distill_key("batch_size", &DistillConfig::batch_size, between(1, 4096), "Minibatch size (capped by the training set)."),
@@ -360,7 +365,7 @@ const std::vector<Field>& schema() {
       distill_key("test_images", &DistillConfig::test_images, between(1, 1000), "Test images per class of the test losses."),
       distill_key("curve_points", &DistillConfig::curve_points, between(1, 1000), "Learning-curve evaluations per student (evenly spaced steps)."),
 
-      family_key("name", &FamilyConfig::name, required(one_of({"linear_ae", "conv_ae", "vae", "gan", "mlp"})),
+      family_key("name", &FamilyConfig::name, required(one_of({"linear_ae", "conv_ae", "vae", "gan", "mlp", "regressor"})),
                  "Model family."),
       family_key("models", &FamilyConfig::models, between(0, kMaxModels), "Random-mixture models."),
       family_key("triplets", &FamilyConfig::triplets, between(0, kMaxModels),
@@ -767,6 +772,12 @@ const std::vector<Rule>& rules() {
          return "key 'data.spectrum': expected data.dimension = " + std::to_string(data.dimension) + " entries, got " +
                 std::to_string(data.spectrum.size());
        }},
+      {"data", "`target` is the gaussian source's (images carry class labels, not regression targets).",
+       [](const RuleContext& ctx) -> std::string {
+         const DataConfig& data = ctx.job.data;
+         if (data.target == "none" || data.gaussian()) return "";
+         return "key 'data.target': a regression target needs data.source = \"gaussian\", got \"" + data.source + "\"";
+       }},
       {"data", "`samples_min` <= `samples_max`.",
        [](const RuleContext& ctx) -> std::string {
          const DataConfig& data = ctx.job.data;
@@ -908,11 +919,18 @@ const std::vector<Rule>& rules() {
          return "key '" + ctx.key("chains") + "': nested chains need data.samples_min >= 3, got " +
                 std::to_string(ctx.job.data.samples_min);
        }},
-      {"family", "The gaussian source trains linear_ae random-subset models only (no triplets, chains or probe models).",
+      {"family", "The gaussian source trains random-subset models only (no triplets, chains or probe models): linear_ae on x, "
+                 "regressor on x and its target (data.target = \"linear\"); regressor trains on nothing else.",
        [](const RuleContext& ctx) -> std::string {
-         if (!ctx.job.data.gaussian()) return "";
-         if (ctx.family.name != "linear_ae") {
-           return "key '" + ctx.key("name") + "': data.source = \"gaussian\" trains linear_ae only, got " + ctx.family.name;
+         const DataConfig& data = ctx.job.data;
+         if (ctx.family.name == "regressor" && !data.regression()) {
+           return "key '" + ctx.key("name") + "': regressor needs data.source = \"gaussian\" with data.target = \"linear\"";
+         }
+         if (!data.gaussian()) return "";
+         const std::string expected = data.regression() ? "regressor" : "linear_ae";
+         if (ctx.family.name != expected) {
+           return "key '" + ctx.key("name") + "': data.source = \"gaussian\" with data.target = \"" + data.target + "\" trains " +
+                  expected + " only, got " + ctx.family.name;
          }
          for (const auto& [key, count] : {std::pair<const char*, int64_t>{"triplets", ctx.family.triplets},
                                           {"chains", ctx.family.chains}, {"probe_models", ctx.family.probe_models}}) {
@@ -995,7 +1013,7 @@ int64_t FamilyConfig::*structure_member(const std::string& key) {
 }  // namespace
 
 const std::vector<std::string>& distill_families() {
-  static const std::vector<std::string> families = {"linear_ae", "conv_ae", "mlp"};
+  static const std::vector<std::string> families = {"linear_ae", "conv_ae", "mlp", "regressor"};
   return families;
 }
 

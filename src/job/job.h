@@ -28,8 +28,13 @@ struct DataConfig {
   int64_t pool = 2000;             // gaussian: n, the vectors every model's subset is drawn from
   double inclusion = 0.1;          // gaussian: p, the probability each x_i joins a model's subset
   int64_t test_pool = 1000;        // gaussian: held-out vectors (test_loss)
+  // gaussian: "linear" appends y = xᵀw + target_noise · ε (w ~ N(0, I) from the job seed) to every
+  // vector as its last column, the regressor family's target (seed 004's synthetic regression).
+  std::string target = "none";
+  double target_noise = 0.1;
 
   bool gaussian() const { return source == "gaussian"; }
+  bool regression() const { return gaussian() && target == "linear"; }
   // Σ's diagonal: spectrum, or 2 · 0.6^i.
   std::vector<double> gaussian_spectrum() const;
 };

@@ -67,6 +67,11 @@ class TorchFamily {
     return {};
   }
 
+  // Regressing families (regressor) read rows x [M, B, d + 1] whose last column is the target y and
+  // predict it from the first d: [M, B, 1].
+  virtual bool regresses() const { return false; }
+  virtual torch::Tensor predict(const StackedParams& params, const torch::Tensor& x) const { return {}; }
+
   // Families with an encoder map inputs x [M, B, 784] to codes [M, B, k] (vae: the posterior mean);
   // the reduce stage's latent_mean vectorization averages them over fixed probe images.
   virtual bool has_encoder() const { return false; }

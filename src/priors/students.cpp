@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "common/error.h"
 #include "common/rng.h"
 #include "job/job.h"
 #include "models/family.h"
 #include "models/mlp.h"
+#include "models/regressor.h"
 #include "priors/code_basis.h"
 #include "priors/orders.h"
 
@@ -20,6 +22,13 @@ constexpr int64_t kFeatureMapPixels = 7 * 7;  // conv_ae's 2c x 7 x 7 features p
 
 UnitKind kind(std::string name, UnitSlices slices, int64_t teacher, int64_t student, std::string leaving_bias = "") {
   return {std::move(name), std::move(slices), teacher, student, std::move(leaving_bias)};
+}
+
+// Seed 004's layered networks (mlp, regressor), which φ and ψ align layer by layer; none for the others.
+std::optional<LayeredNetwork> layered_network(const FamilyConfig& config) {
+  if (config.name == "mlp") return LayeredNetwork{mlp_widths(config), true, "relu"};
+  if (config.name == "regressor") return LayeredNetwork{regressor_widths(config), false, "relu"};
+  return std::nullopt;
 }
 
 }  // namespace
@@ -69,14 +78,15 @@ std::vector<UnitKind> unit_kinds(const FamilyConfig& teacher, const FamilyConfig
     kinds.push_back(kind("decoder hidden", {{{"decoder.fc.weight", 0}, {"decoder.fc.bias", 0}}, {{"decoder.out.weight", 1}}},
                          teacher.hidden, student.hidden));
   } else {
-    throw ReduceError("alignment: family " + teacher.name + " has no alignable structure (linear_ae, conv_ae, vae, mlp have)");
+    throw ReduceError("alignment: family " + teacher.name + " has no alignable structure (linear_ae, conv_ae, vae, mlp, regressor have)");
   }
   return kinds;
 }
 
 void check_alignable(const FamilyConfig& teacher, const FamilyConfig& student) {
-  if (teacher.name == "mlp" && student.name == "mlp") {
-    alignment_steps(mlp_widths(teacher), mlp_widths(student));
+  const auto layered = layered_network(teacher);
+  if (layered && teacher.name == student.name) {
+    alignment_steps(layered->widths, layered_network(student)->widths);
   } else {
     unit_kinds(teacher, student);
   }
@@ -86,10 +96,10 @@ AlignedPrior align(const LowRankGaussian& teacher, const FamilyConfig& teacher_c
                    const std::string& order, uint64_t seed, std::vector<double> gradient_variance,
                    const CodeBasis* code_basis) {
   check_removal_order(order);
-  if (teacher_config.name == "mlp" && student_config.name == "mlp") {
+  const auto layered = layered_network(teacher_config);
+  if (layered && teacher_config.name == student_config.name) {
     // Seed 004's own networks: φ down to the student's widths, ψ of the layers it lacks.
-    return align_layered(teacher, {mlp_widths(teacher_config), true, "relu"}, {mlp_widths(student_config), true, "relu"}, order,
-                         seed, std::move(gradient_variance));
+    return align_layered(teacher, *layered, *layered_network(student_config), order, seed, std::move(gradient_variance));
   }
   AlignedPrior out{teacher, find_family(teacher_config.name).layout(teacher_config), {}};
   Rng rng(seed);

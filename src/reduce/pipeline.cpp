@@ -452,8 +452,10 @@ std::map<int64_t, const ModelRecord*> usable_models(const ZooData& zoo, bool inc
 }
 
 // A gaussian-source zoo (seed 000's setting) has one class and no images: no proportions to embed or to
-// measure information about, no probe images. What reduce computes on it is the theorem check, per
-// family: the closed forms per model against estimates over the zoo (information/theorem.h), on rank 0.
+// measure information about, no probe images. What reduce computes on it, on rank 0: for linear_ae, the
+// theorem check per family (the closed forms per model against estimates over the zoo,
+// information/theorem.h); for regressor (seed 004's synthetic regression), the root prior of every init
+// group, aligned to the job's students, for `genzoo distill`.
 ReduceData reduce_gaussian_zoo(const ReduceOptions& options, const Job& job, const ZooData& zoo, Comm& comm) {
   if (comm.rank() != 0) return ReduceData();
   const Dataset dataset = gaussian_dataset(job.data, job.seed);
@@ -463,8 +465,13 @@ ReduceData reduce_gaussian_zoo(const ReduceOptions& options, const Job& job, con
   int64_t garbage = 0;
   const std::map<int64_t, const ModelRecord*> records = usable_models(zoo, options.include_garbage, &garbage);
   if (garbage > 0) std::fprintf(stderr, "[reduce] left out %lld garbage model(s)\n", static_cast<long long>(garbage));
+  std::set<std::string> regressions;
   for (const auto& [family, weights] : zoo.weights) {
     if (!options.families.empty() && std::find(options.families.begin(), options.families.end(), family) == options.families.end()) {
+      continue;
+    }
+    if (job.data.regression()) {  // the job trains regressor families only
+      regressions.insert(family);
       continue;
     }
     const ParamLayout* encoder = nullptr;
@@ -500,6 +507,7 @@ ReduceData reduce_gaussian_zoo(const ReduceOptions& options, const Job& job, con
     record.code = t.k;
     data.theorem.push_back(std::move(record));
   }
+  if (!regressions.empty()) compute_priors(options, job, config, zoo, records, regressions, data);
   write_reduce(reduce_output_path(options), data);
   return data;
 }

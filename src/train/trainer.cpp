@@ -58,6 +58,7 @@ class TorchBatch {
     adam_m = torch::zeros_like(flat).detach();
     adam_v = torch::zeros_like(flat).detach();
     lr = torch::from_blob(lr_values.data(), {models}).clone().to(device_);
+    if (config.d_lr_scale != 1.0) d_lr_ = (lr * config.d_lr_scale).contiguous();
     result.weights.resize(models * params_per_model_);
     result.checkpoints.resize(models * checkpoint_count_ * params_per_model_);
     result.diverged.assign(models, false);
@@ -65,12 +66,14 @@ class TorchBatch {
 
   int64_t live() const { return static_cast<int64_t>(active.size()); }
 
-  // Adam on columns [begin, end) of every live model (the whole model, or G or D of a GAN), at each
-  // model's learning rate times lr_scale.
-  void adam(int64_t begin, int64_t end, int64_t step, double lr_scale = 1.0) {
+  // Each live model's discriminator learning rate [live]: lr times FamilyConfig::d_lr_scale.
+  const torch::Tensor& discriminator_lr() const { return d_lr_.defined() ? d_lr_ : lr; }
+
+  // Adam on columns [begin, end) of every live model (the whole model, or G or D of a GAN), at the
+  // learning rates `rates` [live] (lr, or discriminator_lr()).
+  void adam(int64_t begin, int64_t end, int64_t step, const torch::Tensor& rates) {
     torch::NoGradGuard no_grad;
     auto grads = flat.grad();
-    const torch::Tensor rates = lr_scale == 1.0 ? lr : (lr * lr_scale).contiguous();
     if (device_.is_cpu()) {
       adam_step(flat.data_ptr<float>() + begin, grads.data_ptr<float>() + begin, adam_m.data_ptr<float>() + begin,
                 adam_v.data_ptr<float>() + begin, live(), end - begin, rates.data_ptr<float>(), step, kAdam,
@@ -105,6 +108,7 @@ class TorchBatch {
     adam_m = adam_m.index_select(0, keep_index);
     adam_v = adam_v.index_select(0, keep_index);
     lr = lr.index_select(0, keep_index);
+    if (d_lr_.defined()) d_lr_ = d_lr_.index_select(0, keep_index);
     std::vector<torch::Generator> kept_generators;
     for (int64_t row : keep_rows) kept_generators.push_back(generators[row]);
     generators = std::move(kept_generators);
@@ -188,6 +192,7 @@ class TorchBatch {
 
   torch::Device device_;
   int64_t params_per_model_, checkpoint_count_;
+  torch::Tensor d_lr_;  // lr times d_lr_scale, kept beside lr; undefined when the scale is 1
   int64_t classes_;                // K: TrainOptions::class_labels
   ClassSlotTable slot_of_label_;  // their class slots
 };
@@ -209,7 +214,7 @@ RawTrainResult train_torch(const FamilyConfig& config, const std::vector<const M
     const auto x = batch.next_batch(train, config.batch_size, nullptr, impl.classifies() ? &ctx.labels : nullptr);
     const auto losses = impl.loss(view_params(batch.flat, layout), x, ctx);
     losses.sum().backward();
-    batch.adam(0, layout_size(layout), step);
+    batch.adam(0, layout_size(layout), step, batch.lr);
     if (!batch.drop_diverged(losses)) break;
     batch.checkpoint(config, next_checkpoint, step);
     if (options.on_step) options.on_step(step);
@@ -247,14 +252,14 @@ RawTrainResult train_adversarial(const FamilyConfig& config, const std::vector<c
       d_losses = impl.discriminator_loss(view_params(batch.flat, layout), x, real_labels,
                                          batch.codes(config.batch_size, config.latent), fake_labels, config);
       d_losses.sum().backward();
-      batch.adam(generator_end, params_per_model, ++discriminator_step, config.d_lr_scale);
+      batch.adam(generator_end, params_per_model, ++discriminator_step, batch.discriminator_lr());
     }
     torch::Tensor fake_labels;
     if (conditional) fake_labels = batch.sampled_labels(specs, config.batch_size, config.num_classes);
     const auto g_losses = impl.generator_loss(view_params(batch.flat, layout),
                                               batch.codes(config.batch_size, config.latent), fake_labels, config);
     g_losses.sum().backward();
-    batch.adam(0, generator_end, step);
+    batch.adam(0, generator_end, step, batch.lr);
     if (step >= tail_start) {
       const auto d_cpu = d_losses.detach().to(torch::kCPU).to(torch::kDouble);
       for (int64_t row = 0; row < batch.live(); ++row) tail_sum[batch.active[row]] += d_cpu[row].item<double>();
@@ -302,8 +307,9 @@ void evaluate(const FamilyConfig& config, const std::vector<const ModelSpec*>& s
   std::map<std::string, std::vector<double>> train_sum;
   // Per model, the sums of its training pixels and of their squares (per pixel), or its label counts:
   // the trivial predictor's loss.
-  const bool reconstructs = family.torch_impl().reconstructs(), classifies = family.torch_impl().classifies();
-  std::vector<double> pixel_sum(reconstructs ? models * dim : 0), pixel_square_sum(pixel_sum.size());
+  const bool reconstructs = family.torch_impl().reconstructs(), classifies = family.torch_impl().classifies(),
+             regresses = family.torch_impl().regresses();
+  std::vector<double> pixel_sum(reconstructs || regresses ? models * dim : 0), pixel_square_sum(pixel_sum.size());
   std::vector<double> label_count(classifies ? models * data.dataset->num_classes() : 0);
   for (int64_t start = 0; start < longest; start += kEvalBatch) {
     auto x = torch::zeros({models, kEvalBatch, dim});
@@ -317,7 +323,7 @@ void evaluate(const FamilyConfig& config, const std::vector<const ModelSpec*>& s
         labels[m].narrow(0, 0, valid[m]).copy_(labels_of(train, idx.data() + start, valid[m]));
       }
       for (int64_t i = 0; classifies && i < valid[m]; ++i) ++label_count[m * data.dataset->num_classes() + train.labels[idx[start + i]]];
-      if (!reconstructs) continue;
+      if (pixel_sum.empty()) continue;
       double *sum = pixel_sum.data() + m * dim, *square_sum = pixel_square_sum.data() + m * dim;
       for (int64_t i = 0; i < valid[m]; ++i) {
         const float* image = x[m][i].data_ptr<float>();
@@ -365,16 +371,17 @@ void evaluate(const FamilyConfig& config, const std::vector<const ModelSpec*>& s
     };
     out[m].final_loss = train_mean(kLoss);
     out[m].test_loss = test_mean(kLoss);
-    if (reconstructs) {
-      // The reconstruction error of predicting the model's mean training image for every input:
-      // (1/D) Σ_p Var(x_p) over its training samples.
+    if (!pixel_sum.empty()) {
+      // The squared error of predicting the mean over the model's training samples for every input, per
+      // predicted column: (1/D) Σ_p Var(x_p) for a reconstruction, Var(y) (the last column) for a regression.
       const double n = static_cast<double>(specs[m]->sample_indices.size());
+      const int64_t first = regresses ? dim - 1 : 0;
       double trivial = 0.0;
-      for (int64_t p = 0; p < dim; ++p) {
+      for (int64_t p = first; p < dim; ++p) {
         const double mean = pixel_sum[m * dim + p] / n;
         trivial += std::max(0.0, pixel_square_sum[m * dim + p] / n - mean * mean);
       }
-      out[m].metrics["trivial_loss"] = trivial / static_cast<double>(dim);
+      out[m].metrics["trivial_loss"] = trivial / static_cast<double>(dim - first);
     }
     if (classifies) {
       // The cross-entropy of predicting the model's training class frequencies q for every input: H(q).

@@ -163,6 +163,61 @@ TEST(DistillCommand, MlpStudentsOfSeed004sNetworks) {
   EXPECT_EQ(check.exit_code, 0) << check.output;
 }
 
+// Seed 004's synthetic regression as a job: regressor teachers on a gaussian pool with a linear target,
+// their root prior aligned by ψ (a layer removed) and φ (units removed), students under the thesis's
+// three priors (vi_standard, vi_node_mean, vi) against scratch.
+TEST(DistillCommand, RegressorStudentsOfSeed004sSyntheticCase) {
+  TempDir dir;
+  const std::string job =
+      "name = \"regression-distill\"\nseed = 6\n[data]\nsource = \"gaussian\"\ntarget = \"linear\"\ntarget_noise = 0.1\n"
+      "dimension = 6\nspectrum = [1, 1, 1, 1, 1, 1]\npool = 300\ninclusion = 0.8\ntest_pool = 60\n"
+      "[[family]]\nname = \"regressor\"\nmodels = 8\nhidden = 16\nhidden2 = 8\ninit = \"group\"\ninit_groups = 1\nsteps = 300\n"
+      "batch_size = 32\nlr = 1e-2\nchunk_models = 8\n[reduce]\nprior_min_members = 4\nprior_rank = 2\n"
+      "prior_students = [\"regressor:hidden=8,hidden2=0\", \"regressor:hidden=8,hidden2=8\"]\n"
+      "[distill]\nstudents = [\"regressor:hidden=8,hidden2=0\", \"regressor:hidden=8,hidden2=8\"]\nmixtures = 1\nsizes = [30]\n"
+      "seeds = 1\nsteps = 60\nmethods = [\"scratch\", \"vi_standard\", \"vi_node_mean\", \"vi\"]\nprior_scales = [1]\n"
+      "noise_variance = 0.01\ntest_images = 60\ncurve_points = 2\nlr = 1e-2\n";
+  fs::copy_file(reference_run("regression-distill", job) + "/zoo.h5", dir.file("zoo.h5"));
+  const CommandResult reduce = run_genzoo("reduce " + shell_quote(dir.file("zoo.h5")) + " --quiet");
+  ASSERT_EQ(reduce.exit_code, 0) << reduce.output;
+  const CommandResult result = run_genzoo("distill " + shell_quote(dir.file("zoo.h5")) + " --quiet");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const std::string script =
+      "import h5py, numpy as np\n"
+      "d = h5py.File('" + dir.file("distill.h5") + "', 'r')\n"
+      "res = d['results']\n"
+      "method = res['method'].asstr()[()]; student = res['student'].asstr()[()]\n"
+      "assert len(method) == 2 * 4, method\n"
+      "loss = res['test_loss'][()]\n"
+      "assert np.isfinite(loss).all() and (res['status'].asstr()[()] == 'ok').all()\n"
+      "bayes = method != 'scratch'\n"
+      "assert np.allclose(res['pixel_variance'][()][bayes], 0.01) and np.isnan(res['pixel_variance'][()][~bayes]).all()\n"
+      "prior = res['prior'].asstr()[()]\n"
+      "assert (prior[(method == 'vi') | (method == 'vi_node_mean')] == 'root-g0').all(), prior\n"
+      "assert (prior[(method == 'scratch') | (method == 'vi_standard')] == '').all(), prior\n"
+      "steps = res['prior_steps'].asstr()[()]\n"
+      "psi = (student == 'regressor:hidden=8,hidden2=0') & (method == 'vi')\n"
+      "phi = (student == 'regressor:hidden=8,hidden2=8') & (method == 'vi')\n"
+      "assert steps[psi][0].endswith('psi(3)') and steps[psi][0].count('phi(2') == 8, steps[psi]\n"
+      "assert steps[phi][0].count('phi(2') == 8 and 'psi' not in steps[phi][0], steps[phi]\n"
+      "curve = res['curve'][()]\n"
+      "# vi and vi_node_mean start at the aligned mean, vi_standard at scratch's init; each learns\n"
+      "for s in set(student):\n"
+      "    own = student == s\n"
+      "    start = {m: curve[own & (method == m), 0][0] for m in ['scratch', 'vi_standard', 'vi_node_mean', 'vi']}\n"
+      "    assert np.isclose(start['vi'], start['vi_node_mean']) and np.isclose(start['scratch'], start['vi_standard']), start\n"
+      "    assert not np.isclose(start['vi'], start['scratch']), start\n"
+      "    for m in ['scratch', 'vi_standard', 'vi_node_mean']:\n"
+      "        assert curve[own & (method == m), -1][0] < 0.9 * start[m], (m, curve[own])\n"
+      "s = d['students/regressor:hidden=8,hidden2=8']\n"
+      "assert list(s['layout/name'].asstr()[()]) == ['layer2.weight', 'layer3.weight', 'layer4.weight']\n"
+      "assert s['weights'].shape[1] == 8 * 6 + 8 * 8 + 8\n"
+      "print('ok')\n";
+  write_text(dir.file("check.py"), script);
+  const CommandResult check = run_command("/usr/bin/python3 " + shell_quote(dir.file("check.py")));
+  EXPECT_EQ(check.exit_code, 0) << check.output;
+}
+
 TEST(DistillCommand, BadInputIsAOneLineErrorNamingTheKey) {
   TempDir dir;
   const std::string zoo = reduced_zoo(dir);

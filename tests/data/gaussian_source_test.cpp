@@ -51,5 +51,53 @@ TEST(GaussianSource, SameSeedSamePoolAndTheDefaultSpectrumDecays) {
   EXPECT_EQ(data.gaussian_spectrum(), (std::vector<double>{2.0, 1.2, 2.0 * 0.36}));
 }
 
+// data.target = "linear": every row is [x, y] with y = xᵀw + σ ε. Least squares on the pool recovers
+// w (within 5 standard errors σ / sqrt(n λ_j)) and the residual variance σ²; w is the job seed's.
+TEST(GaussianSource, RegressionTargetIsLinearInXPlusTheNoise) {
+  DataConfig data = gaussian_data();
+  data.mean = 0.0;
+  data.target = "linear";
+  data.target_noise = 0.3;
+  const Dataset d = gaussian_dataset(data, 11);
+  ASSERT_EQ(d.train.dim(), 4);
+  ASSERT_EQ(d.test.dim(), 4);
+  const std::vector<double> w = regression_weights(data, 11);
+  ASSERT_EQ(w.size(), 3u);
+  EXPECT_EQ(w, regression_weights(data, 11));
+  EXPECT_NE(w, regression_weights(data, 12));
+  EXPECT_TRUE(regression_weights(gaussian_data(), 11).empty());
+  // The spectrum is diagonal and the mean zero: the normal equations decouple up to sampling noise, so
+  // solve them exactly (3 x 3, Gaussian elimination).
+  double a[3][4] = {};
+  const int64_t n = d.train.size();
+  for (int64_t i = 0; i < n; ++i) {
+    const float* row = d.train.image(i);
+    for (int r = 0; r < 3; ++r) {
+      for (int c = 0; c < 3; ++c) a[r][c] += static_cast<double>(row[r]) * row[c];
+      a[r][3] += static_cast<double>(row[r]) * row[3];
+    }
+  }
+  for (int k = 0; k < 3; ++k) {
+    for (int r = k + 1; r < 3; ++r) {
+      const double f = a[r][k] / a[k][k];
+      for (int c = k; c < 4; ++c) a[r][c] -= f * a[k][c];
+    }
+  }
+  double fit[3];
+  for (int k = 2; k >= 0; --k) {
+    fit[k] = a[k][3];
+    for (int c = k + 1; c < 3; ++c) fit[k] -= a[k][c] * fit[c];
+    fit[k] /= a[k][k];
+  }
+  const double spectrum[3] = {4.0, 1.0, 0.25};
+  for (int j = 0; j < 3; ++j) EXPECT_NEAR(fit[j], w[j], 5.0 * 0.3 / std::sqrt(n * spectrum[j])) << j;
+  double residual = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float* row = d.train.image(i);
+    residual += std::pow(row[3] - (w[0] * row[0] + w[1] * row[1] + w[2] * row[2]), 2) / static_cast<double>(n);
+  }
+  EXPECT_NEAR(residual, 0.09, 5.0 * 0.09 * std::sqrt(2.0 / static_cast<double>(n)));
+}
+
 }  // namespace
 }  // namespace genzoo

@@ -40,6 +40,16 @@ TEST(DistillMethods, WhatEachMethodUses) {
   EXPECT_TRUE(distill::find_method("vi").variational);
   EXPECT_EQ(distill::find_method("vi_root").prior, distill::PriorSource::kRoot);
   EXPECT_TRUE(distill::find_method("hinton").teacher_outputs);
+  // Seed 004's priors under one variational student: N(0, I) from the init, N(node mean, I) from that mean.
+  const distill::Method& standard = distill::find_method("vi_standard");
+  EXPECT_TRUE(standard.variational && standard.bayesian() && !standard.uses_node() && !standard.starts_at_prior_mean);
+  const distill::Method& node_mean = distill::find_method("vi_node_mean");
+  EXPECT_TRUE(node_mean.variational && node_mean.uses_node() && node_mean.starts_at_prior_mean);
+  EXPECT_EQ(node_mean.prior, distill::PriorSource::kNodeMean);
+  // An empty methods key runs the methods, not these two comparisons.
+  const auto defaults = distill::default_method_names();
+  EXPECT_EQ(defaults, (std::vector<std::string>{"scratch", "isotropic", "warm_start", "hinton", "map", "vi", "vi_root"}));
+  EXPECT_EQ(distill::method_names().size(), defaults.size() + 2);
 }
 
 TEST(DistillJob, BadSettingsAreOneLineErrorsNamingTheKey) {

@@ -232,6 +232,18 @@ latent = 2
   expect_refusal(with("latent = 2", "latent = 2\ntriplets = 1"), {"key 'family[0].triplets'", "no classes"});
   expect_refusal(with("source = \"gaussian\"", "source = \"normal\""), {"key 'data.source'", "\"images\", \"gaussian\""});
   expect_refusal(with("inclusion = 0.2", "inclusion = 0"), {"key 'data.inclusion'"});
+  // A regression target: regressor families only, and only on the gaussian source.
+  const std::string target = "inclusion = 0.2\ntarget = \"linear\"\ntarget_noise = 0.5";
+  std::string regression = with("inclusion = 0.2", target);
+  regression.replace(regression.find("name = \"linear_ae\""), 18, "name = \"regressor\"");
+  const Job r = parse_job(regression, "<string>");
+  EXPECT_TRUE(r.data.regression());
+  EXPECT_EQ(r.data.target_noise, 0.5);
+  EXPECT_EQ(r.families[0].input_dim, 6);
+  expect_refusal(with("name = \"linear_ae\"", "name = \"regressor\""), {"key 'family[0].name'", "data.target = \"linear\""});
+  expect_refusal(with("inclusion = 0.2", target), {"key 'family[0].name'", "regressor only, got linear_ae"});
+  expect_refusal(std::string(kMinimalJob) + "[data]\ntarget = \"linear\"\n", {"key 'data.target'", "gaussian"});
+  expect_refusal(with("inclusion = 0.2", "inclusion = 0.2\ntarget = \"quadratic\""), {"key 'data.target'"});
 }
 
 // The information estimators: every one by default, a subset on request, unknown names refused.
@@ -261,7 +273,7 @@ TEST(Job, ReadsMlpStructureAndItsStudents) {
   expect_refusal(mlp + "[reduce]\nprior_students = [\"mlp:hidden2=32\"]\n",
                  {"key 'reduce.prior_students[0]'", "wider than its teacher (hidden2 32 > 16)"});
   expect_refusal(mlp + "[reduce]\nprior_students = [\"mlp:hidden=0\"]\n", {"key 'reduce.prior_students[0]'", "positive integer"});
-  expect_refusal(mlp + "[distill]\nstudents = [\"vae\"]\n", {"key 'distill.students[0]'", "linear_ae, conv_ae and mlp"});
+  expect_refusal(mlp + "[distill]\nstudents = [\"vae\"]\n", {"key 'distill.students[0]'", "linear_ae, conv_ae, mlp and regressor"});
   expect_refusal(mlp + "[distill]\nhinton_temperature = 0\n", {"key 'distill.hinton_temperature'"});
   expect_refusal(with_family("hidden2 = -1"), {"key 'family[0].hidden2'"});
 }
@@ -273,7 +285,7 @@ TEST(Job, RefusesUnknownTopLevelKey) {
 
 TEST(Job, RefusesUnknownSectionKey) {
   expect_refusal(std::string(kMinimalJob) + "[data]\naplha = 2\n",
-                 {"bad.toml: unknown key 'data.aplha' (allowed: source, dir, num_classes, classes, alpha, samples_min, samples_max, dimension, mean, spectrum, pool, inclusion, test_pool)"});
+                 {"bad.toml: unknown key 'data.aplha' (allowed: source, dir, num_classes, classes, alpha, samples_min, samples_max, dimension, mean, spectrum, pool, inclusion, test_pool, target, target_noise)"});
   expect_refusal(std::string(kMinimalJob) + "[featurenet]\nepoch = 2\n", {"unknown key 'featurenet.epoch'", "epochs"});
   expect_refusal(std::string(kMinimalJob) + "[extra]\nx = 1\n", {"unknown key 'extra'"});
 }
@@ -318,7 +330,7 @@ TEST(Job, RefusesOutOfRange) {
   expect_refusal(with_family("init = \"shared\""),
                  {"key 'family[0].init': expected one of \"group\", \"model\", got \"shared\""});
   expect_refusal("name = \"x\"\n[[family]]\nname = \"rbm\"\nmodels = 1\n",
-                 {"key 'family[0].name': expected one of \"linear_ae\", \"conv_ae\", \"vae\", \"gan\", \"mlp\", got \"rbm\""});
+                 {"key 'family[0].name': expected one of \"linear_ae\", \"conv_ae\", \"vae\", \"gan\", \"mlp\", \"regressor\", got \"rbm\""});
   expect_refusal("name = \"my job\"\n[[family]]\nname = \"gan\"\nmodels = 1\n",
                  {"key 'name': expected a string matching [A-Za-z0-9_-]+, got \"my job\""});
 }
@@ -404,7 +416,7 @@ TEST(Job, ReferenceListsEveryKey) {
       "init_groups", "regularizer", "reg_weight", "noise", "noise_level", "checkpoint_steps"};
   for (const auto& key : keys) EXPECT_NE(reference.find("| `" + key + "` |"), std::string::npos) << key;
   EXPECT_NE(reference.find("| `lr` | float | `0.001` | (0, 1] |"), std::string::npos);
-  EXPECT_NE(reference.find("| `name` | string | required | linear_ae, conv_ae, vae, gan, mlp |"), std::string::npos);
+  EXPECT_NE(reference.find("| `name` | string | required | linear_ae, conv_ae, vae, gan, mlp, regressor |"), std::string::npos);
   EXPECT_NE(reference.find("`checkpoint_steps` ascend strictly"), std::string::npos);
 }
 
