@@ -413,6 +413,9 @@ const std::vector<Field>& schema() {
       family_key("d_channels", &FamilyConfig::d_channels, between(0, 256),
                  "gan: the discriminator's base channel count (its layers have d_channels and 2 d_channels; 0: `channels`, "
                  "as the generator)."),
+      family_key("d_norm", &FamilyConfig::d_norm, one_of({"none", "spectral"}),
+                 "gan: spectral = every discriminator weight matrix divided by its largest singular value (Miyato et al. "
+                 "2018; seed 001's stabilizers), estimated by power iteration at every step."),
       family_key("condition", &FamilyConfig::condition, one_of({"none", "label"}),
                  "gan: label = class-conditional (one-hot class concatenated to z and to D's features)."),
       family_key("sample_grid", &FamilyConfig::sample_grid, between(0, 64),

@@ -74,6 +74,7 @@ struct FamilyConfig {
   double label_smoothing = 0.0;    // gan: the discriminator's target for real images is 1 - this (one-sided)
   double d_lr_scale = 1.0;         // gan: the discriminator's learning rate is lr * this (two time-scale updates)
   int64_t d_channels = 0;          // gan: the discriminator's base channel count (0: channels)
+  std::string d_norm = "none";     // gan: none | spectral (the discriminator's weights spectrally normalized)
   std::string condition = "none";  // gan: none | label (class-conditional)
   int64_t sample_grid = 16;        // vae, gan: stored generated samples per model
   int64_t num_classes = 3;         // derived: the job's data.num_classes (not a job key)

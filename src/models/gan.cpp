@@ -6,6 +6,9 @@
 #include "models/torch_family.h"
 #include "data/image.h"
 #include "models/gan_cpu.h"
+#include "models/spectral_norm.h"
+
+#include <cmath>
 
 namespace genzoo {
 
@@ -39,17 +42,44 @@ torch::Tensor generator(const StackedParams& p, const torch::Tensor& z, const to
   return h.reshape({batch, models, kImagePixels}).permute({1, 0, 2});
 }
 
+// W / σ(W) of every model's w [M, rows, ...] (spectral_norm.h): the power iteration from spectral_start
+// without gradient, then σ = uᵀ W v with it.
+torch::Tensor spectral_normalized(const torch::Tensor& w) {
+  const int64_t models = w.size(0);
+  const auto matrix = w.reshape({models, w.size(1), -1});
+  const int64_t cols = matrix.size(2);
+  torch::Tensor u, v;
+  {
+    torch::NoGradGuard no_grad;
+    const auto unit = torch::nn::functional::NormalizeFuncOptions().dim(1);
+    std::vector<float> start = spectral_start(cols);
+    v = torch::from_blob(start.data(), {1, cols, 1}).to(w.options()).expand({models, cols, 1});
+    for (int it = 0; it < kSpectralIterations; ++it) {
+      u = torch::nn::functional::normalize(torch::bmm(matrix, v), unit);
+      v = torch::nn::functional::normalize(torch::bmm(matrix.transpose(1, 2), u), unit);
+    }
+  }
+  const auto sigma = (u * torch::bmm(matrix, v)).sum({1, 2});
+  std::vector<int64_t> shape(w.dim(), 1);
+  shape[0] = models;
+  return w / sigma.view(shape);
+}
+
 // images [M, B, 784] (+ labels) -> logits [M, B].
-torch::Tensor discriminator(const StackedParams& p, const torch::Tensor& x, const torch::Tensor& labels) {
+torch::Tensor discriminator(const StackedParams& p, const torch::Tensor& x, const torch::Tensor& labels,
+                            const FamilyConfig& config) {
   const int64_t models = x.size(0), batch = x.size(1);
+  const auto weight = [&](const char* name) {
+    return config.d_norm == "spectral" ? spectral_normalized(p.at(name)) : p.at(name);
+  };
   auto h = x.permute({1, 0, 2}).reshape({batch, models, kImageSide, kImageSide});
-  h = torch::leaky_relu(torch::conv2d(h, groups_of(p.at("discriminator.conv1.weight")),
+  h = torch::leaky_relu(torch::conv2d(h, groups_of(weight("discriminator.conv1.weight")),
                                       p.at("discriminator.conv1.bias").reshape(-1), 2, 1, 1, models), kLeakySlope);
-  h = torch::leaky_relu(torch::conv2d(h, groups_of(p.at("discriminator.conv2.weight")),
+  h = torch::leaky_relu(torch::conv2d(h, groups_of(weight("discriminator.conv2.weight")),
                                       p.at("discriminator.conv2.bias").reshape(-1), 2, 1, 1, models), kLeakySlope);
   h = h.reshape({batch, models, -1}).permute({1, 0, 2});
   return torch::baddbmm(p.at("discriminator.fc.bias").unsqueeze(1), with_labels(h, labels),
-                        p.at("discriminator.fc.weight").transpose(1, 2))
+                        weight("discriminator.fc.weight").transpose(1, 2))
       .squeeze(2);
 }
 
@@ -73,7 +103,7 @@ class GanTorch : public TorchFamily {
       labels = torch::full({x.size(0), x.size(1), label_width(config)}, 1.0 / static_cast<double>(label_width(config)),
                            x.options());
     }
-    return bce(discriminator(p, x, labels), 1.0);
+    return bce(discriminator(p, x, labels, config), 1.0);
   }
   bool generative() const override { return true; }
   torch::Tensor generate(const StackedParams& p, const torch::Tensor& z, const torch::Tensor& labels,
@@ -85,12 +115,13 @@ class GanTorch : public TorchFamily {
                                    const torch::Tensor& z, const torch::Tensor& fake_labels,
                                    const FamilyConfig& config) const override {
     const auto fake = generator(p, z, fake_labels).detach();
-    return (bce(discriminator(p, x, real_labels), 1.0 - config.label_smoothing) + bce(discriminator(p, fake, fake_labels), 0.0))
+    return (bce(discriminator(p, x, real_labels, config), 1.0 - config.label_smoothing) +
+            bce(discriminator(p, fake, fake_labels, config), 0.0))
         .mean(1);
   }
   torch::Tensor generator_loss(const StackedParams& p, const torch::Tensor& z, const torch::Tensor& fake_labels,
-                               const FamilyConfig&) const override {
-    return bce(discriminator(p, generator(p, z, fake_labels), fake_labels), 1.0).mean(1);
+                               const FamilyConfig& config) const override {
+    return bce(discriminator(p, generator(p, z, fake_labels), fake_labels, config), 1.0).mean(1);
   }
 };
 

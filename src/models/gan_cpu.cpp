@@ -11,6 +11,7 @@
 #include "data/image.h"
 #include "job/job.h"
 #include "models/family.h"
+#include "models/spectral_norm.h"
 #include "models/torch_family.h"
 #include "plan/plan.h"
 #include "store/layout.h"
@@ -67,6 +68,9 @@ struct GanScratch : LaneScratch {
   Grid x, h1, h2, g2, g1, logits, d_x, d_logits, d_g1, d_g2, d_h2, d_h1;
   float *code, *d_out, *out;  // code [code_width][kLanes]; D's output and its gradient: one lane block each
   std::array<int, kLanes> real_slots{}, fake_slots{};  // class-conditional: each lane's class slot
+  // d_norm = "spectral": D's weights divided by their σ at D's internal offsets, and each matrix's factors.
+  std::vector<float> normalized;
+  std::vector<SpectralFactors> factors;
 
   // channels: the generator's; d_channels: the discriminator's.
   GanScratch(int64_t channels, int64_t d_channels, int64_t code_width, int64_t params) : LaneScratch(params) {
@@ -89,7 +93,14 @@ class GanStep : public FastStep {
         labels_(config.condition == "label" ? config.num_classes : 0),
         offsets_(layout_, config.latent + labels_, find_param(layout_, "discriminator.fc.weight").shape[1] - labels_),
         code_width_(offsets_.lanes.code_width()), tail_start_(d_loss_tail_start(config.steps)),
-        real_target_(static_cast<float>(1.0 - config.label_smoothing)), slot_of_label_(class_slot_table({})) {}
+        real_target_(static_cast<float>(1.0 - config.label_smoothing)), slot_of_label_(class_slot_table({})) {
+    if (config.d_norm == "spectral") {
+      for (const char* name : {"discriminator.conv1.weight", "discriminator.conv2.weight", "discriminator.fc.weight"}) {
+        const ParamLayout& param = find_param(layout_, name);
+        spectral_.push_back({offsets_.lanes.offset(name), param.shape[0], param.numel() / param.shape[0]});
+      }
+    }
+  }
 
   const Layout& layout() const override { return layout_; }
   int64_t internal_size() const override { return offsets_.lanes.size(); }
@@ -132,6 +143,7 @@ class GanStep : public FastStep {
     double d_loss = 0.0;
     for (int64_t k = 0; k < config_.d_steps; ++k) {
       std::fill(s.grads(), s.grads() + size, 0.0f);
+      const float* d_weights = discriminator_weights(model.params, s);
       const auto fake_slots = draw_slots(extras);  // LibTorch's order: the fake labels, then the codes
       const auto z = draw_codes(extras);
       d_loss = 0.0;
@@ -141,12 +153,16 @@ class GanStep : public FastStep {
         if (labels_ > 0) {
           for (int64_t b = 0; b < valid(block); ++b) s.real_slots[b] = slot_of_label_[train.labels[real[b]]];
         }
-        d_loss += discriminator_pass(model.params, s, real_target_, true, valid(block), s.real_slots);
+        d_loss += discriminator_pass(d_weights, s, real_target_, true, valid(block), s.real_slots);
         generate(model.params, z, fake_slots, block, valid(block), s);
-        d_loss += discriminator_pass(model.params, s, 0.0f, true, valid(block), s.fake_slots);
+        d_loss += discriminator_pass(d_weights, s, 0.0f, true, valid(block), s.fake_slots);
         prefetch.next_slice(blocks * config_.d_steps);
       }
       d_loss /= static_cast<double>(config_.batch_size);
+      for (size_t m = 0; m < spectral_.size(); ++m) {  // from the gradient of W / σ to that of W
+        const SpectralMatrix& w = spectral_[m];
+        spectral_backward(model.params + w.offset, w.rows, w.cols, s.factors[m], s.grads() + w.offset);
+      }
       const int64_t d_step = (step - 1) * config_.d_steps + k + 1;
       const float d_lr = static_cast<float>(*model.lr * config_.d_lr_scale);
       adam_step(model.params + d_begin, s.grads() + d_begin, model.adam_m + d_begin, model.adam_v + d_begin, 1,
@@ -156,9 +172,10 @@ class GanStep : public FastStep {
     const auto fake_slots = draw_slots(extras);
     const auto z = draw_codes(extras);
     double g_loss = 0.0;
+    const float* d_weights = discriminator_weights(model.params, s);
     for (int64_t block = 0; block < blocks; ++block) {
       generate(model.params, z, fake_slots, block, valid(block), s);
-      g_loss += discriminator_pass(model.params, s, 1.0f, false, valid(block), s.fake_slots);
+      g_loss += discriminator_pass(d_weights, s, 1.0f, false, valid(block), s.fake_slots);
       generator_backward(model.params, s);
     }
     g_loss /= static_cast<double>(config_.batch_size);
@@ -168,6 +185,27 @@ class GanStep : public FastStep {
   }
 
  private:
+  // A discriminator weight matrix spectral normalization divides: internal offset, rows x cols.
+  struct SpectralMatrix {
+    int64_t offset, rows, cols;
+  };
+
+  // The weights D computes with: the model's own, or (d_norm = "spectral") a copy in s.normalized whose
+  // D matrices are divided by their σ, the factors kept in s.factors for the backward pass. Only D's
+  // offsets of the copy are read.
+  const float* discriminator_weights(const float* p, GanScratch& s) const {
+    if (spectral_.empty()) return p;
+    s.normalized.resize(static_cast<size_t>(internal_size()));
+    std::copy(p + offsets_.d_begin, p + internal_size(), s.normalized.begin() + offsets_.d_begin);
+    s.factors.resize(spectral_.size());
+    for (size_t m = 0; m < spectral_.size(); ++m) {
+      const SpectralMatrix& w = spectral_[m];
+      s.factors[m] = spectral_factors(p + w.offset, w.rows, w.cols);
+      spectral_divide(p + w.offset, w.rows * w.cols, s.factors[m], s.normalized.data() + w.offset);
+    }
+    return s.normalized.data();
+  }
+
   // Standard normal codes [batch, k] from the model's generator, as the LibTorch path draws them.
   torch::Tensor draw_codes(GanExtras& extras) const {
     return torch::randn({config_.batch_size, config_.latent}, extras.noise).contiguous();
@@ -262,6 +300,7 @@ class GanStep : public FastStep {
   int64_t code_width_;
   int64_t tail_start_;
   float real_target_;  // the discriminator's target for real images: 1 - label_smoothing
+  std::vector<SpectralMatrix> spectral_;  // d_norm = "spectral": D's weight matrices; empty otherwise
   // The class labels make_extras last saw and their class slot table (the real images' slots). train_fast
   // calls make_extras for every model, from one thread, before any update.
   mutable std::vector<int64_t> slot_labels_;

@@ -38,12 +38,7 @@ class Mlp : public Family {
   Layout layout(const FamilyConfig& config) const override {
     return priors::layered_layout({mlp_widths(config), true, "relu"});
   }
-  double flops_per_sample(const FamilyConfig& config) const override {
-    const std::vector<int64_t> widths = mlp_widths(config);
-    double multiply_adds = 0.0;
-    for (size_t t = 1; t < widths.size(); ++t) multiply_adds += static_cast<double>(widths[t - 1] * widths[t]);
-    return 3.0 * 2.0 * multiply_adds;  // forward + two backward GEMMs per layer
-  }
+  double flops_per_sample(const FamilyConfig& config) const override { return layered_flops_per_sample(mlp_widths(config)); }
   const TorchFamily& torch_impl() const override { return impl_; }
 
  private:
@@ -59,6 +54,12 @@ std::vector<int64_t> mlp_widths(const FamilyConfig& config) {
   if (config.hidden2 > 0) widths.push_back(config.hidden2);
   widths.push_back(kMlpClasses);
   return widths;
+}
+
+double layered_flops_per_sample(const std::vector<int64_t>& widths) {
+  double multiply_adds = 0.0;
+  for (size_t t = 1; t < widths.size(); ++t) multiply_adds += static_cast<double>(widths[t - 1] * widths[t]);
+  return 3.0 * 2.0 * multiply_adds;
 }
 
 torch::Tensor layered_outputs(const StackedParams& params, const torch::Tensor& x, bool relu) {

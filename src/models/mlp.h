@@ -23,6 +23,9 @@ std::vector<int64_t> mlp_widths(const FamilyConfig& config);
 // [M, B, n_L]. σ is ReLU, or the identity where relu is false.
 torch::Tensor layered_outputs(const StackedParams& params, const torch::Tensor& x, bool relu = true);
 
+// Training FLOPs per sample of a layered network: forward and two backward GEMMs per layer.
+double layered_flops_per_sample(const std::vector<int64_t>& widths);
+
 // -log softmax(z)_y per sample: logits z [M, B, C] and class labels [M, B] (long) -> [M, B]. Throws
 // TrainError when the labels are missing.
 torch::Tensor class_cross_entropy(const torch::Tensor& z, const torch::Tensor& labels);

@@ -43,10 +43,7 @@ class Regressor : public Family {
     return priors::layered_layout({regressor_widths(config), false, "relu"});
   }
   double flops_per_sample(const FamilyConfig& config) const override {
-    const std::vector<int64_t> widths = regressor_widths(config);
-    double multiply_adds = 0.0;
-    for (size_t t = 1; t < widths.size(); ++t) multiply_adds += static_cast<double>(widths[t - 1] * widths[t]);
-    return 3.0 * 2.0 * multiply_adds;  // forward + two backward GEMMs per layer
+    return layered_flops_per_sample(regressor_widths(config));
   }
   const TorchFamily& torch_impl() const override { return impl_; }
 

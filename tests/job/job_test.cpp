@@ -50,7 +50,8 @@ TEST(Job, ShippedJobsParse) {
     int64_t models;
   } shipped[] = {{"quickstart.toml", "quickstart", 112}, {"paper-probe.toml", "paper-probe", 640},
                  {"zoo-1k.toml", "zoo-1k", 1328}, {"distill.toml", "distill", 160},
-                 {"seed004.toml", "seed004", 32}, {"seed000.toml", "seed000", 400}};
+                 {"seed004.toml", "seed004", 32}, {"seed000.toml", "seed000", 400},
+                 {"seed004_regression.toml", "seed004_regression", 32}};
   for (const auto& job_file : shipped) {
     const std::string path = source_dir() + "/jobs/" + job_file.file;
     const Job job = load_job(path);
@@ -319,6 +320,7 @@ TEST(Job, RefusesOutOfRange) {
   expect_refusal(with_family("noise_level = nan"), {"key 'family[0].noise_level'", "got nan"});
   expect_refusal(with_family("d_lr_scale = 0.0"), {"key 'family[0].d_lr_scale': expected a float in [0.1, 10], got 0.0"});
   expect_refusal(with_family("d_channels = 257"), {"key 'family[0].d_channels': expected an integer in [0, 256], got 257"});
+  expect_refusal(with_family("d_norm = \"batch\""), {"key 'family[0].d_norm'", "\"none\", \"spectral\""});
   expect_refusal(std::string(kMinimalJob) + "[data]\nnum_classes = 11\n",
                  {"key 'data.num_classes': expected an integer in [2, 10], got 11"});
   expect_refusal(std::string(kMinimalJob) + "[data]\nsamples_max = 6001\n",

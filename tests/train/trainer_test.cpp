@@ -262,16 +262,18 @@ TEST(Trainer, ConvFastPathOnlyWhereItApplies) {
 // with one-sided label smoothing (the real images' target 0.9, which also changes D's loss value), a
 // faster discriminator (two time-scale learning rates), a wider one, and class-conditional (the fake
 // labels drawn from the model's proportions, the real ones the images' classes; two D steps so that
-// the draws' order matters).
+// the draws' order matters), and spectrally normalized (σ by power iteration on each path).
 TEST(Trainer, GanFastPathAgreesWithTorchPath) {
   struct Arm {
     int64_t d_steps;
     double smoothing, d_lr_scale;
     int64_t d_channels;
     std::string condition;
+    std::string d_norm = "none";
   };
   for (const Arm& arm : {Arm{1, 0.0, 1.0, 0, "none"}, Arm{2, 0.0, 1.0, 0, "none"}, Arm{1, 0.1, 1.0, 0, "none"},
-                         Arm{1, 0.0, 4.0, 12, "none"}, Arm{2, 0.0, 1.0, 0, "label"}}) {
+                         Arm{1, 0.0, 4.0, 12, "none"}, Arm{2, 0.0, 1.0, 0, "label"}, Arm{2, 0.0, 1.0, 0, "none", "spectral"},
+                         Arm{1, 0.0, 1.0, 0, "label", "spectral"}}) {
     FamilyConfig config = gan_config();
     config.steps = 5;
     config.d_steps = arm.d_steps;
@@ -279,9 +281,11 @@ TEST(Trainer, GanFastPathAgreesWithTorchPath) {
     config.d_lr_scale = arm.d_lr_scale;
     config.d_channels = arm.d_channels;
     config.condition = arm.condition;
+    config.d_norm = arm.d_norm;
     const std::string label = "d_steps " + std::to_string(arm.d_steps) + ", label_smoothing " +
                               std::to_string(arm.smoothing) + ", d_lr_scale " + std::to_string(arm.d_lr_scale) +
-                              ", d_channels " + std::to_string(arm.d_channels) + ", condition " + arm.condition;
+                              ", d_channels " + std::to_string(arm.d_channels) + ", condition " + arm.condition +
+                              ", d_norm " + arm.d_norm;
     const auto specs = pick(gan_specs(), {0, 1, 2});
     EXPECT_LE(fast_versus_torch(config, specs), 5e-5) << label;
     const RawTrainResult fast = train_weights(config, specs, world().dataset, options_for("auto"));
