@@ -307,8 +307,9 @@ void evaluate(const FamilyConfig& config, const std::vector<const ModelSpec*>& s
   std::map<std::string, std::vector<double>> train_sum;
   // Per model, the sums of its training pixels and of their squares (per pixel), or its label counts:
   // the trivial predictor's loss.
-  const bool reconstructs = family.torch_impl().reconstructs(), classifies = family.torch_impl().classifies();
-  std::vector<double> pixel_sum(reconstructs ? models * dim : 0), pixel_square_sum(pixel_sum.size());
+  const bool reconstructs = family.torch_impl().reconstructs(), classifies = family.torch_impl().classifies(),
+             regresses = family.torch_impl().regresses();
+  std::vector<double> pixel_sum(reconstructs || regresses ? models * dim : 0), pixel_square_sum(pixel_sum.size());
   std::vector<double> label_count(classifies ? models * data.dataset->num_classes() : 0);
   for (int64_t start = 0; start < longest; start += kEvalBatch) {
     auto x = torch::zeros({models, kEvalBatch, dim});
@@ -322,7 +323,7 @@ void evaluate(const FamilyConfig& config, const std::vector<const ModelSpec*>& s
         labels[m].narrow(0, 0, valid[m]).copy_(labels_of(train, idx.data() + start, valid[m]));
       }
       for (int64_t i = 0; classifies && i < valid[m]; ++i) ++label_count[m * data.dataset->num_classes() + train.labels[idx[start + i]]];
-      if (!reconstructs) continue;
+      if (pixel_sum.empty()) continue;
       double *sum = pixel_sum.data() + m * dim, *square_sum = pixel_square_sum.data() + m * dim;
       for (int64_t i = 0; i < valid[m]; ++i) {
         const float* image = x[m][i].data_ptr<float>();
@@ -370,16 +371,17 @@ void evaluate(const FamilyConfig& config, const std::vector<const ModelSpec*>& s
     };
     out[m].final_loss = train_mean(kLoss);
     out[m].test_loss = test_mean(kLoss);
-    if (reconstructs) {
-      // The reconstruction error of predicting the model's mean training image for every input:
-      // (1/D) Σ_p Var(x_p) over its training samples.
+    if (!pixel_sum.empty()) {
+      // The squared error of predicting the mean over the model's training samples for every input, per
+      // predicted column: (1/D) Σ_p Var(x_p) for a reconstruction, Var(y) (the last column) for a regression.
       const double n = static_cast<double>(specs[m]->sample_indices.size());
+      const int64_t first = regresses ? dim - 1 : 0;
       double trivial = 0.0;
-      for (int64_t p = 0; p < dim; ++p) {
+      for (int64_t p = first; p < dim; ++p) {
         const double mean = pixel_sum[m * dim + p] / n;
         trivial += std::max(0.0, pixel_square_sum[m * dim + p] / n - mean * mean);
       }
-      out[m].metrics["trivial_loss"] = trivial / static_cast<double>(dim);
+      out[m].metrics["trivial_loss"] = trivial / static_cast<double>(dim - first);
     }
     if (classifies) {
       // The cross-entropy of predicting the model's training class frequencies q for every input: H(q).
