@@ -401,8 +401,9 @@ const std::vector<Field>& schema() {
       family_key("hidden2", &FamilyConfig::hidden2, between(0, 4096),
                  "mlp: width of a second hidden layer (0: none; seed 004's teacher [784, 800, 50, 10] is hidden = 800, hidden2 = 50)."),
       family_key("beta", &FamilyConfig::beta, between(0, 100), "vae: weight of the KL term in the ELBO (beta-VAE)."),
-      family_key("likelihood", &FamilyConfig::likelihood, one_of({"bernoulli", "gaussian"}),
-                 "vae: decoder distribution p(x|z) (gaussian: unit variance)."),
+      family_key("likelihood", &FamilyConfig::likelihood, one_of({"bernoulli", "gaussian", "gaussian_learned"}),
+                 "vae: decoder distribution p(x|z): bernoulli; gaussian (unit variance); gaussian_learned (a learned "
+                 "variance per pixel, the parameter decoder.out.logvar)."),
       family_key("d_steps", &FamilyConfig::d_steps, between(1, 20), "gan: discriminator steps per generator step (k)."),
       family_key("label_smoothing", &FamilyConfig::label_smoothing, between(0, 0.45),
                  "gan: one-sided label smoothing (Salimans et al. 2016; seed 001's stabilizers): the discriminator's target "

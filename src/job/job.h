@@ -69,7 +69,7 @@ struct FamilyConfig {
   int64_t hidden = 256;            // vae: hidden layer width; mlp: first hidden layer's width
   int64_t hidden2 = 0;             // mlp: second hidden layer's width (0: one hidden layer)
   double beta = 1.0;               // vae: KL weight
-  std::string likelihood = "bernoulli";  // vae: bernoulli | gaussian
+  std::string likelihood = "bernoulli";  // vae: bernoulli | gaussian (unit variance) | gaussian_learned (per-pixel variance)
   int64_t d_steps = 1;             // gan: discriminator steps per generator step
   double label_smoothing = 0.0;    // gan: the discriminator's target for real images is 1 - this (one-sided)
   double d_lr_scale = 1.0;         // gan: the discriminator's learning rate is lr * this (two time-scale updates)

@@ -30,9 +30,15 @@ torch::Tensor decode_logits(const StackedParams& p, const torch::Tensor& z) {
   return linear(p, "decoder.out", torch::relu(linear(p, "decoder.fc", z)));
 }
 
-// -log p(x|z) summed over pixels: [M, B].
-torch::Tensor negative_log_likelihood(const torch::Tensor& logits, const torch::Tensor& x, const FamilyConfig& config) {
+// -log p(x|z) summed over pixels, without the constant ½ log 2π per pixel: [M, B]. gaussian_learned:
+// Σ_p ½ [(x_p − μ_p)² e^{−v_p} + v_p], μ = sigmoid(logits), v = decoder.out.logvar (per pixel).
+torch::Tensor negative_log_likelihood(const StackedParams& p, const torch::Tensor& logits, const torch::Tensor& x,
+                                      const FamilyConfig& config) {
   if (config.likelihood == "gaussian") return 0.5 * (torch::sigmoid(logits) - x).pow(2).sum(2);
+  if (config.likelihood == "gaussian_learned") {
+    const auto logvar = p.at("decoder.out.logvar").unsqueeze(1);
+    return 0.5 * ((torch::sigmoid(logits) - x).pow(2) * torch::exp(-logvar) + logvar).sum(2);
+  }
   return torch::binary_cross_entropy_with_logits(logits, x, {}, {}, at::Reduction::None).sum(2);
 }
 
@@ -51,7 +57,7 @@ class VaeTorch : public TorchFamily {
       noise.push_back(torch::randn(q.mu[m].sizes(), (*ctx.generators)[m]).to(x.device()));
     }
     const auto z = q.mu + torch::exp(0.5 * q.logvar) * torch::stack(noise);
-    const auto nll = negative_log_likelihood(decode_logits(p, z), x, *ctx.config);
+    const auto nll = negative_log_likelihood(p, decode_logits(p, z), x, *ctx.config);
     return (nll + ctx.config->beta * kl_divergence(q)).mean(1);
   }
 
@@ -67,7 +73,7 @@ class VaeTorch : public TorchFamily {
   std::map<std::string, torch::Tensor> evaluation_terms(const StackedParams& p, const torch::Tensor& x, const torch::Tensor&,
                                                         const FamilyConfig& config) const override {
     const Posterior q = encode(p, x);
-    return {{"elbo", -(negative_log_likelihood(decode_logits(p, q.mu), x, config) + kl_divergence(q))}};
+    return {{"elbo", -(negative_log_likelihood(p, decode_logits(p, q.mu), x, config) + kl_divergence(q))}};
   }
 
   bool generative() const override { return true; }
@@ -96,6 +102,7 @@ class Vae : public Family {
     add_param(layout, "decoder.fc.bias", "decoder", {h});
     add_param(layout, "decoder.out.weight", "decoder", {kImagePixels, h});
     add_param(layout, "decoder.out.bias", "decoder", {kImagePixels});
+    if (config.likelihood == "gaussian_learned") add_param(layout, "decoder.out.logvar", "decoder", {kImagePixels});
     return layout;
   }
   double flops_per_sample(const FamilyConfig& config) const override {

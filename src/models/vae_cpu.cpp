@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "data/dataset.h"
 #include "data/image.h"
@@ -58,6 +59,7 @@ struct VaeScratch : StepScratch {
 // linear_ae_cpu.cpp), so no step transposes anything.
 struct VaeTensors {
   float *enc_wt, *enc_b, *mu_w, *mu_b, *logvar_w, *logvar_b, *dec_w, *dec_b, *out_wt, *out_b;
+  float* out_logvar = nullptr;  // likelihood gaussian_learned: the per-pixel log variance
 
   VaeTensors(const Layout& layout, float* flat) {
     const auto at = [&](const char* name) { return flat + find_param(layout, name).offset; };
@@ -66,10 +68,32 @@ struct VaeTensors {
     logvar_w = at("encoder.logvar.weight"), logvar_b = at("encoder.logvar.bias");
     dec_w = at("decoder.fc.weight"), dec_b = at("decoder.fc.bias");
     out_wt = at("decoder.out.weight"), out_b = at("decoder.out.bias");
+    if (layout.back().name == "decoder.out.logvar") out_logvar = at("decoder.out.logvar");
   }
 };
 
 int sgemm_size(int64_t n) { return static_cast<int>(n); }
+
+// The Gaussian likelihood with a learned variance per pixel, as models/vae.cpp: Σ ½ [(x − μ)² e^{−v} + v]
+// with μ = sigmoid(logit), over rows images. In place, logits become scale · ∂/∂logit = scale (μ − x) e^{−v}
+// μ (1 − μ); g_logvar [784] = scale Σ_rows ½ [1 − (x − μ)² e^{−v}]. Returns the unscaled sum.
+double learned_variance_loss(float* logits, const float* x, int64_t rows, const float* logvar, float scale, float* g_logvar) {
+  std::vector<double> g(kImagePixels, 0.0);
+  double loss = 0.0;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t p = 0; p < kImagePixels; ++p) {
+      const int64_t i = r * kImagePixels + p;
+      const double mu = 1.0 / (1.0 + std::exp(-static_cast<double>(logits[i])));
+      const double precision = std::exp(-static_cast<double>(logvar[p]));
+      const double diff = mu - x[i], weighted = diff * diff * precision;
+      loss += 0.5 * (weighted + logvar[p]);
+      g[p] += 0.5 * (1.0 - weighted);
+      logits[i] = static_cast<float>(scale * diff * precision * mu * (1.0 - mu));
+    }
+  }
+  for (int64_t p = 0; p < kImagePixels; ++p) g_logvar[p] = static_cast<float>(scale * g[p]);
+  return loss;
+}
 
 // out [rows, cols] = a [rows, inner] · wᵀ (w [cols, inner], torch's weight layout) + bias: the small
 // layers around the code, through the BLAS LibTorch uses.
@@ -193,9 +217,11 @@ class VaeStep : public GradientStep {
     linear_forward(s.z.data(), batch, latent, p.dec_w, p.dec_b, hidden, s.h2.data());
     relu(s.h2.data(), batch * hidden);
     kernels::rows_times_narrow(s.h2.data(), batch, hidden, p.out_wt, d, p.out_b, s.logits.data());
-    const double nll = config_.likelihood == "gaussian"
-                           ? kernels::sigmoid_squared_loss(s.logits.data(), s.images.data(), batch * d, per_sample, s.logits.data())
-                           : kernels::bernoulli_logit_loss(s.logits.data(), s.images.data(), batch * d, per_sample, s.logits.data());
+    const double nll =
+        p.out_logvar ? learned_variance_loss(s.logits.data(), s.images.data(), batch, p.out_logvar, per_sample, g.out_logvar)
+        : config_.likelihood == "gaussian"
+            ? kernels::sigmoid_squared_loss(s.logits.data(), s.images.data(), batch * d, per_sample, s.logits.data())
+            : kernels::bernoulli_logit_loss(s.logits.data(), s.images.data(), batch * d, per_sample, s.logits.data());
     const float* d_logits = s.logits.data();
     const double loss = (nll + config_.beta * kl) * per_sample;
 

@@ -35,6 +35,7 @@ FamilyConfig tiny_vae(int64_t hidden, int64_t latent, double beta, const std::st
 struct VaeWeights {
   int64_t h = 0, k = 0;
   std::vector<double> fc_w, fc_b, mu_w, mu_b, lv_w, lv_b, dfc_w, dfc_b, out_w, out_b;
+  std::vector<double> out_logvar;  // gaussian_learned only
 };
 
 VaeWeights weights_of(const torch::Tensor& flat, int64_t model, const Layout& layout, const FamilyConfig& config) {
@@ -57,6 +58,7 @@ VaeWeights weights_of(const torch::Tensor& flat, int64_t model, const Layout& la
   w.dfc_b = take("decoder.fc.bias");
   w.out_w = take("decoder.out.weight");
   w.out_b = take("decoder.out.bias");
+  if (config.likelihood == "gaussian_learned") w.out_logvar = take("decoder.out.logvar");
   return w;
 }
 
@@ -98,6 +100,9 @@ HandTerms hand_terms(const VaeWeights& w, const float* x_float, const std::vecto
     if (likelihood == "gaussian") {
       const double r = 1.0 / (1.0 + std::exp(-l)) - x[i];
       t.nll += 0.5 * r * r;
+    } else if (likelihood == "gaussian_learned") {  // N(x | sigmoid(l), e^v) without ½ log 2π
+      const double r = 1.0 / (1.0 + std::exp(-l)) - x[i], v = w.out_logvar[i];
+      t.nll += 0.5 * (r * r * std::exp(-v) + v);
     } else {
       t.nll += std::max(l, 0.0) - l * x[i] + std::log1p(std::exp(-std::fabs(l)));
     }
@@ -152,12 +157,24 @@ TEST(Vae, LayoutHasEncoderThenDecoderWithTheConfiguredWidths) {
   EXPECT_FALSE(impl.adversarial());
 }
 
+// gaussian_learned adds one parameter per pixel, the decoder's log variance, at the layout's end (the
+// decoder's role), initialized like a bias of the output layer.
+TEST(Vae, LearnedVarianceLikelihoodAddsAPerPixelLogVariance) {
+  const Layout plain = find_family("vae").layout(tiny_vae(16, 4, 1.0, "gaussian"));
+  const Layout learned = find_family("vae").layout(tiny_vae(16, 4, 1.0, "gaussian_learned"));
+  ASSERT_EQ(learned.size(), plain.size() + 1);
+  EXPECT_EQ(learned.back().name, "decoder.out.logvar");
+  EXPECT_EQ(learned.back().shape, (std::vector<int64_t>{784}));
+  EXPECT_EQ(learned.back().role, "decoder");
+  EXPECT_EQ(layout_size(learned), layout_size(plain) + 784);
+}
+
 // loss() = mean over the batch of [BCE-with-logits summed over pixels + beta * KL], with
 // z = mu + sigma * eps and eps from each model's own generator (here: seeds 21 and 22, redrawn for
 // the hand computation in the same order).
 TEST(Vae, LossIsTheNegativeElboWithBetaWeightedKl) {
   const int64_t models = 2, batch = 3;
-  for (const std::string likelihood : {"bernoulli", "gaussian"}) {
+  for (const std::string likelihood : {"bernoulli", "gaussian", "gaussian_learned"}) {
     for (const double beta : {1.0, 0.0, 4.0}) {
       SCOPED_TRACE(likelihood + " beta " + std::to_string(beta));
       const Tiny t = make_tiny(tiny_vae(8, 3, beta, likelihood), models, batch);
@@ -200,7 +217,7 @@ TEST(Vae, LossUsesEachModelsOwnGenerator) {
 // says), per sample [M, B]; reconstruction_error is the MSE of sigmoid(decoder(mu)) per sample.
 TEST(Vae, EvaluationElboIsMinusNllPlusKlAtThePosteriorMean) {
   const int64_t models = 2, batch = 3;
-  for (const std::string likelihood : {"bernoulli", "gaussian"}) {
+  for (const std::string likelihood : {"bernoulli", "gaussian", "gaussian_learned"}) {
     const Tiny t = make_tiny(tiny_vae(8, 3, 0.25, likelihood), models, batch);
     const TorchFamily& impl = find_family("vae").torch_impl();
     const auto params = view_params(t.flat, t.layout);

@@ -338,9 +338,9 @@ TEST(Trainer, GanModelAloneEqualsModelInBatch) {
 }
 
 // vae's hand-derived gradients against LibTorch autograd (same reparametrization noise from the
-// model's generator), for both likelihoods and a KL weight other than 1.
+// model's generator), for the three likelihoods (the learned variance's gradient included) and a KL weight other than 1.
 TEST(Trainer, VaeFastPathAgreesWithTorchPath) {
-  for (const std::string likelihood : {"bernoulli", "gaussian"}) {
+  for (const std::string likelihood : {"bernoulli", "gaussian", "gaussian_learned"}) {
     FamilyConfig config = vae_config();
     config.steps = 5;
     config.likelihood = likelihood;
