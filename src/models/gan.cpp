@@ -65,21 +65,28 @@ torch::Tensor spectral_normalized(const torch::Tensor& w) {
   return w / sigma.view(shape);
 }
 
-// images [M, B, 784] (+ labels) -> logits [M, B].
-torch::Tensor discriminator(const StackedParams& p, const torch::Tensor& x, const torch::Tensor& labels,
-                            const FamilyConfig& config) {
+// The parameters D computes with: p itself, or (d_norm = "spectral") p with D's three weight matrices
+// divided by their σ. Built once per loss, so D's real and fake passes share one power iteration.
+StackedParams discriminator_params(const StackedParams& p, const FamilyConfig& config) {
+  if (config.d_norm != "spectral") return p;
+  StackedParams out = p;
+  for (const char* name : {"discriminator.conv1.weight", "discriminator.conv2.weight", "discriminator.fc.weight"}) {
+    out[name] = spectral_normalized(p.at(name));
+  }
+  return out;
+}
+
+// images [M, B, 784] (+ labels) -> logits [M, B], with D's parameters from discriminator_params.
+torch::Tensor discriminator(const StackedParams& p, const torch::Tensor& x, const torch::Tensor& labels) {
   const int64_t models = x.size(0), batch = x.size(1);
-  const auto weight = [&](const char* name) {
-    return config.d_norm == "spectral" ? spectral_normalized(p.at(name)) : p.at(name);
-  };
   auto h = x.permute({1, 0, 2}).reshape({batch, models, kImageSide, kImageSide});
-  h = torch::leaky_relu(torch::conv2d(h, groups_of(weight("discriminator.conv1.weight")),
+  h = torch::leaky_relu(torch::conv2d(h, groups_of(p.at("discriminator.conv1.weight")),
                                       p.at("discriminator.conv1.bias").reshape(-1), 2, 1, 1, models), kLeakySlope);
-  h = torch::leaky_relu(torch::conv2d(h, groups_of(weight("discriminator.conv2.weight")),
+  h = torch::leaky_relu(torch::conv2d(h, groups_of(p.at("discriminator.conv2.weight")),
                                       p.at("discriminator.conv2.bias").reshape(-1), 2, 1, 1, models), kLeakySlope);
   h = h.reshape({batch, models, -1}).permute({1, 0, 2});
   return torch::baddbmm(p.at("discriminator.fc.bias").unsqueeze(1), with_labels(h, labels),
-                        weight("discriminator.fc.weight").transpose(1, 2))
+                        p.at("discriminator.fc.weight").transpose(1, 2))
       .squeeze(2);
 }
 
@@ -103,7 +110,7 @@ class GanTorch : public TorchFamily {
       labels = torch::full({x.size(0), x.size(1), label_width(config)}, 1.0 / static_cast<double>(label_width(config)),
                            x.options());
     }
-    return bce(discriminator(p, x, labels, config), 1.0);
+    return bce(discriminator(discriminator_params(p, config), x, labels), 1.0);
   }
   bool generative() const override { return true; }
   torch::Tensor generate(const StackedParams& p, const torch::Tensor& z, const torch::Tensor& labels,
@@ -115,13 +122,13 @@ class GanTorch : public TorchFamily {
                                    const torch::Tensor& z, const torch::Tensor& fake_labels,
                                    const FamilyConfig& config) const override {
     const auto fake = generator(p, z, fake_labels).detach();
-    return (bce(discriminator(p, x, real_labels, config), 1.0 - config.label_smoothing) +
-            bce(discriminator(p, fake, fake_labels, config), 0.0))
+    const StackedParams d = discriminator_params(p, config);
+    return (bce(discriminator(d, x, real_labels), 1.0 - config.label_smoothing) + bce(discriminator(d, fake, fake_labels), 0.0))
         .mean(1);
   }
   torch::Tensor generator_loss(const StackedParams& p, const torch::Tensor& z, const torch::Tensor& fake_labels,
                                const FamilyConfig& config) const override {
-    return bce(discriminator(p, generator(p, z, fake_labels), fake_labels, config), 1.0).mean(1);
+    return bce(discriminator(discriminator_params(p, config), generator(p, z, fake_labels), fake_labels), 1.0).mean(1);
   }
 };
 
