@@ -51,6 +51,7 @@ struct VaeScratch : StepScratch {
   // model's step closer to L2.
   AlignedFloats gradient, images, logits, h, h2, d_h, d_h2, mu, logvar_raw, logvar, eps, sigma, z, d_z, d_mu,
       d_logvar;
+  std::vector<double> logvar_sums;  // likelihood gaussian_learned: the per-pixel log variance's gradient sums
 };
 
 // One model's tensors as pointers into a flat parameter (or gradient) vector. The internal layout is
@@ -76,9 +77,11 @@ int sgemm_size(int64_t n) { return static_cast<int>(n); }
 
 // The Gaussian likelihood with a learned variance per pixel, as models/vae.cpp: Σ ½ [(x − μ)² e^{−v} + v]
 // with μ = sigmoid(logit), over rows images. In place, logits become scale · ∂/∂logit = scale (μ − x) e^{−v}
-// μ (1 − μ); g_logvar [784] = scale Σ_rows ½ [1 − (x − μ)² e^{−v}]. Returns the unscaled sum.
-double learned_variance_loss(float* logits, const float* x, int64_t rows, const float* logvar, float scale, float* g_logvar) {
-  std::vector<double> g(kImagePixels, 0.0);
+// μ (1 − μ); g_logvar [784] = scale Σ_rows ½ [1 − (x − μ)² e^{−v}], summed in g [784] (the caller's
+// scratch: no allocation per step). Returns the unscaled sum.
+double learned_variance_loss(float* logits, const float* x, int64_t rows, const float* logvar, float scale, float* g_logvar,
+                             std::vector<double>& g) {
+  g.assign(kImagePixels, 0.0);
   double loss = 0.0;
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t p = 0; p < kImagePixels; ++p) {
@@ -218,7 +221,8 @@ class VaeStep : public GradientStep {
     relu(s.h2.data(), batch * hidden);
     kernels::rows_times_narrow(s.h2.data(), batch, hidden, p.out_wt, d, p.out_b, s.logits.data());
     const double nll =
-        p.out_logvar ? learned_variance_loss(s.logits.data(), s.images.data(), batch, p.out_logvar, per_sample, g.out_logvar)
+        p.out_logvar ? learned_variance_loss(s.logits.data(), s.images.data(), batch, p.out_logvar, per_sample, g.out_logvar,
+                                             s.logvar_sums)
         : config_.likelihood == "gaussian"
             ? kernels::sigmoid_squared_loss(s.logits.data(), s.images.data(), batch * d, per_sample, s.logits.data())
             : kernels::bernoulli_logit_loss(s.logits.data(), s.images.data(), batch * d, per_sample, s.logits.data());
