@@ -334,8 +334,9 @@ const std::vector<Field>& schema() {
                   "deviations and Adam on z at this rate (a step moves each weight in units of its prior spread); 0: plain "
                   "Adam on w at lr."),
       distill_key("noise_variance", &DistillConfig::noise_variance, between(0, 1),
-                  "Per-pixel variance of the Gaussian likelihood p(x | w) = N(x | decoder(encoder(x)), s^2 I) that map and vi "
-                  "weigh against the prior; 0: the mean final loss of the prior node's members (the noise the zoo's own models leave)."),
+                  "Variance s^2 of the Gaussian likelihood that map and vi weigh against the prior, per output: per pixel for "
+                  "autoencoders (p(x | w) = N(x | decoder(encoder(x)), s^2 I)), of the target for regressors (p(y | x, w) = "
+                  "N(y | f(x; w), s^2)); 0: the mean final loss of the prior node's members (the noise the zoo's own models leave)."),
       distill_key("vi_samples", &DistillConfig::vi_samples, between(1, 1000),
                   "vi: weight samples from q behind the sampled test loss (the other is at q's mean)."),
       distill_key("vi_gradient_samples", &DistillConfig::vi_gradient_samples, between(1, 64),
@@ -400,6 +401,8 @@ const std::vector<Field>& schema() {
                  "vae: width of the encoder's and decoder's hidden layer; mlp: width of the first hidden layer."),
       family_key("hidden2", &FamilyConfig::hidden2, between(0, 4096),
                  "mlp: width of a second hidden layer (0: none; seed 004's teacher [784, 800, 50, 10] is hidden = 800, hidden2 = 50)."),
+      family_key("decoder_layers", &FamilyConfig::decoder_layers, between(1, 2),
+                 "vae: hidden layers of the decoder, each `hidden` wide, with ReLU (2: a deeper decoder than the encoder)."),
       family_key("beta", &FamilyConfig::beta, between(0, 100), "vae: weight of the KL term in the ELBO (beta-VAE)."),
       family_key("likelihood", &FamilyConfig::likelihood, one_of({"bernoulli", "gaussian", "gaussian_learned"}),
                  "vae: decoder distribution p(x|z): bernoulli; gaussian (unit variance); gaussian_learned (a learned "
@@ -417,6 +420,10 @@ const std::vector<Field>& schema() {
       family_key("d_norm", &FamilyConfig::d_norm, one_of({"none", "spectral"}),
                  "gan: spectral = every discriminator weight matrix divided by its largest singular value (Miyato et al. "
                  "2018; seed 001's stabilizers), estimated by power iteration at every step."),
+      family_key("d_minibatch", &FamilyConfig::d_minibatch, one_of({"none", "stddev"}),
+                 "gan: stddev = the discriminator also sees its batch's spread: the standard deviation over the batch of each "
+                 "of its features, averaged into one more input of its last layer (minibatch standard deviation, Karras et al. "
+                 "2018; seed 001's stabilizers against mode collapse)."),
       family_key("condition", &FamilyConfig::condition, one_of({"none", "label"}),
                  "gan: label = class-conditional (one-hot class concatenated to z and to D's features)."),
       family_key("sample_grid", &FamilyConfig::sample_grid, between(0, 64),

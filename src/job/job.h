@@ -68,6 +68,7 @@ struct FamilyConfig {
   std::vector<int64_t> checkpoint_steps;
   int64_t hidden = 256;            // vae: hidden layer width; mlp: first hidden layer's width
   int64_t hidden2 = 0;             // mlp: second hidden layer's width (0: one hidden layer)
+  int64_t decoder_layers = 1;      // vae: the decoder's hidden layers, each `hidden` wide
   double beta = 1.0;               // vae: KL weight
   std::string likelihood = "bernoulli";  // vae: bernoulli | gaussian (unit variance) | gaussian_learned (per-pixel variance)
   int64_t d_steps = 1;             // gan: discriminator steps per generator step
@@ -75,6 +76,7 @@ struct FamilyConfig {
   double d_lr_scale = 1.0;         // gan: the discriminator's learning rate is lr * this (two time-scale updates)
   int64_t d_channels = 0;          // gan: the discriminator's base channel count (0: channels)
   std::string d_norm = "none";     // gan: none | spectral (the discriminator's weights spectrally normalized)
+  std::string d_minibatch = "none";  // gan: none | stddev (D sees its batch's feature spread as one more feature)
   std::string condition = "none";  // gan: none | label (class-conditional)
   int64_t sample_grid = 16;        // vae, gan: stored generated samples per model
   int64_t num_classes = 3;         // derived: the job's data.num_classes (not a job key)
