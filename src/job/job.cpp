@@ -315,7 +315,8 @@ const std::vector<Field>& schema() {
                   "prior_students (linear_ae, conv_ae, mlp); empty: every such family of the job at its own structure and at half "
                   "its code width (mlp: its first hidden layer)."),
       distill_key("mixtures", &DistillConfig::mixtures, between(1, 10000),
-                  "Held-out target mixtures, proportions drawn from Dirichlet(data.alpha) with the job seed (unless given)."),
+                  "Held-out target mixtures, proportions drawn from Dirichlet(data.alpha) with the job seed (unless given). A "
+                  "regression zoo has one class: each mixture is then another draw of the training vectors, like seeds."),
       distill_key("proportions", &DistillConfig::proportions, between(0, 1),
                   "Given target mixtures instead: num_classes proportions per mixture, one after another (each summing to 1)."),
       distill_key("sizes", &DistillConfig::sizes, between(2, 3 * kTrainImagesPerClass),
