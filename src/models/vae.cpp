@@ -1,6 +1,7 @@
 // vae: Gaussian encoder q(z|x) = N(mu(x), diag sigma^2(x)), reparametrized z = mu + sigma * eps, and a
 // Bernoulli (or unit-variance Gaussian) decoder p(x|z); trained on -ELBO with weight beta on the KL
-// term (seed 003). MLP encoder and decoder, batched over models with baddbmm.
+// term (seed 003). MLP encoder and decoder, batched over models with baddbmm. The decoder has
+// decoder_layers hidden layers (decoder.fc, then decoder.fc2 when 2), each `hidden` wide with ReLU.
 #include <cmath>
 
 #include "job/job.h"
@@ -26,8 +27,12 @@ Posterior encode(const StackedParams& p, const torch::Tensor& x) {
   return {linear(p, "encoder.mu", h), linear(p, "encoder.logvar", h).clamp(-20.0, 20.0)};
 }
 
+// The decoder's depth follows the parameters (decoder.fc2 present: decoder_layers = 2), so every caller
+// (training, evaluation, generation, reduce's probes) decodes with the layout it was given.
 torch::Tensor decode_logits(const StackedParams& p, const torch::Tensor& z) {
-  return linear(p, "decoder.out", torch::relu(linear(p, "decoder.fc", z)));
+  auto h = torch::relu(linear(p, "decoder.fc", z));
+  if (p.count("decoder.fc2.weight")) h = torch::relu(linear(p, "decoder.fc2", h));
+  return linear(p, "decoder.out", h);
 }
 
 // -log p(x|z) summed over pixels, without the constant ½ log 2π per pixel: [M, B]. gaussian_learned:
@@ -87,7 +92,7 @@ class Vae : public Family {
  public:
   std::string name() const override { return "vae"; }
   std::string description() const override {
-    return "variational autoencoder: MLP encoder (mu, log sigma^2), reparametrization, MLP decoder, -ELBO";
+    return "variational autoencoder: MLP encoder (mu, log sigma^2), reparametrization, MLP decoder (1 or 2 hidden layers), -ELBO";
   }
   Layout layout(const FamilyConfig& config) const override {
     const int64_t h = config.hidden, k = config.latent;
@@ -100,6 +105,11 @@ class Vae : public Family {
     add_param(layout, "encoder.logvar.bias", "encoder", {k});
     add_param(layout, "decoder.fc.weight", "decoder", {h, k});
     add_param(layout, "decoder.fc.bias", "decoder", {h});
+    // decoder_layers = 2: the second hidden layer between fc and out (absent for 1: today's layout).
+    if (config.decoder_layers == 2) {
+      add_param(layout, "decoder.fc2.weight", "decoder", {h, h});
+      add_param(layout, "decoder.fc2.bias", "decoder", {h});
+    }
     add_param(layout, "decoder.out.weight", "decoder", {kImagePixels, h});
     add_param(layout, "decoder.out.bias", "decoder", {kImagePixels});
     if (config.likelihood == "gaussian_learned") add_param(layout, "decoder.out.logvar", "decoder", {kImagePixels});
@@ -107,9 +117,10 @@ class Vae : public Family {
   }
   double flops_per_sample(const FamilyConfig& config) const override {
     const double h = static_cast<double>(config.hidden), k = static_cast<double>(config.latent);
-    // Multiply-adds of the layers (784 x h twice, h x k three times): forward and weight gradients
-    // of all, input gradients of all but the first (the images need none).
-    const double layers = 2.0 * kImagePixels * h + 3.0 * h * k;
+    // Multiply-adds of the layers (784 x h twice, h x k three times, h x h for a second decoder
+    // layer): forward and weight gradients of all, input gradients of all but the first (the images
+    // need none).
+    const double layers = 2.0 * kImagePixels * h + 3.0 * h * k + (config.decoder_layers == 2 ? h * h : 0.0);
     return 2.0 * (2.0 * layers + (layers - kImagePixels * h));
   }
   const TorchFamily& torch_impl() const override { return impl_; }

@@ -1,6 +1,7 @@
 // Tests for src/models/vae.cpp (and the trainer's path for it): the layout, the -ELBO training loss
 // and the evaluation ELBO against hand computations in double on tiny models with the noise fixed by
-// seeded generators, generated images, batch independence of training, and ELBO improving with training.
+// seeded generators (one and two decoder hidden layers), generated images, batch independence of
+// training, and ELBO improving with training.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -21,13 +22,15 @@ namespace {
 
 constexpr int64_t kPixels = 784;
 
-FamilyConfig tiny_vae(int64_t hidden, int64_t latent, double beta, const std::string& likelihood = "bernoulli") {
+FamilyConfig tiny_vae(int64_t hidden, int64_t latent, double beta, const std::string& likelihood = "bernoulli",
+                      int64_t decoder_layers = 1) {
   FamilyConfig config;
   config.name = "vae";
   config.hidden = hidden;
   config.latent = latent;
   config.beta = beta;
   config.likelihood = likelihood;
+  config.decoder_layers = decoder_layers;
   return config;
 }
 
@@ -35,7 +38,8 @@ FamilyConfig tiny_vae(int64_t hidden, int64_t latent, double beta, const std::st
 struct VaeWeights {
   int64_t h = 0, k = 0;
   std::vector<double> fc_w, fc_b, mu_w, mu_b, lv_w, lv_b, dfc_w, dfc_b, out_w, out_b;
-  std::vector<double> out_logvar;  // gaussian_learned only
+  std::vector<double> dfc2_w, dfc2_b;  // decoder_layers = 2 only
+  std::vector<double> out_logvar;      // gaussian_learned only
 };
 
 VaeWeights weights_of(const torch::Tensor& flat, int64_t model, const Layout& layout, const FamilyConfig& config) {
@@ -56,6 +60,10 @@ VaeWeights weights_of(const torch::Tensor& flat, int64_t model, const Layout& la
   w.lv_b = take("encoder.logvar.bias");
   w.dfc_w = take("decoder.fc.weight");
   w.dfc_b = take("decoder.fc.bias");
+  if (config.decoder_layers == 2) {
+    w.dfc2_w = take("decoder.fc2.weight");
+    w.dfc2_b = take("decoder.fc2.bias");
+  }
   w.out_w = take("decoder.out.weight");
   w.out_b = take("decoder.out.bias");
   if (config.likelihood == "gaussian_learned") w.out_logvar = take("decoder.out.logvar");
@@ -73,6 +81,13 @@ std::vector<double> affine(const std::vector<double>& w, const std::vector<doubl
     y[o] = relu ? std::max(0.0, s) : s;
   }
   return y;
+}
+
+// The decoder's logits for code z: ReLU hidden layer(s), then the linear output layer.
+std::vector<double> decoder_logits(const VaeWeights& w, const std::vector<double>& z) {
+  std::vector<double> hidden = affine(w.dfc_w, w.dfc_b, z, true);
+  if (!w.dfc2_w.empty()) hidden = affine(w.dfc2_w, w.dfc2_b, hidden, true);
+  return affine(w.out_w, w.out_b, hidden, false);
 }
 
 struct HandTerms {
@@ -94,7 +109,7 @@ HandTerms hand_terms(const VaeWeights& w, const float* x_float, const std::vecto
     z[j] = mu[j] + (eps.empty() ? 0.0 : std::exp(0.5 * logvar[j]) * eps[j]);
     t.kl += 0.5 * (mu[j] * mu[j] + std::exp(logvar[j]) - 1.0 - logvar[j]);
   }
-  const auto logits = affine(w.out_w, w.out_b, affine(w.dfc_w, w.dfc_b, z, true), false);
+  const auto logits = decoder_logits(w, z);
   for (int64_t i = 0; i < kPixels; ++i) {
     const double l = logits[i];
     if (likelihood == "gaussian") {
@@ -169,34 +184,76 @@ TEST(Vae, LearnedVarianceLikelihoodAddsAPerPixelLogVariance) {
   EXPECT_EQ(layout_size(learned), layout_size(plain) + 784);
 }
 
+// decoder_layers = 2 inserts decoder.fc2 [hidden, hidden] and its bias between decoder.fc and
+// decoder.out (so the learned variance stays last); decoder_layers = 1, the default, is the layout above,
+// which existing zoo files carry.
+TEST(Vae, DeeperDecoderAddsASecondHiddenLayerBetweenFcAndOut) {
+  EXPECT_EQ(FamilyConfig{}.decoder_layers, 1);
+  const Family& vae = find_family("vae");
+  for (const std::string likelihood : {"bernoulli", "gaussian_learned"}) {
+    SCOPED_TRACE(likelihood);
+    const Layout one = vae.layout(tiny_vae(16, 4, 1.0, likelihood, 1));
+    const Layout two = vae.layout(tiny_vae(16, 4, 1.0, likelihood, 2));
+    for (const ParamLayout& p : one) EXPECT_EQ(p.name.rfind("decoder.fc2", 0), std::string::npos) << p.name;
+    ASSERT_EQ(two.size(), one.size() + 2);
+    std::vector<std::string> expected_names;
+    for (const ParamLayout& p : one) {
+      expected_names.push_back(p.name);
+      if (p.name == "decoder.fc.bias") expected_names.insert(expected_names.end(), {"decoder.fc2.weight", "decoder.fc2.bias"});
+    }
+    int64_t offset = 0;
+    for (size_t i = 0; i < two.size(); ++i) {
+      EXPECT_EQ(two[i].name, expected_names[i]);
+      EXPECT_EQ(two[i].offset, offset) << two[i].name;
+      offset += two[i].numel();
+      // Every other tensor keeps its shape and role.
+      for (const ParamLayout& p : one) {
+        if (p.name == two[i].name) EXPECT_TRUE(p.shape == two[i].shape && p.role == two[i].role) << p.name;
+      }
+    }
+    EXPECT_EQ(find_param(two, "decoder.fc2.weight").shape, (std::vector<int64_t>{16, 16}));
+    EXPECT_EQ(find_param(two, "decoder.fc2.bias").shape, (std::vector<int64_t>{16}));
+    EXPECT_EQ(find_param(two, "decoder.fc2.weight").role, "decoder");
+    EXPECT_EQ(find_param(two, "decoder.fc2.bias").role, "decoder");
+    EXPECT_EQ(layout_size(two), layout_size(one) + 16 * 16 + 16);
+    if (likelihood == "gaussian_learned") EXPECT_EQ(two.back().name, "decoder.out.logvar");
+    // The cost model counts the extra h x h layer: forward, weight and input gradients, 2 flops each.
+    const double extra_flops =
+        vae.flops_per_sample(tiny_vae(16, 4, 1.0, likelihood, 2)) - vae.flops_per_sample(tiny_vae(16, 4, 1.0, likelihood, 1));
+    EXPECT_DOUBLE_EQ(extra_flops, 6.0 * 16 * 16);
+  }
+}
+
 // loss() = mean over the batch of [BCE-with-logits summed over pixels + beta * KL], with
 // z = mu + sigma * eps and eps from each model's own generator (here: seeds 21 and 22, redrawn for
-// the hand computation in the same order).
+// the hand computation in the same order); with one and with two decoder hidden layers.
 TEST(Vae, LossIsTheNegativeElboWithBetaWeightedKl) {
   const int64_t models = 2, batch = 3;
-  for (const std::string likelihood : {"bernoulli", "gaussian", "gaussian_learned"}) {
-    for (const double beta : {1.0, 0.0, 4.0}) {
-      SCOPED_TRACE(likelihood + " beta " + std::to_string(beta));
-      const Tiny t = make_tiny(tiny_vae(8, 3, beta, likelihood), models, batch);
-      auto generators = generators_with({21, 22});
-      const LossContext ctx{&t.config, true, &generators};
-      const auto loss = find_family("vae").torch_impl().loss(view_params(t.flat, t.layout), t.x, ctx);
-      ASSERT_EQ(loss.sizes(), (std::vector<int64_t>{models}));
+  for (const int64_t decoder_layers : {1, 2}) {
+    for (const std::string likelihood : {"bernoulli", "gaussian", "gaussian_learned"}) {
+      for (const double beta : {1.0, 0.0, 4.0}) {
+        SCOPED_TRACE(likelihood + " beta " + std::to_string(beta) + " decoder_layers " + std::to_string(decoder_layers));
+        const Tiny t = make_tiny(tiny_vae(8, 3, beta, likelihood, decoder_layers), models, batch);
+        auto generators = generators_with({21, 22});
+        const LossContext ctx{&t.config, true, &generators};
+        const auto loss = find_family("vae").torch_impl().loss(view_params(t.flat, t.layout), t.x, ctx);
+        ASSERT_EQ(loss.sizes(), (std::vector<int64_t>{models}));
 
-      auto replay = generators_with({21, 22});
-      for (int64_t m = 0; m < models; ++m) {
-        const auto eps = torch::randn({batch, t.config.latent}, replay[m]).to(torch::kDouble).contiguous();
-        const VaeWeights w = weights_of(t.flat, m, t.layout, t.config);
-        double expected = 0.0, kl_sum = 0.0;
-        for (int64_t b = 0; b < batch; ++b) {
-          const std::vector<double> e(eps[b].data_ptr<double>(), eps[b].data_ptr<double>() + t.config.latent);
-          const HandTerms terms = hand_terms(w, t.x[m][b].contiguous().data_ptr<float>(), e, likelihood);
-          expected += (terms.nll + beta * terms.kl) / batch;
-          kl_sum += terms.kl;
+        auto replay = generators_with({21, 22});
+        for (int64_t m = 0; m < models; ++m) {
+          const auto eps = torch::randn({batch, t.config.latent}, replay[m]).to(torch::kDouble).contiguous();
+          const VaeWeights w = weights_of(t.flat, m, t.layout, t.config);
+          double expected = 0.0, kl_sum = 0.0;
+          for (int64_t b = 0; b < batch; ++b) {
+            const std::vector<double> e(eps[b].data_ptr<double>(), eps[b].data_ptr<double>() + t.config.latent);
+            const HandTerms terms = hand_terms(w, t.x[m][b].contiguous().data_ptr<float>(), e, likelihood);
+            expected += (terms.nll + beta * terms.kl) / batch;
+            kl_sum += terms.kl;
+          }
+          EXPECT_GT(kl_sum, 1e-3) << "the KL term is not trivially zero here";
+          // float forward through 784-wide sums: relative error ~1e-6.
+          EXPECT_NEAR(loss[m].item<double>(), expected, 1e-5 * std::fabs(expected)) << "model " << m;
         }
-        EXPECT_GT(kl_sum, 1e-3) << "the KL term is not trivially zero here";
-        // float forward through 784-wide sums: relative error ~1e-6.
-        EXPECT_NEAR(loss[m].item<double>(), expected, 1e-5 * std::fabs(expected)) << "model " << m;
       }
     }
   }
@@ -214,57 +271,64 @@ TEST(Vae, LossUsesEachModelsOwnGenerator) {
 }
 
 // evaluation_terms: elbo = -(nll + KL) at the posterior mean (z = mu, beta = 1 whatever the config
-// says), per sample [M, B]; reconstruction_error is the MSE of sigmoid(decoder(mu)) per sample.
+// says), per sample [M, B]; reconstruction_error is the MSE of sigmoid(decoder(mu)) per sample; with
+// one and with two decoder hidden layers.
 TEST(Vae, EvaluationElboIsMinusNllPlusKlAtThePosteriorMean) {
   const int64_t models = 2, batch = 3;
-  for (const std::string likelihood : {"bernoulli", "gaussian", "gaussian_learned"}) {
-    const Tiny t = make_tiny(tiny_vae(8, 3, 0.25, likelihood), models, batch);
-    const TorchFamily& impl = find_family("vae").torch_impl();
-    const auto params = view_params(t.flat, t.layout);
-    const auto terms = impl.evaluation_terms(params, t.x, {}, t.config);
-    ASSERT_EQ(terms.size(), 1u);
-    const auto elbo = terms.at("elbo");
-    ASSERT_EQ(elbo.sizes(), (std::vector<int64_t>{models, batch}));
-    const auto mse = impl.reconstruction_error(params, t.x, t.config);
-    ASSERT_EQ(mse.sizes(), (std::vector<int64_t>{models, batch}));
-    for (int64_t m = 0; m < models; ++m) {
-      const VaeWeights w = weights_of(t.flat, m, t.layout, t.config);
-      for (int64_t b = 0; b < batch; ++b) {
-        const float* x = t.x[m][b].contiguous().data_ptr<float>();
-        const HandTerms h = hand_terms(w, x, {}, likelihood);
-        const double expected = -(h.nll + h.kl);
-        EXPECT_NEAR(elbo[m][b].item<double>(), expected, 1e-5 * std::fabs(expected)) << likelihood;
-        // MSE of the mean reconstruction: recomputed with the gaussian terms' 0.5 * sum r^2.
-        const double half_sse = hand_terms(w, x, {}, "gaussian").nll;
-        EXPECT_NEAR(mse[m][b].item<double>(), 2.0 * half_sse / kPixels, 1e-6) << likelihood;
+  for (const int64_t decoder_layers : {1, 2}) {
+    for (const std::string likelihood : {"bernoulli", "gaussian", "gaussian_learned"}) {
+      SCOPED_TRACE("decoder_layers " + std::to_string(decoder_layers));
+      const Tiny t = make_tiny(tiny_vae(8, 3, 0.25, likelihood, decoder_layers), models, batch);
+      const TorchFamily& impl = find_family("vae").torch_impl();
+      const auto params = view_params(t.flat, t.layout);
+      const auto terms = impl.evaluation_terms(params, t.x, {}, t.config);
+      ASSERT_EQ(terms.size(), 1u);
+      const auto elbo = terms.at("elbo");
+      ASSERT_EQ(elbo.sizes(), (std::vector<int64_t>{models, batch}));
+      const auto mse = impl.reconstruction_error(params, t.x, t.config);
+      ASSERT_EQ(mse.sizes(), (std::vector<int64_t>{models, batch}));
+      for (int64_t m = 0; m < models; ++m) {
+        const VaeWeights w = weights_of(t.flat, m, t.layout, t.config);
+        for (int64_t b = 0; b < batch; ++b) {
+          const float* x = t.x[m][b].contiguous().data_ptr<float>();
+          const HandTerms h = hand_terms(w, x, {}, likelihood);
+          const double expected = -(h.nll + h.kl);
+          EXPECT_NEAR(elbo[m][b].item<double>(), expected, 1e-5 * std::fabs(expected)) << likelihood;
+          // MSE of the mean reconstruction: recomputed with the gaussian terms' 0.5 * sum r^2.
+          const double half_sse = hand_terms(w, x, {}, "gaussian").nll;
+          EXPECT_NEAR(mse[m][b].item<double>(), 2.0 * half_sse / kPixels, 1e-6) << likelihood;
+        }
       }
     }
   }
 }
 
 TEST(Vae, GenerateDecodesCodesToImagesInTheOpenUnitInterval) {
-  const FamilyConfig config = tiny_vae(8, 3, 1.0);
-  const Tiny t = make_tiny(config, 2, 1);
-  const TorchFamily& impl = find_family("vae").torch_impl();
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(5);
-  const auto z = torch::randn({2, 5, config.latent}, generator);
-  const auto images = impl.generate(view_params(t.flat, t.layout), z, torch::Tensor(), config);
-  ASSERT_EQ(images.sizes(), (std::vector<int64_t>{2, 5, kPixels}));
-  EXPECT_GT(images.min().item<float>(), 0.0f);
-  EXPECT_LT(images.max().item<float>(), 1.0f);
-  // Image (m, s) is sigmoid(decoder_m(z[m][s])).
-  for (int64_t m = 0; m < 2; ++m) {
-    const VaeWeights w = weights_of(t.flat, m, t.layout, config);
-    for (int64_t s = 0; s < 5; ++s) {
-      const auto zd = z[m][s].to(torch::kDouble).contiguous();
-      const std::vector<double> code(zd.data_ptr<double>(), zd.data_ptr<double>() + config.latent);
-      const auto logits = affine(w.out_w, w.out_b, affine(w.dfc_w, w.dfc_b, code, true), false);
-      for (int64_t i = 0; i < kPixels; i += 97) {
-        EXPECT_NEAR(images[m][s][i].item<double>(), 1.0 / (1.0 + std::exp(-logits[i])), 1e-6);
+  for (const int64_t decoder_layers : {1, 2}) {
+    SCOPED_TRACE("decoder_layers " + std::to_string(decoder_layers));
+    const FamilyConfig config = tiny_vae(8, 3, 1.0, "bernoulli", decoder_layers);
+    const Tiny t = make_tiny(config, 2, 1);
+    const TorchFamily& impl = find_family("vae").torch_impl();
+    auto generator = at::make_generator<at::CPUGeneratorImpl>(5);
+    const auto z = torch::randn({2, 5, config.latent}, generator);
+    const auto images = impl.generate(view_params(t.flat, t.layout), z, torch::Tensor(), config);
+    ASSERT_EQ(images.sizes(), (std::vector<int64_t>{2, 5, kPixels}));
+    EXPECT_GT(images.min().item<float>(), 0.0f);
+    EXPECT_LT(images.max().item<float>(), 1.0f);
+    // Image (m, s) is sigmoid(decoder_m(z[m][s])).
+    for (int64_t m = 0; m < 2; ++m) {
+      const VaeWeights w = weights_of(t.flat, m, t.layout, config);
+      for (int64_t s = 0; s < 5; ++s) {
+        const auto zd = z[m][s].to(torch::kDouble).contiguous();
+        const std::vector<double> code(zd.data_ptr<double>(), zd.data_ptr<double>() + config.latent);
+        const auto logits = decoder_logits(w, code);
+        for (int64_t i = 0; i < kPixels; i += 97) {
+          EXPECT_NEAR(images[m][s][i].item<double>(), 1.0 / (1.0 + std::exp(-logits[i])), 1e-6);
+        }
       }
     }
+    EXPECT_GT((images[0] - images[1]).abs().max().item<float>(), 1e-4) << "each model decodes with its own weights";
   }
-  EXPECT_GT((images[0] - images[1]).abs().max().item<float>(), 1e-4) << "each model decodes with its own weights";
 }
 
 // ---- training through the trainer on a small synthetic dataset and a real plan
