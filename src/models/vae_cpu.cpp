@@ -32,15 +32,18 @@ struct VaeExtras : ModelExtras {
 };
 
 // Every activation and gradient of one step, allocated once per thread (no allocation per step).
+// decoder_layers = 2 adds h3, the second decoder layer's output (empty for 1); its gradient lives in
+// d_h, free until the encoder's backward pass.
 struct VaeScratch : StepScratch {
-  VaeScratch(int64_t params, int64_t batch, int64_t hidden, int64_t latent)
+  VaeScratch(int64_t params, int64_t batch, int64_t hidden, int64_t latent, int64_t decoder_layers)
       : gradient(params), images(batch * kImagePixels), logits(batch * kImagePixels),
-        h(batch * hidden), h2(batch * hidden), d_h(batch * hidden), d_h2(batch * hidden), mu(batch * latent),
+        h(batch * hidden), h2(batch * hidden), h3(decoder_layers == 2 ? batch * hidden : 0), d_h(batch * hidden),
+        d_h2(batch * hidden), mu(batch * latent),
         logvar_raw(batch * latent), logvar(batch * latent), eps(batch * latent), sigma(batch * latent), z(batch * latent),
         d_z(batch * latent), d_mu(batch * latent), d_logvar(batch * latent) {}
   int64_t bytes() const override {
     int64_t floats = gradient.size();
-    for (const AlignedFloats* b : {&images, &logits, &h, &h2, &d_h, &d_h2, &mu, &logvar_raw, &logvar, &eps,
+    for (const AlignedFloats* b : {&images, &logits, &h, &h2, &h3, &d_h, &d_h2, &mu, &logvar_raw, &logvar, &eps,
                                    &sigma, &z, &d_z, &d_mu, &d_logvar}) {
       floats += b->size();
     }
@@ -49,7 +52,7 @@ struct VaeScratch : StepScratch {
   float* grads() override { return gradient.data(); }
   // logits holds the decoder's output, then (in place) its gradient: one 200 KB buffer less keeps a
   // model's step closer to L2.
-  AlignedFloats gradient, images, logits, h, h2, d_h, d_h2, mu, logvar_raw, logvar, eps, sigma, z, d_z, d_mu,
+  AlignedFloats gradient, images, logits, h, h2, h3, d_h, d_h2, mu, logvar_raw, logvar, eps, sigma, z, d_z, d_mu,
       d_logvar;
   std::vector<double> logvar_sums;  // likelihood gaussian_learned: the per-pixel log variance's gradient sums
 };
@@ -60,6 +63,7 @@ struct VaeScratch : StepScratch {
 // linear_ae_cpu.cpp), so no step transposes anything.
 struct VaeTensors {
   float *enc_wt, *enc_b, *mu_w, *mu_b, *logvar_w, *logvar_b, *dec_w, *dec_b, *out_wt, *out_b;
+  float *dec2_w = nullptr, *dec2_b = nullptr;  // decoder_layers = 2: the second hidden layer (torch's [out, in])
   float* out_logvar = nullptr;  // likelihood gaussian_learned: the per-pixel log variance
 
   VaeTensors(const Layout& layout, float* flat) {
@@ -69,6 +73,8 @@ struct VaeTensors {
     logvar_w = at("encoder.logvar.weight"), logvar_b = at("encoder.logvar.bias");
     dec_w = at("decoder.fc.weight"), dec_b = at("decoder.fc.bias");
     out_wt = at("decoder.out.weight"), out_b = at("decoder.out.bias");
+    const bool deeper = std::any_of(layout.begin(), layout.end(), [](const ParamLayout& t) { return t.name == "decoder.fc2.weight"; });
+    if (deeper) dec2_w = at("decoder.fc2.weight"), dec2_b = at("decoder.fc2.bias");
     if (layout.back().name == "decoder.out.logvar") out_logvar = at("decoder.out.logvar");
   }
 };
@@ -174,7 +180,8 @@ class VaeStep : public GradientStep {
     kernels::transpose(from.out_wt, config_.hidden, kImagePixels, to.out_wt);
   }
   std::unique_ptr<StepScratch> make_scratch() const override {
-    return std::make_unique<VaeScratch>(internal_size(), config_.batch_size, config_.hidden, config_.latent);
+    return std::make_unique<VaeScratch>(internal_size(), config_.batch_size, config_.hidden, config_.latent,
+                                        config_.decoder_layers);
   }
   std::unique_ptr<ModelExtras> make_extras(const ModelSpec& spec, const std::vector<int64_t>&) const override {
     return std::make_unique<VaeExtras>(spec.seed);
@@ -219,7 +226,14 @@ class VaeStep : public GradientStep {
     }
     linear_forward(s.z.data(), batch, latent, p.dec_w, p.dec_b, hidden, s.h2.data());
     relu(s.h2.data(), batch * hidden);
-    kernels::rows_times_narrow(s.h2.data(), batch, hidden, p.out_wt, d, p.out_b, s.logits.data());
+    // The output layer's input: h2, or with decoder_layers = 2 the second hidden layer's h3.
+    float* top = s.h2.data();
+    if (p.dec2_w) {
+      linear_forward(s.h2.data(), batch, hidden, p.dec2_w, p.dec2_b, hidden, s.h3.data());
+      relu(s.h3.data(), batch * hidden);
+      top = s.h3.data();
+    }
+    kernels::rows_times_narrow(top, batch, hidden, p.out_wt, d, p.out_b, s.logits.data());
     const double nll =
         p.out_logvar ? learned_variance_loss(s.logits.data(), s.images.data(), batch, p.out_logvar, per_sample, g.out_logvar,
                                              s.logvar_sums)
@@ -230,10 +244,17 @@ class VaeStep : public GradientStep {
     const double loss = (nll + config_.beta * kl) * per_sample;
 
     // Backward: decoder, reparametrization, encoder; weight gradients straight into the gradient buffer.
-    decoder_input_grad(d_logits, batch, p.out_wt, hidden, s.d_h2.data());
-    kernels::narrow_transposed_times_rows(s.h2.data(), batch, hidden, d_logits, d, g.out_wt);
+    // d_top: the output layer's input gradient, d_h2 or (decoder_layers = 2) d_h, free until the encoder.
+    float* d_top = p.dec2_w ? s.d_h.data() : s.d_h2.data();
+    decoder_input_grad(d_logits, batch, p.out_wt, hidden, d_top);
+    kernels::narrow_transposed_times_rows(top, batch, hidden, d_logits, d, g.out_wt);
     kernels::column_sums(d_logits, batch, d, g.out_b);
-    relu_backward(s.h2.data(), s.d_h2.data(), batch * hidden);
+    relu_backward(top, d_top, batch * hidden);
+    if (p.dec2_w) {
+      linear_weight_grads(d_top, batch, hidden, s.h2.data(), hidden, g.dec2_w, g.dec2_b);
+      linear_input_grad(d_top, batch, hidden, p.dec2_w, hidden, 0.0f, s.d_h2.data());
+      relu_backward(s.h2.data(), s.d_h2.data(), batch * hidden);
+    }
     linear_weight_grads(s.d_h2.data(), batch, hidden, s.z.data(), latent, g.dec_w, g.dec_b);
     linear_input_grad(s.d_h2.data(), batch, hidden, p.dec_w, latent, 0.0f, s.d_z.data());
     for (int64_t i = 0; i < codes; ++i) {

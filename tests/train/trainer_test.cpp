@@ -338,14 +338,19 @@ TEST(Trainer, GanModelAloneEqualsModelInBatch) {
 }
 
 // vae's hand-derived gradients against LibTorch autograd (same reparametrization noise from the
-// model's generator), for the three likelihoods (the learned variance's gradient included) and a KL weight other than 1.
+// model's generator), for the three likelihoods (the learned variance's gradient included), a KL weight
+// other than 1, and one and two decoder hidden layers (decoder.fc2's forward and backward).
 TEST(Trainer, VaeFastPathAgreesWithTorchPath) {
-  for (const std::string likelihood : {"bernoulli", "gaussian", "gaussian_learned"}) {
-    FamilyConfig config = vae_config();
-    config.steps = 5;
-    config.likelihood = likelihood;
-    config.beta = 0.5;
-    EXPECT_LE(fast_versus_torch(config, pick(vae_specs(), {0, 1, 2})), 5e-5) << likelihood;
+  for (const int64_t decoder_layers : {1, 2}) {
+    for (const std::string likelihood : {"bernoulli", "gaussian", "gaussian_learned"}) {
+      FamilyConfig config = vae_config();
+      config.steps = 5;
+      config.likelihood = likelihood;
+      config.beta = 0.5;
+      config.decoder_layers = decoder_layers;
+      EXPECT_LE(fast_versus_torch(config, pick(vae_specs(), {0, 1, 2})), 5e-5)
+          << likelihood << ", decoder_layers " << decoder_layers;
+    }
   }
 }
 
@@ -411,7 +416,8 @@ TEST_P(FastPathEveryIsa, GanOddCodeAndBatchAgreeWithTorch) {
 
 // vae with hidden widths that take every branch of its step: 32 and 64 whole vectors on every target
 // (the linear kernels throughout), 20 (OpenBLAS for the encoder on 8- and 16-lane targets, four-output
-// tiles for the decoder's input gradient) and 18 (OpenBLAS for both).
+// tiles for the decoder's input gradient) and 18 (OpenBLAS for both); the deeper decoder at 20 (its
+// output layer's input gradient then lands in the reused encoder buffer on a partial-vector width).
 TEST_P(FastPathEveryIsa, VaeAnyHiddenWidthAgreesWithTorchAndIsBatchIndependent) {
   for (const int64_t hidden : {64, 20, 18}) {
     FamilyConfig config = vae_config();
@@ -419,7 +425,13 @@ TEST_P(FastPathEveryIsa, VaeAnyHiddenWidthAgreesWithTorchAndIsBatchIndependent) 
     config.hidden = hidden;
     EXPECT_LE(fast_versus_torch(config, pick(vae_specs(), {0, 1}), "fast"), 5e-5) << "hidden " << hidden;
   }
+  FamilyConfig deeper = vae_config();
+  deeper.steps = 5;
+  deeper.hidden = 20;
+  deeper.decoder_layers = 2;
+  EXPECT_LE(fast_versus_torch(deeper, pick(vae_specs(), {0, 1}), "fast"), 5e-5) << "hidden 20, decoder_layers 2";
   EXPECT_EQ(alone_versus_batch(vae_config(), vae_specs(), options_for("fast")), 0.0);
+  EXPECT_EQ(alone_versus_batch(deeper, vae_specs(), options_for("fast")), 0.0) << "decoder_layers 2";
 }
 
 TEST_P(FastPathEveryIsa, ConvModelAloneEqualsModelInBatch) {
