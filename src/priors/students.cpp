@@ -68,6 +68,11 @@ std::vector<UnitKind> unit_kinds(const FamilyConfig& teacher, const FamilyConfig
   } else if (teacher.name == "vae") {
     narrower("hidden", teacher.hidden, student.hidden);
     narrower("latent", teacher.latent, student.latent);
+    if (student.decoder_layers != teacher.decoder_layers) {
+      throw ReduceError("alignment: student decoder_layers = " + std::to_string(student.decoder_layers) + " differs from the teacher's " +
+                        std::to_string(teacher.decoder_layers) + " (vae; alignment cannot change it)");
+    }
+    const bool deeper = teacher.decoder_layers == 2;  // decoder.fc2 between decoder.fc and decoder.out
     kinds.push_back(kind("encoder hidden", {{{"encoder.fc.weight", 0}, {"encoder.fc.bias", 0}},
                                             {{"encoder.mu.weight", 1}, {"encoder.logvar.weight", 1}}},
                          teacher.hidden, student.hidden));
@@ -75,8 +80,13 @@ std::vector<UnitKind> unit_kinds(const FamilyConfig& teacher, const FamilyConfig
                                      {"encoder.logvar.bias", 0}},
                                     {{"decoder.fc.weight", 1}}},
                          teacher.latent, student.latent));
-    kinds.push_back(kind("decoder hidden", {{{"decoder.fc.weight", 0}, {"decoder.fc.bias", 0}}, {{"decoder.out.weight", 1}}},
+    kinds.push_back(kind("decoder hidden", {{{"decoder.fc.weight", 0}, {"decoder.fc.bias", 0}},
+                                            {{deeper ? "decoder.fc2.weight" : "decoder.out.weight", 1}}},
                          teacher.hidden, student.hidden));
+    if (deeper) {
+      kinds.push_back(kind("decoder hidden 2", {{{"decoder.fc2.weight", 0}, {"decoder.fc2.bias", 0}}, {{"decoder.out.weight", 1}}},
+                           teacher.hidden, student.hidden));
+    }
   } else {
     throw ReduceError("alignment: family " + teacher.name + " has no alignable structure (linear_ae, conv_ae, vae, mlp, regressor have)");
   }

@@ -30,6 +30,13 @@ FamilyConfig family(const std::string& name, int64_t latent, int64_t channels = 
   return config;
 }
 
+// A vae with a second decoder layer (decoder_layers = 2).
+FamilyConfig deep_vae(int64_t latent, int64_t hidden) {
+  FamilyConfig config = family("vae", latent, 8, hidden);
+  config.decoder_layers = 2;
+  return config;
+}
+
 LowRankGaussian random_gaussian(int64_t p, int64_t r, uint64_t seed) {
   Rng rng(seed);
   LowRankGaussian g;
@@ -88,6 +95,7 @@ TEST(Students, EveryAlignableStudentGetsItsFamilysLayout) {
       {family("linear_ae", 16), family("linear_ae", 4)},
       {family("conv_ae", 8, 4), family("conv_ae", 4, 2)},
       {family("vae", 4, 8, 32), family("vae", 2, 8, 16)},
+      {deep_vae(4, 32), deep_vae(2, 16)},  // both decoder hidden layers narrowed
   };
   for (const auto& [teacher, student] : pairs) {
     const LowRankGaussian g = random_gaussian(layout_size(find_family(teacher.name).layout(teacher)), 2, 5);
@@ -177,6 +185,12 @@ TEST(Students, UnalignableStudentsAreRefusedNamingTheKey) {
   }
   EXPECT_THROW(priors::unit_kinds(family("gan", 16), family("gan", 8)), ReduceError);
   EXPECT_THROW(priors::unit_kinds(family("vae", 8), family("conv_ae", 8)), ReduceError);
+  try {
+    priors::unit_kinds(deep_vae(8, 32), family("vae", 8, 8, 16));
+    FAIL() << "a vae student with another decoder depth was accepted";
+  } catch (const ReduceError& e) {
+    EXPECT_NE(std::string(e.what()).find("decoder_layers"), std::string::npos) << e.what();
+  }
   const FamilyConfig teacher = family("linear_ae", 4);
   const LowRankGaussian g = random_gaussian(layout_size(find_family("linear_ae").layout(teacher)), 1, 2);
   EXPECT_THROW(priors::align(g, teacher, family("linear_ae", 2), "fisher_magic", 1), ReduceError);
