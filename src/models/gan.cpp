@@ -1,7 +1,8 @@
 // gan: DCGAN-style generator and discriminator for 28x28 images (seed 001), model-batched as grouped
 // convolutions. D maximizes log D(x) + log(1 - D(G(z))); G minimizes the non-saturating -log D(G(z));
 // k discriminator steps per generator step (the trainer's adversarial loop). Optionally
-// class-conditional: the one-hot class is concatenated to z and to D's features.
+// class-conditional: the one-hot class is concatenated to z and to D's features. Optionally
+// (d_minibatch = "stddev") D also sees its batch's spread as one more feature (minibatch_stddev).
 #include "job/job.h"
 #include "models/torch_family.h"
 #include "data/image.h"
@@ -16,6 +17,7 @@ namespace {
 
 constexpr int64_t kKernel = 4, kLowSide = kImageSide / 4;
 constexpr double kLeakySlope = 0.2;
+constexpr double kStddevEpsilon = 1e-8;  // minibatch standard deviation: sqrt(variance + this)
 
 int64_t label_width(const FamilyConfig& config) { return config.condition == "label" ? config.num_classes : 0; }
 
@@ -76,8 +78,22 @@ StackedParams discriminator_params(const StackedParams& p, const FamilyConfig& c
   return out;
 }
 
-// images [M, B, 784] (+ labels) -> logits [M, B], with D's parameters from discriminator_params.
-torch::Tensor discriminator(const StackedParams& p, const torch::Tensor& x, const torch::Tensor& labels) {
+// Minibatch standard deviation (Karras et al. 2018) of D's flattened features f [M, B, F], per model
+// over the B images D scores in one call (the real batch or the fake batch):
+//   s = (1/F) sum_j sqrt( (1/B) sum_i (f_ij - mean_j)^2 + eps ),  mean_j = (1/B) sum_i f_ij,  eps = 1e-8
+// (population variance), appended to every image's features: [M, B, F + 1]. Autograd carries the
+// gradient of s back into every image's features.
+torch::Tensor with_minibatch_stddev(const torch::Tensor& f) {
+  const auto centered = f - f.mean(1, /*keepdim=*/true);
+  const auto s = (centered.square().mean(1, /*keepdim=*/true) + kStddevEpsilon).sqrt().mean(2, /*keepdim=*/true);
+  return torch::cat({f, s.expand({f.size(0), f.size(1), 1})}, 2);
+}
+
+// images [M, B, 784] (+ labels) -> logits [M, B], with D's parameters from discriminator_params. D's last
+// layer reads its features, then (d_minibatch = "stddev") the batch's stddev feature, then the labels:
+// the columns of discriminator.fc.weight in the order of Gan::layout.
+torch::Tensor discriminator(const StackedParams& p, const torch::Tensor& x, const torch::Tensor& labels,
+                            const FamilyConfig& config) {
   const int64_t models = x.size(0), batch = x.size(1);
   auto h = x.permute({1, 0, 2}).reshape({batch, models, kImageSide, kImageSide});
   h = torch::leaky_relu(torch::conv2d(h, groups_of(p.at("discriminator.conv1.weight")),
@@ -85,6 +101,7 @@ torch::Tensor discriminator(const StackedParams& p, const torch::Tensor& x, cons
   h = torch::leaky_relu(torch::conv2d(h, groups_of(p.at("discriminator.conv2.weight")),
                                       p.at("discriminator.conv2.bias").reshape(-1), 2, 1, 1, models), kLeakySlope);
   h = h.reshape({batch, models, -1}).permute({1, 0, 2});
+  if (config.d_minibatch == "stddev") h = with_minibatch_stddev(h);
   return torch::baddbmm(p.at("discriminator.fc.bias").unsqueeze(1), with_labels(h, labels),
                         p.at("discriminator.fc.weight").transpose(1, 2))
       .squeeze(2);
@@ -110,7 +127,8 @@ class GanTorch : public TorchFamily {
       labels = torch::full({x.size(0), x.size(1), label_width(config)}, 1.0 / static_cast<double>(label_width(config)),
                            x.options());
     }
-    return bce(discriminator(discriminator_params(p, config), x, labels), 1.0);
+    // With d_minibatch = "stddev", D's verdict on an image also depends on the spread of x's batch.
+    return bce(discriminator(discriminator_params(p, config), x, labels, config), 1.0);
   }
   bool generative() const override { return true; }
   torch::Tensor generate(const StackedParams& p, const torch::Tensor& z, const torch::Tensor& labels,
@@ -123,12 +141,14 @@ class GanTorch : public TorchFamily {
                                    const FamilyConfig& config) const override {
     const auto fake = generator(p, z, fake_labels).detach();
     const StackedParams d = discriminator_params(p, config);
-    return (bce(discriminator(d, x, real_labels), 1.0 - config.label_smoothing) + bce(discriminator(d, fake, fake_labels), 0.0))
+    return (bce(discriminator(d, x, real_labels, config), 1.0 - config.label_smoothing) +
+            bce(discriminator(d, fake, fake_labels, config), 0.0))
         .mean(1);
   }
   torch::Tensor generator_loss(const StackedParams& p, const torch::Tensor& z, const torch::Tensor& fake_labels,
                                const FamilyConfig& config) const override {
-    return bce(discriminator(discriminator_params(p, config), generator(p, z, fake_labels), fake_labels), 1.0).mean(1);
+    return bce(discriminator(discriminator_params(p, config), generator(p, z, fake_labels), fake_labels, config), 1.0)
+        .mean(1);
   }
 };
 
@@ -141,6 +161,7 @@ class Gan : public Family {
   Layout layout(const FamilyConfig& config) const override {
     const int64_t c = config.channels, cd = config.discriminator_channels(), k = config.latent;
     const int64_t labels = label_width(config), flat = 2 * c * kLowSide * kLowSide, d_flat = 2 * cd * kLowSide * kLowSide;
+    const int64_t stddev = config.d_minibatch == "stddev" ? 1 : 0;  // the minibatch stddev feature's column
     Layout layout;  // every generator parameter first: the adversarial loop updates G and D as two ranges
     add_param(layout, "generator.fc.weight", "generator", {flat, k + labels});
     add_param(layout, "generator.fc.bias", "generator", {flat});
@@ -152,7 +173,8 @@ class Gan : public Family {
     add_param(layout, "discriminator.conv1.bias", "discriminator", {cd});
     add_param(layout, "discriminator.conv2.weight", "discriminator", {2 * cd, cd, kKernel, kKernel});
     add_param(layout, "discriminator.conv2.bias", "discriminator", {2 * cd});
-    add_param(layout, "discriminator.fc.weight", "discriminator", {1, d_flat + labels});
+    // Columns: D's flattened features, the minibatch stddev feature (d_minibatch = "stddev"), the labels.
+    add_param(layout, "discriminator.fc.weight", "discriminator", {1, d_flat + stddev + labels});
     add_param(layout, "discriminator.fc.bias", "discriminator", {1});
     return layout;
   }

@@ -321,6 +321,8 @@ TEST(Job, RefusesOutOfRange) {
   expect_refusal(with_family("d_lr_scale = 0.0"), {"key 'family[0].d_lr_scale': expected a float in [0.1, 10], got 0.0"});
   expect_refusal(with_family("d_channels = 257"), {"key 'family[0].d_channels': expected an integer in [0, 256], got 257"});
   expect_refusal(with_family("d_norm = \"batch\""), {"key 'family[0].d_norm'", "\"none\", \"spectral\""});
+  expect_refusal(with_family("d_minibatch = \"mean\""),
+                 {"key 'family[0].d_minibatch': expected one of \"none\", \"stddev\", got \"mean\""});
   expect_refusal(std::string(kMinimalJob) + "[data]\nnum_classes = 11\n",
                  {"key 'data.num_classes': expected an integer in [2, 10], got 11"});
   expect_refusal(std::string(kMinimalJob) + "[data]\nsamples_max = 6001\n",

@@ -3,7 +3,8 @@
 // model-batched networks against a plain per-model DCGAN written here with ungrouped LibTorch ops,
 // the discriminator and non-saturating generator losses against the BCE formulas in double, the
 // alternation of D- and G-steps replayed step by step, batch independence (unconditional and
-// class-conditional) and a diverging model that does not disturb its batch.
+// class-conditional) and a diverging model that does not disturb its batch; the minibatch standard
+// deviation feature (d_minibatch = "stddev") against a brute-force loop over images and features.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -90,6 +91,28 @@ TEST(Gan, ConditionalLayoutAddsTheLabelInputsToBothFullyConnectedLayers) {
   }
 }
 
+// d_minibatch = "stddev" adds one input to D's last layer, after D's features and before the labels; nothing
+// else changes.
+TEST(Gan, MinibatchStddevAddsOneColumnToTheDiscriminatorsLastLayer) {
+  const int64_t flat = 2 * 4 * 49, classes = 3;
+  for (const std::string condition : {"none", "label"}) {
+    SCOPED_TRACE("condition " + condition);
+    FamilyConfig config = gan_config(4, 16, condition);
+    const Layout plain = gan().layout(config);
+    config.d_minibatch = "stddev";
+    const Layout stddev = gan().layout(config);
+    const int64_t labels = condition == "label" ? classes : 0;
+    EXPECT_EQ(find_param(stddev, "discriminator.fc.weight").shape, (std::vector<int64_t>{1, flat + 1 + labels}));
+    EXPECT_EQ(layout_size(stddev), layout_size(plain) + 1);
+    EXPECT_EQ(generator_param_count(stddev), generator_param_count(plain));
+    ASSERT_EQ(stddev.size(), plain.size());
+    for (size_t i = 0; i < plain.size(); ++i) {
+      EXPECT_EQ(stddev[i].name, plain[i].name);
+      if (plain[i].name != "discriminator.fc.weight") EXPECT_EQ(stddev[i].shape, plain[i].shape) << plain[i].name;
+    }
+  }
+}
+
 // d_channels widens the discriminator only: its layers get cd and 2 cd channels, the generator keeps c.
 TEST(Gan, DiscriminatorChannelsWidenOnlyTheDiscriminator) {
   const Layout plain = gan().layout(gan_config(4, 16));
@@ -140,6 +163,46 @@ torch::Tensor reference_discriminator(const StackedParams& p, int64_t m, const t
   h = h.reshape({x.size(0), -1});
   return torch::linear(with_labels(h, labels), param(p, "discriminator.fc.weight", m), param(p, "discriminator.fc.bias", m))
       .squeeze(1);
+}
+
+// images [B, 784] -> D's flattened features [B, F] (before its last layer).
+torch::Tensor reference_features(const StackedParams& p, int64_t m, const torch::Tensor& x) {
+  auto h = x.reshape({x.size(0), 1, 28, 28});
+  h = torch::leaky_relu(torch::conv2d(h, param(p, "discriminator.conv1.weight", m),
+                                      param(p, "discriminator.conv1.bias", m), 2, 1), 0.2);
+  h = torch::leaky_relu(torch::conv2d(h, param(p, "discriminator.conv2.weight", m),
+                                      param(p, "discriminator.conv2.bias", m), 2, 1), 0.2);
+  return h.reshape({x.size(0), -1});
+}
+
+// The minibatch standard deviation by brute force, in double: for every feature j the population
+// variance over the B images, then s = (1/F) sum_j sqrt(var_j + 1e-8).
+double brute_force_stddev(const torch::Tensor& features) {
+  const auto f = features.to(torch::kDouble).contiguous();
+  const int64_t images = f.size(0), count = f.size(1);
+  const double* v = f.data_ptr<double>();
+  double total = 0.0;
+  for (int64_t j = 0; j < count; ++j) {
+    double mean = 0.0, variance = 0.0;
+    for (int64_t i = 0; i < images; ++i) mean += v[i * count + j] / static_cast<double>(images);
+    for (int64_t i = 0; i < images; ++i) variance += std::pow(v[i * count + j] - mean, 2) / static_cast<double>(images);
+    total += std::sqrt(variance + 1e-8);
+  }
+  return total / static_cast<double>(count);
+}
+
+// D's logits [B] with the minibatch stddev feature, in double: features, then s (its weight the column
+// after the features), then the labels.
+std::vector<double> reference_stddev_logits(const StackedParams& p, int64_t m, const torch::Tensor& x,
+                                            const torch::Tensor& labels) {
+  const auto features = reference_features(p, m, x).to(torch::kDouble);
+  const int64_t count = features.size(1);
+  const auto w = param(p, "discriminator.fc.weight", m)[0].to(torch::kDouble);
+  const double s = brute_force_stddev(features);
+  auto logits = torch::mv(features, w.narrow(0, 0, count)) + w[count].item<double>() * s +
+                param(p, "discriminator.fc.bias", m)[0].item<double>();
+  if (labels.defined()) logits = logits + torch::mv(labels.to(torch::kDouble), w.narrow(0, count + 1, labels.size(1)));
+  return std::vector<double>(logits.data_ptr<double>(), logits.data_ptr<double>() + logits.numel());
 }
 
 // -log sigmoid(l) and -log(1 - sigmoid(l)) in double, written out.
@@ -227,6 +290,49 @@ TEST(Gan, BatchedNetworksAndLossesEqualThePerModelDcganAndTheBceFormulas) {
       const auto other_d = impl.discriminator_loss(params, s.x, s.fake_labels, s.z, s.fake_labels, s.config);
       EXPECT_GT((other_d - d_loss).abs().max().item<float>(), 1e-7);
     }
+  }
+}
+
+// d_minibatch = "stddev": D's losses equal the BCE formulas on logits computed with a brute-force
+// minibatch stddev s of the batch D scores (the real batch and the fake batch each their own), its
+// weight the column after D's features (a large one, so that s moves the logits: a sample variance
+// instead of the population's, or s over both batches, would be seen). The stddev couples the images:
+// changing one image changes D's verdict on another.
+TEST(Gan, MinibatchStddevLossesEqualABruteForceLoopOverImagesAndFeatures) {
+  for (const std::string condition : {"none", "label"}) {
+    SCOPED_TRACE("condition " + condition);
+    GanCase s = make_setup(condition);
+    s.config.d_minibatch = "stddev";
+    s.layout = gan().layout(s.config);
+    const int64_t models = s.flat.size(0);
+    s.flat = torch::empty({models, layout_size(s.layout)});
+    for (int64_t m = 0; m < models; ++m) init_flat_params(s.flat[m].data_ptr<float>(), s.layout, 40 + m);
+    const TorchFamily& impl = gan().torch_impl();
+    const auto params = view_params(s.flat, s.layout);
+    const int64_t features = 2 * s.config.channels * 49;
+    for (int64_t m = 0; m < models; ++m) params.at("discriminator.fc.weight")[m][0][features] = 20.0f + 5.0f * m;
+    const auto d_loss = impl.discriminator_loss(params, s.x, s.real_labels, s.z, s.fake_labels, s.config);
+    const auto g_loss = impl.generator_loss(params, s.z, s.fake_labels, s.config);
+    const auto fakes = impl.generate(params, s.z, s.fake_labels, s.config);
+    for (int64_t m = 0; m < models; ++m) {
+      const auto real_logits = reference_stddev_logits(params, m, s.x[m], row_or_undefined(s.real_labels, m));
+      const auto fake_logits = reference_stddev_logits(params, m, fakes[m], row_or_undefined(s.fake_labels, m));
+      const double stddev = brute_force_stddev(reference_features(params, m, s.x[m]));
+      EXPECT_GT(stddev, 1e-3) << "model " << m << ": the stddev feature is not negligible";
+      double d = 0.0, g = 0.0;
+      for (int64_t b = 0; b < 4; ++b) {
+        d += (bce_real(real_logits[b]) + bce_fake(fake_logits[b])) / 4.0;
+        g += bce_real(fake_logits[b]) / 4.0;
+      }
+      EXPECT_NEAR(d_loss[m].item<double>(), d, 1e-5 * d) << "model " << m;
+      EXPECT_NEAR(g_loss[m].item<double>(), g, 1e-5 * g) << "model " << m;
+    }
+    // The logits move with the batch: D's verdict on image 0 changes when image 1 changes.
+    const auto verdict = impl.reconstruction_error(params, s.x, s.config);
+    auto other = s.x.clone();
+    other.select(1, 1).mul_(0.5);
+    const auto changed = impl.reconstruction_error(params, other, s.config);
+    EXPECT_GT((changed.select(1, 0) - verdict.select(1, 0)).abs().min().item<float>(), 1e-6);
   }
 }
 
@@ -352,12 +458,15 @@ TEST(Gan, OneStepIsTwoDiscriminatorUpdatesThenOneGeneratorUpdate) {
 }
 
 // DESIGN.md section 3: a model's result does not depend on its batch-mates, for the plain and the
-// class-conditional variant (whose fake labels come from each model's own generator too).
+// class-conditional variant (whose fake labels come from each model's own generator too), and with the
+// minibatch stddev feature (a spread over each model's own images, not over the models).
 TEST(Gan, ModelAloneEqualsModelInBatch) {
-  for (const std::string condition : {"none", "label"}) {
-    SCOPED_TRACE("condition " + condition);
+  for (const auto& [condition, d_minibatch] : std::vector<std::pair<std::string, std::string>>{
+           {"none", "none"}, {"label", "none"}, {"label", "stddev"}}) {
+    SCOPED_TRACE("condition " + condition + ", d_minibatch " + d_minibatch);
     FamilyConfig config = world().job.families[0];
     config.condition = condition;
+    config.d_minibatch = d_minibatch;
     config.steps = 20;
     const TrainOptions options = options_with_classes();
     const int64_t p = layout_size(gan().layout(config));
