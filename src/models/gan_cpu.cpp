@@ -35,11 +35,13 @@ struct GanOffsets {
   int64_t g_fc_w, g_fc_b, convt1_w, convt1_b, convt2_w, convt2_b;
   int64_t conv1_w, conv1_b, conv2_w, conv2_b, d_fc_w, d_fc_b;
   int64_t d_begin;
+  int64_t d_stddev;  // d_minibatch = "stddev": the stddev feature's weight, the entry after D's features
   int64_t d_labels;  // a class-conditional D's label weights: the last K entries of discriminator.fc.weight
 
   // code: the generator's input width, latent plus the one-hot class of a class-conditional GAN;
-  // d_features: the discriminator's flattened features (discriminator.fc.weight's inputs before the labels).
-  GanOffsets(const Layout& layout, int64_t code, int64_t d_features)
+  // d_features: the discriminator's flattened features (discriminator.fc.weight's inputs before the
+  // stddev feature and the labels); stddev: 1 with the minibatch stddev feature, else 0.
+  GanOffsets(const Layout& layout, int64_t code, int64_t d_features, int64_t stddev)
       : lanes(layout, code, {{"generator.fc.weight", LaneLayout::Form::kCodeColumns}}) {
     const auto at = [&](const char* name) { return lanes.offset(name); };
     g_fc_w = at("generator.fc.weight"), g_fc_b = at("generator.fc.bias");
@@ -49,7 +51,8 @@ struct GanOffsets {
     conv2_w = at("discriminator.conv2.weight"), conv2_b = at("discriminator.conv2.bias");
     d_fc_w = at("discriminator.fc.weight"), d_fc_b = at("discriminator.fc.bias");
     d_begin = conv1_w;
-    d_labels = d_fc_w + d_features;
+    d_stddev = d_fc_w + d_features;
+    d_labels = d_stddev + stddev;
   }
 };
 
@@ -63,7 +66,11 @@ struct GanExtras : ModelExtras {
   std::vector<double> proportions;
 };
 
-// Activations and gradients of one 16-sample lane block.
+// Activations and gradients of one 16-sample lane block. With d_minibatch = "stddev" D needs the features
+// of every block of its batch before any block's output, so the activations that outlive a block's
+// forward pass (images, D's and G's hidden layers, the code, D's output gradient, the class slots) are
+// kept for every block of the batch in `stored`, and use_block points x, h1, h2, g2, g1, code and d_out
+// at a block's; the other grids stay one block's work space.
 struct GanScratch : LaneScratch {
   Grid x, h1, h2, g2, g1, logits, d_x, d_logits, d_g1, d_g2, d_h2, d_h1;
   float *code, *d_out, *out;  // code [code_width][kLanes]; D's output and its gradient: one lane block each
@@ -72,16 +79,49 @@ struct GanScratch : LaneScratch {
   std::vector<float> normalized;
   std::vector<SpectralFactors> factors;
 
-  // channels: the generator's; d_channels: the discriminator's.
-  GanScratch(int64_t channels, int64_t d_channels, int64_t code_width, int64_t params) : LaneScratch(params) {
+  struct Block {
+    Grid x, h1, h2, g2, g1;
+    float *code, *d_out;
+    std::array<int, kLanes> real_slots{}, fake_slots{};
+  };
+  std::vector<Block> stored;  // d_minibatch = "stddev": every block of the batch; empty otherwise
+  // d_minibatch = "stddev": per feature j of D's last hidden layer (h2's interior, in dense_to_one's
+  // order) its batch mean and 1 / (F B sqrt(var_j + eps)), the factor of ∂s/∂f_ij = (f_ij - mean_j) / (F B
+  // sqrt(var_j + eps)).
+  float *feature_mean = nullptr, *feature_factor = nullptr;
+
+  // channels: the generator's; d_channels: the discriminator's; blocks: the lane blocks to keep (0 unless
+  // d_minibatch = "stddev").
+  GanScratch(int64_t channels, int64_t d_channels, int64_t code_width, int64_t params, int64_t blocks)
+      : LaneScratch(params), stored(static_cast<size_t>(blocks)) {
     const int64_t side = kImageSide;
-    add(x, 1, side), add(h1, d_channels, side / 2), add(h2, 2 * d_channels, side / 4);
-    add(g2, 2 * channels, side / 4), add(g1, channels, side / 2), add(logits, 1, side);
+    const auto add_activations = [&](Grid& x_, Grid& h1_, Grid& h2_, Grid& g2_, Grid& g1_) {
+      add(x_, 1, side), add(h1_, d_channels, side / 2), add(h2_, 2 * d_channels, side / 4);
+      add(g2_, 2 * channels, side / 4), add(g1_, channels, side / 2);
+    };
+    if (stored.empty()) add_activations(x, h1, h2, g2, g1);
+    for (Block& b : stored) add_activations(b.x, b.h1, b.h2, b.g2, b.g1);
+    add(logits, 1, side);
     add(d_x, 1, side), add(d_logits, 1, side), add(d_g1, channels, side / 2), add(d_g2, 2 * channels, side / 4);
     add(d_h2, 2 * d_channels, side / 4), add(d_h1, d_channels, side / 2);
-    code = place(code_width * kLanes + 2 * kLanes), d_out = code + code_width * kLanes, out = d_out + kLanes;
+    const int64_t per_block = code_width * kLanes + kLanes, features = 2 * d_channels * (side / 4) * (side / 4);
+    code = place(code_width * kLanes + 2 * kLanes + blocks * per_block + 2 * features);
+    d_out = code + code_width * kLanes, out = d_out + kLanes;
+    float* next = out + kLanes;
+    for (Block& b : stored) b.code = next, b.d_out = next + code_width * kLanes, next += per_block;
+    if (!stored.empty()) feature_mean = next, feature_factor = next + features;
+  }
+
+  // d_minibatch = "stddev": x, h1, h2, g2, g1, code and d_out become block b's.
+  Block& use_block(int64_t b) {
+    Block& block = stored[static_cast<size_t>(b)];
+    x = block.x, h1 = block.h1, h2 = block.h2, g2 = block.g2, g1 = block.g1, code = block.code, d_out = block.d_out;
+    return block;
   }
 };
+
+// Minibatch standard deviation (d_minibatch = "stddev"): sqrt(variance + this), as the LibTorch path.
+constexpr double kStddevEpsilon = 1e-8;
 
 // log(1 + e^v) without overflow.
 double softplus(double v) { return std::max(v, 0.0) + std::log1p(std::exp(-std::fabs(v))); }
@@ -91,7 +131,9 @@ class GanStep : public FastStep {
   explicit GanStep(const FamilyConfig& config)
       : config_(config), layout_(find_family("gan").layout(config)),
         labels_(config.condition == "label" ? config.num_classes : 0),
-        offsets_(layout_, config.latent + labels_, find_param(layout_, "discriminator.fc.weight").shape[1] - labels_),
+        stddev_(config.d_minibatch == "stddev"),
+        offsets_(layout_, config.latent + labels_,
+                 find_param(layout_, "discriminator.fc.weight").shape[1] - labels_ - (stddev_ ? 1 : 0), stddev_ ? 1 : 0),
         code_width_(offsets_.lanes.code_width()), tail_start_(d_loss_tail_start(config.steps)),
         real_target_(static_cast<float>(1.0 - config.label_smoothing)), slot_of_label_(class_slot_table({})) {
     if (config.d_norm == "spectral") {
@@ -112,7 +154,7 @@ class GanStep : public FastStep {
   }
   std::unique_ptr<StepScratch> make_scratch() const override {
     return std::make_unique<GanScratch>(config_.channels, config_.discriminator_channels(), code_width_,
-                                        internal_size());
+                                        internal_size(), stddev_ ? blocks() : 0);
   }
   int64_t batches_per_step() const override { return config_.d_steps; }
   std::unique_ptr<ModelExtras> make_extras(const ModelSpec& spec, const std::vector<int64_t>& class_labels) const override {
@@ -138,8 +180,7 @@ class GanStep : public FastStep {
     auto& s = static_cast<GanScratch&>(scratch);
     auto& extras = static_cast<GanExtras&>(*model.extras);
     // A batch that is not a whole number of blocks fills its last block partly.
-    const int64_t blocks = (config_.batch_size + kLanes - 1) / kLanes, size = internal_size(), d_begin = offsets_.d_begin;
-    const auto valid = [&](int64_t block) { return std::min(kLanes, config_.batch_size - block * kLanes); };
+    const int64_t blocks = this->blocks(), size = internal_size(), d_begin = offsets_.d_begin;
     double d_loss = 0.0;
     for (int64_t k = 0; k < config_.d_steps; ++k) {
       std::fill(s.grads(), s.grads() + size, 0.0f);
@@ -147,16 +188,37 @@ class GanStep : public FastStep {
       const auto fake_slots = draw_slots(extras);  // LibTorch's order: the fake labels, then the codes
       const auto z = draw_codes(extras);
       d_loss = 0.0;
-      for (int64_t block = 0; block < blocks; ++block) {
-        const int64_t* real = batch_indices + k * config_.batch_size + block * kLanes;
-        s.load_block(train, real, valid(block), s.x);
-        if (labels_ > 0) {
-          for (int64_t b = 0; b < valid(block); ++b) s.real_slots[b] = slot_of_label_[train.labels[real[b]]];
+      if (stddev_) {  // D sees each batch whole: the real one, then the fake one
+        for (int64_t block = 0; block < blocks; ++block) {
+          GanScratch::Block& stored = s.use_block(block);
+          const int64_t* real = batch_indices + k * config_.batch_size + block * kLanes;
+          s.load_block(train, real, valid(block), s.x);
+          if (labels_ > 0) {
+            for (int64_t b = 0; b < valid(block); ++b) stored.real_slots[b] = slot_of_label_[train.labels[real[b]]];
+          }
+          discriminator_features(d_weights, s);
+          prefetch.next_slice(blocks * config_.d_steps);
         }
-        d_loss += discriminator_pass(d_weights, s, real_target_, true, valid(block), s.real_slots);
-        generate(model.params, z, fake_slots, block, valid(block), s);
-        d_loss += discriminator_pass(d_weights, s, 0.0f, true, valid(block), s.fake_slots);
-        prefetch.next_slice(blocks * config_.d_steps);
+        d_loss += discriminator_batch(d_weights, s, real_target_, true, true);
+        for (int64_t block = 0; block < blocks; ++block) {
+          GanScratch::Block& stored = s.use_block(block);
+          generate(model.params, z, fake_slots, block, valid(block), s);
+          stored.fake_slots = s.fake_slots;
+          discriminator_features(d_weights, s);
+        }
+        d_loss += discriminator_batch(d_weights, s, 0.0f, true, false);
+      } else {  // block by block: a block's real and fake images through D, forward and backward
+        for (int64_t block = 0; block < blocks; ++block) {
+          const int64_t* real = batch_indices + k * config_.batch_size + block * kLanes;
+          s.load_block(train, real, valid(block), s.x);
+          if (labels_ > 0) {
+            for (int64_t b = 0; b < valid(block); ++b) s.real_slots[b] = slot_of_label_[train.labels[real[b]]];
+          }
+          d_loss += discriminator_pass(d_weights, s, real_target_, true, valid(block), s.real_slots);
+          generate(model.params, z, fake_slots, block, valid(block), s);
+          d_loss += discriminator_pass(d_weights, s, 0.0f, true, valid(block), s.fake_slots);
+          prefetch.next_slice(blocks * config_.d_steps);
+        }
       }
       d_loss /= static_cast<double>(config_.batch_size);
       for (size_t m = 0; m < spectral_.size(); ++m) {  // from the gradient of W / σ to that of W
@@ -173,10 +235,20 @@ class GanStep : public FastStep {
     const auto z = draw_codes(extras);
     double g_loss = 0.0;
     const float* d_weights = discriminator_weights(model.params, s);
-    for (int64_t block = 0; block < blocks; ++block) {
-      generate(model.params, z, fake_slots, block, valid(block), s);
-      g_loss += discriminator_pass(d_weights, s, 1.0f, false, valid(block), s.fake_slots);
-      generator_backward(model.params, s);
+    if (stddev_) {  // the fake batch whole through D, then back through D into each block's generator pass
+      for (int64_t block = 0; block < blocks; ++block) {
+        GanScratch::Block& stored = s.use_block(block);
+        generate(model.params, z, fake_slots, block, valid(block), s);
+        stored.fake_slots = s.fake_slots;
+        discriminator_features(d_weights, s);
+      }
+      g_loss = discriminator_batch(d_weights, s, 1.0f, false, false, model.params);
+    } else {
+      for (int64_t block = 0; block < blocks; ++block) {
+        generate(model.params, z, fake_slots, block, valid(block), s);
+        g_loss += discriminator_pass(d_weights, s, 1.0f, false, valid(block), s.fake_slots);
+        generator_backward(model.params, s);
+      }
     }
     g_loss /= static_cast<double>(config_.batch_size);
     adam_step(model.params, s.grads(), model.adam_m, model.adam_v, 1, d_begin, model.lr, step);
@@ -185,6 +257,11 @@ class GanStep : public FastStep {
   }
 
  private:
+  // The batch's lane blocks; a batch that is not a whole number of blocks fills its last block partly,
+  // with its first valid(block) lanes.
+  int64_t blocks() const { return (config_.batch_size + kLanes - 1) / kLanes; }
+  int64_t valid(int64_t block) const { return std::min(kLanes, config_.batch_size - block * kLanes); }
+
   // A discriminator weight matrix spectral normalization divides: internal offset, rows x cols.
   struct SpectralMatrix {
     int64_t offset, rows, cols;
@@ -249,11 +326,30 @@ class GanStep : public FastStep {
   // the label weight of each lane's class slot (slots) to its logit.
   double discriminator_pass(const float* p, GanScratch& s, float target, bool weights, int64_t valid,
                             const std::array<int, kLanes>& slots) const {
+    discriminator_features(p, s);
+    const double loss = discriminator_head(p, s, target, weights, valid, slots, 0.0f, nullptr);
+    discriminator_backward(p, s, weights);
+    return loss;
+  }
+
+  // D's convolutions on the images in s.x: its features in s.h2 (and s.h1).
+  void discriminator_features(const float* p, GanScratch& s) const {
     const GanOffsets& o = offsets_;
-    float* g = s.grads();
     conv_kernels::conv(s.x, p + o.conv1_w, p + o.conv1_b, s.h1, Epilogue::kLeakyRelu);
     conv_kernels::conv(s.h1, p + o.conv2_w, p + o.conv2_b, s.h2, Epilogue::kLeakyRelu);
+  }
+
+  // D's last layer on the features in s.h2 (plus, d_minibatch = "stddev", the batch's stddev feature
+  // `stddev` and its weight): the block's summed loss (returned), the logits' gradient in s.d_out, the
+  // last layer's weight gradients (weights = true) and ∂L/∂stddev added to *d_stddev (when not null).
+  double discriminator_head(const float* p, GanScratch& s, float target, bool weights, int64_t valid,
+                            const std::array<int, kLanes>& slots, float stddev, double* d_stddev) const {
+    const GanOffsets& o = offsets_;
+    float* g = s.grads();
     conv_kernels::dense_to_one(s.h2, p + o.d_fc_w, p[o.d_fc_b], s.out);
+    if (stddev_) {
+      for (int64_t b = 0; b < valid; ++b) s.out[b] += p[o.d_stddev] * stddev;
+    }
     if (labels_ > 0) {
       for (int64_t b = 0; b < valid; ++b) s.out[b] += p[o.d_labels + slots[b]];
     }
@@ -271,12 +367,106 @@ class GanStep : public FastStep {
       if (labels_ > 0) {
         for (int64_t b = 0; b < valid; ++b) g[o.d_labels + slots[b]] += s.d_out[b];
       }
+      if (stddev_) {
+        for (int64_t b = 0; b < valid; ++b) g[o.d_stddev] += s.d_out[b] * stddev;
+      }
     }
+    if (d_stddev != nullptr) {
+      for (int64_t b = 0; b < valid; ++b) *d_stddev += static_cast<double>(s.d_out[b]) * p[o.d_stddev];
+    }
+    return loss;
+  }
+
+  // From s.d_out back through D: into D's weight gradients (weights = true) or into s.d_x only. With
+  // d_minibatch = "stddev", d_stddev is ∂L/∂s of the whole batch, added to the features' gradient of
+  // the block's first `valid` lanes through ∂s/∂f_ij (s.feature_mean, s.feature_factor); 0 otherwise.
+  void discriminator_backward(const float* p, GanScratch& s, bool weights, int64_t valid = 0,
+                              float d_stddev = 0.0f) const {
+    const GanOffsets& o = offsets_;
+    float* g = s.grads();
     conv_kernels::dense_from_one(s.d_out, p + o.d_fc_w, s.d_h2, Epilogue::kLeakyMaskBy, &s.h2);
+    if (d_stddev != 0.0f) add_stddev_gradient(s, valid, d_stddev);
     conv_kernels::conv_backward(s.h1, s.d_h2, p + o.conv2_w, weights ? g + o.conv2_w : nullptr,
                                 weights ? g + o.conv2_b : nullptr, &s.d_h1, Epilogue::kLeakyMaskBy);
     conv_kernels::conv_backward(s.x, s.d_h1, p + o.conv1_w, weights ? g + o.conv1_w : nullptr,
                                 weights ? g + o.conv1_b : nullptr, weights ? nullptr : &s.d_x, Epilogue::kNone);
+  }
+
+  // d_minibatch = "stddev": the minibatch standard deviation of D's features f_ij (feature j of h2's
+  // interior, image i of the batch: the first valid(block) lanes of every stored block, B = batch_size,
+  // F features),
+  //   s = (1/F) sum_j sqrt(var_j + eps),  var_j = (1/B) sum_i (f_ij - mean_j)^2,  eps = 1e-8,
+  // in double; keeps mean_j and 1 / (F B sqrt(var_j + eps)) per feature for add_stddev_gradient.
+  float minibatch_stddev(GanScratch& s) const {
+    const Grid& shape = s.stored[0].h2;
+    const int64_t features = shape.channels * shape.side * shape.side, blocks = this->blocks();
+    const double images = static_cast<double>(config_.batch_size);
+    double total = 0.0;
+    int64_t j = 0;
+    for (int64_t c = 0; c < shape.channels; ++c) {
+      for (int64_t y = 0; y < shape.side; ++y) {
+        for (int64_t x = 0; x < shape.side; ++x, ++j) {
+          double sum = 0.0, squares = 0.0;
+          for (int64_t block = 0; block < blocks; ++block) {
+            const float* f = s.stored[static_cast<size_t>(block)].h2.at(c, y, x);
+            for (int64_t i = 0; i < valid(block); ++i) sum += f[i];
+          }
+          const double mean = sum / images;
+          for (int64_t block = 0; block < blocks; ++block) {
+            const float* f = s.stored[static_cast<size_t>(block)].h2.at(c, y, x);
+            for (int64_t i = 0; i < valid(block); ++i) squares += (f[i] - mean) * (f[i] - mean);
+          }
+          const double deviation = std::sqrt(squares / images + kStddevEpsilon);
+          total += deviation;
+          s.feature_mean[j] = static_cast<float>(mean);
+          s.feature_factor[j] = static_cast<float>(1.0 / (static_cast<double>(features) * images * deviation));
+        }
+      }
+    }
+    return static_cast<float>(total / static_cast<double>(features));
+  }
+
+  // d_minibatch = "stddev": adds d_stddev ∂s/∂f_ij = d_stddev (f_ij - mean_j) / (F B sqrt(var_j + eps)),
+  // through D's leaky ReLU (f = h2 is its output: positive where its input was), to s.d_h2 for the
+  // current block's first `valid` lanes; padded lanes are not in s and get nothing.
+  void add_stddev_gradient(GanScratch& s, int64_t valid, float d_stddev) const {
+    int64_t j = 0;
+    for (int64_t c = 0; c < s.h2.channels; ++c) {
+      for (int64_t y = 0; y < s.h2.side; ++y) {
+        for (int64_t x = 0; x < s.h2.side; ++x, ++j) {
+          const float* f = s.h2.at(c, y, x);
+          float* d = s.d_h2.at(c, y, x);
+          const float mean = s.feature_mean[j], factor = d_stddev * s.feature_factor[j];
+          for (int64_t i = 0; i < valid; ++i) {
+            const float grad = factor * (f[i] - mean);
+            d[i] += f[i] > 0.0f ? grad : conv_kernels::kLeakySlope * grad;
+          }
+        }
+      }
+    }
+  }
+
+  // d_minibatch = "stddev": D's last layer and backward pass on a whole batch whose features are in the
+  // stored blocks (discriminator_features of each), against the target: the batch's summed loss, with
+  // every block's gradient as in discriminator_pass plus the gradient through the stddev feature s.
+  // real: the lanes' class slots are the blocks' real_slots, else their fake_slots. The generator step
+  // (weights = false) continues each block into G's weight gradients (generator_backward with the
+  // model's own weights `generator`: p may be D's spectrally normalized copy, which holds D's only).
+  double discriminator_batch(const float* p, GanScratch& s, float target, bool weights, bool real,
+                             const float* generator = nullptr) const {
+    const float stddev = minibatch_stddev(s);
+    const int64_t blocks = this->blocks();
+    double loss = 0.0, d_stddev = 0.0;
+    for (int64_t block = 0; block < blocks; ++block) {
+      const GanScratch::Block& stored = s.use_block(block);
+      loss += discriminator_head(p, s, target, weights, valid(block), real ? stored.real_slots : stored.fake_slots,
+                                 stddev, &d_stddev);
+    }
+    for (int64_t block = 0; block < blocks; ++block) {
+      s.use_block(block);
+      discriminator_backward(p, s, weights, valid(block), static_cast<float>(d_stddev));
+      if (!weights) generator_backward(generator, s);
+    }
     return loss;
   }
 
@@ -296,6 +486,7 @@ class GanStep : public FastStep {
   FamilyConfig config_;
   Layout layout_;
   int64_t labels_;  // K for a class-conditional GAN, else 0
+  bool stddev_;     // d_minibatch = "stddev"
   GanOffsets offsets_;
   int64_t code_width_;
   int64_t tail_start_;

@@ -1,6 +1,8 @@
 // Hand-written CPU training of gan (no autograd): the generator is conv_ae's decoder and the
 // discriminator its encoder with leaky ReLUs and one output, run on the lane-block kernels of
-// kernels/conv.h, 16 samples at a time, with the adversarial schedule of the LibTorch path.
+// kernels/conv.h, 16 samples at a time, with the adversarial schedule of the LibTorch path. With
+// d_minibatch = "stddev" D's pass runs over the whole batch: every block's features first, then the
+// batch's minibatch standard deviation, then each block's last layer and backward pass.
 #pragma once
 
 #include <memory>
@@ -9,7 +11,7 @@
 
 namespace genzoo {
 
-// Null unless config is an unconditional gan (class-conditional ones train on LibTorch).
+// Null unless config is a gan.
 std::unique_ptr<FastStep> make_gan_step(const FamilyConfig& config);
 
 }  // namespace genzoo
