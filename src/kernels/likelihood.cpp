@@ -63,6 +63,45 @@ double sigmoid_squared_loss_impl(const float* logits, const float* target, int64
   });
 }
 
+// Pixel blocks outside, images inside: e^{-v} is computed once per pixel and the log variance's gradient
+// sums stay in a register. The last pixels, fewer than a vector's lanes, go through the scalar formulas.
+double learned_gaussian_loss_impl(const float* logits, const float* HWY_RESTRICT target, int64_t rows, int64_t pixels,
+                                  const float* HWY_RESTRICT logvar, float scale, float* d_logits, float* HWY_RESTRICT d_logvar) {
+  const FloatTag d;
+  const FloatVec one = hn::Set(d, 1.0f), half = hn::Set(d, 0.5f), s = hn::Set(d, scale);
+  FloatVec total = hn::Zero(d);
+  int64_t p = 0;
+  for (; p + kFloatLanes <= pixels; p += kFloatLanes) {
+    const FloatVec v = hn::LoadU(d, logvar + p), precision = exp_vec(hn::Neg(v));
+    FloatVec g_v = hn::Zero(d);
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t i = r * pixels + p;
+      const FloatVec sigma = reciprocal(hn::Add(one, exp_vec(hn::Neg(hn::LoadU(d, logits + i)))));
+      const FloatVec diff = hn::Sub(sigma, hn::LoadU(d, target + i));
+      const FloatVec weighted = hn::Mul(hn::Mul(diff, diff), precision);
+      total = hn::Add(total, hn::Mul(half, hn::Add(weighted, v)));
+      g_v = hn::Add(g_v, hn::Mul(half, hn::Sub(one, weighted)));
+      hn::StoreU(hn::Mul(hn::Mul(s, hn::Mul(diff, precision)), hn::Mul(sigma, hn::Sub(one, sigma))), d, d_logits + i);
+    }
+    hn::StoreU(hn::Mul(s, g_v), d, d_logvar + p);
+  }
+  double sum = static_cast<double>(sum_of_lanes(total));
+  for (; p < pixels; ++p) {
+    const float precision = std::exp(-logvar[p]);
+    float g_v = 0.0f;
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t i = r * pixels + p;
+      const float sigma = 1.0f / (1.0f + std::exp(-logits[i]));
+      const float diff = sigma - target[i], weighted = diff * diff * precision;
+      sum += 0.5 * (weighted + logvar[p]);
+      g_v += 0.5f * (1.0f - weighted);
+      d_logits[i] = scale * diff * precision * sigma * (1.0f - sigma);
+    }
+    d_logvar[p] = scale * g_v;
+  }
+  return sum;
+}
+
 }  // namespace
 }  // namespace genzoo::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
@@ -72,6 +111,7 @@ namespace genzoo::kernels {
 
 HWY_EXPORT(bernoulli_logit_loss_impl);
 HWY_EXPORT(sigmoid_squared_loss_impl);
+HWY_EXPORT(learned_gaussian_loss_impl);
 
 double bernoulli_logit_loss(const float* logits, const float* target, int64_t n, float scale, float* d_logits) {
   return HWY_DYNAMIC_DISPATCH(bernoulli_logit_loss_impl)(logits, target, n, scale, d_logits);
@@ -79,6 +119,11 @@ double bernoulli_logit_loss(const float* logits, const float* target, int64_t n,
 
 double sigmoid_squared_loss(const float* logits, const float* target, int64_t n, float scale, float* d_logits) {
   return HWY_DYNAMIC_DISPATCH(sigmoid_squared_loss_impl)(logits, target, n, scale, d_logits);
+}
+
+double learned_gaussian_loss(const float* logits, const float* target, int64_t rows, int64_t pixels, const float* logvar,
+                             float scale, float* d_logits, float* d_logvar) {
+  return HWY_DYNAMIC_DISPATCH(learned_gaussian_loss_impl)(logits, target, rows, pixels, logvar, scale, d_logits, d_logvar);
 }
 
 }  // namespace genzoo::kernels

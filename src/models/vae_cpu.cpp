@@ -54,7 +54,6 @@ struct VaeScratch : StepScratch {
   // model's step closer to L2.
   AlignedFloats gradient, images, logits, h, h2, h3, d_h, d_h2, mu, logvar_raw, logvar, eps, sigma, z, d_z, d_mu,
       d_logvar;
-  std::vector<double> logvar_sums;  // likelihood gaussian_learned: the per-pixel log variance's gradient sums
 };
 
 // One model's tensors as pointers into a flat parameter (or gradient) vector. The internal layout is
@@ -80,29 +79,6 @@ struct VaeTensors {
 };
 
 int sgemm_size(int64_t n) { return static_cast<int>(n); }
-
-// The Gaussian likelihood with a learned variance per pixel, as models/vae.cpp: Σ ½ [(x − μ)² e^{−v} + v]
-// with μ = sigmoid(logit), over rows images. In place, logits become scale · ∂/∂logit = scale (μ − x) e^{−v}
-// μ (1 − μ); g_logvar [784] = scale Σ_rows ½ [1 − (x − μ)² e^{−v}], summed in g [784] (the caller's
-// scratch: no allocation per step). Returns the unscaled sum.
-double learned_variance_loss(float* logits, const float* x, int64_t rows, const float* logvar, float scale, float* g_logvar,
-                             std::vector<double>& g) {
-  g.assign(kImagePixels, 0.0);
-  double loss = 0.0;
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t p = 0; p < kImagePixels; ++p) {
-      const int64_t i = r * kImagePixels + p;
-      const double mu = 1.0 / (1.0 + std::exp(-static_cast<double>(logits[i])));
-      const double precision = std::exp(-static_cast<double>(logvar[p]));
-      const double diff = mu - x[i], weighted = diff * diff * precision;
-      loss += 0.5 * (weighted + logvar[p]);
-      g[p] += 0.5 * (1.0 - weighted);
-      logits[i] = static_cast<float>(scale * diff * precision * mu * (1.0 - mu));
-    }
-  }
-  for (int64_t p = 0; p < kImagePixels; ++p) g_logvar[p] = static_cast<float>(scale * g[p]);
-  return loss;
-}
 
 // out [rows, cols] = a [rows, inner] · wᵀ (w [cols, inner], torch's weight layout) + bias: the small
 // layers around the code, through the BLAS LibTorch uses.
@@ -235,8 +211,8 @@ class VaeStep : public GradientStep {
     }
     kernels::rows_times_narrow(top, batch, hidden, p.out_wt, d, p.out_b, s.logits.data());
     const double nll =
-        p.out_logvar ? learned_variance_loss(s.logits.data(), s.images.data(), batch, p.out_logvar, per_sample, g.out_logvar,
-                                             s.logvar_sums)
+        p.out_logvar ? kernels::learned_gaussian_loss(s.logits.data(), s.images.data(), batch, d, p.out_logvar, per_sample,
+                                                      s.logits.data(), g.out_logvar)
         : config_.likelihood == "gaussian"
             ? kernels::sigmoid_squared_loss(s.logits.data(), s.images.data(), batch * d, per_sample, s.logits.data())
             : kernels::bernoulli_logit_loss(s.logits.data(), s.images.data(), batch * d, per_sample, s.logits.data());

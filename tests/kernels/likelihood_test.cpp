@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "common/rng.h"
@@ -66,6 +67,42 @@ TEST_P(Likelihood, InPlaceGradientEqualsSeparateBuffers) {
     const double separate_loss = loss(logits.data(), target.data(), n, 0.5f, grad.data());
     EXPECT_EQ(loss(in_place.data(), target.data(), n, 0.5f, in_place.data()), separate_loss) << bernoulli;
     EXPECT_EQ(in_place, grad) << bernoulli;
+  }
+}
+
+// The learned-variance Gaussian (vae likelihood = "gaussian_learned") over rows x pixels, pixel counts with
+// and without a partial last vector, log variances from -4 to 2 (precisions up to e^4), gradient in place
+// as the vae step calls it. d_logvar sums rows terms: 1e-5 of the sum of their magnitudes.
+TEST_P(Likelihood, LearnedGaussianMatchesTheDoubleReference) {
+  for (const auto& [rows, pixels] : std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {3, 37}, {5, 64}, {4, 784}}) {
+    Rng rng(static_cast<uint64_t>(rows * 1000 + pixels));
+    const int64_t n = rows * pixels;
+    std::vector<float> logits(n), target(n), logvar(pixels), d_logvar(pixels);
+    for (int64_t i = 0; i < n; ++i) {
+      logits[i] = static_cast<float>(60.0 * rng.uniform() - 30.0);
+      target[i] = static_cast<float>(rng.uniform());
+    }
+    for (float& v : logvar) v = static_cast<float>(6.0 * rng.uniform() - 4.0);
+    const float scale = 0.25f;
+    std::vector<float> grad = logits;
+    const double loss =
+        kernels::learned_gaussian_loss(grad.data(), target.data(), rows, pixels, logvar.data(), scale, grad.data(), d_logvar.data());
+    double ref = 0.0, magnitude = 0.0;
+    for (int64_t p = 0; p < pixels; ++p) {
+      const double v = logvar[p], precision = std::exp(-v);
+      double g_v = 0.0, g_v_magnitude = 0.0;
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t i = r * pixels + p;
+        const double sigma = 1.0 / (1.0 + std::exp(-static_cast<double>(logits[i]))), diff = sigma - target[i];
+        const double weighted = diff * diff * precision, term = 0.5 * (weighted + v);
+        ref += term, magnitude += std::fabs(term);
+        g_v += 0.5 * (1.0 - weighted), g_v_magnitude += 0.5 * (1.0 + weighted);
+        const double g = scale * diff * precision * sigma * (1.0 - sigma);
+        EXPECT_NEAR(grad[i], g, 2e-6 + 1e-5 * std::fabs(g)) << "rows=" << rows << " pixels=" << pixels << " i=" << i;
+      }
+      EXPECT_NEAR(d_logvar[p], scale * g_v, 1e-5 * scale * g_v_magnitude + 1e-7) << "pixels=" << pixels << " p=" << p;
+    }
+    EXPECT_NEAR(loss, ref, 1e-4 * magnitude + 1e-9) << "rows=" << rows << " pixels=" << pixels;
   }
 }
 
