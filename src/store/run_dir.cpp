@@ -60,6 +60,9 @@ void RunDir::claim(const Job& job) const {
       throw RunDirError("run directory " + path_ + " belongs to another job (its job.toml differs from " + job.source +
                         "); use a new --run directory or the job file stored there");
     }
+    // The same job again: its shards resume it; a removed shard directory only means training them anew.
+    fs::create_directories(shard_dir(), ec);
+    if (ec) throw RunDirError(shard_dir() + ": cannot create the shard directory: " + ec.message());
     return;
   }
   if (fs::exists(path_) && !fs::is_empty(path_, ec)) {

@@ -39,7 +39,7 @@ std::string tiny_job_with(const std::string& line, const std::string& replacemen
 TEST(TrainCommand, IsaOptionIsRecordedPerModelAndInTimings) {
   const auto available = kernels::available_isas();
   const std::string narrowest = available.back();  // SCALAR or EMU128: auto leaves it to LibTorch
-  for (const std::string isa : {available.front(), narrowest}) {
+  for (const std::string& isa : {available.front(), narrowest}) {
     TempDir dir;
     const std::string run = dir.file("run");
     const CommandResult result = run_genzoo("--isa " + isa + " " + train_args(tiny_job_path(), run, "--timings"));
@@ -148,6 +148,19 @@ TEST(TrainCommand, RefusesRunDirectoryOfAnotherJobAndTouchesNothing) {
     EXPECT_EQ(snapshot_changes(expected, snapshot_dir(run)), "");
     if (with_zoo) fs::remove(run + "/zoo.h5");
   }
+}
+
+// A run whose shard directory was removed (to retrain it) trains anew instead of failing to write a shard.
+TEST(TrainCommand, RunWithoutItsShardDirectoryTrainsAnew) {
+  TempDir dir;
+  const std::string run = dir.file("run");
+  copy_tree(tiny_reference_run(), run);
+  fs::remove_all(run + "/shards");
+  fs::remove(run + "/zoo.h5");
+  const CommandResult result = run_genzoo(train_args(tiny_job_path(), run, "--quiet"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(output_lines(result.output), std::vector<std::string>{run + "/zoo.h5: 20 models (20 trained now, 0 resumed from shards)"});
+  EXPECT_EQ(read_model_ids(run + "/zoo.h5").size(), static_cast<size_t>(kTinyModels));
 }
 
 TEST(TrainCommand, RefusesNonEmptyDirectoryThatIsNoRun) {
