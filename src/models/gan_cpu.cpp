@@ -200,12 +200,7 @@ class GanStep : public FastStep {
           prefetch.next_slice(blocks * config_.d_steps);
         }
         d_loss += discriminator_batch(d_weights, s, real_target_, true, true);
-        for (int64_t block = 0; block < blocks; ++block) {
-          GanScratch::Block& stored = s.use_block(block);
-          generate(model.params, z, fake_slots, block, valid(block), s);
-          stored.fake_slots = s.fake_slots;
-          discriminator_features(d_weights, s);
-        }
+        fake_batch_features(model.params, z, fake_slots, d_weights, s);
         d_loss += discriminator_batch(d_weights, s, 0.0f, true, false);
       } else {  // block by block: a block's real and fake images through D, forward and backward
         for (int64_t block = 0; block < blocks; ++block) {
@@ -236,12 +231,7 @@ class GanStep : public FastStep {
     double g_loss = 0.0;
     const float* d_weights = discriminator_weights(model.params, s);
     if (stddev_) {  // the fake batch whole through D, then back through D into each block's generator pass
-      for (int64_t block = 0; block < blocks; ++block) {
-        GanScratch::Block& stored = s.use_block(block);
-        generate(model.params, z, fake_slots, block, valid(block), s);
-        stored.fake_slots = s.fake_slots;
-        discriminator_features(d_weights, s);
-      }
+      fake_batch_features(model.params, z, fake_slots, d_weights, s);
       g_loss = discriminator_batch(d_weights, s, 1.0f, false, false, model.params);
     } else {
       for (int64_t block = 0; block < blocks; ++block) {
@@ -443,6 +433,19 @@ class GanStep : public FastStep {
           }
         }
       }
+    }
+  }
+
+  // d_minibatch = "stddev": generates the fake batch block by block into the stored blocks (images, G's
+  // activations and class slots kept for the backward pass) and runs D's convolutions on each, ready for
+  // discriminator_batch. Shared by the discriminator and the generator step.
+  void fake_batch_features(const float* params, const torch::Tensor& z, const torch::Tensor& fake_slots,
+                           const float* d_weights, GanScratch& s) const {
+    for (int64_t block = 0; block < blocks(); ++block) {
+      GanScratch::Block& stored = s.use_block(block);
+      generate(params, z, fake_slots, block, valid(block), s);
+      stored.fake_slots = s.fake_slots;
+      discriminator_features(d_weights, s);
     }
   }
 
