@@ -398,6 +398,11 @@ const std::vector<Field>& schema() {
                  "Gaussian: noise std; mask: masking probability p0 (at most 1)."),
       family_key("checkpoint_steps", &FamilyConfig::checkpoint_steps, between(1, kMaxSteps),
                  "Steps at which the weights are also stored (training trajectories)."),
+      family_key("ema_decay", &FamilyConfig::ema_decay, between(0, 0.9999),
+                 "Stored weights (final and checkpoints) are the exponential moving average of the training iterates, "
+                 "a_t = d a_(t-1) + (1 - d) w_t, bias-corrected as Adam's moments are (a_t / (1 - d^t): no weight on the "
+                 "initialization), with d this decay (0: the last iterate). A gan averages its generator only (Yazici et al. "
+                 "2019) and stores its discriminator as trained. Training itself is unchanged."),
       family_key("hidden", &FamilyConfig::hidden, between(8, 4096),
                  "vae: width of the encoder's and decoder's hidden layer; mlp: width of the first hidden layer."),
       family_key("hidden2", &FamilyConfig::hidden2, between(0, 4096),

@@ -54,6 +54,11 @@ int64_t generator_param_count(const Layout& layout) {
   return count;
 }
 
+int64_t averaged_param_count(const Layout& layout) {
+  const int64_t generator = generator_param_count(layout);
+  return generator > 0 ? generator : layout_size(layout);
+}
+
 void init_flat_params(float* flat, const Layout& layout, uint64_t seed) {
   Rng rng(seed);
   // PyTorch convention: fan_in = shape[1] * receptive field (also for transposed convolutions,

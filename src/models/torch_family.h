@@ -106,6 +106,9 @@ torch::Tensor labels_of(const ImageSet& images, const int64_t* indices, int64_t 
 
 // Number of leading flat parameters with role "generator" (the rest belong to the discriminator).
 int64_t generator_param_count(const Layout& layout);
+// The leading canonical parameters FamilyConfig::ema_decay averages: a gan's generator (its discriminator
+// is stored as trained, it judged the raw generator), every parameter of other families.
+int64_t averaged_param_count(const Layout& layout);
 
 // A model's own noise generator (codes, reparameterization, corruption), seeded from its spec's seed.
 torch::Generator noise_generator(uint64_t model_seed);

@@ -19,6 +19,7 @@
 #include "plan/plan.h"
 #include "train/adam.h"
 #include "train/data_stream.h"
+#include "train/weight_average.h"
 
 namespace genzoo {
 
@@ -86,6 +87,11 @@ RawTrainResult train_fast(const FamilyConfig& config, const FastStep& fast_step,
   const int64_t checkpoints = static_cast<int64_t>(config.checkpoint_steps.size());
 
   AlignedFloats params(models * stride), adam_m(models * stride), adam_v(models * stride);
+  // FamilyConfig::ema_decay: each model's running average of its internal parameters (all of them: a gan's
+  // discriminator columns are averaged too but not stored, see stored_weights).
+  const WeightAverage average(config.ema_decay);
+  AlignedFloats averages(average.enabled() ? models * stride : 0);
+  const int64_t averaged = averaged_param_count(fast_step.layout());
   std::vector<float> lr(models);
   std::vector<SampleStream> streams;
   std::vector<std::unique_ptr<ModelExtras>> extras;
@@ -101,6 +107,15 @@ RawTrainResult train_fast(const FamilyConfig& config, const FastStep& fast_step,
     extras.push_back(fast_step.make_extras(*specs[m], options.class_labels));
   }
   std::vector<char> diverged(models, 0);
+  // Model m's weights as stored after `steps` steps into canonical (params_per_model floats): its
+  // iterate, the averaged columns replaced by their bias-corrected average when ema_decay is set.
+  // `scratch` holds params_per_model floats.
+  const auto stored_weights = [&](int64_t m, int64_t steps, float* canonical, float* scratch) {
+    fast_step.to_canonical(params.data() + m * stride, canonical);
+    if (!average.enabled() || diverged[m]) return;
+    fast_step.to_canonical(averages.data() + m * stride, scratch);
+    average.read(scratch, averaged, steps, canonical);
+  };
   // Batches are double-buffered by step parity: a model's next batch is drawn and prefetched one model
   // ahead (wrapping to the group's first model of the next step) while this one computes.
   const int64_t step_images = config.batch_size * fast_step.batches_per_step();
@@ -143,6 +158,7 @@ RawTrainResult train_fast(const FamilyConfig& config, const FastStep& fast_step,
   const auto train_group = [&](int64_t group, StepScratch& scratch, bool caller) {
     const int64_t first = group * group_size, last = std::min(models, first + group_size);
     size_t next_checkpoint = 0;
+    std::vector<float> average_scratch(average.enabled() ? params_per_model : 0);
     for (int64_t step = 1; step <= config.steps; ++step) {
       // Every thread polls the stop flag, so a stop request ends the chunk within one group step.
       if (abandoned || stop_requested()) {
@@ -159,13 +175,17 @@ RawTrainResult train_fast(const FamilyConfig& config, const FastStep& fast_step,
         const FastModel model{params.data() + m * stride, adam_m.data() + m * stride, adam_v.data() + m * stride,
                               &lr[m], extras[m].get()};
         // A non-finite objective drops the model; the other models go on untouched.
-        if (!std::isfinite(fast_step.update(train, batch_of(m, step), step, model, scratch, prefetch))) diverged[m] = 1;
+        if (!std::isfinite(fast_step.update(train, batch_of(m, step), step, model, scratch, prefetch))) {
+          diverged[m] = 1;
+        } else if (average.enabled()) {
+          average.accumulate(averages.data() + m * stride, model.params, stride);
+        }
       }
       if (next_checkpoint < config.checkpoint_steps.size() && config.checkpoint_steps[next_checkpoint] == step) {
         for (int64_t m = first; m < last; ++m) {
           if (diverged[m]) continue;  // its later checkpoints stay zero, as on the LibTorch path
-          fast_step.to_canonical(params.data() + m * stride,
-                                 result.checkpoints.data() + (m * checkpoints + next_checkpoint) * params_per_model);
+          stored_weights(m, step, result.checkpoints.data() + (m * checkpoints + next_checkpoint) * params_per_model,
+                         average_scratch.data());
         }
         ++next_checkpoint;
       }
@@ -206,8 +226,9 @@ RawTrainResult train_fast(const FamilyConfig& config, const FastStep& fast_step,
   if (stop_requested()) throw ChunkAbandoned{};
 
   result.weights.resize(models * params_per_model);
+  std::vector<float> average_scratch(average.enabled() ? params_per_model : 0);
   for (int64_t m = 0; m < models; ++m) {
-    fast_step.to_canonical(params.data() + m * stride, result.weights.data() + m * params_per_model);
+    stored_weights(m, config.steps, result.weights.data() + m * params_per_model, average_scratch.data());
     result.diverged[m] = diverged[m] != 0;
     if (!result.diverged[m]) {
       auto measured = fast_step.metrics(extras[m].get());

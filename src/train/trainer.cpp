@@ -16,6 +16,7 @@
 #include "train/data_stream.h"
 #include "train/fast_trainer.h"
 #include "train/generative_eval.h"
+#include "train/weight_average.h"
 
 namespace genzoo {
 
@@ -43,7 +44,8 @@ class TorchBatch {
              const TrainOptions& options)
       : device_(options.device), params_per_model_(layout_size(layout)),
         checkpoint_count_(static_cast<int64_t>(config.checkpoint_steps.size())),
-        classes_(static_cast<int64_t>(options.class_labels.size())), slot_of_label_(class_slot_table(options.class_labels)) {
+        classes_(static_cast<int64_t>(options.class_labels.size())), slot_of_label_(class_slot_table(options.class_labels)),
+        average_(config.ema_decay), averaged_(averaged_param_count(layout)) {
     const int64_t models = static_cast<int64_t>(specs.size());
     auto initial = torch::empty({models, params_per_model_});
     std::vector<float> lr_values(models);
@@ -57,6 +59,7 @@ class TorchBatch {
     flat = initial.to(device_).requires_grad_(true);
     adam_m = torch::zeros_like(flat).detach();
     adam_v = torch::zeros_like(flat).detach();
+    if (average_.enabled()) average = torch::zeros({models, averaged_}, flat.options()).detach();
     lr = torch::from_blob(lr_values.data(), {models}).clone().to(device_);
     if (config.d_lr_scale != 1.0) d_lr_ = (lr * config.d_lr_scale).contiguous();
     result.weights.resize(models * params_per_model_);
@@ -86,6 +89,14 @@ class TorchBatch {
     grads.zero_();
   }
 
+  // One more iterate into each live model's weight average (FamilyConfig::ema_decay), after a step's updates.
+  void accumulate_average() {
+    if (!average_.enabled()) return;
+    torch::NoGradGuard no_grad;
+    average.mul_(average_.decay()).add_(flat.detach().narrow(1, 0, averaged_), 1.0 - average_.decay());
+    ++averaged_steps_;
+  }
+
   // Drops the models whose losses are not finite; returns whether any model is left.
   bool drop_diverged(const torch::Tensor& losses) {
     const auto finite = torch::isfinite(losses.detach()).to(torch::kCPU);
@@ -107,6 +118,7 @@ class TorchBatch {
     flat = flat.index_select(0, keep_index).detach().requires_grad_(true);
     adam_m = adam_m.index_select(0, keep_index);
     adam_v = adam_v.index_select(0, keep_index);
+    if (average.defined()) average = average.index_select(0, keep_index);
     lr = lr.index_select(0, keep_index);
     if (d_lr_.defined()) d_lr_ = d_lr_.index_select(0, keep_index);
     std::vector<torch::Generator> kept_generators;
@@ -163,17 +175,18 @@ class TorchBatch {
 
   void checkpoint(const FamilyConfig& config, size_t& next, int64_t step) {
     if (next < config.checkpoint_steps.size() && config.checkpoint_steps[next] == step) {
-      copy_rows_out(flat, active, static_cast<int64_t>(next));
+      copy_rows_out(stored_weights(), active, static_cast<int64_t>(next));
       ++next;
     }
   }
 
   RawTrainResult finish() {
-    copy_rows_out(flat, active, -1);
+    copy_rows_out(stored_weights(), active, -1);
     return std::move(result);
   }
 
   torch::Tensor flat, adam_m, adam_v, lr;
+  torch::Tensor average;  // [live, averaged_]: FamilyConfig::ema_decay's running sum, undefined when off
   std::vector<int64_t> active;  // active[row of flat] = position in the chunk's specs
   std::vector<SampleStream> streams;
   std::vector<torch::Generator> generators;
@@ -190,11 +203,23 @@ class TorchBatch {
     }
   }
 
+  // The live models' weights as stored: the iterates, their averaged columns replaced by the
+  // bias-corrected average when FamilyConfig::ema_decay is set. (Diverged models keep their last iterate.)
+  torch::Tensor stored_weights() const {
+    if (!average_.enabled() || averaged_steps_ == 0) return flat;
+    auto stored = flat.detach().clone();
+    stored.narrow(1, 0, averaged_).copy_(average * average_.correction(averaged_steps_));
+    return stored;
+  }
+
   torch::Device device_;
   int64_t params_per_model_, checkpoint_count_;
   torch::Tensor d_lr_;  // lr times d_lr_scale, kept beside lr; undefined when the scale is 1
   int64_t classes_;                // K: TrainOptions::class_labels
   ClassSlotTable slot_of_label_;  // their class slots
+  WeightAverage average_;
+  int64_t averaged_;               // leading canonical columns averaged (models/torch_family.h)
+  int64_t averaged_steps_ = 0;
 };
 
 RawTrainResult train_torch(const FamilyConfig& config, const std::vector<const ModelSpec*>& specs,
@@ -215,6 +240,7 @@ RawTrainResult train_torch(const FamilyConfig& config, const std::vector<const M
     const auto losses = impl.loss(view_params(batch.flat, layout), x, ctx);
     losses.sum().backward();
     batch.adam(0, layout_size(layout), step, batch.lr);
+    batch.accumulate_average();
     if (!batch.drop_diverged(losses)) break;
     batch.checkpoint(config, next_checkpoint, step);
     if (options.on_step) options.on_step(step);
@@ -260,6 +286,7 @@ RawTrainResult train_adversarial(const FamilyConfig& config, const std::vector<c
                                               batch.codes(config.batch_size, config.latent), fake_labels, config);
     g_losses.sum().backward();
     batch.adam(0, generator_end, step, batch.lr);
+    batch.accumulate_average();
     if (step >= tail_start) {
       const auto d_cpu = d_losses.detach().to(torch::kCPU).to(torch::kDouble);
       for (int64_t row = 0; row < batch.live(); ++row) tail_sum[batch.active[row]] += d_cpu[row].item<double>();
