@@ -413,6 +413,16 @@ const std::vector<Field>& schema() {
       family_key("likelihood", &FamilyConfig::likelihood, one_of({"bernoulli", "gaussian", "gaussian_learned"}),
                  "vae: decoder distribution p(x|z): bernoulli; gaussian (unit variance); gaussian_learned (a learned "
                  "variance per pixel, the parameter decoder.out.logvar)."),
+      family_key("latent_density", &FamilyConfig::latent_density, one_of({"standard", "mixture"}),
+                 "vae: where generated images' codes come from. standard: the prior N(0, I). mixture: a Gaussian mixture "
+                 "(latent_components full-covariance components) fitted by EM to the posterior means mu(x) of the model's "
+                 "training images after training (ex-post density estimation, Ghosh et al. 2020): the aggregate posterior "
+                 "the decoder learned, without N(0, I)'s empty regions between classes. Stored with the weights as "
+                 "latent_density.logits [K], .means [K, k] and .scale_tril [K, k, k] (Cholesky factors), which hold N(0, I) "
+                 "until fitted; a code is means[c] + scale_tril[c] e with e ~ N(0, I_k) and c drawn by the softmax of logits "
+                 "(genzoo's own samples pick c by Phi(e_(k+1)), one more standard normal)."),
+      family_key("latent_components", &FamilyConfig::latent_components, between(1, 64),
+                 "vae, latent_density = \"mixture\": the mixture's components K (K (1 + k + k^2) stored floats)."),
       family_key("d_steps", &FamilyConfig::d_steps, between(1, 20), "gan: discriminator steps per generator step (k)."),
       family_key("label_smoothing", &FamilyConfig::label_smoothing, between(0, 0.45),
                  "gan: one-sided label smoothing (Salimans et al. 2016; seed 001's stabilizers): the discriminator's target "

@@ -5,8 +5,11 @@
 #include "common/rng.h"
 #include "data/dataset.h"
 #include "job/job.h"
+#include "models/latent_density.h"
 
 namespace genzoo {
+
+int64_t TorchFamily::code_width(const FamilyConfig& config) const { return config.latent; }
 
 StackedParams view_params(const torch::Tensor& flat, const Layout& layout) {
   StackedParams params;
@@ -75,7 +78,12 @@ void init_flat_params(float* flat, const Layout& layout, uint64_t seed) {
     }
     const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
     float* out = flat + p.offset;
+    if (p.role == kLatentDensityRole) continue;  // not trained: N(0, I) until fitted, below
     for (int64_t i = 0; i < p.numel(); ++i) out[i] = static_cast<float>((2.0 * rng.uniform() - 1.0) * bound);
+  }
+  if (has_latent_density(layout)) {
+    const ParamLayout& means = find_param(layout, "latent_density.means");
+    write_latent_density(standard_mixture(means.shape[0], means.shape[1]), layout, flat);
   }
 }
 

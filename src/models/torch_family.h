@@ -77,9 +77,17 @@ class TorchFamily {
   virtual bool has_encoder() const { return false; }
   virtual torch::Tensor codes(const StackedParams& params, const torch::Tensor& x) const { return {}; }
 
-  // Generative families (vae, gan) map codes z [M, S, latent] (and, when class-conditional,
-  // one-hot labels [M, S, K]) to images [M, S, 784] in [0, 1].
+  // Generative families (vae, gan) map codes z [M, S, code_width] of standard normals (and, when
+  // class-conditional, one-hot labels [M, S, K]) to images [M, S, 784] in [0, 1].
   virtual bool generative() const { return false; }
+  // Standard normals per generated image: the latent width, or more where the family draws its codes
+  // through a stored density (vae, latent_density = "mixture": one more picks the component).
+  virtual int64_t code_width(const FamilyConfig& config) const;
+  // Families whose weights hold something fitted to the trained model (vae: latent_density = "mixture")
+  // fill it here, after training: weights are one model's canonical parameters (on the CPU), x [1, n, 784]
+  // its training images, seed its own.
+  virtual void fit_after_training(float* weights, const Layout& layout, const torch::Tensor& x, uint64_t seed,
+                                  const FamilyConfig& config) const {}
   virtual torch::Tensor generate(const StackedParams& params, const torch::Tensor& z, const torch::Tensor& labels,
                                  const FamilyConfig& config) const {
     return {};

@@ -7,6 +7,7 @@
 #include "job/job.h"
 #include "models/torch_family.h"
 #include "data/image.h"
+#include "models/latent_density.h"
 #include "models/vae_cpu.h"
 
 namespace genzoo {
@@ -82,9 +83,38 @@ class VaeTorch : public TorchFamily {
   }
 
   bool generative() const override { return true; }
+  int64_t code_width(const FamilyConfig& config) const override {
+    return config.latent + (config.latent_density == "mixture" ? 1 : 0);
+  }
+  // z [M, S, k] decodes as it is (standard density); with a mixture, e = z[..., :k] and the component
+  // c = the first whose cumulative weight exceeds Phi(z[..., k]) give the code means[c] + scale_tril[c] e.
   torch::Tensor generate(const StackedParams& p, const torch::Tensor& z, const torch::Tensor&,
-                         const FamilyConfig&) const override {
-    return torch::sigmoid(decode_logits(p, z));
+                         const FamilyConfig& config) const override {
+    if (!p.count("latent_density.means")) return torch::sigmoid(decode_logits(p, z));
+    const int64_t models = z.size(0), count = z.size(1), k = config.latent;
+    const auto means = p.at("latent_density.means");                    // [M, K, k]
+    const auto scale = torch::tril(p.at("latent_density.scale_tril"));  // [M, K, k, k]
+    const int64_t components = means.size(1);
+    const auto e = z.narrow(2, 0, k);
+    const auto u = 0.5 * torch::erfc(-z.select(2, k) / std::sqrt(2.0));  // Phi: uniform on (0, 1)
+    const auto cumulative = torch::softmax(p.at("latent_density.logits"), 1).cumsum(1);  // [M, K]
+    const auto component = (u.unsqueeze(2) > cumulative.unsqueeze(1)).sum(2).clamp_max(components - 1);  // [M, S]
+    const auto mean = means.gather(1, component.unsqueeze(2).expand({models, count, k}));
+    const auto factor = scale.gather(1, component.view({models, count, 1, 1}).expand({models, count, k, k}));
+    const auto codes = mean + torch::matmul(factor, e.unsqueeze(3)).squeeze(3);
+    return torch::sigmoid(decode_logits(p, codes));
+  }
+
+  // latent_density = "mixture": the mixture fitted to the posterior means of the model's training images.
+  void fit_after_training(float* weights, const Layout& layout, const torch::Tensor& x, uint64_t seed,
+                          const FamilyConfig& config) const override {
+    if (!has_latent_density(layout)) return;
+    torch::NoGradGuard no_grad;
+    const auto flat = torch::from_blob(weights, {1, layout_size(layout)});
+    const auto mu = encode(view_params(flat, layout), x).mu[0].to(torch::kDouble).contiguous();  // [n, k]
+    const int64_t n = mu.size(0), k = mu.size(1);
+    const std::vector<double> points(mu.data_ptr<double>(), mu.data_ptr<double>() + n * k);
+    write_latent_density(fit_gaussian_mixture(points, n, k, config.latent_components, seed), layout, weights);
   }
 };
 
@@ -113,6 +143,8 @@ class Vae : public Family {
     add_param(layout, "decoder.out.weight", "decoder", {kImagePixels, h});
     add_param(layout, "decoder.out.bias", "decoder", {kImagePixels});
     if (config.likelihood == "gaussian_learned") add_param(layout, "decoder.out.logvar", "decoder", {kImagePixels});
+    // After every trained tensor, so the training paths' offsets are those of the standard layout.
+    if (config.latent_density == "mixture") add_latent_density(layout, config.latent_components, k);
     return layout;
   }
   double flops_per_sample(const FamilyConfig& config) const override {

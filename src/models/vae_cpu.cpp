@@ -74,7 +74,9 @@ struct VaeTensors {
     out_wt = at("decoder.out.weight"), out_b = at("decoder.out.bias");
     const bool deeper = std::any_of(layout.begin(), layout.end(), [](const ParamLayout& t) { return t.name == "decoder.fc2.weight"; });
     if (deeper) dec2_w = at("decoder.fc2.weight"), dec2_b = at("decoder.fc2.bias");
-    if (layout.back().name == "decoder.out.logvar") out_logvar = at("decoder.out.logvar");
+    const bool learned_variance =
+        std::any_of(layout.begin(), layout.end(), [](const ParamLayout& t) { return t.name == "decoder.out.logvar"; });
+    if (learned_variance) out_logvar = at("decoder.out.logvar");
   }
 };
 

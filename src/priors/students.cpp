@@ -72,6 +72,10 @@ std::vector<UnitKind> unit_kinds(const FamilyConfig& teacher, const FamilyConfig
       throw ReduceError("alignment: student decoder_layers = " + std::to_string(student.decoder_layers) + " differs from the teacher's " +
                         std::to_string(teacher.decoder_layers) + " (vae; alignment cannot change it)");
     }
+    if (teacher.latent_density == "mixture" && student.latent != teacher.latent) {
+      throw ReduceError("alignment: student latent = " + std::to_string(student.latent) + " differs from the teacher's " +
+                        std::to_string(teacher.latent) + ", whose latent_density = \"mixture\" lives in that code space (vae)");
+    }
     const bool deeper = teacher.decoder_layers == 2;  // decoder.fc2 between decoder.fc and decoder.out
     kinds.push_back(kind("encoder hidden", {{{"encoder.fc.weight", 0}, {"encoder.fc.bias", 0}},
                                             {{"encoder.mu.weight", 1}, {"encoder.logvar.weight", 1}}},

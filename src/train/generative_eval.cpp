@@ -69,19 +69,26 @@ void evaluate_generative(const FamilyConfig& config, const std::vector<const Mod
         .contiguous();
   };
 
+  // Standard normals per image: the latent width, one more where a vae picks its mixture component.
+  const int64_t width = impl.code_width(config);
   // Sample grid: the same codes for every model, then an interpolation between the first two.
   if (config.sample_grid > 0) {
     auto generator = at::make_generator<at::CPUGeneratorImpl>(kGridSeed);
-    const auto grid = torch::randn({std::max<int64_t>(2, config.sample_grid), config.latent}, generator);
+    const auto grid = torch::randn({std::max<int64_t>(2, config.sample_grid), width}, generator);
     const auto steps = torch::linspace(0.0, 1.0, kInterpolationImages).unsqueeze(1);
-    const auto path = grid[0].unsqueeze(0) * (1.0 - steps) + grid[1].unsqueeze(0) * steps;
+    auto path = grid[0].unsqueeze(0) * (1.0 - steps) + grid[1].unsqueeze(0) * steps;
+    // Beyond the latent width, the path keeps its first image's values: a vae's row stays in one component.
+    if (width > config.latent) {
+      path.narrow(1, config.latent, width - config.latent)
+          .copy_(grid[0].narrow(0, config.latent, width - config.latent).expand({kInterpolationImages, width - config.latent}));
+    }
     const auto z = torch::cat({grid.narrow(0, 0, config.sample_grid), path});
     const int64_t count = z.size(0);
     // Grid images cycle through the classes; the interpolation row varies the code only, in the class
     // of its first image (grid image 0), so that it shows a latent interpolation of a conditional GAN.
     auto labels = cycling_labels(count, config.num_classes);
     labels.narrow(0, config.sample_grid, kInterpolationImages).copy_(labels[0].expand({kInterpolationImages, config.num_classes}));
-    const auto images = generate(z.unsqueeze(0).expand({models, count, config.latent}).contiguous(),
+    const auto images = generate(z.unsqueeze(0).expand({models, count, width}).contiguous(),
                                  labels.unsqueeze(0).expand({models, count, config.num_classes}).contiguous());
     for (int64_t m = 0; m < models; ++m) {
       out[m].samples.assign(images[m].data_ptr<float>(), images[m].data_ptr<float>() + count * kSampleImagePixels);
@@ -92,7 +99,7 @@ void evaluate_generative(const FamilyConfig& config, const std::vector<const Mod
   std::vector<torch::Tensor> codes, labels;
   for (int64_t m = 0; m < models; ++m) {
     auto generator = at::make_generator<at::CPUGeneratorImpl>(mix_seed(specs[m]->seed, 0x666964ULL));
-    codes.push_back(torch::randn({kFidSamples, config.latent}, generator));
+    codes.push_back(torch::randn({kFidSamples, width}, generator));
     const auto& p = specs[m]->proportions;
     const auto draws = torch::multinomial(torch::tensor(std::vector<double>(p.begin(), p.end())).to(torch::kFloat),
                                           kFidSamples, true, generator);

@@ -7,8 +7,10 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "common/rng.h"
 #include "data/dataset.h"
 #include "job/job.h"
+#include "models/latent_density.h"
 #include "models/torch_family.h"
 #include "plan/plan.h"
 #include "kernels/isa.h"
@@ -437,6 +439,24 @@ std::unique_ptr<FastStep> fast_step_for(const FamilyConfig& config, const TrainO
   return make_fast_step(config);
 }
 
+// TorchFamily::fit_after_training on every model that did not diverge (its training images, its seed);
+// part of the training time.
+void fit_after_training(const FamilyConfig& config, const std::vector<const ModelSpec*>& specs, const Dataset& dataset,
+                        RawTrainResult& raw) {
+  const Family& family = find_family(config.name);
+  const Layout layout = family.layout(config);
+  if (!has_latent_density(layout)) return;  // the one thing fitted after training so far
+  const int64_t params_per_model = layout_size(layout);
+  for (size_t m = 0; m < specs.size(); ++m) {
+    if (raw.diverged[m]) continue;
+    const auto& indices = specs[m]->sample_indices;
+    auto x = torch::empty({1, static_cast<int64_t>(indices.size()), dataset.train.dim()});
+    gather_images(dataset.train, indices.data(), static_cast<int64_t>(indices.size()), x.data_ptr<float>());
+    family.torch_impl().fit_after_training(raw.weights.data() + m * params_per_model, layout, x,
+                                           mix_seed(specs[m]->seed, 0x64656e73ULL), config);  // "dens"
+  }
+}
+
 }  // namespace
 
 int64_t d_loss_tail_start(int64_t steps) { return steps - std::max<int64_t>(1, steps / 10) + 1; }
@@ -469,6 +489,7 @@ std::vector<TrainedModel> train_chunk(const FamilyConfig& config, const std::vec
   const auto started = std::chrono::steady_clock::now();
   const std::string isa = kernel_isa_for(config, options);
   RawTrainResult raw = train_weights(config, specs, *data.dataset, options);
+  fit_after_training(config, specs, *data.dataset, raw);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
   const int64_t models = static_cast<int64_t>(specs.size());

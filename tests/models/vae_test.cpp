@@ -331,6 +331,64 @@ TEST(Vae, GenerateDecodesCodesToImagesInTheOpenUnitInterval) {
   }
 }
 
+// latent_density = "mixture" appends latent_density.{logits, means, scale_tril} after every trained
+// tensor (the standard layout's offsets stay), initialized to N(0, I): equal weights, zero means,
+// identity factors. So before fitting, a mixture vae generates what the standard one does from the
+// same first k normals.
+TEST(Vae, MixtureDensityIsStoredLastAndStartsAsTheStandardNormal) {
+  FamilyConfig config = tiny_vae(8, 3, 1.0, "gaussian_learned");
+  const Layout standard = find_family("vae").layout(config);
+  config.latent_density = "mixture";
+  config.latent_components = 4;
+  const Tiny t = make_tiny(config, 2, 1);
+  ASSERT_EQ(t.layout.size(), standard.size() + 3);
+  for (size_t i = 0; i < standard.size(); ++i) {
+    EXPECT_EQ(t.layout[i].name, standard[i].name);
+    EXPECT_EQ(t.layout[i].offset, standard[i].offset);
+  }
+  EXPECT_EQ(find_param(t.layout, "latent_density.scale_tril").shape, (std::vector<int64_t>{4, 3, 3}));
+  EXPECT_EQ(layout_size(t.layout), layout_size(standard) + 4 * (1 + 3 + 9));
+  const TorchFamily& impl = find_family("vae").torch_impl();
+  EXPECT_EQ(impl.code_width(config), 4);
+  const auto p = view_params(t.flat, t.layout);
+  EXPECT_TRUE(torch::allclose(p.at("latent_density.logits"), torch::full({2, 4}, -std::log(4.0))));
+  EXPECT_EQ(p.at("latent_density.means").abs().max().item<float>(), 0.0f);
+  EXPECT_TRUE(torch::equal(p.at("latent_density.scale_tril"), torch::eye(3).expand({2, 4, 3, 3})));
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(5);
+  const auto z = torch::randn({2, 6, 4}, generator);
+  FamilyConfig plain = config;
+  plain.latent_density = "standard";
+  const auto through_density = impl.generate(p, z, torch::Tensor(), config);
+  const auto direct = impl.generate(view_params(t.flat.narrow(1, 0, layout_size(standard)), standard),
+                                    z.narrow(2, 0, 3).contiguous(), torch::Tensor(), plain);
+  EXPECT_LE((through_density - direct).abs().max().item<float>(), 1e-6);
+}
+
+// A code is means[c] + scale_tril[c] e, with c the first component whose cumulative weight exceeds
+// Phi(z[k]): with weights 0.3 / 0.7, z[k] = -1 (Phi 0.16) takes component 0 and z[k] = 0 (Phi 0.5) component 1.
+// The upper triangle of a stored factor is ignored.
+TEST(Vae, MixtureGenerateMapsEachCodeThroughItsComponent) {
+  FamilyConfig config = tiny_vae(8, 2, 1.0);
+  config.latent_density = "mixture";
+  config.latent_components = 2;
+  const Tiny t = make_tiny(config, 1, 1);
+  auto p = view_params(t.flat, t.layout);
+  p.at("latent_density.logits").copy_(torch::tensor({std::log(0.3), std::log(0.7)}).view({1, 2}));
+  p.at("latent_density.means").copy_(torch::tensor({1.0, -2.0, 0.5, 3.0}).view({1, 2, 2}));
+  p.at("latent_density.scale_tril").copy_(torch::tensor({2.0, 99.0, 0.5, 1.0, 0.1, 99.0, -0.3, 0.2}).view({1, 2, 2, 2}));
+  const TorchFamily& impl = find_family("vae").torch_impl();
+  const auto z = torch::tensor({0.4, -1.0, -1.0, 0.7, 2.0, 0.0}, torch::kFloat).view({1, 2, 3});
+  const auto images = impl.generate(p, z, torch::Tensor(), config);
+  // By hand: code 0 = (1 + 2*0.4, -2 + 0.5*0.4 + 1*(-1)), component 0; code 1 = (0.5 + 0.1*0.7, 3 - 0.3*0.7 + 0.2*2), component 1.
+  const auto codes = torch::tensor({1.8, -2.8, 0.57, 3.19}, torch::kFloat).view({1, 2, 2});
+  FamilyConfig plain = config;
+  plain.latent_density = "standard";
+  const Layout standard = find_family("vae").layout(plain);
+  const auto expected = impl.generate(view_params(t.flat.narrow(1, 0, layout_size(standard)), standard), codes,
+                                      torch::Tensor(), plain);
+  EXPECT_LE((images - expected).abs().max().item<float>(), 1e-6);
+}
+
 // ---- training through the trainer on a small synthetic dataset and a real plan
 
 const char* const kJob = R"(
@@ -424,6 +482,54 @@ TEST(Vae, ElboImprovesWithTrainingAndIsTheMeanOverTheModelsSamples) {
     EXPECT_NEAR(end[m].metrics.at("elbo_train"), expected, 1e-5 * std::fabs(expected));
   }
   EXPECT_NE(end[0].metrics.at("elbo_train"), end[1].metrics.at("elbo_train"));
+}
+
+// After training, the stored mixture is the one fitted to the posterior means of the model's own training
+// images: with one component, their mean and covariance (recomputed here from the stored weights). The
+// trained tensors are those of a standard-density run on both training paths (the density gets no
+// gradient), and the generative metrics come from the fitted density. Tolerances: the fit is in double
+// from float codes (1e-5 on the mean, 1e-4 of the largest covariance entry, which includes the 1e-6 ridge).
+TEST(Vae, MixtureIsFittedToThePosteriorMeansOfTheTrainingImages) {
+  for (const std::string kernels : {"auto", "torch"}) {
+    SCOPED_TRACE(kernels);
+    FamilyConfig config = world().job.families[0];
+    config.steps = 20;
+    const std::vector<const ModelSpec*> specs = {vae_specs()[1], vae_specs()[2]};
+    TrainOptions options;
+    options.kernels = kernels;
+    const auto standard = train_chunk(config, specs, world().eval, options);
+    config.latent_density = "mixture";
+    config.latent_components = 1;
+    const auto fitted = train_chunk(config, specs, world().eval, options);
+    const Layout layout = find_family("vae").layout(config);
+    const int64_t trained = layout_size(find_family("vae").layout(world().job.families[0]));
+    for (size_t m = 0; m < specs.size(); ++m) {
+      ASSERT_EQ(static_cast<int64_t>(fitted[m].weights.size()), layout_size(layout));
+      // Equal up to float rounding (measured 1.5e-8): elementwise kernels (Adam) take vector bodies and
+      // scalar tails at other positions of the longer parameter row.
+      EXPECT_LE(max_abs_diff(fitted[m].weights.data(), standard[m].weights.data(), trained), 1e-6) << "model " << m;
+      // The posterior means of the training images, from the stored weights.
+      const auto& idx = specs[m]->sample_indices;
+      const int64_t n = static_cast<int64_t>(idx.size()), k = config.latent;
+      auto x = torch::empty({1, n, kPixels});
+      for (int64_t i = 0; i < n; ++i) std::copy_n(world().dataset.train.image(idx[i]), kPixels, x[0][i].data_ptr<float>());
+      const auto flat = torch::from_blob(const_cast<float*>(fitted[m].weights.data()), {1, layout_size(layout)});
+      const auto mu = find_family("vae").torch_impl().codes(view_params(flat, layout), x)[0].to(torch::kDouble);
+      const auto mean = mu.mean(0);
+      const auto centred = mu - mean;
+      const auto covariance = centred.transpose(0, 1).matmul(centred) / static_cast<double>(n);
+      const auto p = view_params(flat, layout);
+      const auto factor = p.at("latent_density.scale_tril")[0][0].to(torch::kDouble);
+      EXPECT_LE((p.at("latent_density.means")[0][0].to(torch::kDouble) - mean).abs().max().item<double>(), 1e-5);
+      const double scale = covariance.abs().max().item<double>();
+      EXPECT_GT(scale, 1e-4) << "the codes spread";
+      EXPECT_LE((factor.matmul(factor.transpose(0, 1)) - covariance).abs().max().item<double>(), 1e-4 * scale);
+      EXPECT_TRUE(std::isfinite(fitted[m].metrics.at("diversity_ratio")));
+      EXPECT_NE(fitted[m].metrics.at("diversity_ratio"), standard[m].metrics.at("diversity_ratio"))
+          << "samples drawn through the fitted density";
+      EXPECT_EQ(fitted[m].samples.size(), standard[m].samples.size());
+    }
+  }
 }
 
 }  // namespace

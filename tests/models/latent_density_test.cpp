@@ -1,0 +1,169 @@
+// Tests for src/models/latent_density.cpp: EM against known mixtures and brute-force formulas, and
+// robustness to degenerate inputs.
+#include "models/latent_density.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "common/rng.h"
+
+namespace genzoo::test {
+namespace {
+
+// log N(x | μ, Σ) of a 2-D Gaussian from Σ's determinant and inverse written out.
+double log_normal_2d(const double* x, const double* mean, const double* sigma) {
+  const double det = sigma[0] * sigma[3] - sigma[1] * sigma[2];
+  const double a = x[0] - mean[0], b = x[1] - mean[1];
+  const double quadratic = (sigma[3] * a * a - (sigma[1] + sigma[2]) * a * b + sigma[0] * b * b) / det;
+  return -0.5 * quadratic - 0.5 * std::log(det) - std::log(2.0 * M_PI);
+}
+
+// Σ_c = L_c L_cᵀ, read back from the fitted factor.
+std::vector<double> covariance_of(const GaussianMixture& m, int64_t c) {
+  const int64_t d = m.dim;
+  std::vector<double> sigma(d * d, 0.0);
+  for (int64_t i = 0; i < d; ++i) {
+    for (int64_t j = 0; j < d; ++j) {
+      for (int64_t k = 0; k < d; ++k) sigma[i * d + j] += m.scale_tril[(c * d + i) * d + k] * m.scale_tril[(c * d + j) * d + k];
+    }
+  }
+  return sigma;
+}
+
+// Points from three well separated 2-D Gaussians with weights 0.5 / 0.3 / 0.2.
+struct Clusters {
+  std::vector<double> points;
+  int64_t n = 0;
+  std::vector<double> weights{0.5, 0.3, 0.2};
+  std::vector<double> means{-6.0, 0.0, 5.0, 5.0, 5.0, -5.0};
+  std::vector<double> stddevs{1.0, 0.5, 0.7, 1.5, 0.4, 0.4};  // per axis (diagonal covariances)
+};
+
+Clusters three_clusters(int64_t n) {
+  Clusters c;
+  Rng rng(11);
+  for (int64_t p = 0; p < n; ++p) {
+    const double u = rng.uniform();
+    const int64_t k = u < 0.5 ? 0 : u < 0.8 ? 1 : 2;
+    for (int64_t i = 0; i < 2; ++i) c.points.push_back(c.means[k * 2 + i] + c.stddevs[k * 2 + i] * rng.normal());
+  }
+  c.n = n;
+  return c;
+}
+
+TEST(LatentDensity, OneComponentIsTheSampleMeanAndCovariance) {
+  const Clusters c = three_clusters(500);
+  const GaussianMixture fit = fit_gaussian_mixture(c.points, c.n, 2, 1, 3);
+  double mean[2] = {0.0, 0.0}, sigma[4] = {0.0, 0.0, 0.0, 0.0};
+  for (int64_t p = 0; p < c.n; ++p) {
+    for (int i = 0; i < 2; ++i) mean[i] += c.points[p * 2 + i] / c.n;
+  }
+  for (int64_t p = 0; p < c.n; ++p) {
+    for (int i = 0; i < 2; ++i) {
+      for (int j = 0; j < 2; ++j) sigma[i * 2 + j] += (c.points[p * 2 + i] - mean[i]) * (c.points[p * 2 + j] - mean[j]) / c.n;
+    }
+  }
+  EXPECT_NEAR(fit.logits[0], 0.0, 1e-12);
+  for (int i = 0; i < 2; ++i) EXPECT_NEAR(fit.means[i], mean[i], 1e-9);
+  const auto fitted = covariance_of(fit, 0);
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(fitted[i], sigma[i], 1e-5 * (std::fabs(sigma[i]) + 1.0)) << i;  // + the ridge
+  EXPECT_EQ(fit.scale_tril[1], 0.0) << "lower triangular";
+}
+
+TEST(LatentDensity, EmRecoversAKnownMixture) {
+  const Clusters c = three_clusters(3000);
+  const GaussianMixture fit = fit_gaussian_mixture(c.points, c.n, 2, 3, 7);
+  ASSERT_EQ(fit.components, 3);
+  double weight_sum = 0.0;
+  for (int64_t f = 0; f < 3; ++f) weight_sum += std::exp(fit.logits[f]);
+  EXPECT_NEAR(weight_sum, 1.0, 1e-9);
+  for (int64_t k = 0; k < 3; ++k) {
+    // The fitted component nearest the true mean.
+    int64_t best = 0;
+    double best_distance = 1e300;
+    for (int64_t f = 0; f < 3; ++f) {
+      const double distance = std::hypot(fit.means[f * 2] - c.means[k * 2], fit.means[f * 2 + 1] - c.means[k * 2 + 1]);
+      if (distance < best_distance) best_distance = distance, best = f;
+    }
+    SCOPED_TRACE("cluster " + std::to_string(k));
+    EXPECT_LT(best_distance, 0.15);
+    EXPECT_NEAR(std::exp(fit.logits[best]), c.weights[k], 0.03);
+    const auto sigma = covariance_of(fit, best);
+    for (int i = 0; i < 2; ++i) {
+      const double variance = c.stddevs[k * 2 + i] * c.stddevs[k * 2 + i];
+      EXPECT_NEAR(sigma[i * 3], variance, 0.15 * variance) << "axis " << i;
+    }
+    EXPECT_LT(std::fabs(sigma[1]), 0.1) << "independent axes";
+  }
+}
+
+// mixture_log_likelihood against log Σ_c π_c N(x | μ_c, Σ_c) written out for two 2-D components; EM
+// does not lower the likelihood, and three components fit three clusters better than one.
+TEST(LatentDensity, LogLikelihoodMatchesTheFormulaAndEmImprovesIt) {
+  GaussianMixture m{2, 2, {std::log(0.25), std::log(0.75)}, {0.0, 1.0, -2.0, 0.5}, {1.0, 0.0, 0.3, 0.8, 0.5, 0.0, -0.2, 1.2}};
+  const std::vector<double> points{0.1, 0.2, -1.5, 0.4, 3.0, -1.0};
+  double expected = 0.0;
+  for (int p = 0; p < 3; ++p) {
+    double total = 0.0;
+    for (int c = 0; c < 2; ++c) {
+      const auto sigma = covariance_of(m, c);
+      total += std::exp(m.logits[c] + log_normal_2d(&points[p * 2], &m.means[c * 2], sigma.data()));
+    }
+    expected += std::log(total) / 3.0;
+  }
+  EXPECT_NEAR(mixture_log_likelihood(m, points, 3), expected, 1e-12);
+
+  const Clusters c = three_clusters(1000);
+  const double one_step = mixture_log_likelihood(fit_gaussian_mixture(c.points, c.n, 2, 3, 5, 1), c.points, c.n);
+  const double converged = mixture_log_likelihood(fit_gaussian_mixture(c.points, c.n, 2, 3, 5), c.points, c.n);
+  const double single = mixture_log_likelihood(fit_gaussian_mixture(c.points, c.n, 2, 1, 5), c.points, c.n);
+  EXPECT_GE(converged, one_step - 1e-9);
+  EXPECT_GT(converged, single + 0.5) << "three clusters: a mixture is far likelier than one Gaussian";
+}
+
+// Fewer points than components, identical points and non-finite codes give finite mixtures; the last
+// falls back to N(0, I).
+TEST(LatentDensity, DegenerateInputsGiveFiniteMixtures) {
+  const auto finite = [](const GaussianMixture& m) {
+    for (const auto* v : {&m.logits, &m.means, &m.scale_tril}) {
+      if (!std::all_of(v->begin(), v->end(), [](double x) { return std::isfinite(x); })) return false;
+    }
+    return true;
+  };
+  const std::vector<double> two_points{1.0, 2.0, 3.0, 1.0, 2.0, 3.0};
+  const GaussianMixture few = fit_gaussian_mixture(two_points, 2, 3, 5, 1);
+  EXPECT_TRUE(finite(few));
+  EXPECT_TRUE(std::isfinite(mixture_log_likelihood(few, two_points, 2)));
+  std::vector<double> broken(20, 0.5);
+  broken[7] = std::nan("");
+  const GaussianMixture fallback = fit_gaussian_mixture(broken, 10, 2, 4, 1);
+  const GaussianMixture standard = standard_mixture(4, 2);
+  EXPECT_EQ(fallback.means, standard.means);
+  EXPECT_EQ(fallback.scale_tril, standard.scale_tril);
+  EXPECT_TRUE(finite(fit_gaussian_mixture({}, 0, 2, 3, 1)));
+}
+
+TEST(LatentDensity, StoredTensorsRoundTripAfterTheTrainedOnes) {
+  Layout layout;
+  add_param(layout, "decoder.out.bias", "decoder", {5});
+  EXPECT_FALSE(has_latent_density(layout));
+  add_latent_density(layout, 3, 2);
+  EXPECT_TRUE(has_latent_density(layout));
+  EXPECT_EQ(layout_size(layout), 5 + 3 + 3 * 2 + 3 * 2 * 2);
+  const Clusters c = three_clusters(300);
+  const GaussianMixture fit = fit_gaussian_mixture(c.points, c.n, 2, 3, 2);
+  std::vector<float> weights(layout_size(layout), 7.0f);
+  write_latent_density(fit, layout, weights.data());
+  EXPECT_EQ(weights[4], 7.0f) << "the trained tensors are left alone";
+  const GaussianMixture back = read_latent_density(layout, weights.data());
+  ASSERT_EQ(back.components, 3);
+  ASSERT_EQ(back.dim, 2);
+  for (size_t i = 0; i < fit.means.size(); ++i) EXPECT_NEAR(back.means[i], fit.means[i], 1e-5);
+  for (size_t i = 0; i < fit.scale_tril.size(); ++i) EXPECT_NEAR(back.scale_tril[i], fit.scale_tril[i], 1e-5);
+}
+
+}  // namespace
+}  // namespace genzoo::test
