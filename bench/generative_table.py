@@ -11,4 +11,6 @@ for path in sys.argv[1:]:
     print(f"{path}: median mode_tv {np.median(m['mode_tv'][()]):.3f}, outside share median {np.median(outside):.3f} "
           f"(max {outside.max():.3f}), modes {np.median(m['modes_found'][()]):.1f}/{np.median(m['modes_expected'][()]):.1f}, "
           f"median FID {np.median(m['fid'][()]):.1f}, statuses {dict(zip(*np.unique(m['status'][()].astype(str), return_counts=True)))}, "
-          f"classes >=10% with share >=5%: {['%.2f' % f for f in found_big]}, train s {m['train_seconds'][()].sum():.0f}")
+          f"classes >=10% with share >=5%: {['%.2f' % f for f in found_big]}, train s {m['train_seconds'][()].sum():.0f}"
+          + (f", real-image floor: FID {np.median(m['real_fid'][()]):.1f}, mode_tv {np.median(m['real_mode_tv'][()]):.3f}"
+             if "real_fid" in m else ""))

@@ -49,6 +49,18 @@ std::vector<float> reference_images(const ModelSpec& spec, const EvalData& data,
   return images;
 }
 
+// Up to n of the model's own training images (a seeded draw without replacement).
+std::vector<float> real_images(const ModelSpec& spec, const EvalData& data, int64_t n) {
+  Rng rng(mix_seed(spec.seed, 0x7265616cULL));  // "real"
+  const auto& pool = spec.sample_indices;
+  const int64_t count = std::min<int64_t>(n, static_cast<int64_t>(pool.size()));
+  std::vector<int64_t> indices;
+  for (const int64_t i : rng.sample_without_replacement(static_cast<int64_t>(pool.size()), count)) indices.push_back(pool[i]);
+  std::vector<float> images(indices.size() * kSampleImagePixels);
+  gather_images(data.dataset->train, indices.data(), count, images.data());
+  return images;
+}
+
 }  // namespace
 
 void evaluate_generative(const FamilyConfig& config, const std::vector<const ModelSpec*>& specs,
@@ -120,18 +132,31 @@ void evaluate_generative(const FamilyConfig& config, const std::vector<const Mod
     if (metrics.count("d_loss")) metrics["js"] = js_from_discriminator_bce(metrics["d_loss"]);
     if (!data.featurenet) continue;  // classes given by the job: no feature net, no FID
     const int64_t dim = data.featurenet->embedding_dim;
-    const auto fake_features = feature_net_embed(*data.featurenet, images.data_ptr<float>(), kFidSamples);
-    const auto real_features = feature_net_embed(*data.featurenet, reference.data(), reference_tensor.size(0));
-    metrics["fid"] = fid(gaussian_stats(fake_features.data(), kFidSamples, dim),
-                         gaussian_stats(real_features.data(), reference_tensor.size(0), dim));
-    const auto predicted = feature_net_classify(*data.featurenet, images.data_ptr<float>(), kFidSamples);
-    const ModeCoverage coverage = mode_coverage(predicted, model_classes, specs[m]->proportions);
+    const auto reference_stats = gaussian_stats(
+        feature_net_embed(*data.featurenet, reference.data(), reference_tensor.size(0)).data(), reference_tensor.size(0), dim);
+    // FID against the reference and the feature net's classes of `count` images.
+    const auto score = [&](const float* scored, int64_t count) {
+      const auto features = feature_net_embed(*data.featurenet, scored, count);
+      const double distance = fid(gaussian_stats(features.data(), count, dim), reference_stats);
+      return std::make_pair(distance, mode_coverage(feature_net_classify(*data.featurenet, scored, count), model_classes,
+                                                    specs[m]->proportions));
+    };
+    const auto [generated_fid, coverage] = score(images.data_ptr<float>(), kFidSamples);
+    metrics["fid"] = generated_fid;
     metrics["modes_found"] = static_cast<double>(coverage.classes_found);
     metrics["modes_expected"] = static_cast<double>(coverage.classes_expected);
     metrics["mode_tv"] = coverage.total_variation;
     for (size_t slot = 0; slot + 1 < coverage.histogram.size(); ++slot) {
       metrics["generated_share_" + std::to_string(slot)] = coverage.histogram[slot];
     }
+    // The floor: the same figures for real images of the mixture (the model's own training images), what a
+    // generator that reproduced its data would score with this feature net and sample size.
+    const auto real = real_images(*specs[m], data, kFidSamples);
+    const int64_t real_count = static_cast<int64_t>(real.size()) / kSampleImagePixels;
+    if (real_count < 2) continue;  // no covariance of one image
+    const auto [real_fid, real_coverage] = score(real.data(), real_count);
+    metrics["real_fid"] = real_fid;
+    metrics["real_mode_tv"] = real_coverage.total_variation;
   }
 }
 

@@ -1,6 +1,7 @@
 // Tests for src/train/generative_eval.cpp through train_chunk and evaluate_generative: sample grids
 // (size, fixed shared codes, the interpolation row, cycling class labels of a conditional generator),
-// FID / mode coverage with a feature net trained briefly on synthetic data, the JS estimate of GANs,
+// FID / mode coverage with a feature net trained briefly on synthetic data (and their floor on real
+// images), the JS estimate of GANs,
 // and collapse detection on generators crafted to output one constant image.
 #include "train/generative_eval.h"
 
@@ -109,11 +110,17 @@ void expect_generative_figures(const TrainedModel& model, const ModelSpec& spec,
   EXPECT_GT(max_abs_diff(image(model, 0), image(model, 1), kPixels), 1e-4) << "two codes, two images";
 
   const auto& m = model.metrics;
-  for (const char* name : {"fid", "modes_found", "modes_expected", "mode_tv", "diversity_ratio"}) {
+  for (const char* name : {"fid", "modes_found", "modes_expected", "mode_tv", "diversity_ratio", "real_fid", "real_mode_tv"}) {
     ASSERT_TRUE(m.count(name)) << name;
     EXPECT_TRUE(std::isfinite(m.at(name))) << name;
   }
   EXPECT_GE(m.at("fid"), 0.0);
+  // The floor: the model's own training images against the test reference, far closer than a generator
+  // trained for a few dozen steps.
+  EXPECT_GE(m.at("real_fid"), 0.0);
+  EXPECT_LT(m.at("real_fid"), m.at("fid"));
+  EXPECT_GE(m.at("real_mode_tv"), 0.0);
+  EXPECT_LE(m.at("real_mode_tv"), 1.0);
   EXPECT_GE(m.at("diversity_ratio"), 0.0);
   EXPECT_EQ(model.status == "collapsed", m.at("diversity_ratio") < kCollapseDiversity) << "status " << model.status;
   EXPECT_TRUE(model.status == "ok" || model.status == "collapsed") << model.status;
@@ -301,6 +308,10 @@ TEST(GenerativeEval, ConstantGeneratorIsMarkedCollapsed) {
   EXPECT_NEAR(vae[1].metrics.at("diversity_ratio"), 0.0, 1e-6);
   EXPECT_LE(vae[1].metrics.at("modes_found"), 1.0);
   EXPECT_GT(vae[1].metrics.at("fid"), vae[0].metrics.at("fid"));
+  // The real-image floor depends on the model's data, not on its weights.
+  EXPECT_EQ(vae[0].metrics.at("real_fid"), trained[0].metrics.at("real_fid"));
+  EXPECT_EQ(vae[0].metrics.at("real_mode_tv"), trained[0].metrics.at("real_mode_tv"));
+  EXPECT_LT(vae[1].metrics.at("real_fid"), vae[1].metrics.at("fid"));
 
   // A gan whose generator weights are all zero: every image is sigmoid(0) = 1/2. Its d_loss gives js.
   const FamilyConfig config = gan_config();
