@@ -381,6 +381,11 @@ const std::vector<Field>& schema() {
       family_key("steps", &FamilyConfig::steps, between(1, kMaxSteps), "Optimizer steps per model."),
       family_key("batch_size", &FamilyConfig::batch_size, between(1, 4096), "Minibatch size per model."),
       family_key("lr", &FamilyConfig::lr, above_upto(0, 1), "Adam learning rate."),
+      family_key("adam_beta1", &FamilyConfig::adam_beta1, between(0, 0.999),
+                 "Adam's first-moment decay beta1 (0.9: torch.optim.Adam's default; DCGAN's GANs use 0.5, a shorter memory "
+                 "of the gradient that the adversarial game's moving target favours)."),
+      family_key("adam_beta2", &FamilyConfig::adam_beta2, strictly_between(0, 1),
+                 "Adam's second-moment decay beta2 (0.999: torch.optim.Adam's default)."),
       family_key("lr_spread", &FamilyConfig::lr_spread, between(0, 5),
                  "Per-model learning rate lr * exp(U(-lr_spread, lr_spread))."),
       family_key("chunk_models", &FamilyConfig::chunk_models, between(1, 4096),

@@ -57,6 +57,8 @@ struct FamilyConfig {
   int64_t steps = 500;
   int64_t batch_size = 64;
   double lr = 1e-3;
+  double adam_beta1 = 0.9;         // Adam's moment decays (torch.optim.Adam's defaults)
+  double adam_beta2 = 0.999;
   double lr_spread = 0.0;          // per-model lr = lr * exp(U(-spread, spread))
   int64_t chunk_models = 32;       // models trained together (one chunk = one batch = one shard)
   std::string init = "group";      // "group": shared init per init group; "model": own init

@@ -223,7 +223,7 @@ class GanStep : public FastStep {
       const int64_t d_step = (step - 1) * config_.d_steps + k + 1;
       const float d_lr = static_cast<float>(*model.lr * config_.d_lr_scale);
       adam_step(model.params + d_begin, s.grads() + d_begin, model.adam_m + d_begin, model.adam_v + d_begin, 1,
-                size - d_begin, &d_lr, d_step);
+                size - d_begin, &d_lr, d_step, *model.adam);
     }
     std::fill(s.grads(), s.grads() + size, 0.0f);
     const auto fake_slots = draw_slots(extras);
@@ -241,7 +241,7 @@ class GanStep : public FastStep {
       }
     }
     g_loss /= static_cast<double>(config_.batch_size);
-    adam_step(model.params, s.grads(), model.adam_m, model.adam_v, 1, d_begin, model.lr, step);
+    adam_step(model.params, s.grads(), model.adam_m, model.adam_v, 1, d_begin, model.lr, step, *model.adam);
     if (step >= tail_start_) extras.tail_d_loss += d_loss;
     return d_loss + g_loss;
   }

@@ -27,9 +27,10 @@ GaussianMixture standard_mixture(int64_t components, int64_t dim);
 // Each M-step pulls every component weakly (as if by kPullPoints = 0.01 extra points) towards the
 // whole sample's mean and covariance, and adds a 1e-6 relative ridge: a component that loses its
 // points, or has fewer than d of them, falls back to the sample's Gaussian instead of a singular Σ_c. Stops
-// after max_iterations or when the mean log-likelihood per point improves by less than tolerance.
+// after max_iterations or when the mean log-likelihood per point improves by less than tolerance (nats;
+// scikit-learn's GaussianMixture defaults: 100 and 1e-3).
 GaussianMixture fit_gaussian_mixture(const std::vector<double>& points, int64_t n, int64_t dim, int64_t components,
-                                     uint64_t seed, int64_t max_iterations = 200, double tolerance = 1e-7);
+                                     uint64_t seed, int64_t max_iterations = 100, double tolerance = 1e-3);
 
 // Mean log-likelihood per point of points [n, d] under the mixture.
 double mixture_log_likelihood(const GaussianMixture& mixture, const std::vector<double>& points, int64_t n);

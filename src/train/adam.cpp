@@ -2,9 +2,17 @@
 
 #include <cmath>
 
+#include "job/job.h"
 #include "kernels/adam.h"
 
 namespace genzoo {
+
+AdamSettings adam_settings(const FamilyConfig& config) {
+  AdamSettings settings;
+  settings.beta1 = config.adam_beta1;
+  settings.beta2 = config.adam_beta2;
+  return settings;
+}
 
 void adam_step(float* params, const float* grads, float* m, float* v, int64_t models, int64_t count,
                const float* lr, int64_t step, const AdamSettings& settings, int64_t stride) {

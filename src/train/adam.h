@@ -6,11 +6,16 @@
 
 namespace genzoo {
 
+struct FamilyConfig;
+
 struct AdamSettings {
   double beta1 = 0.9;
   double beta2 = 0.999;
   double eps = 1e-8;
 };
+
+// The family's adam_beta1 and adam_beta2 (job.h).
+AdamSettings adam_settings(const FamilyConfig& config);
 
 // params, grads, m, v: [models, count] rows, consecutive rows `stride` floats apart (default: count;
 // larger to update a column range of each model); lr: [models]; step counts from 1.

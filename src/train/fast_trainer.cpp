@@ -73,7 +73,9 @@ void BatchPrefetcher::next_slice(int64_t slices) {
 double GradientStep::update(const ImageSet& train, const int64_t* batch_indices, int64_t step, const FastModel& model,
                             StepScratch& scratch, BatchPrefetcher& prefetch) const {
   const double loss = gradients(train, batch_indices, model, scratch, prefetch);
-  if (std::isfinite(loss)) adam_step(model.params, scratch.grads(), model.adam_m, model.adam_v, 1, internal_size(), model.lr, step);
+  if (std::isfinite(loss)) {
+    adam_step(model.params, scratch.grads(), model.adam_m, model.adam_v, 1, internal_size(), model.lr, step, *model.adam);
+  }
   return loss;
 }
 
@@ -93,6 +95,7 @@ RawTrainResult train_fast(const FamilyConfig& config, const FastStep& fast_step,
   AlignedFloats averages(average.enabled() ? models * stride : 0);
   const int64_t averaged = averaged_param_count(fast_step.layout());
   std::vector<float> lr(models);
+  const AdamSettings adam = adam_settings(config);
   std::vector<SampleStream> streams;
   std::vector<std::unique_ptr<ModelExtras>> extras;
   std::vector<float> canonical(params_per_model);
@@ -173,7 +176,7 @@ RawTrainResult train_fast(const FamilyConfig& config, const FastStep& fast_step,
         BatchPrefetcher prefetch(train, fetch ? draw_batch(after, after_step) : nullptr, step_images);
         if (diverged[m]) continue;
         const FastModel model{params.data() + m * stride, adam_m.data() + m * stride, adam_v.data() + m * stride,
-                              &lr[m], extras[m].get()};
+                              &lr[m], extras[m].get(), &adam};
         // A non-finite objective drops the model; the other models go on untouched.
         if (!std::isfinite(fast_step.update(train, batch_of(m, step), step, model, scratch, prefetch))) {
           diverged[m] = 1;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "store/layout.h"
+#include "train/adam.h"
 #include "train/trainer.h"
 
 namespace genzoo {
@@ -89,13 +90,15 @@ struct ModelExtras {
 };
 
 // One model as the loop hands it to a step: internal parameters, Adam's moments (internal order too),
-// learning rate, and the family's extras (null unless make_extras gives some).
+// learning rate, the family's extras (null unless make_extras gives some) and Adam's settings (the
+// family's adam_beta1 and adam_beta2).
 struct FastModel {
   float* params;
   float* adam_m;
   float* adam_v;
   const float* lr;
   ModelExtras* extras;
+  const AdamSettings* adam = nullptr;
 };
 
 // One family's hand-written training step.

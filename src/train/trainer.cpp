@@ -25,16 +25,14 @@ namespace genzoo {
 namespace {
 
 constexpr int64_t kEvalBatch = 256;
-const AdamSettings kAdam{};
-
 // Batched Adam on LibTorch tensors for devices other than the CPU (same formula as adam_step).
 void adam_step_tensors(torch::Tensor& params, const torch::Tensor& grads, torch::Tensor& m, torch::Tensor& v,
-                       const torch::Tensor& lr, int64_t step) {
-  const double bias1 = 1.0 - std::pow(kAdam.beta1, static_cast<double>(step));
-  const double bias2 = 1.0 - std::pow(kAdam.beta2, static_cast<double>(step));
-  m.mul_(kAdam.beta1).add_(grads, 1.0 - kAdam.beta1);
-  v.mul_(kAdam.beta2).addcmul_(grads, grads, 1.0 - kAdam.beta2);
-  const auto denom = (v.sqrt() / std::sqrt(bias2)).add_(kAdam.eps);
+                       const torch::Tensor& lr, int64_t step, const AdamSettings& adam) {
+  const double bias1 = 1.0 - std::pow(adam.beta1, static_cast<double>(step));
+  const double bias2 = 1.0 - std::pow(adam.beta2, static_cast<double>(step));
+  m.mul_(adam.beta1).add_(grads, 1.0 - adam.beta1);
+  v.mul_(adam.beta2).addcmul_(grads, grads, 1.0 - adam.beta2);
+  const auto denom = (v.sqrt() / std::sqrt(bias2)).add_(adam.eps);
   params.sub_(m * (lr.unsqueeze(1) / bias1) / denom);
 }
 
@@ -47,7 +45,7 @@ class TorchBatch {
       : device_(options.device), params_per_model_(layout_size(layout)),
         checkpoint_count_(static_cast<int64_t>(config.checkpoint_steps.size())),
         classes_(static_cast<int64_t>(options.class_labels.size())), slot_of_label_(class_slot_table(options.class_labels)),
-        average_(config.ema_decay), averaged_(averaged_param_count(layout)) {
+        adam_(adam_settings(config)), average_(config.ema_decay), averaged_(averaged_param_count(layout)) {
     const int64_t models = static_cast<int64_t>(specs.size());
     auto initial = torch::empty({models, params_per_model_});
     std::vector<float> lr_values(models);
@@ -81,12 +79,12 @@ class TorchBatch {
     auto grads = flat.grad();
     if (device_.is_cpu()) {
       adam_step(flat.data_ptr<float>() + begin, grads.data_ptr<float>() + begin, adam_m.data_ptr<float>() + begin,
-                adam_v.data_ptr<float>() + begin, live(), end - begin, rates.data_ptr<float>(), step, kAdam,
+                adam_v.data_ptr<float>() + begin, live(), end - begin, rates.data_ptr<float>(), step, adam_,
                 params_per_model_);
     } else {
       auto p = flat.narrow(1, begin, end - begin), g = grads.narrow(1, begin, end - begin);
       auto m = adam_m.narrow(1, begin, end - begin), v = adam_v.narrow(1, begin, end - begin);
-      adam_step_tensors(p, g, m, v, rates, step);
+      adam_step_tensors(p, g, m, v, rates, step, adam_);
     }
     grads.zero_();
   }
@@ -219,6 +217,7 @@ class TorchBatch {
   torch::Tensor d_lr_;  // lr times d_lr_scale, kept beside lr; undefined when the scale is 1
   int64_t classes_;                // K: TrainOptions::class_labels
   ClassSlotTable slot_of_label_;  // their class slots
+  AdamSettings adam_;
   WeightAverage average_;
   int64_t averaged_;               // leading canonical columns averaged (models/torch_family.h)
   int64_t averaged_steps_ = 0;

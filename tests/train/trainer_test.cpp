@@ -655,6 +655,31 @@ TEST(Trainer, CheckpointsAreTheWeightsAtTheirSteps) {
   }
 }
 
+// adam_beta1 / adam_beta2 reach Adam on both paths (a gan's D and G steps too): the paths agree under
+// DCGAN's beta1 = 0.5 as under the defaults (same tolerances as above), and the weights differ from a
+// default-betas run by whole fractions of a step (Adam's first step is lr sign(g) for any betas; the
+// betas show from the second).
+TEST(Trainer, AdamBetasReachBothPaths) {
+  for (const std::string family : {"linear_ae", "gan"}) {
+    FamilyConfig config = family == "gan" ? gan_config() : linear_config();
+    const auto specs = pick(family == "gan" ? gan_specs() : linear_specs(), {0, 5});
+    config.steps = 5;
+    FamilyConfig dcgan = config;
+    dcgan.adam_beta1 = 0.5;
+    dcgan.adam_beta2 = 0.99;
+    const WeightGap gap = fast_versus_torch_gap(dcgan, specs);
+    EXPECT_LE(gap.p99, 5e-5) << family;
+    if (family == "linear_ae") EXPECT_LE(gap.largest, 5e-5) << family;
+    for (const std::string kernels : {"auto", "torch"}) {
+      const RawTrainResult plain = train_weights(config, specs, world().dataset, options_for(kernels));
+      const RawTrainResult changed = train_weights(dcgan, specs, world().dataset, options_for(kernels));
+      EXPECT_GT(max_abs_diff(plain.weights.data(), changed.weights.data(), static_cast<int64_t>(plain.weights.size())),
+                0.1 * config.lr)
+          << family << " (" << kernels << ")";
+    }
+  }
+}
+
 // ema_decay = d: the stored weights are Σ_s (1 - d) d^(T-s) w_s / (1 - d^T) over the iterates w_1 .. w_T
 // (computed here in double from a run with a checkpoint at every step and no average), in the averaged
 // columns: all of an autoencoder's and a vae's, a gan's generator; a gan's discriminator is its last
