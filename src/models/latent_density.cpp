@@ -14,6 +14,8 @@ namespace {
 // decisive for one with none.
 constexpr double kPullPoints = 1e-2;
 constexpr double kRidge = 1e-6;  // relative to the sample covariance's mean variance
+// A point this unlikely under a component adds nothing visible to its scatter (the sums are of order 1).
+constexpr double kNegligibleResponsibility = 1e-12;
 
 // Cholesky factor L (lower, [d, d]) of a symmetric positive definite a; adds a growing ridge until the
 // factorization succeeds (a covariance that rounding made semi-definite).
@@ -46,17 +48,38 @@ std::vector<double> cholesky(std::vector<double> a, int64_t d, double ridge) {
   }
 }
 
-// log N(x | μ, L Lᵀ) = -½ |L⁻¹ (x - μ)|² - Σ log L_ii - (d/2) log 2π.
-double log_normal(const double* x, const double* mean, const double* l, int64_t d, std::vector<double>& y) {
-  double quadratic = 0.0, log_det = 0.0;
+// log N(x | μ, L Lᵀ) = -½ |L⁻¹ (x - μ)|² + normalizer, normalizer = -Σ log L_ii - (d/2) log 2π (per component,
+// computed once: the logarithms would otherwise dominate the E-step).
+double log_normal(const double* x, const double* mean, const double* l, int64_t d, double normalizer, std::vector<double>& y) {
+  double quadratic = 0.0;
   for (int64_t i = 0; i < d; ++i) {
     double v = x[i] - mean[i];
     for (int64_t k = 0; k < i; ++k) v -= l[i * d + k] * y[k];
     y[i] = v / l[i * d + i];
     quadratic += y[i] * y[i];
-    log_det += std::log(l[i * d + i]);
   }
-  return -0.5 * quadratic - log_det - 0.5 * static_cast<double>(d) * std::log(2.0 * M_PI);
+  return -0.5 * quadratic + normalizer;
+}
+
+// logits[c] + each component's normalizer.
+std::vector<double> log_weight_and_normalizer(const GaussianMixture& m) {
+  const int64_t d = m.dim;
+  std::vector<double> out(m.components);
+  for (int64_t c = 0; c < m.components; ++c) {
+    double log_det = 0.0;
+    for (int64_t i = 0; i < d; ++i) log_det += std::log(m.scale_tril[(c * d + i) * d + i]);
+    out[c] = m.logits[c] - log_det - 0.5 * static_cast<double>(d) * std::log(2.0 * M_PI);
+  }
+  return out;
+}
+
+// log p(x) terms of one point: log π_c + log N(x | μ_c, Σ_c) for every c, into terms.
+void component_terms(const GaussianMixture& m, const std::vector<double>& constants, const double* x, std::vector<double>& y,
+                     std::vector<double>& terms) {
+  const int64_t d = m.dim;
+  for (int64_t c = 0; c < m.components; ++c) {
+    terms[c] = log_normal(x, &m.means[c * d], &m.scale_tril[c * d * d], d, constants[c], y);
+  }
 }
 
 double log_sum_exp(const std::vector<double>& v) {
@@ -81,12 +104,10 @@ GaussianMixture standard_mixture(int64_t components, int64_t dim) {
 double mixture_log_likelihood(const GaussianMixture& mixture, const std::vector<double>& points, int64_t n) {
   const int64_t d = mixture.dim, k = mixture.components;
   std::vector<double> y(d), terms(k);
+  const std::vector<double> constants = log_weight_and_normalizer(mixture);
   double total = 0.0;
   for (int64_t p = 0; p < n; ++p) {
-    for (int64_t c = 0; c < k; ++c) {
-      terms[c] = mixture.logits[c] +
-                 log_normal(&points[p * d], &mixture.means[c * d], &mixture.scale_tril[c * d * d], d, y);
-    }
+    component_terms(mixture, constants, &points[p * d], y, terms);
     total += log_sum_exp(terms);
   }
   return total / static_cast<double>(std::max<int64_t>(1, n));
@@ -166,7 +187,7 @@ GaussianMixture fit_gaussian_mixture(const std::vector<double>& points, int64_t 
       std::vector<double> scatter(d * d, 0.0);
       for (int64_t p = 0; p < n; ++p) {
         const double r = responsibility[p * k + c];
-        if (r == 0.0) continue;
+        if (r < kNegligibleResponsibility) continue;
         for (int64_t i = 0; i < d; ++i) {
           const double a = r * (points[p * d + i] - mu[i]);
           for (int64_t j = 0; j <= i; ++j) scatter[i * d + j] += a * (points[p * d + j] - mu[j]);
@@ -186,13 +207,15 @@ GaussianMixture fit_gaussian_mixture(const std::vector<double>& points, int64_t 
     }
     // E-step: responsibilities and the log-likelihood they came from.
     double log_likelihood = 0.0;
+    const std::vector<double> constants = log_weight_and_normalizer(mixture);
     for (int64_t p = 0; p < n; ++p) {
-      for (int64_t c = 0; c < k; ++c) {
-        terms[c] = mixture.logits[c] + log_normal(&points[p * d], &mixture.means[c * d], &mixture.scale_tril[c * d * d], d, y);
-      }
-      const double total = log_sum_exp(terms);
-      log_likelihood += total;
-      for (int64_t c = 0; c < k; ++c) responsibility[p * k + c] = std::exp(terms[c] - total);
+      component_terms(mixture, constants, &points[p * d], y, terms);
+      // log-sum-exp with one exponential per term, reused for the responsibilities.
+      const double top = *std::max_element(terms.begin(), terms.end());
+      double sum = 0.0;
+      for (int64_t c = 0; c < k; ++c) sum += (responsibility[p * k + c] = std::exp(terms[c] - top));
+      log_likelihood += top + std::log(sum);
+      for (int64_t c = 0; c < k; ++c) responsibility[p * k + c] /= sum;
     }
     log_likelihood /= static_cast<double>(n);
     if (log_likelihood - previous < tolerance) break;
