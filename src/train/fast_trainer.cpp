@@ -136,7 +136,8 @@ RawTrainResult train_fast(const FamilyConfig& config, const FastStep& fast_step,
   // every step. A group's state gets a third of the L2 left by the step's work buffers (the rest
   // holds prefetched batches and absorbs conflicts): for W1 on a 2 MB L2 that is one model, measured
   // ~1 % faster than two.
-  const int64_t state_bytes = 3 * stride * static_cast<int64_t>(sizeof(float));
+  // Parameters and Adam's two moments, and the weight average when ema_decay keeps one.
+  const int64_t state_bytes = (average.enabled() ? 4 : 3) * stride * static_cast<int64_t>(sizeof(float));
   const int64_t scratch_bytes = fast_step.make_scratch()->bytes();
   const int64_t threads = std::max(1, at::get_num_threads());
   // No larger than an equal share, so that every thread has a group to train.
