@@ -16,6 +16,8 @@ def figures(path, family):
     keep = np.ones(len(m["id"][()]), bool)
     if family:
         keep = m["family"][()].astype(str) == family
+    if not keep.any():
+        raise SystemExit(f"{path}: no {family or ''} models")
     col = lambda name: m[name][()][keep]
     p = col("proportions")
     shares = np.stack([col(f"generated_share_{k}") for k in range(p.shape[1])], 1)
@@ -25,7 +27,7 @@ def figures(path, family):
         big = p[:, k] >= 0.1
         found.append(((shares[:, k] >= 0.05) & big).sum() / max(big.sum(), 1))
     statuses = dict(zip(*np.unique(col("status").astype(str), return_counts=True)))
-    real = (np.median(col("real_fid")), np.median(col("real_mode_tv"))) if "real_fid" in m else None
+    real = (np.nanmedian(col("real_fid")), np.nanmedian(col("real_mode_tv"))) if "real_fid" in m else None
     return dict(models=int(keep.sum()), mode_tv=np.median(col("mode_tv")), outside=np.median(outside),
                 outside_max=outside.max(), modes=np.median(col("modes_found")), expected=np.median(col("modes_expected")),
                 fid=np.median(col("fid")), found=found, statuses=statuses, train_s=col("train_seconds").sum(), real=real)

@@ -404,7 +404,8 @@ const std::vector<Field>& schema() {
       family_key("checkpoint_steps", &FamilyConfig::checkpoint_steps, between(1, kMaxSteps),
                  "Steps at which the weights are also stored (training trajectories)."),
       family_key("ema_decay", &FamilyConfig::ema_decay, between(0, 0.9999),
-                 "Stored weights (final and checkpoints) are the exponential moving average of the training iterates, "
+                 "The final stored weights are the exponential moving average of the training iterates (checkpoints stay "
+                 "iterates: the trajectory, and what reduce's SWAG needs), "
                  "a_t = d a_(t-1) + (1 - d) w_t, bias-corrected as Adam's moments are (a_t / (1 - d^t): no weight on the "
                  "initialization), with d this decay (0: the last iterate). A gan averages its generator only (Yazici et al. "
                  "2019) and stores its discriminator as trained. Training itself is unchanged."),
@@ -772,6 +773,10 @@ std::string check_student(const Job& job, const std::string& key, const std::str
   }
   if (!teacher) return "key '" + key + "': the job has no family " + spec.family;
   for (const auto& [name, value] : spec.changes) {
+    if (name == "latent" && teacher->latent_density == "mixture" && value != teacher->latent) {
+      return "key '" + key + "': a vae with latent_density = \"mixture\" keeps its latent width (the fitted density "
+             "lives in that code space)";
+    }
     const int64_t wide = structure_key(*teacher, name);
     if (value > wide) {
       return "key '" + key + "': a student wider than its teacher (" + name + " " + std::to_string(value) + " > " +

@@ -68,7 +68,7 @@ struct FamilyConfig {
   std::string noise = "gaussian";  // denoising: gaussian | mask
   double noise_level = 0.0;        // gaussian std or masking probability p0
   std::vector<int64_t> checkpoint_steps;
-  double ema_decay = 0.0;          // stored weights: the exponential moving average of the iterates (0: the last iterate)
+  double ema_decay = 0.0;          // final weights: the exponential moving average of the iterates (0: the last iterate)
   int64_t hidden = 256;            // vae: hidden layer width; mlp: first hidden layer's width
   int64_t hidden2 = 0;             // mlp: second hidden layer's width (0: one hidden layer)
   int64_t decoder_layers = 1;      // vae: the decoder's hidden layers, each `hidden` wide

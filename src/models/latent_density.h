@@ -25,8 +25,8 @@ GaussianMixture standard_mixture(int64_t components, int64_t dim);
 
 // EM for p(x) = Σ_c π_c N(x | μ_c, Σ_c) on points [n, d], from a k-means++ start drawn with `seed`.
 // Each M-step pulls every component weakly (as if by kPullPoints = 0.01 extra points) towards the
-// whole sample's mean and covariance, and adds a 1e-6 relative ridge: a component that loses its
-// points, or has fewer than d of them, falls back to the sample's Gaussian instead of a singular Σ_c. Stops
+// whole sample's mean and covariance, and adds a 1e-6 relative ridge: a component that loses all its
+// points falls back to the sample's Gaussian, and one with fewer than d of them stays narrow but not singular. Stops
 // after max_iterations or when the mean log-likelihood per point improves by less than tolerance (nats;
 // scikit-learn's GaussianMixture defaults: 100 and 1e-3).
 GaussianMixture fit_gaussian_mixture(const std::vector<double>& points, int64_t n, int64_t dim, int64_t components,

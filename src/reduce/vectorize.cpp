@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "common/text.h"
+#include "models/latent_density.h"
 #include "store/zoo.h"
 
 namespace genzoo {
@@ -63,6 +64,7 @@ std::vector<MatrixView> weight_matrices(const Layout& layout) {
   std::vector<MatrixView> matrices;
   for (const ParamLayout& param : layout) {
     if (param.shape.size() < 2 || param.numel() == 0) continue;
+    if (param.role == kLatentDensityRole) continue;  // a vae's fitted code density: statistics, not a layer's weights
     matrices.push_back({&param, param.shape[0], param.numel() / param.shape[0]});
   }
   return matrices;

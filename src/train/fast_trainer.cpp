@@ -110,9 +110,9 @@ RawTrainResult train_fast(const FamilyConfig& config, const FastStep& fast_step,
     extras.push_back(fast_step.make_extras(*specs[m], options.class_labels));
   }
   std::vector<char> diverged(models, 0);
-  // Model m's weights as stored after `steps` steps into canonical (params_per_model floats): its
-  // iterate, the averaged columns replaced by their bias-corrected average when ema_decay is set.
-  // `scratch` holds params_per_model floats.
+  // Model m's final weights after `steps` steps into canonical (params_per_model floats): its iterate,
+  // the averaged columns replaced by their bias-corrected average when ema_decay is set. `scratch` holds
+  // params_per_model floats.
   const auto stored_weights = [&](int64_t m, int64_t steps, float* canonical, float* scratch) {
     fast_step.to_canonical(params.data() + m * stride, canonical);
     if (!average.enabled() || diverged[m]) return;
@@ -162,7 +162,6 @@ RawTrainResult train_fast(const FamilyConfig& config, const FastStep& fast_step,
   const auto train_group = [&](int64_t group, StepScratch& scratch, bool caller) {
     const int64_t first = group * group_size, last = std::min(models, first + group_size);
     size_t next_checkpoint = 0;
-    std::vector<float> average_scratch(average.enabled() ? params_per_model : 0);
     for (int64_t step = 1; step <= config.steps; ++step) {
       // Every thread polls the stop flag, so a stop request ends the chunk within one group step.
       if (abandoned || stop_requested()) {
@@ -188,8 +187,9 @@ RawTrainResult train_fast(const FamilyConfig& config, const FastStep& fast_step,
       if (next_checkpoint < config.checkpoint_steps.size() && config.checkpoint_steps[next_checkpoint] == step) {
         for (int64_t m = first; m < last; ++m) {
           if (diverged[m]) continue;  // its later checkpoints stay zero, as on the LibTorch path
-          stored_weights(m, step, result.checkpoints.data() + (m * checkpoints + next_checkpoint) * params_per_model,
-                         average_scratch.data());
+          // The trajectory: iterates, never averages (reduce's SWAG reads them as iterates).
+          fast_step.to_canonical(params.data() + m * stride,
+                                 result.checkpoints.data() + (m * checkpoints + next_checkpoint) * params_per_model);
         }
         ++next_checkpoint;
       }

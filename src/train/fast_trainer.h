@@ -89,6 +89,8 @@ struct ModelExtras {
   virtual ~ModelExtras() = default;
 };
 
+inline const AdamSettings kDefaultAdamSettings{};
+
 // One model as the loop hands it to a step: internal parameters, Adam's moments (internal order too),
 // learning rate, the family's extras (null unless make_extras gives some) and Adam's settings (the
 // family's adam_beta1 and adam_beta2).
@@ -98,7 +100,7 @@ struct FastModel {
   float* adam_v;
   const float* lr;
   ModelExtras* extras;
-  const AdamSettings* adam = nullptr;
+  const AdamSettings* adam = &kDefaultAdamSettings;
 };
 
 // One family's hand-written training step.

@@ -89,7 +89,8 @@ void evaluate_generative(const FamilyConfig& config, const std::vector<const Mod
     const auto grid = torch::randn({std::max<int64_t>(2, config.sample_grid), width}, generator);
     const auto steps = torch::linspace(0.0, 1.0, kInterpolationImages).unsqueeze(1);
     auto path = grid[0].unsqueeze(0) * (1.0 - steps) + grid[1].unsqueeze(0) * steps;
-    // Beyond the latent width, the path keeps its first image's values: a vae's row stays in one component.
+    // Beyond the latent width, the path keeps its first image's values: a mixture vae's row stays in grid
+    // image 0's component, so it ends at grid image 1's code only when image 1 drew the same component.
     if (width > config.latent) {
       path.narrow(1, config.latent, width - config.latent)
           .copy_(grid[0].narrow(0, config.latent, width - config.latent).expand({kInterpolationImages, width - config.latent}));

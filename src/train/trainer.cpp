@@ -175,7 +175,7 @@ class TorchBatch {
 
   void checkpoint(const FamilyConfig& config, size_t& next, int64_t step) {
     if (next < config.checkpoint_steps.size() && config.checkpoint_steps[next] == step) {
-      copy_rows_out(stored_weights(), active, static_cast<int64_t>(next));
+      copy_rows_out(flat, active, static_cast<int64_t>(next));  // the trajectory: iterates, never averages
       ++next;
     }
   }
@@ -203,8 +203,8 @@ class TorchBatch {
     }
   }
 
-  // The live models' weights as stored: the iterates, their averaged columns replaced by the
-  // bias-corrected average when FamilyConfig::ema_decay is set. (Diverged models keep their last iterate.)
+  // The live models' final weights: the iterates, their averaged columns replaced by the bias-corrected
+  // average when FamilyConfig::ema_decay is set. (Checkpoints and diverged models keep iterates.)
   torch::Tensor stored_weights() const {
     if (!average_.enabled() || averaged_steps_ == 0) return flat;
     auto stored = flat.detach().clone();
@@ -451,8 +451,14 @@ void fit_after_training(const FamilyConfig& config, const std::vector<const Mode
     const auto& indices = specs[m]->sample_indices;
     auto x = torch::empty({1, static_cast<int64_t>(indices.size()), dataset.train.dim()});
     gather_images(dataset.train, indices.data(), static_cast<int64_t>(indices.size()), x.data_ptr<float>());
-    family.torch_impl().fit_after_training(raw.weights.data() + m * params_per_model, layout, x,
-                                           mix_seed(specs[m]->seed, 0x64656e73ULL), config);  // "dens"
+    float* weights = raw.weights.data() + m * params_per_model;
+    family.torch_impl().fit_after_training(weights, layout, x, mix_seed(specs[m]->seed, 0x64656e73ULL), config);  // "dens"
+    // Checkpoints carry the fitted density too: it is not trained, and a trajectory should not jump at its end.
+    const int64_t checkpoints = static_cast<int64_t>(config.checkpoint_steps.size());
+    const GaussianMixture fitted = read_latent_density(layout, weights);
+    for (int64_t t = 0; t < checkpoints; ++t) {
+      write_latent_density(fitted, layout, raw.checkpoints.data() + (static_cast<int64_t>(m) * checkpoints + t) * params_per_model);
+    }
   }
 }
 

@@ -1,4 +1,4 @@
-// FamilyConfig::ema_decay: the weights a model is stored with are the exponential moving average of its
+// FamilyConfig::ema_decay: the final weights a model is stored with are the exponential moving average of its
 // training iterates, a_t = d a_(t-1) + (1 - d) w_t from a_0 = 0, read bias-corrected as a_t / (1 - d^t)
 // (as Adam's moments are): a weighted mean of w_1 .. w_t with weights proportional to d^(t-s), no weight
 // on the initialization. Averaging smooths out the last steps' noise and, for a GAN's generator, the

@@ -279,6 +279,15 @@ TEST(Job, ReadsMlpStructureAndItsStudents) {
   expect_refusal(with_family("hidden2 = -1"), {"key 'family[0].hidden2'"});
 }
 
+// A vae whose generated codes come from its fitted latent density cannot be aligned to a narrower code:
+// refused when the job is read, not after training.
+TEST(Job, RefusesNarrowingTheCodeOfAMixtureVae) {
+  const std::string vae = "name = \"v\"\n[[family]]\nname = \"vae\"\nmodels = 4\nlatent = 8\nlatent_density = \"mixture\"\n";
+  expect_refusal(vae + "[reduce]\nprior_students = [\"vae:latent=4\"]\n",
+                 {"key 'reduce.prior_students[0]'", "latent_density = \"mixture\" keeps its latent width"});
+  EXPECT_NO_THROW(parse_job(vae + "[reduce]\nprior_students = [\"vae:hidden=64\"]\n", "<string>"));
+}
+
 TEST(Job, RefusesUnknownTopLevelKey) {
   expect_refusal(std::string("nmae = \"x\"\n") + kMinimalJob,
                  {"unknown key 'nmae'", "(allowed: name, seed, data, featurenet, probe, reduce, distill, family)"});

@@ -510,7 +510,7 @@ TEST(Vae, MixtureIsFittedToThePosteriorMeansOfTheTrainingImages) {
       EXPECT_LE(max_abs_diff(fitted[m].weights.data(), standard[m].weights.data(), trained), 1e-6) << "model " << m;
       // The posterior means of the training images, from the stored weights.
       const auto& idx = specs[m]->sample_indices;
-      const int64_t n = static_cast<int64_t>(idx.size()), k = config.latent;
+      const int64_t n = static_cast<int64_t>(idx.size());
       auto x = torch::empty({1, n, kPixels});
       for (int64_t i = 0; i < n; ++i) std::copy_n(world().dataset.train.image(idx[i]), kPixels, x[0][i].data_ptr<float>());
       const auto flat = torch::from_blob(const_cast<float*>(fitted[m].weights.data()), {1, layout_size(layout)});

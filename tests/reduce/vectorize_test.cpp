@@ -12,6 +12,7 @@
 #include "data/image.h"
 #include "job/job.h"
 #include "models/family.h"
+#include "models/latent_density.h"
 #include "models/linear_ae.h"
 #include "models/torch_family.h"
 #include "reduce/vectorize.h"
@@ -83,6 +84,18 @@ TEST(Vectorize, SvdMatchesLinalgSvdvalsPerMatrixWithConvKernelsFlattened) {
     }
     for (int64_t j = 0; j < f.dim; ++j) EXPECT_NEAR(f.row(m)[j], expected[j], 1e-5) << "model " << m << " value " << j;
   }
+}
+
+// A vae's fitted latent density (models/latent_density.h) is statistics of its codes, not a layer: the
+// weight-matrix features (svd, hist, layer_stats) leave it out.
+TEST(Vectorize, WeightMatricesLeaveOutTheFittedLatentDensity) {
+  Layout layout;
+  add_param(layout, "decoder.out.weight", "decoder", {784, 16});
+  add_param(layout, "decoder.out.bias", "decoder", {784});
+  add_latent_density(layout, 3, 4);
+  const auto matrices = weight_matrices(layout);
+  ASSERT_EQ(matrices.size(), 1u);
+  EXPECT_EQ(matrices[0].param->name, "decoder.out.weight");
 }
 
 TEST(Vectorize, HistCountsEachMatrixOnFixedBins) {

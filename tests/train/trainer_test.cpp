@@ -201,15 +201,18 @@ TEST(Trainer, DenoisingModelAloneEqualsModelInBatch) {
 // gradient term moves weights by whole steps (>= 1e-3). Adam is blind to a constant per-element
 // gradient scale, so this checks gradient directions and the relative weight of the regularizer
 // terms, which is all that changes training.
-// The weight differences between the two paths after config.steps steps: the largest, and the 99th
-// percentile over every weight of every model.
 // Adam moves a weight by at most about lr per step (|m̂| / sqrt(v̂) <= 1 for a steady gradient; a few
 // times that when a large gradient follows small ones): a bound on any gap between two runs.
 constexpr double kAdamMovesAtMost = 4.0;
 
+// The weight differences between the two paths: the largest, the 99th percentile over every weight of
+// every model, and the largest of the tensors' median gaps (over the models' entries of one tensor: a
+// small tensor such as a bias weighs little in the percentile).
 struct WeightGap {
   double largest = 0.0;
   double p99 = 0.0;
+  double tensor_median = 0.0;
+  std::string tensor;  // the tensor with that median
 };
 
 WeightGap fast_versus_torch_gap(const FamilyConfig& config, const std::vector<const ModelSpec*>& specs,
@@ -229,6 +232,16 @@ WeightGap fast_versus_torch_gap(const FamilyConfig& config, const std::vector<co
   if (compared > 0) {
     gap.largest = sorted.back();
     gap.p99 = sorted[static_cast<size_t>(0.99 * static_cast<double>(compared - 1))];
+  }
+  const int64_t p = params_of(config);
+  for (const ParamLayout& param : find_family(config.name).layout(config)) {
+    std::vector<double> entries;
+    for (int64_t start = 0; start + p <= compared; start += p) {
+      entries.insert(entries.end(), gaps.begin() + start + param.offset, gaps.begin() + start + param.offset + param.numel());
+    }
+    if (entries.empty()) continue;
+    std::nth_element(entries.begin(), entries.begin() + entries.size() / 2, entries.end());
+    if (entries[entries.size() / 2] >= gap.tensor_median) gap.tensor_median = entries[entries.size() / 2], gap.tensor = param.name;
   }
   note(config.name + " fast vs torch, " + config.regularizer, gap.largest);
   note(config.name + " fast vs torch (99th percentile), " + config.regularizer, gap.p99);
@@ -314,8 +327,10 @@ TEST(Trainer, ConvFastPathOnlyWhereItApplies) {
 // its size) by an amount that depends on the CPU's summation orders. The label-smoothing arms'
 // largest gaps were <= 6e-6 on an Intel AVX-512 Xeon but 2.3e-5 (5 steps) and 7.5e-5 (the arm with every
 // stabilizer, 3 steps) on an AMD EPYC with AVX-512, while their 99th percentiles stayed 1.5e-6 and 3e-6 and
-// every other arm's 99th percentile ~1.5e-8. A wrong gradient term moves most weights by whole steps. The
-// largest gap is only held to what Adam can move a weight in the run (kAdamMovesAtMost lr per step).
+// every other arm's 99th percentile ~1.5e-8. A wrong gradient term moves most weights of its tensor by
+// whole steps, so every tensor's median gap is held to 5e-5 as well (a bias of a few entries would hardly
+// show in the percentile). The largest gap is only held to what Adam can move a weight in the run
+// (kAdamMovesAtMost times the model's largest lr, lr e^lr_spread, per step).
 TEST(Trainer, GanFastPathAgreesWithTorchPath) {
   struct Arm {
     int64_t d_steps;
@@ -352,7 +367,9 @@ TEST(Trainer, GanFastPathAgreesWithTorchPath) {
     const auto specs = pick(gan_specs(), {0, 1, 2});
     const WeightGap gap = fast_versus_torch_gap(config, specs);
     EXPECT_LE(gap.p99, 5e-5) << label;
-    EXPECT_LE(gap.largest, kAdamMovesAtMost * config.lr * std::max(1.0, config.d_lr_scale) * static_cast<double>(config.steps))
+    EXPECT_LE(gap.tensor_median, 5e-5) << label << ": " << gap.tensor;
+    EXPECT_LE(gap.largest, kAdamMovesAtMost * config.lr * std::exp(config.lr_spread) * std::max(1.0, config.d_lr_scale) *
+                               static_cast<double>(config.steps))
         << label;
     const RawTrainResult fast = train_weights(config, specs, world().dataset, options_for("auto"));
     const RawTrainResult slow = train_weights(config, specs, world().dataset, options_for("torch"));
@@ -669,7 +686,10 @@ TEST(Trainer, AdamBetasReachBothPaths) {
     dcgan.adam_beta2 = 0.99;
     const WeightGap gap = fast_versus_torch_gap(dcgan, specs);
     EXPECT_LE(gap.p99, 5e-5) << family;
-    if (family == "linear_ae") EXPECT_LE(gap.largest, 5e-5) << family;
+    EXPECT_LE(gap.tensor_median, 5e-5) << family << ": " << gap.tensor;
+    if (family == "linear_ae") {
+      EXPECT_LE(gap.largest, 5e-5) << family;
+    }
     for (const std::string kernels : {"auto", "torch"}) {
       const RawTrainResult plain = train_weights(config, specs, world().dataset, options_for(kernels));
       const RawTrainResult changed = train_weights(dcgan, specs, world().dataset, options_for(kernels));
@@ -683,7 +703,8 @@ TEST(Trainer, AdamBetasReachBothPaths) {
 // ema_decay = d: the stored weights are Σ_s (1 - d) d^(T-s) w_s / (1 - d^T) over the iterates w_1 .. w_T
 // (computed here in double from a run with a checkpoint at every step and no average), in the averaged
 // columns: all of an autoencoder's and a vae's, a gan's generator; a gan's discriminator is its last
-// iterate. A checkpoint holds the average up to its step. Tolerance 1e-5: the paths accumulate in float
+// iterate. Checkpoints stay the iterates (the trajectory, which reduce's SWAG reads), identical to a run
+// without the average: averaging never feeds back into training. Tolerance 1e-5: the paths accumulate in float
 // (T = 6 terms, weights of order 1: ~1e-7), while a wrong weight, a missing bias correction (a factor
 // 1 / (1 - 0.7^6) = 1.13) or an unaveraged column differs by whole steps (lr ~1e-3) or more.
 TEST(Trainer, EmaStoresTheBiasCorrectedAverageOfTheIterates) {
@@ -703,7 +724,9 @@ TEST(Trainer, EmaStoresTheBiasCorrectedAverageOfTheIterates) {
       const Layout layout = find_family(config.name).layout(config);
       const int64_t p = layout_size(layout), generator = generator_param_count(layout);
       const int64_t averaged_columns = family == "gan" ? generator : p;
-      if (family == "gan") ASSERT_GT(generator, 0);
+      if (family == "gan") {
+        ASSERT_GT(generator, 0);
+      }
       ASSERT_EQ(averaged.checkpoints.size(), 2 * specs.size() * p) << what;
       const auto iterate = [&](size_t m, int64_t step, int64_t i) {
         return static_cast<double>(iterates.checkpoints[(m * kSteps + step - 1) * p + i]);
@@ -714,12 +737,13 @@ TEST(Trainer, EmaStoresTheBiasCorrectedAverageOfTheIterates) {
         return sum / (1.0 - std::pow(kDecay, upto));
       };
       for (size_t m = 0; m < specs.size(); ++m) {
-        double final_gap = 0.0, early_gap = 0.0, discriminator_gap = 0.0, moved = 0.0;
+        double final_gap = 0.0, checkpoint_gap = 0.0, discriminator_gap = 0.0, moved = 0.0;
         for (int64_t i = 0; i < p; ++i) {
           const double final_value = averaged.weights[m * p + i];
+          checkpoint_gap = std::max({checkpoint_gap, std::fabs(averaged.checkpoints[(m * 2 + 0) * p + i] - iterate(m, 3, i)),
+                                     std::fabs(averaged.checkpoints[(m * 2 + 1) * p + i] - iterate(m, kSteps, i))});
           if (i < averaged_columns) {
             final_gap = std::max(final_gap, std::fabs(final_value - average(m, kSteps, i)));
-            early_gap = std::max(early_gap, std::fabs(averaged.checkpoints[(m * 2 + 0) * p + i] - average(m, 3, i)));
             moved = std::max(moved, std::fabs(final_value - iterate(m, kSteps, i)));
           } else {
             discriminator_gap = std::max(discriminator_gap, std::fabs(final_value - iterate(m, kSteps, i)));
@@ -727,11 +751,9 @@ TEST(Trainer, EmaStoresTheBiasCorrectedAverageOfTheIterates) {
         }
         note(what + " stored vs brute-force average", final_gap);
         EXPECT_LE(final_gap, 1e-5) << what << " model " << m;
-        EXPECT_LE(early_gap, 1e-5) << what << " model " << m << ", checkpoint at step 3";
+        EXPECT_EQ(checkpoint_gap, 0.0) << what << " model " << m << ": checkpoints are the iterates";
         EXPECT_EQ(discriminator_gap, 0.0) << what << " model " << m;
         EXPECT_GT(moved, 1e-4) << what << " model " << m << ": the average is not the last iterate";
-        EXPECT_EQ(max_abs_diff(averaged.checkpoints.data() + (m * 2 + 1) * p, averaged.weights.data() + m * p, p), 0.0)
-            << what << " model " << m;
       }
     }
   }
