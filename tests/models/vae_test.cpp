@@ -500,6 +500,7 @@ TEST(Vae, MixtureIsFittedToThePosteriorMeansOfTheTrainingImages) {
     const auto standard = train_chunk(config, specs, world().eval, options);
     config.latent_density = "mixture";
     config.latent_components = 1;
+    config.checkpoint_steps = {10, 20};
     const auto fitted = train_chunk(config, specs, world().eval, options);
     const Layout layout = find_family("vae").layout(config);
     const int64_t trained = layout_size(find_family("vae").layout(world().job.families[0]));
@@ -528,6 +529,16 @@ TEST(Vae, MixtureIsFittedToThePosteriorMeansOfTheTrainingImages) {
       EXPECT_NE(fitted[m].metrics.at("diversity_ratio"), standard[m].metrics.at("diversity_ratio"))
           << "samples drawn through the fitted density";
       EXPECT_EQ(fitted[m].samples.size(), standard[m].samples.size());
+      // Checkpoints carry the fitted density (it is not trained): the same tensors as the final weights.
+      const ParamLayout& first = find_param(layout, "latent_density.logits");
+      const int64_t density = layout_size(layout) - first.offset;
+      ASSERT_EQ(static_cast<int64_t>(fitted[m].checkpoints.size()), 2 * layout_size(layout));
+      for (int64_t t = 0; t < 2; ++t) {
+        EXPECT_EQ(max_abs_diff(fitted[m].checkpoints.data() + t * layout_size(layout) + first.offset,
+                               fitted[m].weights.data() + first.offset, density),
+                  0.0)
+            << "checkpoint " << t;
+      }
     }
   }
 }
