@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "common/cholesky.h"
 #include "common/rng.h"
 
 namespace genzoo {
@@ -21,24 +22,8 @@ constexpr double kNegligibleResponsibility = 1e-12;
 // factorization succeeds (a covariance that rounding made semi-definite).
 std::vector<double> cholesky(std::vector<double> a, int64_t d, double ridge) {
   for (int attempt = 0;; ++attempt) {
-    std::vector<double> l(d * d, 0.0);
-    bool ok = true;
-    for (int64_t i = 0; i < d && ok; ++i) {
-      for (int64_t j = 0; j <= i; ++j) {
-        double sum = a[i * d + j];
-        for (int64_t k = 0; k < j; ++k) sum -= l[i * d + k] * l[j * d + k];
-        if (i == j) {
-          if (!(sum > 0.0)) {
-            ok = false;
-            break;
-          }
-          l[i * d + i] = std::sqrt(sum);
-        } else {
-          l[i * d + j] = sum / l[j * d + j];
-        }
-      }
-    }
-    if (ok) return l;
+    std::vector<double> l = a;
+    if (cholesky_in_place(l, d)) return l;
     if (attempt >= 30) {  // not reached for a covariance of finite points; a finite diagonal factor all the same
       std::fill(l.begin(), l.end(), 0.0);
       for (int64_t i = 0; i < d; ++i) l[i * d + i] = std::sqrt(std::max(std::fabs(a[i * d + i]), ridge));
@@ -82,12 +67,24 @@ void component_terms(const GaussianMixture& m, const std::vector<double>& consta
   }
 }
 
-double log_sum_exp(const std::vector<double>& v) {
+// log Σ exp(v); with `normalized`, also each exp(v_c) / Σ exp(v) into it (one exponential per term).
+double log_sum_exp(const std::vector<double>& v, double* normalized = nullptr) {
   const double top = *std::max_element(v.begin(), v.end());
   if (!std::isfinite(top)) return top;
   double sum = 0.0;
-  for (double x : v) sum += std::exp(x - top);
+  for (size_t c = 0; c < v.size(); ++c) {
+    const double e = std::exp(v[c] - top);
+    sum += e;
+    if (normalized) normalized[c] = e;
+  }
+  for (size_t c = 0; normalized && c < v.size(); ++c) normalized[c] /= sum;
   return top + std::log(sum);
+}
+
+double squared_distance(const double* a, const double* b, int64_t d) {
+  double distance = 0.0;
+  for (int64_t i = 0; i < d; ++i) distance += (a[i] - b[i]) * (a[i] - b[i]);
+  return distance;
 }
 
 }  // namespace
@@ -143,9 +140,7 @@ GaussianMixture fit_gaussian_mixture(const std::vector<double>& points, int64_t 
   while (static_cast<int64_t>(centres.size()) < k) {
     double total = 0.0;
     for (int64_t p = 0; p < n; ++p) {
-      double distance = 0.0;
-      for (int64_t i = 0; i < d; ++i) distance += std::pow(points[p * d + i] - points[centres.back() * d + i], 2);
-      nearest[p] = std::min(nearest[p], distance);
+      nearest[p] = std::min(nearest[p], squared_distance(&points[p * d], &points[centres.back() * d], d));
       total += nearest[p];
     }
     int64_t pick = rng.uniform_int(n);
@@ -161,8 +156,7 @@ GaussianMixture fit_gaussian_mixture(const std::vector<double>& points, int64_t 
     int64_t best = 0;
     double best_distance = std::numeric_limits<double>::infinity();
     for (int64_t c = 0; c < k; ++c) {
-      double distance = 0.0;
-      for (int64_t i = 0; i < d; ++i) distance += std::pow(points[p * d + i] - points[centres[c] * d + i], 2);
+      const double distance = squared_distance(&points[p * d], &points[centres[c] * d], d);
       if (distance < best_distance) best_distance = distance, best = c;
     }
     responsibility[p * k + best] = 1.0;
@@ -210,12 +204,7 @@ GaussianMixture fit_gaussian_mixture(const std::vector<double>& points, int64_t 
     const std::vector<double> constants = log_weight_and_normalizer(mixture);
     for (int64_t p = 0; p < n; ++p) {
       component_terms(mixture, constants, &points[p * d], y, terms);
-      // log-sum-exp with one exponential per term, reused for the responsibilities.
-      const double top = *std::max_element(terms.begin(), terms.end());
-      double sum = 0.0;
-      for (int64_t c = 0; c < k; ++c) sum += (responsibility[p * k + c] = std::exp(terms[c] - top));
-      log_likelihood += top + std::log(sum);
-      for (int64_t c = 0; c < k; ++c) responsibility[p * k + c] /= sum;
+      log_likelihood += log_sum_exp(terms, &responsibility[p * k]);
     }
     log_likelihood /= static_cast<double>(n);
     if (log_likelihood - previous < tolerance) break;

@@ -5,6 +5,7 @@
 #include <numeric>
 #include <string>
 
+#include "common/cholesky.h"
 #include "common/error.h"
 
 namespace genzoo::priors {
@@ -12,23 +13,6 @@ namespace genzoo::priors {
 namespace {
 
 constexpr double kLog2Pi = 1.8378770664093454835606594728112;
-
-// Lower Cholesky factor of a symmetric positive definite r x r matrix (row-major), in place.
-void cholesky(std::vector<double>& a, int64_t r) {
-  for (int64_t j = 0; j < r; ++j) {
-    double d = a[j * r + j];
-    for (int64_t k = 0; k < j; ++k) d -= a[j * r + k] * a[j * r + k];
-    if (!(d > 0.0)) throw ReduceError("low-rank Gaussian: I + Fᵀ D⁻¹ F is not positive definite");
-    const double l = std::sqrt(d);
-    a[j * r + j] = l;
-    for (int64_t i = j + 1; i < r; ++i) {
-      double s = a[i * r + j];
-      for (int64_t k = 0; k < j; ++k) s -= a[i * r + k] * a[j * r + k];
-      a[i * r + j] = s / l;
-    }
-    for (int64_t k = j + 1; k < r; ++k) a[j * r + k] = 0.0;
-  }
-}
 
 // x = C⁻¹ b for C = L Lᵀ (forward, then backward substitution).
 std::vector<double> cholesky_solve(const std::vector<double>& l, int64_t r, std::vector<double> b) {
@@ -76,7 +60,7 @@ std::vector<double> capacitance_factor(const LowRankGaussian& g, const std::vect
     c[a * r + a] += 1.0;
     for (int64_t b = a + 1; b < r; ++b) c[a * r + b] = c[b * r + a];
   }
-  cholesky(c, r);
+  if (!cholesky_in_place(c, r)) throw ReduceError("low-rank Gaussian: I + Fᵀ D⁻¹ F is not positive definite");
   return c;
 }
 
