@@ -84,6 +84,7 @@ struct FamilyConfig {
   std::string d_minibatch = "none";  // gan: none | stddev (D sees its batch's feature spread as one more feature)
   std::string condition = "none";  // gan: none | label (class-conditional)
   int64_t sample_grid = 16;        // vae, gan: stored generated samples per model
+  double latent_temperature = 1.0;  // vae, gan: generated codes' noise is scaled by this (1: the density as fitted)
   int64_t num_classes = 3;         // derived: the job's data.num_classes (not a job key)
   int64_t input_dim = 784;         // derived: pixels, or data.dimension for the gaussian source (not a job key)
 

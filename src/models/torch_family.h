@@ -84,10 +84,12 @@ class TorchFamily {
   // through a stored density (vae, latent_density = "mixture": one more picks the component).
   virtual int64_t code_width(const FamilyConfig& config) const;
   // Families whose weights hold something fitted to the trained model (vae: latent_density = "mixture")
-  // fill it here, after training: weights are one model's canonical parameters (on the CPU), x [1, n, 784]
-  // its training images, seed its own.
-  virtual void fit_after_training(float* weights, const Layout& layout, const torch::Tensor& x, uint64_t seed,
-                                  const FamilyConfig& config) const {}
+  // say so here, and fill it in fit_after_training: weights are one model's canonical parameters (on the
+  // CPU), checkpoints its checkpoint_count stored checkpoints (each laid out as weights), x [1, n, 784] its
+  // training images, seed its own. Models are fitted concurrently, each call on its own model.
+  virtual bool fits_after_training(const FamilyConfig& config) const { return false; }
+  virtual void fit_after_training(float* weights, float* checkpoints, int64_t checkpoint_count, const Layout& layout,
+                                  const torch::Tensor& x, uint64_t seed, const FamilyConfig& config) const {}
   virtual torch::Tensor generate(const StackedParams& params, const torch::Tensor& z, const torch::Tensor& labels,
                                  const FamilyConfig& config) const {
     return {};

@@ -106,15 +106,20 @@ class VaeTorch : public TorchFamily {
   }
 
   // latent_density = "mixture": the mixture fitted to the posterior means of the model's training images.
-  void fit_after_training(float* weights, const Layout& layout, const torch::Tensor& x, uint64_t seed,
-                          const FamilyConfig& config) const override {
+  bool fits_after_training(const FamilyConfig& config) const override { return config.latent_density == "mixture"; }
+  void fit_after_training(float* weights, float* checkpoints, int64_t checkpoint_count, const Layout& layout,
+                          const torch::Tensor& x, uint64_t seed, const FamilyConfig& config) const override {
     if (!has_latent_density(layout)) return;
     torch::NoGradGuard no_grad;
-    const auto flat = torch::from_blob(weights, {1, layout_size(layout)});
+    const int64_t params = layout_size(layout);
+    const auto flat = torch::from_blob(weights, {1, params});
     const auto mu = encode(view_params(flat, layout), x).mu[0].to(torch::kDouble).contiguous();  // [n, k]
     const int64_t n = mu.size(0), k = mu.size(1);
     const std::vector<double> points(mu.data_ptr<double>(), mu.data_ptr<double>() + n * k);
-    write_latent_density(fit_gaussian_mixture(points, n, k, config.latent_components, seed), layout, weights);
+    const GaussianMixture fitted = fit_gaussian_mixture(points, n, k, config.latent_components, seed);
+    write_latent_density(fitted, layout, weights);
+    // Checkpoints carry the fitted density too: it is not trained, and a trajectory should not jump at its end.
+    for (int64_t t = 0; t < checkpoint_count; ++t) write_latent_density(fitted, layout, checkpoints + t * params);
   }
 };
 

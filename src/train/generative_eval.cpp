@@ -61,6 +61,15 @@ std::vector<float> real_images(const ModelSpec& spec, const EvalData& data, int6
   return images;
 }
 
+// FamilyConfig::latent_temperature: the noise columns of codes z [..., width] (the first `latent`) scaled by
+// it; a mixture vae's component-picking column stays as drawn, so each component keeps its weight.
+torch::Tensor tempered(const torch::Tensor& z, const FamilyConfig& config) {
+  if (config.latent_temperature == 1.0) return z;
+  auto scaled = z.clone();
+  scaled.narrow(-1, 0, config.latent).mul_(config.latent_temperature);
+  return scaled;
+}
+
 }  // namespace
 
 void evaluate_generative(const FamilyConfig& config, const std::vector<const ModelSpec*>& specs,
@@ -76,7 +85,7 @@ void evaluate_generative(const FamilyConfig& config, const std::vector<const Mod
   const auto params =
       view_params(torch::from_blob(const_cast<float*>(weights.data()), {models, params_per_model}).to(device), layout);
   const auto generate = [&](const torch::Tensor& z, const torch::Tensor& labels) {
-    return impl.generate(params, z.to(device), conditional ? labels.to(device) : torch::Tensor(), config)
+    return impl.generate(params, tempered(z, config).to(device), conditional ? labels.to(device) : torch::Tensor(), config)
         .to(torch::kCPU)
         .contiguous();
   };

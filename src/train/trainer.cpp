@@ -4,13 +4,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <exception>
 #include <cmath>
 
 #include "common/error.h"
 #include "common/rng.h"
 #include "data/dataset.h"
 #include "job/job.h"
-#include "models/latent_density.h"
 #include "models/torch_family.h"
 #include "plan/plan.h"
 #include "kernels/isa.h"
@@ -438,28 +438,33 @@ std::unique_ptr<FastStep> fast_step_for(const FamilyConfig& config, const TrainO
   return make_fast_step(config);
 }
 
-// TorchFamily::fit_after_training on every model that did not diverge (its training images, its seed);
-// part of the training time.
+// TorchFamily::fit_after_training on every model that did not diverge (its training images, its seed,
+// its checkpoints); part of the training time. The models are independent: one per thread (OpenMP, the
+// trainer's thread count; LibTorch runs its ops serially inside), the first error rethrown after the loop.
 void fit_after_training(const FamilyConfig& config, const std::vector<const ModelSpec*>& specs, const Dataset& dataset,
                         RawTrainResult& raw) {
-  const Family& family = find_family(config.name);
-  const Layout layout = family.layout(config);
-  if (!has_latent_density(layout)) return;  // the one thing fitted after training so far
-  const int64_t params_per_model = layout_size(layout);
-  for (size_t m = 0; m < specs.size(); ++m) {
+  const TorchFamily& impl = find_family(config.name).torch_impl();
+  if (!impl.fits_after_training(config)) return;
+  const Layout layout = find_family(config.name).layout(config);
+  const int64_t params_per_model = layout_size(layout), models = static_cast<int64_t>(specs.size());
+  const int64_t checkpoints = static_cast<int64_t>(config.checkpoint_steps.size());
+  std::exception_ptr failure;
+#pragma omp parallel for schedule(dynamic)
+  for (int64_t m = 0; m < models; ++m) {
     if (raw.diverged[m]) continue;
-    const auto& indices = specs[m]->sample_indices;
-    auto x = torch::empty({1, static_cast<int64_t>(indices.size()), dataset.train.dim()});
-    gather_images(dataset.train, indices.data(), static_cast<int64_t>(indices.size()), x.data_ptr<float>());
-    float* weights = raw.weights.data() + m * params_per_model;
-    family.torch_impl().fit_after_training(weights, layout, x, mix_seed(specs[m]->seed, 0x64656e73ULL), config);  // "dens"
-    // Checkpoints carry the fitted density too: it is not trained, and a trajectory should not jump at its end.
-    const int64_t checkpoints = static_cast<int64_t>(config.checkpoint_steps.size());
-    const GaussianMixture fitted = read_latent_density(layout, weights);
-    for (int64_t t = 0; t < checkpoints; ++t) {
-      write_latent_density(fitted, layout, raw.checkpoints.data() + (static_cast<int64_t>(m) * checkpoints + t) * params_per_model);
+    try {
+      const auto& indices = specs[m]->sample_indices;
+      auto x = torch::empty({1, static_cast<int64_t>(indices.size()), dataset.train.dim()});
+      gather_images(dataset.train, indices.data(), static_cast<int64_t>(indices.size()), x.data_ptr<float>());
+      impl.fit_after_training(raw.weights.data() + m * params_per_model,
+                              raw.checkpoints.data() + m * checkpoints * params_per_model, checkpoints, layout, x,
+                              mix_seed(specs[m]->seed, 0x64656e73ULL), config);  // "dens"
+    } catch (...) {
+#pragma omp critical
+      if (!failure) failure = std::current_exception();
     }
   }
+  if (failure) std::rethrow_exception(failure);
 }
 
 }  // namespace

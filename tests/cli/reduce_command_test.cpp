@@ -277,7 +277,7 @@ TEST(ReduceCommand, PriorsAreStoredCheckedAndReadableFromPython) {
   EXPECT_EQ(before.embeddings[0].result.u, after.embeddings[0].result.u);
   ASSERT_FALSE(after.priors.empty());
   for (const auto& p : after.priors) {
-    if (p.kind == "node") EXPECT_EQ(p.gaussian.rank, 1) << p.name;
+    if (p.kind == "node") { EXPECT_EQ(p.gaussian.rank, 1) << p.name; }
   }
   // Without an existing reduce.h5, --priors-only is a one-line error.
   TempDir empty;

@@ -108,7 +108,7 @@ TEST(Gan, MinibatchStddevAddsOneColumnToTheDiscriminatorsLastLayer) {
     ASSERT_EQ(stddev.size(), plain.size());
     for (size_t i = 0; i < plain.size(); ++i) {
       EXPECT_EQ(stddev[i].name, plain[i].name);
-      if (plain[i].name != "discriminator.fc.weight") EXPECT_EQ(stddev[i].shape, plain[i].shape) << plain[i].name;
+      if (plain[i].name != "discriminator.fc.weight") { EXPECT_EQ(stddev[i].shape, plain[i].shape) << plain[i].name; }
     }
   }
 }

@@ -208,7 +208,7 @@ TEST(Vae, DeeperDecoderAddsASecondHiddenLayerBetweenFcAndOut) {
       offset += two[i].numel();
       // Every other tensor keeps its shape and role.
       for (const ParamLayout& p : one) {
-        if (p.name == two[i].name) EXPECT_TRUE(p.shape == two[i].shape && p.role == two[i].role) << p.name;
+        if (p.name == two[i].name) { EXPECT_TRUE(p.shape == two[i].shape && p.role == two[i].role) << p.name; }
       }
     }
     EXPECT_EQ(find_param(two, "decoder.fc2.weight").shape, (std::vector<int64_t>{16, 16}));
@@ -216,7 +216,7 @@ TEST(Vae, DeeperDecoderAddsASecondHiddenLayerBetweenFcAndOut) {
     EXPECT_EQ(find_param(two, "decoder.fc2.weight").role, "decoder");
     EXPECT_EQ(find_param(two, "decoder.fc2.bias").role, "decoder");
     EXPECT_EQ(layout_size(two), layout_size(one) + 16 * 16 + 16);
-    if (likelihood == "gaussian_learned") EXPECT_EQ(two.back().name, "decoder.out.logvar");
+    if (likelihood == "gaussian_learned") { EXPECT_EQ(two.back().name, "decoder.out.logvar"); }
     // The cost model counts the extra h x h layer: forward, weight and input gradients, 2 flops each.
     const double extra_flops =
         vae.flops_per_sample(tiny_vae(16, 4, 1.0, likelihood, 2)) - vae.flops_per_sample(tiny_vae(16, 4, 1.0, likelihood, 1));

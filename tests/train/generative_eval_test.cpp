@@ -282,6 +282,48 @@ TEST(GenerativeEval, ConditionalGridCyclesTheClassesAndTheInterpolationKeepsOne)
   }
 }
 
+// latent_temperature T scales the noise of generated codes only. A code's noise enters the generator through
+// one linear map (a gan's generator.fc on z, a standard vae's decoder.fc, a mixture vae's scale_tril), so
+// temperature 0.5 must give exactly the images of the same model with that map halved (exact in floats);
+// a mixture vae's component column stays unscaled, so each image keeps its component.
+TEST(GenerativeEval, LatentTemperatureScalesTheNoiseOnly) {
+  FamilyConfig mixture = vae_config();
+  mixture.latent_density = "mixture";
+  mixture.latent_components = 3;
+  for (const FamilyConfig& base : {gan_config(), vae_config(), mixture}) {
+    SCOPED_TRACE(base.name + " " + base.latent_density);
+    const Layout layout = find_family(base.name).layout(base);
+    std::vector<float> weights = init_weights(base, {11});
+    std::vector<float> halved = weights;
+    if (base.latent_density == "mixture") {
+      // Distinct, well-separated components with their own weights, so a changed component would show.
+      const auto p = view_params(torch::from_blob(weights.data(), {1, layout_size(layout)}), layout);
+      p.at("latent_density.logits").copy_(torch::tensor({0.0, 0.5, -0.5}).view({1, 3}));
+      p.at("latent_density.means").copy_(torch::linspace(-3.0, 3.0, 3 * base.latent).view({1, 3, base.latent}));
+      p.at("latent_density.scale_tril").copy_(0.7 * torch::eye(base.latent).expand({1, 3, base.latent, base.latent}));
+      halved = weights;
+      const ParamLayout& factor = find_param(layout, "latent_density.scale_tril");
+      for (int64_t i = 0; i < factor.numel(); ++i) halved[factor.offset + i] *= 0.5f;
+    } else {
+      const ParamLayout& map = find_param(layout, base.name == "gan" ? "generator.fc.weight" : "decoder.fc.weight");
+      const int64_t inputs = map.shape[1];  // gan: latent (+ K when conditional); vae: latent
+      for (int64_t row = 0; row < map.shape[0]; ++row)
+        for (int64_t col = 0; col < base.latent; ++col) halved[map.offset + row * inputs + col] *= 0.5f;
+    }
+    FamilyConfig cool = base;
+    cool.latent_temperature = 0.5;
+    const auto& specs = base.name == "vae" ? vae_specs() : gan_specs();
+    const auto tempered = evaluate(cool, {specs[0]}, weights, world().eval);
+    const auto scaled = evaluate(base, {specs[0]}, halved, world().eval);
+    const auto plain = evaluate(base, {specs[0]}, weights, world().eval);
+    EXPECT_EQ(tempered[0].samples, scaled[0].samples);
+    EXPECT_EQ(tempered[0].metrics.at("fid"), scaled[0].metrics.at("fid"));
+    EXPECT_EQ(tempered[0].metrics.at("mode_tv"), scaled[0].metrics.at("mode_tv"));
+    EXPECT_GT(max_abs_diff(tempered[0].samples.data(), plain[0].samples.data(), kPixels), 1e-4) << "T = 0.5 changed nothing";
+    EXPECT_LT(tempered[0].metrics.at("diversity_ratio"), plain[0].metrics.at("diversity_ratio"));
+  }
+}
+
 // Generators that output one constant image are collapsed (diversity 0); they leave the figures of
 // a working model evaluated with them alone, and the feature net finds at most one class among them.
 TEST(GenerativeEval, ConstantGeneratorIsMarkedCollapsed) {
