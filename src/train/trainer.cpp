@@ -45,7 +45,7 @@ class TorchBatch {
       : device_(options.device), params_per_model_(layout_size(layout)),
         checkpoint_count_(static_cast<int64_t>(config.checkpoint_steps.size())),
         classes_(static_cast<int64_t>(options.class_labels.size())), slot_of_label_(class_slot_table(options.class_labels)),
-        adam_(adam_settings(config)), average_(config.ema_decay), averaged_(averaged_param_count(layout)) {
+        adam_(adam_settings(config)), ema_(config.ema_decay), ema_columns_(averaged_param_count(layout)) {
     const int64_t models = static_cast<int64_t>(specs.size());
     auto initial = torch::empty({models, params_per_model_});
     std::vector<float> lr_values(models);
@@ -59,7 +59,7 @@ class TorchBatch {
     flat = initial.to(device_).requires_grad_(true);
     adam_m = torch::zeros_like(flat).detach();
     adam_v = torch::zeros_like(flat).detach();
-    if (average_.enabled()) average = torch::zeros({models, averaged_}, flat.options()).detach();
+    if (ema_.enabled()) ema_sum = torch::zeros({models, ema_columns_}, flat.options()).detach();
     lr = torch::from_blob(lr_values.data(), {models}).clone().to(device_);
     if (config.d_lr_scale != 1.0) d_lr_ = (lr * config.d_lr_scale).contiguous();
     result.weights.resize(models * params_per_model_);
@@ -91,10 +91,10 @@ class TorchBatch {
 
   // One more iterate into each live model's weight average (FamilyConfig::ema_decay), after a step's updates.
   void accumulate_average() {
-    if (!average_.enabled()) return;
+    if (!ema_.enabled()) return;
     torch::NoGradGuard no_grad;
-    average.mul_(average_.decay()).add_(flat.detach().narrow(1, 0, averaged_), 1.0 - average_.decay());
-    ++averaged_steps_;
+    ema_sum.mul_(ema_.decay()).add_(flat.detach().narrow(1, 0, ema_columns_), 1.0 - ema_.decay());
+    ++ema_steps_;
   }
 
   // Drops the models whose losses are not finite; returns whether any model is left.
@@ -118,7 +118,7 @@ class TorchBatch {
     flat = flat.index_select(0, keep_index).detach().requires_grad_(true);
     adam_m = adam_m.index_select(0, keep_index);
     adam_v = adam_v.index_select(0, keep_index);
-    if (average.defined()) average = average.index_select(0, keep_index);
+    if (ema_sum.defined()) ema_sum = ema_sum.index_select(0, keep_index);
     lr = lr.index_select(0, keep_index);
     if (d_lr_.defined()) d_lr_ = d_lr_.index_select(0, keep_index);
     std::vector<torch::Generator> kept_generators;
@@ -186,7 +186,7 @@ class TorchBatch {
   }
 
   torch::Tensor flat, adam_m, adam_v, lr;
-  torch::Tensor average;  // [live, averaged_]: FamilyConfig::ema_decay's running sum, undefined when off
+  torch::Tensor ema_sum;  // [live, ema_columns_]: FamilyConfig::ema_decay's running sum, undefined when off
   std::vector<int64_t> active;  // active[row of flat] = position in the chunk's specs
   std::vector<SampleStream> streams;
   std::vector<torch::Generator> generators;
@@ -206,9 +206,9 @@ class TorchBatch {
   // The live models' final weights: the iterates, their averaged columns replaced by the bias-corrected
   // average when FamilyConfig::ema_decay is set. (Checkpoints and diverged models keep iterates.)
   torch::Tensor stored_weights() const {
-    if (!average_.enabled() || averaged_steps_ == 0) return flat;
+    if (!ema_.enabled() || ema_steps_ == 0) return flat;
     auto stored = flat.detach().clone();
-    stored.narrow(1, 0, averaged_).copy_(average * average_.correction(averaged_steps_));
+    stored.narrow(1, 0, ema_columns_).copy_(ema_sum * ema_.correction(ema_steps_));
     return stored;
   }
 
@@ -218,9 +218,9 @@ class TorchBatch {
   int64_t classes_;                // K: TrainOptions::class_labels
   ClassSlotTable slot_of_label_;  // their class slots
   AdamSettings adam_;
-  WeightAverage average_;
-  int64_t averaged_;               // leading canonical columns averaged (models/torch_family.h)
-  int64_t averaged_steps_ = 0;
+  WeightAverage ema_;
+  int64_t ema_columns_;  // leading canonical columns averaged (models/torch_family.h)
+  int64_t ema_steps_ = 0;
 };
 
 RawTrainResult train_torch(const FamilyConfig& config, const std::vector<const ModelSpec*>& specs,
