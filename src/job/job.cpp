@@ -432,9 +432,10 @@ const std::vector<Field>& schema() {
       family_key("latent_temperature", &FamilyConfig::latent_temperature, between(0.05, 2),
                  "vae, gan: the generated images' codes draw their noise scaled by this temperature T: a vae's code is "
                  "means[c] + T scale_tril[c] e (mixture; the component c keeps its weight) or T e (standard), a gan's "
-                 "noise is T z. Below 1 each sample sits nearer its component's centre (sharper, less varied images: the "
-                 "temperature of Kingma & Dhariwal 2018 and the truncation trick's idea, Brock et al. 2019); "
-                 "FID measures what that costs in variety. Training is unchanged."),
+                 "noise is T z. Below 1 each sample sits nearer its component's centre (less varied images, which large "
+                 "models render sharper: the temperature of Kingma & Dhariwal 2018, the truncation trick's idea, Brock et "
+                 "al. 2019); FID measures what that costs in variety. Training is unchanged. On the quickstart's small "
+                 "models neither direction helped: bench/RESULTS.md, \"Sampling temperature\"."),
       family_key("d_steps", &FamilyConfig::d_steps, between(1, 20), "gan: discriminator steps per generator step (k)."),
       family_key("label_smoothing", &FamilyConfig::label_smoothing, between(0, 0.45),
                  "gan: one-sided label smoothing (Salimans et al. 2016; seed 001's stabilizers): the discriminator's target "

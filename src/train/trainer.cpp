@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <exception>
 #include <cmath>
+#include <exception>
 
 #include "common/error.h"
 #include "common/rng.h"
