@@ -77,7 +77,9 @@ double log_sum_exp(const std::vector<double>& v, double* normalized = nullptr) {
     sum += e;
     if (normalized) normalized[c] = e;
   }
-  for (size_t c = 0; normalized && c < v.size(); ++c) normalized[c] /= sum;
+  if (normalized) {
+    for (size_t c = 0; c < v.size(); ++c) normalized[c] /= sum;
+  }
   return top + std::log(sum);
 }
 

@@ -109,7 +109,6 @@ class VaeTorch : public TorchFamily {
   bool fits_after_training(const FamilyConfig& config) const override { return config.latent_density == "mixture"; }
   void fit_after_training(float* weights, float* checkpoints, int64_t checkpoint_count, const Layout& layout,
                           const torch::Tensor& x, uint64_t seed, const FamilyConfig& config) const override {
-    if (!has_latent_density(layout)) return;
     torch::NoGradGuard no_grad;
     const int64_t params = layout_size(layout);
     const auto flat = torch::from_blob(weights, {1, params});

@@ -443,9 +443,10 @@ std::unique_ptr<FastStep> fast_step_for(const FamilyConfig& config, const TrainO
 // trainer's thread count; LibTorch runs its ops serially inside), the first error rethrown after the loop.
 void fit_after_training(const FamilyConfig& config, const std::vector<const ModelSpec*>& specs, const Dataset& dataset,
                         RawTrainResult& raw) {
-  const TorchFamily& impl = find_family(config.name).torch_impl();
+  const Family& family = find_family(config.name);
+  const TorchFamily& impl = family.torch_impl();
   if (!impl.fits_after_training(config)) return;
-  const Layout layout = find_family(config.name).layout(config);
+  const Layout layout = family.layout(config);
   const int64_t params_per_model = layout_size(layout), models = static_cast<int64_t>(specs.size());
   const int64_t checkpoints = static_cast<int64_t>(config.checkpoint_steps.size());
   std::exception_ptr failure;
