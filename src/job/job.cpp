@@ -453,6 +453,11 @@ const std::vector<Field>& schema() {
                  "gan: stddev = the discriminator also sees its batch's spread: the standard deviation over the batch of each "
                  "of its features, averaged into one more input of its last layer (minibatch standard deviation, Karras et al. "
                  "2018; seed 001's stabilizers against mode collapse)."),
+      family_key("d_augment", &FamilyConfig::d_augment, one_of({"none", "translation", "cutout", "translation,cutout"}),
+                 "gan: differentiable augmentation of every image the discriminator sees, real and generated, in both "
+                 "steps (DiffAugment, Zhao et al. 2020): translation by up to 4 pixels per axis with black fill and/or a "
+                 "black 14 x 14 cutout, drawn per image. The generator learns through it, so its images stay "
+                 "unaugmented; D overfits a small training set less."),
       family_key("condition", &FamilyConfig::condition, one_of({"none", "label"}),
                  "gan: label = class-conditional (one-hot class concatenated to z and to D's features)."),
       family_key("sample_grid", &FamilyConfig::sample_grid, between(0, 64),

@@ -82,6 +82,7 @@ struct FamilyConfig {
   int64_t d_channels = 0;          // gan: the discriminator's base channel count (0: channels)
   std::string d_norm = "none";     // gan: none | spectral (the discriminator's weights spectrally normalized)
   std::string d_minibatch = "none";  // gan: none | stddev (D sees its batch's feature spread as one more feature)
+  std::string d_augment = "none";  // gan: none | translation | cutout | translation,cutout (DiffAugment of D's inputs)
   std::string condition = "none";  // gan: none | label (class-conditional)
   int64_t sample_grid = 16;        // vae, gan: stored generated samples per model
   double latent_temperature = 1.0;  // vae, gan: generated codes' noise is scaled by this (1: the density as fitted)

@@ -2,10 +2,12 @@
 // convolutions. D maximizes log D(x) + log(1 - D(G(z))); G minimizes the non-saturating -log D(G(z));
 // k discriminator steps per generator step (the trainer's adversarial loop). Optionally
 // class-conditional: the one-hot class is concatenated to z and to D's features. Optionally
-// (d_minibatch = "stddev") D also sees its batch's spread as one more feature (minibatch_stddev).
+// (d_minibatch = "stddev") D also sees its batch's spread as one more feature (minibatch_stddev), and
+// (d_augment) D's inputs are augmented (gan_augment.h).
 #include "job/job.h"
 #include "models/torch_family.h"
 #include "data/image.h"
+#include "models/gan_augment.h"
 #include "models/gan_cpu.h"
 #include "models/spectral_norm.h"
 
@@ -136,19 +138,25 @@ class GanTorch : public TorchFamily {
     return generator(p, z, labels);
   }
   bool adversarial() const override { return true; }
+  torch::Tensor discriminator_augmentation(int64_t batch, torch::Generator& generator,
+                                          const FamilyConfig& config) const override {
+    const AugmentPolicy policy = augment_policy(config.d_augment);
+    return policy.any() ? draw_augmentation(policy, batch, generator) : torch::Tensor();
+  }
   torch::Tensor discriminator_loss(const StackedParams& p, const torch::Tensor& x, const torch::Tensor& real_labels,
                                    const torch::Tensor& z, const torch::Tensor& fake_labels,
+                                   const torch::Tensor& real_augment, const torch::Tensor& fake_augment,
                                    const FamilyConfig& config) const override {
     const auto fake = generator(p, z, fake_labels).detach();
     const StackedParams d = discriminator_params(p, config);
-    return (bce(discriminator(d, x, real_labels, config), 1.0 - config.label_smoothing) +
-            bce(discriminator(d, fake, fake_labels, config), 0.0))
+    return (bce(discriminator(d, augmented(x, real_augment), real_labels, config), 1.0 - config.label_smoothing) +
+            bce(discriminator(d, augmented(fake, fake_augment), fake_labels, config), 0.0))
         .mean(1);
   }
   torch::Tensor generator_loss(const StackedParams& p, const torch::Tensor& z, const torch::Tensor& fake_labels,
-                               const FamilyConfig& config) const override {
-    return bce(discriminator(discriminator_params(p, config), generator(p, z, fake_labels), fake_labels, config), 1.0)
-        .mean(1);
+                               const torch::Tensor& fake_augment, const FamilyConfig& config) const override {
+    const auto fake = augmented(generator(p, z, fake_labels), fake_augment);
+    return bce(discriminator(discriminator_params(p, config), fake, fake_labels, config), 1.0).mean(1);
   }
 };
 

@@ -11,6 +11,7 @@
 #include "data/image.h"
 #include "job/job.h"
 #include "models/family.h"
+#include "models/gan_augment.h"
 #include "models/spectral_norm.h"
 #include "models/torch_family.h"
 #include "plan/plan.h"
@@ -73,6 +74,11 @@ struct GanExtras : ModelExtras {
 // at a block's; the other grids stay one block's work space.
 struct GanScratch : LaneScratch {
   Grid x, h1, h2, g2, g1, logits, d_x, d_logits, d_g1, d_g2, d_h2, d_h1;
+  // D's input and its gradient: the images x augmented (d_augment), or x and d_x themselves.
+  Grid seen, d_seen;
+  // d_augment: the current block's augmentation draws (4 per lane, gan_augment.h) and its valid lanes.
+  const int64_t* draws = nullptr;
+  int64_t draw_lanes = 0;
   float *code, *d_out, *out;  // code [code_width][kLanes]; D's output and its gradient: one lane block each
   std::array<int, kLanes> real_slots{}, fake_slots{};  // class-conditional: each lane's class slot
   // d_norm = "spectral": D's weights divided by their σ at D's internal offsets, and each matrix's factors.
@@ -80,7 +86,9 @@ struct GanScratch : LaneScratch {
   std::vector<SpectralFactors> factors;
 
   struct Block {
-    Grid x, h1, h2, g2, g1;
+    Grid x, seen, h1, h2, g2, g1;
+    const int64_t* draws = nullptr;
+    int64_t draw_lanes = 0;
     float *code, *d_out;
     std::array<int, kLanes> real_slots{}, fake_slots{};
   };
@@ -91,18 +99,20 @@ struct GanScratch : LaneScratch {
   float *feature_mean = nullptr, *feature_factor = nullptr;
 
   // channels: the generator's; d_channels: the discriminator's; blocks: the lane blocks to keep (0 unless
-  // d_minibatch = "stddev").
-  GanScratch(int64_t channels, int64_t d_channels, int64_t code_width, int64_t params, int64_t blocks)
-      : LaneScratch(params), stored(static_cast<size_t>(blocks)) {
+  // d_minibatch = "stddev"); augment: d_augment is on (D's input gets grids of its own).
+  GanScratch(int64_t channels, int64_t d_channels, int64_t code_width, int64_t params, int64_t blocks, bool augment)
+      : LaneScratch(params), stored(static_cast<size_t>(blocks)), augment_(augment) {
     const int64_t side = kImageSide;
-    const auto add_activations = [&](Grid& x_, Grid& h1_, Grid& h2_, Grid& g2_, Grid& g1_) {
+    const auto add_activations = [&](Grid& x_, Grid& seen_, Grid& h1_, Grid& h2_, Grid& g2_, Grid& g1_) {
       add(x_, 1, side), add(h1_, d_channels, side / 2), add(h2_, 2 * d_channels, side / 4);
       add(g2_, 2 * channels, side / 4), add(g1_, channels, side / 2);
+      if (augment) add(seen_, 1, side);
     };
-    if (stored.empty()) add_activations(x, h1, h2, g2, g1);
-    for (Block& b : stored) add_activations(b.x, b.h1, b.h2, b.g2, b.g1);
+    if (stored.empty()) add_activations(x, seen, h1, h2, g2, g1);
+    for (Block& b : stored) add_activations(b.x, b.seen, b.h1, b.h2, b.g2, b.g1);
     add(logits, 1, side);
     add(d_x, 1, side), add(d_logits, 1, side), add(d_g1, channels, side / 2), add(d_g2, 2 * channels, side / 4);
+    if (augment) add(d_seen, 1, side);
     add(d_h2, 2 * d_channels, side / 4), add(d_h1, d_channels, side / 2);
     const int64_t per_block = code_width * kLanes + kLanes, features = 2 * d_channels * (side / 4) * (side / 4);
     code = place(code_width * kLanes + 2 * kLanes + blocks * per_block + 2 * features);
@@ -110,14 +120,24 @@ struct GanScratch : LaneScratch {
     float* next = out + kLanes;
     for (Block& b : stored) b.code = next, b.d_out = next + code_width * kLanes, next += per_block;
     if (!stored.empty()) feature_mean = next, feature_factor = next + features;
+    alias_unaugmented();
   }
 
-  // d_minibatch = "stddev": x, h1, h2, g2, g1, code and d_out become block b's.
+  // d_minibatch = "stddev": x, seen, h1, h2, g2, g1, code, d_out and the draws become block b's.
   Block& use_block(int64_t b) {
     Block& block = stored[static_cast<size_t>(b)];
-    x = block.x, h1 = block.h1, h2 = block.h2, g2 = block.g2, g1 = block.g1, code = block.code, d_out = block.d_out;
+    x = block.x, seen = block.seen, h1 = block.h1, h2 = block.h2, g2 = block.g2, g1 = block.g1, code = block.code;
+    d_out = block.d_out, draws = block.draws, draw_lanes = block.draw_lanes;
+    alias_unaugmented();
     return block;
   }
+
+ private:
+  // Without d_augment D reads the images and writes their gradient directly.
+  void alias_unaugmented() {
+    if (!augment_) seen = x, d_seen = d_x;
+  }
+  bool augment_;
 };
 
 // Minibatch standard deviation (d_minibatch = "stddev"): sqrt(variance + this), as the LibTorch path.
@@ -131,7 +151,7 @@ class GanStep : public FastStep {
   explicit GanStep(const FamilyConfig& config)
       : config_(config), layout_(find_family("gan").layout(config)),
         labels_(config.condition == "label" ? config.num_classes : 0),
-        stddev_(config.d_minibatch == "stddev"),
+        stddev_(config.d_minibatch == "stddev"), augment_(augment_policy(config.d_augment)),
         offsets_(layout_, config.latent + labels_,
                  find_param(layout_, "discriminator.fc.weight").shape[1] - labels_ - (stddev_ ? 1 : 0), stddev_ ? 1 : 0),
         code_width_(offsets_.lanes.code_width()), tail_start_(d_loss_tail_start(config.steps)),
@@ -154,7 +174,7 @@ class GanStep : public FastStep {
   }
   std::unique_ptr<StepScratch> make_scratch() const override {
     return std::make_unique<GanScratch>(config_.channels, config_.discriminator_channels(), code_width_,
-                                        internal_size(), stddev_ ? blocks() : 0);
+                                        internal_size(), stddev_ ? blocks() : 0, augment_.any());
   }
   int64_t batches_per_step() const override { return config_.d_steps; }
   std::unique_ptr<ModelExtras> make_extras(const ModelSpec& spec, const std::vector<int64_t>& class_labels) const override {
@@ -185,8 +205,10 @@ class GanStep : public FastStep {
     for (int64_t k = 0; k < config_.d_steps; ++k) {
       std::fill(s.grads(), s.grads() + size, 0.0f);
       const float* d_weights = discriminator_weights(model.params, s);
-      const auto fake_slots = draw_slots(extras);  // LibTorch's order: the fake labels, then the codes
+      // LibTorch's order: the fake labels, the codes, the real images' augmentations, the fakes'.
+      const auto fake_slots = draw_slots(extras);
       const auto z = draw_codes(extras);
+      const auto real_draws = augmentation_draws(extras), fake_draws = augmentation_draws(extras);
       d_loss = 0.0;
       if (stddev_) {  // D sees each batch whole: the real one, then the fake one
         for (int64_t block = 0; block < blocks; ++block) {
@@ -196,11 +218,12 @@ class GanStep : public FastStep {
           if (labels_ > 0) {
             for (int64_t b = 0; b < valid(block); ++b) stored.real_slots[b] = slot_of_label_[train.labels[real[b]]];
           }
+          augment_block(real_draws, block, s, &stored);
           discriminator_features(d_weights, s);
           prefetch.next_slice(blocks * config_.d_steps);
         }
         d_loss += discriminator_batch(d_weights, s, real_target_, true, true);
-        fake_batch_features(model.params, z, fake_slots, d_weights, s);
+        fake_batch_features(model.params, z, fake_slots, fake_draws, d_weights, s);
         d_loss += discriminator_batch(d_weights, s, 0.0f, true, false);
       } else {  // block by block: a block's real and fake images through D, forward and backward
         for (int64_t block = 0; block < blocks; ++block) {
@@ -209,8 +232,10 @@ class GanStep : public FastStep {
           if (labels_ > 0) {
             for (int64_t b = 0; b < valid(block); ++b) s.real_slots[b] = slot_of_label_[train.labels[real[b]]];
           }
+          augment_block(real_draws, block, s);
           d_loss += discriminator_pass(d_weights, s, real_target_, true, valid(block), s.real_slots);
           generate(model.params, z, fake_slots, block, valid(block), s);
+          augment_block(fake_draws, block, s);
           d_loss += discriminator_pass(d_weights, s, 0.0f, true, valid(block), s.fake_slots);
           prefetch.next_slice(blocks * config_.d_steps);
         }
@@ -228,14 +253,16 @@ class GanStep : public FastStep {
     std::fill(s.grads(), s.grads() + size, 0.0f);
     const auto fake_slots = draw_slots(extras);
     const auto z = draw_codes(extras);
+    const auto fake_draws = augmentation_draws(extras);
     double g_loss = 0.0;
     const float* d_weights = discriminator_weights(model.params, s);
     if (stddev_) {  // the fake batch whole through D, then back through D into each block's generator pass
-      fake_batch_features(model.params, z, fake_slots, d_weights, s);
+      fake_batch_features(model.params, z, fake_slots, fake_draws, d_weights, s);
       g_loss = discriminator_batch(d_weights, s, 1.0f, false, false, model.params);
     } else {
       for (int64_t block = 0; block < blocks; ++block) {
         generate(model.params, z, fake_slots, block, valid(block), s);
+        augment_block(fake_draws, block, s);
         g_loss += discriminator_pass(d_weights, s, 1.0f, false, valid(block), s.fake_slots);
         generator_backward(model.params, s);
       }
@@ -277,6 +304,48 @@ class GanStep : public FastStep {
   torch::Tensor draw_codes(GanExtras& extras) const {
     return torch::randn({config_.batch_size, config_.latent}, extras.noise).contiguous();
   }
+  // d_augment: the augmentation draws [batch, 4] of D's next batch of inputs, as the LibTorch path draws
+  // them; undefined otherwise.
+  torch::Tensor augmentation_draws(GanExtras& extras) const {
+    return augment_.any() ? draw_augmentation(augment_, config_.batch_size, extras.noise) : torch::Tensor();
+  }
+
+  // d_augment: D's input s.seen for lane block `block` of the images in s.x, with the block's rows of draws
+  // (its first valid(block) lanes; the others black), kept in s (and in `stored`, the block's copy, when
+  // D runs over the whole batch) for augment_gradient. Nothing without d_augment (s.seen is s.x).
+  void augment_block(const torch::Tensor& draws, int64_t block, GanScratch& s, GanScratch::Block* stored = nullptr) const {
+    if (!augment_.any()) return;
+    s.draws = draws.data_ptr<int64_t>() + block * kLanes * 4, s.draw_lanes = valid(block);
+    if (stored != nullptr) stored->draws = s.draws, stored->draw_lanes = s.draw_lanes;
+    for (int64_t y = 0; y < kImageSide; ++y) {
+      for (int64_t x = 0; x < kImageSide; ++x) {
+        float* out = s.seen.at(0, y, x);
+        std::fill(out, out + kLanes, 0.0f);
+        for (int64_t b = 0; b < s.draw_lanes; ++b) {
+          const int64_t source = augmented_source(s.draws + 4 * b, y, x);
+          if (source >= 0) out[b] = s.x.at(0, source / kImageSide, source % kImageSide)[b];
+        }
+      }
+    }
+  }
+
+  // d_augment: the images' gradient s.d_x from D's input's s.d_seen, through the block's augmentation (each
+  // augmented pixel passes its gradient back to its source pixel; black ones pass none).
+  void augment_gradient(GanScratch& s) const {
+    for (int64_t y = 0; y < kImageSide; ++y) {
+      for (int64_t x = 0; x < kImageSide; ++x) std::fill(s.d_x.at(0, y, x), s.d_x.at(0, y, x) + kLanes, 0.0f);
+    }
+    for (int64_t y = 0; y < kImageSide; ++y) {
+      for (int64_t x = 0; x < kImageSide; ++x) {
+        const float* in = s.d_seen.at(0, y, x);
+        for (int64_t b = 0; b < s.draw_lanes; ++b) {
+          const int64_t source = augmented_source(s.draws + 4 * b, y, x);
+          if (source >= 0) s.d_x.at(0, source / kImageSide, source % kImageSide)[b] += in[b];
+        }
+      }
+    }
+  }
+
   // A class-conditional GAN's fake labels [batch] (long class slots); undefined otherwise.
   torch::Tensor draw_slots(GanExtras& extras) const {
     return labels_ > 0 ? sample_class_slots(extras.proportions, config_.batch_size, extras.noise).contiguous()
@@ -322,10 +391,10 @@ class GanStep : public FastStep {
     return loss;
   }
 
-  // D's convolutions on the images in s.x: its features in s.h2 (and s.h1).
+  // D's convolutions on its input s.seen: its features in s.h2 (and s.h1).
   void discriminator_features(const float* p, GanScratch& s) const {
     const GanOffsets& o = offsets_;
-    conv_kernels::conv(s.x, p + o.conv1_w, p + o.conv1_b, s.h1, Epilogue::kLeakyRelu);
+    conv_kernels::conv(s.seen, p + o.conv1_w, p + o.conv1_b, s.h1, Epilogue::kLeakyRelu);
     conv_kernels::conv(s.h1, p + o.conv2_w, p + o.conv2_b, s.h2, Epilogue::kLeakyRelu);
   }
 
@@ -378,8 +447,9 @@ class GanStep : public FastStep {
     if (d_stddev != 0.0f) add_stddev_gradient(s, valid, d_stddev);
     conv_kernels::conv_backward(s.h1, s.d_h2, p + o.conv2_w, weights ? g + o.conv2_w : nullptr,
                                 weights ? g + o.conv2_b : nullptr, &s.d_h1, Epilogue::kLeakyMaskBy);
-    conv_kernels::conv_backward(s.x, s.d_h1, p + o.conv1_w, weights ? g + o.conv1_w : nullptr,
-                                weights ? g + o.conv1_b : nullptr, weights ? nullptr : &s.d_x, Epilogue::kNone);
+    conv_kernels::conv_backward(s.seen, s.d_h1, p + o.conv1_w, weights ? g + o.conv1_w : nullptr,
+                                weights ? g + o.conv1_b : nullptr, weights ? nullptr : &s.d_seen, Epilogue::kNone);
+    if (!weights && augment_.any()) augment_gradient(s);
   }
 
   // d_minibatch = "stddev": the minibatch standard deviation of D's features f_ij (feature j of h2's
@@ -440,11 +510,12 @@ class GanStep : public FastStep {
   // activations and class slots kept for the backward pass) and runs D's convolutions on each, ready for
   // discriminator_batch. Shared by the discriminator and the generator step.
   void fake_batch_features(const float* params, const torch::Tensor& z, const torch::Tensor& fake_slots,
-                           const float* d_weights, GanScratch& s) const {
+                           const torch::Tensor& fake_draws, const float* d_weights, GanScratch& s) const {
     for (int64_t block = 0; block < blocks(); ++block) {
       GanScratch::Block& stored = s.use_block(block);
       generate(params, z, fake_slots, block, valid(block), s);
       stored.fake_slots = s.fake_slots;
+      augment_block(fake_draws, block, s, &stored);
       discriminator_features(d_weights, s);
     }
   }
@@ -490,6 +561,7 @@ class GanStep : public FastStep {
   Layout layout_;
   int64_t labels_;  // K for a class-conditional GAN, else 0
   bool stddev_;     // d_minibatch = "stddev"
+  AugmentPolicy augment_;  // d_augment
   GanOffsets offsets_;
   int64_t code_width_;
   int64_t tail_start_;

@@ -2,7 +2,8 @@
 // discriminator its encoder with leaky ReLUs and one output, run on the lane-block kernels of
 // kernels/conv.h, 16 samples at a time, with the adversarial schedule of the LibTorch path. With
 // d_minibatch = "stddev" D's pass runs over the whole batch: every block's features first, then the
-// batch's minibatch standard deviation, then each block's last layer and backward pass.
+// batch's minibatch standard deviation, then each block's last layer and backward pass. With d_augment
+// D reads each block's images augmented (gan_augment.h) and passes their gradient back through it.
 #pragma once
 
 #include <memory>

@@ -98,15 +98,25 @@ class TorchFamily {
   // Adversarial families (gan) train with alternating discriminator and generator steps instead of
   // loss(). Their layout holds every generator parameter before the discriminator's.
   virtual bool adversarial() const { return false; }
-  // -[log D(x) + log(1 - D(G(z)))] per model [M] (the generator's output is detached).
+  // -[log D(x) + log(1 - D(G(z)))] per model [M] (the generator's output is detached). real_augment and
+  // fake_augment: D's real and fake inputs' augmentation draws [M, B, ...] (discriminator_augmentation),
+  // undefined without augmentation.
   virtual torch::Tensor discriminator_loss(const StackedParams& params, const torch::Tensor& x,
                                            const torch::Tensor& real_labels, const torch::Tensor& z,
-                                           const torch::Tensor& fake_labels, const FamilyConfig& config) const {
+                                           const torch::Tensor& fake_labels, const torch::Tensor& real_augment,
+                                           const torch::Tensor& fake_augment, const FamilyConfig& config) const {
+    return {};
+  }
+  // One model's draws for augmenting a batch of D's inputs, from its generator (gan: d_augment); undefined
+  // when D's inputs are not augmented.
+  virtual torch::Tensor discriminator_augmentation(int64_t batch, torch::Generator& generator,
+                                                   const FamilyConfig& config) const {
     return {};
   }
   // Non-saturating -log D(G(z)) per model [M].
   virtual torch::Tensor generator_loss(const StackedParams& params, const torch::Tensor& z,
-                                       const torch::Tensor& fake_labels, const FamilyConfig& config) const {
+                                       const torch::Tensor& fake_labels, const torch::Tensor& fake_augment,
+                                       const FamilyConfig& config) const {
     return {};
   }
 };

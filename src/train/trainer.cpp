@@ -163,6 +163,18 @@ class TorchBatch {
     return torch::stack(rows).to(device_);
   }
 
+  // The family's augmentation draws for D's B inputs [live, B, ...] from each model's own generator
+  // (TorchFamily::discriminator_augmentation); undefined when it augments nothing.
+  torch::Tensor augmentation_draws(const TorchFamily& impl, const FamilyConfig& config, int64_t batch) {
+    std::vector<torch::Tensor> rows;
+    for (int64_t row = 0; row < live(); ++row) {
+      auto draws = impl.discriminator_augmentation(batch, generators[row], config);
+      if (!draws.defined()) return {};
+      rows.push_back(std::move(draws));
+    }
+    return torch::stack(rows).to(device_);
+  }
+
   // One-hot class slots [live, B, K] drawn from each model's proportions with its own generator.
   torch::Tensor sampled_labels(const std::vector<const ModelSpec*>& specs, int64_t batch, int64_t classes) {
     auto labels = torch::zeros({live(), batch, classes});
@@ -272,19 +284,25 @@ RawTrainResult train_adversarial(const FamilyConfig& config, const std::vector<c
   for (int64_t step = 1; step <= config.steps; ++step) {
     if (options.stop && options.stop->load()) throw ChunkAbandoned{};
     torch::Tensor d_losses;
+    // Each model's generator draws, per step, the fake labels, then the codes, then the augmentations
+    // (the hand-written path's order).
     for (int64_t k = 0; k < config.d_steps; ++k) {
       torch::Tensor real_labels, fake_labels;
       const auto x = batch.next_batch(train, config.batch_size, conditional ? &real_labels : nullptr);
       if (conditional) fake_labels = batch.sampled_labels(specs, config.batch_size, config.num_classes);
-      d_losses = impl.discriminator_loss(view_params(batch.flat, layout), x, real_labels,
-                                         batch.codes(config.batch_size, config.latent), fake_labels, config);
+      const auto z = batch.codes(config.batch_size, config.latent);
+      const auto real_augment = batch.augmentation_draws(impl, config, config.batch_size);
+      const auto fake_augment = batch.augmentation_draws(impl, config, config.batch_size);
+      d_losses = impl.discriminator_loss(view_params(batch.flat, layout), x, real_labels, z, fake_labels, real_augment,
+                                         fake_augment, config);
       d_losses.sum().backward();
       batch.adam(generator_end, params_per_model, ++discriminator_step, batch.discriminator_lr());
     }
     torch::Tensor fake_labels;
     if (conditional) fake_labels = batch.sampled_labels(specs, config.batch_size, config.num_classes);
-    const auto g_losses = impl.generator_loss(view_params(batch.flat, layout),
-                                              batch.codes(config.batch_size, config.latent), fake_labels, config);
+    const auto z = batch.codes(config.batch_size, config.latent);
+    const auto g_losses = impl.generator_loss(view_params(batch.flat, layout), z, fake_labels,
+                                              batch.augmentation_draws(impl, config, config.batch_size), config);
     g_losses.sum().backward();
     batch.adam(0, generator_end, step, batch.lr);
     batch.accumulate_average();

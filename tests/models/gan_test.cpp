@@ -250,8 +250,8 @@ TEST(Gan, BatchedNetworksAndLossesEqualThePerModelDcganAndTheBceFormulas) {
     const GanCase s = make_setup(condition);
     const TorchFamily& impl = gan().torch_impl();
     const auto params = view_params(s.flat, s.layout);
-    const auto d_loss = impl.discriminator_loss(params, s.x, s.real_labels, s.z, s.fake_labels, s.config);
-    const auto g_loss = impl.generator_loss(params, s.z, s.fake_labels, s.config);
+    const auto d_loss = impl.discriminator_loss(params, s.x, s.real_labels, s.z, s.fake_labels, {}, {}, s.config);
+    const auto g_loss = impl.generator_loss(params, s.z, s.fake_labels, {}, s.config);
     const auto images = impl.generate(params, s.z, s.fake_labels, s.config);
     ASSERT_EQ(d_loss.sizes(), (std::vector<int64_t>{3}));
     ASSERT_EQ(g_loss.sizes(), (std::vector<int64_t>{3}));
@@ -275,7 +275,7 @@ TEST(Gan, BatchedNetworksAndLossesEqualThePerModelDcganAndTheBceFormulas) {
       }
       FamilyConfig smoothed = s.config;
       smoothed.label_smoothing = 0.1;
-      EXPECT_NEAR(impl.discriminator_loss(params, s.x, s.real_labels, s.z, s.fake_labels, smoothed)[m].item<double>(), d_smoothed,
+      EXPECT_NEAR(impl.discriminator_loss(params, s.x, s.real_labels, s.z, s.fake_labels, {}, {}, smoothed)[m].item<double>(), d_smoothed,
                   1e-5 * d_smoothed) << "model " << m;
       EXPECT_TRUE(std::isfinite(d_loss[m].item<double>()) && std::isfinite(g_loss[m].item<double>()));
       EXPECT_NEAR(d_loss[m].item<double>(), d, 1e-5 * d) << "model " << m;
@@ -287,7 +287,7 @@ TEST(Gan, BatchedNetworksAndLossesEqualThePerModelDcganAndTheBceFormulas) {
       // The labels reach both networks: other labels give other images and other D outputs.
       const auto other = impl.generate(params, s.z, s.real_labels, s.config);
       EXPECT_GT((other - images).abs().max().item<float>(), 1e-5);
-      const auto other_d = impl.discriminator_loss(params, s.x, s.fake_labels, s.z, s.fake_labels, s.config);
+      const auto other_d = impl.discriminator_loss(params, s.x, s.fake_labels, s.z, s.fake_labels, {}, {}, s.config);
       EXPECT_GT((other_d - d_loss).abs().max().item<float>(), 1e-7);
     }
   }
@@ -311,8 +311,8 @@ TEST(Gan, MinibatchStddevLossesEqualABruteForceLoopOverImagesAndFeatures) {
     const auto params = view_params(s.flat, s.layout);
     const int64_t features = 2 * s.config.channels * 49;
     for (int64_t m = 0; m < models; ++m) params.at("discriminator.fc.weight")[m][0][features] = 20.0f + 5.0f * m;
-    const auto d_loss = impl.discriminator_loss(params, s.x, s.real_labels, s.z, s.fake_labels, s.config);
-    const auto g_loss = impl.generator_loss(params, s.z, s.fake_labels, s.config);
+    const auto d_loss = impl.discriminator_loss(params, s.x, s.real_labels, s.z, s.fake_labels, {}, {}, s.config);
+    const auto g_loss = impl.generator_loss(params, s.z, s.fake_labels, {}, s.config);
     const auto fakes = impl.generate(params, s.z, s.fake_labels, s.config);
     for (int64_t m = 0; m < models; ++m) {
       const auto real_logits = reference_stddev_logits(params, m, s.x[m], row_or_undefined(s.real_labels, m));
@@ -343,11 +343,11 @@ TEST(Gan, DiscriminatorLossHasNoGradientForTheGenerator) {
   const TorchFamily& impl = gan().torch_impl();
   const int64_t g_end = generator_param_count(s.layout), total = layout_size(s.layout);
   auto flat = s.flat.clone().requires_grad_(true);
-  impl.discriminator_loss(view_params(flat, s.layout), s.x, s.real_labels, s.z, s.fake_labels, s.config).sum().backward();
+  impl.discriminator_loss(view_params(flat, s.layout), s.x, s.real_labels, s.z, s.fake_labels, {}, {}, s.config).sum().backward();
   EXPECT_EQ(flat.grad().narrow(1, 0, g_end).abs().max().item<float>(), 0.0f);
   EXPECT_GT(flat.grad().narrow(1, g_end, total - g_end).abs().max().item<float>(), 0.0f);
   flat.grad().zero_();
-  impl.generator_loss(view_params(flat, s.layout), s.z, s.fake_labels, s.config).sum().backward();
+  impl.generator_loss(view_params(flat, s.layout), s.z, s.fake_labels, {}, s.config).sum().backward();
   EXPECT_GT(flat.grad().narrow(1, 0, g_end).abs().max().item<float>(), 0.0f);
   EXPECT_GT(flat.grad().narrow(1, g_end, total - g_end).abs().max().item<float>(), 0.0f);
 }
@@ -429,14 +429,14 @@ TEST(Gan, OneStepIsTwoDiscriminatorUpdatesThenOneGeneratorUpdate) {
     auto x = torch::empty({1, config.batch_size, kPixels});
     gather_images(world().dataset.train, idx.data(), config.batch_size, x.data_ptr<float>());
     const auto z = torch::randn({config.batch_size, config.latent}, noise).unsqueeze(0);
-    const auto d = impl.discriminator_loss(view_params(flat, layout), x, {}, z, {}, config);
+    const auto d = impl.discriminator_loss(view_params(flat, layout), x, {}, z, {}, {}, {}, config);
     last_d_loss = d.item<double>();
     d.sum().backward();
     adam(g_end, total, k);
   }
   const auto after_d = flat.detach().clone();
   const auto z = torch::randn({config.batch_size, config.latent}, noise).unsqueeze(0);
-  impl.generator_loss(view_params(flat, layout), z, {}, config).sum().backward();
+  impl.generator_loss(view_params(flat, layout), z, {}, {}, config).sum().backward();
   adam(0, g_end, 1);
   const auto expected = flat.detach().contiguous();
 

@@ -43,7 +43,9 @@ TEST(Hierarchy, LinkageIsValidMonotoneAndEqualToScipys) {
   for (int64_t i = 0; i < n * dim; ++i) points.push_back(rng.normal());
   const Dendrogram d = average_linkage(euclidean_distances(points, n, dim), n);
   for (int64_t row = 0; row + 1 < n; ++row) {
-    if (row > 0) EXPECT_GE(d.linkage[row * 4 + 2], d.linkage[(row - 1) * 4 + 2]) << row;
+    if (row > 0) {
+      EXPECT_GE(d.linkage[row * 4 + 2], d.linkage[(row - 1) * 4 + 2]) << row;
+    }
     EXPECT_LT(d.linkage[row * 4], d.linkage[row * 4 + 1]);
     EXPECT_EQ(static_cast<size_t>(d.linkage[row * 4 + 3]), d.members[row].size());
   }

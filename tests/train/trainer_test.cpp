@@ -341,6 +341,7 @@ TEST(Trainer, GanFastPathAgreesWithTorchPath) {
     std::string d_minibatch = "none";
     int64_t batch_size = 32;
     int64_t steps = 5;
+    std::string d_augment = "none";
   };
   for (const Arm& arm : {Arm{1, 0.0, 1.0, 0, "none"}, Arm{2, 0.0, 1.0, 0, "none"}, Arm{1, 0.1, 1.0, 0, "none"},
                          Arm{1, 0.0, 4.0, 12, "none"}, Arm{2, 0.0, 1.0, 0, "label"}, Arm{2, 0.0, 1.0, 0, "none", "spectral"},
@@ -348,7 +349,10 @@ TEST(Trainer, GanFastPathAgreesWithTorchPath) {
                          Arm{2, 0.0, 1.0, 0, "none", "none", "stddev", 24},
                          Arm{2, 0.0, 1.0, 0, "none", "spectral", "stddev", 32, 3},
                          Arm{1, 0.0, 1.0, 0, "label", "none", "stddev", 40},
-                         Arm{2, 0.1, 4.0, 0, "label", "spectral", "stddev", 40, 3}}) {
+                         Arm{2, 0.1, 4.0, 0, "label", "spectral", "stddev", 40, 3},
+                         Arm{1, 0.0, 1.0, 0, "none", "none", "none", 24, 5, "translation"},
+                         Arm{2, 0.0, 1.0, 0, "label", "none", "none", 32, 5, "cutout"},
+                         Arm{2, 0.0, 1.0, 0, "none", "spectral", "stddev", 40, 3, "translation,cutout"}}) {
     FamilyConfig config = gan_config();
     config.steps = arm.steps;
     config.batch_size = arm.batch_size;
@@ -359,7 +363,8 @@ TEST(Trainer, GanFastPathAgreesWithTorchPath) {
     config.d_channels = arm.d_channels;
     config.condition = arm.condition;
     config.d_norm = arm.d_norm;
-    const std::string label = "d_steps " + std::to_string(arm.d_steps) + ", label_smoothing " +
+    config.d_augment = arm.d_augment;
+    const std::string label = "d_augment " + arm.d_augment + ", d_steps " + std::to_string(arm.d_steps) + ", label_smoothing " +
                               std::to_string(arm.smoothing) + ", d_lr_scale " + std::to_string(arm.d_lr_scale) +
                               ", d_channels " + std::to_string(arm.d_channels) + ", condition " + arm.condition +
                               ", d_norm " + arm.d_norm + ", d_minibatch " + arm.d_minibatch + ", batch_size " +
@@ -379,6 +384,26 @@ TEST(Trainer, GanFastPathAgreesWithTorchPath) {
       const double torch_d_loss = slow.metrics[m].at("d_loss");
       EXPECT_GT(torch_d_loss, 0.0);
       EXPECT_NEAR(fast.metrics[m].at("d_loss"), torch_d_loss, 1e-4 * torch_d_loss) << "model " << m << ", " << label;
+    }
+  }
+}
+
+// d_augment reaches training on both paths (the agreement above would also hold if both ignored it): the
+// weights move away from those of the same run without augmentation, by more than the paths' disagreement.
+TEST(Trainer, GanDiscriminatorAugmentationChangesTrainingOnBothPaths) {
+  const auto specs = pick(gan_specs(), {0, 1});
+  for (const std::string kernels : {"auto", "torch"}) {
+    FamilyConfig config = gan_config();
+    config.steps = 3;
+    const RawTrainResult plain = train_weights(config, specs, world().dataset, options_for(kernels));
+    for (const std::string policy : {"translation", "cutout"}) {
+      config.d_augment = policy;
+      const RawTrainResult augmented = train_weights(config, specs, world().dataset, options_for(kernels));
+      double largest = 0.0;
+      for (size_t i = 0; i < plain.weights.size(); ++i) {
+        largest = std::max(largest, std::fabs(static_cast<double>(plain.weights[i]) - augmented.weights[i]));
+      }
+      EXPECT_GT(largest, 1e-3) << kernels << ", " << policy;
     }
   }
 }
