@@ -386,6 +386,9 @@ const std::vector<Field>& schema() {
                  "of the gradient that the adversarial game's moving target favours)."),
       family_key("adam_beta2", &FamilyConfig::adam_beta2, strictly_between(0, 1),
                  "Adam's second-moment decay beta2 (0.999: torch.optim.Adam's default)."),
+      family_key("lr_decay", &FamilyConfig::lr_decay, between(0, 1),
+                 "The last fraction of `steps` over which the learning rate falls linearly, from lr to lr / (n + 1) at "
+                 "the last of those n steps (0: constant). A gan's generator and discriminator both follow it."),
       family_key("lr_spread", &FamilyConfig::lr_spread, between(0, 5),
                  "Per-model learning rate lr * exp(U(-lr_spread, lr_spread))."),
       family_key("chunk_models", &FamilyConfig::chunk_models, between(1, 4096),

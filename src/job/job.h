@@ -60,6 +60,7 @@ struct FamilyConfig {
   double adam_beta1 = 0.9;         // Adam's moment decays (torch.optim.Adam's defaults)
   double adam_beta2 = 0.999;
   double lr_spread = 0.0;          // per-model lr = lr * exp(U(-spread, spread))
+  double lr_decay = 0.0;           // the last fraction of steps over which lr falls linearly (0: constant lr)
   int64_t chunk_models = 32;       // models trained together (one chunk = one batch = one shard)
   std::string init = "group";      // "group": shared init per init group; "model": own init
   int64_t init_groups = 1;

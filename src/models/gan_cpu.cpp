@@ -152,6 +152,7 @@ class GanStep : public FastStep {
       : config_(config), layout_(find_family("gan").layout(config)),
         labels_(config.condition == "label" ? config.num_classes : 0),
         stddev_(config.d_minibatch == "stddev"), augment_(augment_policy(config.d_augment)),
+        d_adam_(adam_settings(config, config.d_steps)),
         offsets_(layout_, config.latent + labels_,
                  find_param(layout_, "discriminator.fc.weight").shape[1] - labels_ - (stddev_ ? 1 : 0), stddev_ ? 1 : 0),
         code_width_(offsets_.lanes.code_width()), tail_start_(d_loss_tail_start(config.steps)),
@@ -248,7 +249,7 @@ class GanStep : public FastStep {
       const int64_t d_step = (step - 1) * config_.d_steps + k + 1;
       const float d_lr = static_cast<float>(*model.lr * config_.d_lr_scale);
       adam_step(model.params + d_begin, s.grads() + d_begin, model.adam_m + d_begin, model.adam_v + d_begin, 1,
-                size - d_begin, &d_lr, d_step, *model.adam);
+                size - d_begin, &d_lr, d_step, d_adam_);
     }
     std::fill(s.grads(), s.grads() + size, 0.0f);
     const auto fake_slots = draw_slots(extras);
@@ -562,6 +563,7 @@ class GanStep : public FastStep {
   int64_t labels_;  // K for a class-conditional GAN, else 0
   bool stddev_;     // d_minibatch = "stddev"
   AugmentPolicy augment_;  // d_augment
+  AdamSettings d_adam_;    // the discriminator's Adam: d_steps updates per step
   GanOffsets offsets_;
   int64_t code_width_;
   int64_t tail_start_;

@@ -67,10 +67,14 @@ void component_terms(const GaussianMixture& m, const std::vector<double>& consta
   }
 }
 
-// log Σ exp(v); with `normalized`, also each exp(v_c) / Σ exp(v) into it (one exponential per term).
+// log Σ exp(v); with `normalized`, also each exp(v_c) / Σ exp(v) into it (one exponential per term). A
+// point no term can explain (every v_c -inf, or a NaN on top) gets equal shares, not last round's.
 double log_sum_exp(const std::vector<double>& v, double* normalized = nullptr) {
   const double top = *std::max_element(v.begin(), v.end());
-  if (!std::isfinite(top)) return top;
+  if (!std::isfinite(top)) {
+    if (normalized) std::fill(normalized, normalized + v.size(), 1.0 / static_cast<double>(v.size()));
+    return top;
+  }
   double sum = 0.0;
   for (size_t c = 0; c < v.size(); ++c) {
     const double e = std::exp(v[c] - top);

@@ -33,7 +33,7 @@ void adam_step_tensors(torch::Tensor& params, const torch::Tensor& grads, torch:
   m.mul_(adam.beta1).add_(grads, 1.0 - adam.beta1);
   v.mul_(adam.beta2).addcmul_(grads, grads, 1.0 - adam.beta2);
   const auto denom = (v.sqrt() / std::sqrt(bias2)).add_(adam.eps);
-  params.sub_(m * (lr.unsqueeze(1) / bias1) / denom);
+  params.sub_(m * (lr.unsqueeze(1) * (lr_schedule_factor(adam, step) / bias1)) / denom);
 }
 
 // The chunk's models on one device: stacked parameters, Adam state, and each model's own data
@@ -45,7 +45,7 @@ class TorchBatch {
       : device_(options.device), params_per_model_(layout_size(layout)),
         checkpoint_count_(static_cast<int64_t>(config.checkpoint_steps.size())),
         classes_(static_cast<int64_t>(options.class_labels.size())), slot_of_label_(class_slot_table(options.class_labels)),
-        adam_(adam_settings(config)), ema_(config.ema_decay), ema_columns_(averaged_param_count(layout)) {
+        adam_(adam_settings(config)), d_adam_(adam_settings(config, config.d_steps)), ema_(config.ema_decay), ema_columns_(averaged_param_count(layout)) {
     const int64_t models = static_cast<int64_t>(specs.size());
     auto initial = torch::empty({models, params_per_model_});
     std::vector<float> lr_values(models);
@@ -73,18 +73,20 @@ class TorchBatch {
   const torch::Tensor& discriminator_lr() const { return d_lr_.defined() ? d_lr_ : lr; }
 
   // Adam on columns [begin, end) of every live model (the whole model, or G or D of a GAN), at the
-  // learning rates `rates` [live] (lr, or discriminator_lr()).
-  void adam(int64_t begin, int64_t end, int64_t step, const torch::Tensor& rates) {
+  // learning rates `rates` [live] (lr, or discriminator_lr()); discriminator: D's update count (d_steps
+  // per step) sets the learning-rate schedule.
+  void adam(int64_t begin, int64_t end, int64_t step, const torch::Tensor& rates, bool discriminator = false) {
+    const AdamSettings& settings = discriminator ? d_adam_ : adam_;
     torch::NoGradGuard no_grad;
     auto grads = flat.grad();
     if (device_.is_cpu()) {
       adam_step(flat.data_ptr<float>() + begin, grads.data_ptr<float>() + begin, adam_m.data_ptr<float>() + begin,
-                adam_v.data_ptr<float>() + begin, live(), end - begin, rates.data_ptr<float>(), step, adam_,
+                adam_v.data_ptr<float>() + begin, live(), end - begin, rates.data_ptr<float>(), step, settings,
                 params_per_model_);
     } else {
       auto p = flat.narrow(1, begin, end - begin), g = grads.narrow(1, begin, end - begin);
       auto m = adam_m.narrow(1, begin, end - begin), v = adam_v.narrow(1, begin, end - begin);
-      adam_step_tensors(p, g, m, v, rates, step, adam_);
+      adam_step_tensors(p, g, m, v, rates, step, settings);
     }
     grads.zero_();
   }
@@ -229,7 +231,7 @@ class TorchBatch {
   torch::Tensor d_lr_;  // lr times d_lr_scale, kept beside lr; undefined when the scale is 1
   int64_t classes_;                // K: TrainOptions::class_labels
   ClassSlotTable slot_of_label_;  // their class slots
-  AdamSettings adam_;
+  AdamSettings adam_, d_adam_;
   WeightAverage ema_;
   int64_t ema_columns_;  // leading canonical columns averaged (models/torch_family.h)
   int64_t ema_steps_ = 0;
@@ -296,7 +298,7 @@ RawTrainResult train_adversarial(const FamilyConfig& config, const std::vector<c
       d_losses = impl.discriminator_loss(view_params(batch.flat, layout), x, real_labels, z, fake_labels, real_augment,
                                          fake_augment, config);
       d_losses.sum().backward();
-      batch.adam(generator_end, params_per_model, ++discriminator_step, batch.discriminator_lr());
+      batch.adam(generator_end, params_per_model, ++discriminator_step, batch.discriminator_lr(), true);
     }
     torch::Tensor fake_labels;
     if (conditional) fake_labels = batch.sampled_labels(specs, config.batch_size, config.num_classes);

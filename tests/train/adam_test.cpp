@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "helpers.h"
+#include "job/job.h"
 #include <torch/torch.h>
 
 #include <cmath>
@@ -54,6 +55,9 @@ AdamRun run_both(const std::vector<float>& lrs, int64_t count, int64_t steps, co
                                               .betas({settings.beta1, settings.beta2})
                                               .eps(settings.eps));
     for (int64_t s = 0; s < steps; ++s) {
+      // The schedule as a torch user writes it: the group's lr set before each step.
+      static_cast<torch::optim::AdamOptions&>(optimizer.param_groups()[0].options())
+          .lr(lrs[row] * lr_schedule_factor(settings, s + 1));
       optimizer.zero_grad();
       param.mutable_grad() = grads[s][row].clone();
       optimizer.step();
@@ -114,7 +118,44 @@ TEST_P(Adam, ZeroLearningRateLeavesTheModelUnchanged) {
   expect_matches(run, lrs, count);
 }
 
+TEST_P(Adam, MatchesTorchWithADecayingLearningRate) {
+  const std::vector<float> lrs = {2e-2f, 5e-3f};
+  AdamSettings settings;
+  settings.updates = 10;
+  settings.decay_updates = 4;
+  const AdamRun decayed = run_both(lrs, 257, 10, settings);
+  expect_matches(decayed, lrs, 257);
+  // The schedule changed the run: the last updates were smaller than a constant rate's.
+  const AdamRun constant = run_both(lrs, 257, 10, AdamSettings{});
+  double gap = 0.0;
+  for (size_t i = 0; i < constant.ours.size(); ++i) gap = std::max(gap, static_cast<double>(std::fabs(decayed.ours[i] - constant.ours[i])));
+  EXPECT_GT(gap, 1e-3);
+}
+
 GENZOO_INSTANTIATE_EVERY_ISA(Adam);
+
+// lr_decay = 0.3 of 10 steps: constant for 7 updates, then 3/4, 2/4, 1/4 of lr; a discriminator making 2
+// updates per step decays over its last 6 updates, in the same proportion of its run.
+TEST(AdamSchedule, LinearDecayOverTheLastFractionOfSteps) {
+  FamilyConfig config;
+  config.steps = 10;
+  EXPECT_EQ(lr_schedule_factor(adam_settings(config), 10), 1.0);  // lr_decay 0: constant
+  config.lr_decay = 0.3;
+  const AdamSettings settings = adam_settings(config);
+  EXPECT_EQ(settings.updates, 10);
+  EXPECT_EQ(settings.decay_updates, 3);
+  const std::vector<double> expected = {1, 1, 1, 1, 1, 1, 1, 0.75, 0.5, 0.25};
+  for (int64_t step = 1; step <= 10; ++step) EXPECT_DOUBLE_EQ(lr_schedule_factor(settings, step), expected[step - 1]) << step;
+  const AdamSettings twice = adam_settings(config, 2);
+  EXPECT_EQ(twice.updates, 20);
+  EXPECT_EQ(twice.decay_updates, 6);
+  EXPECT_DOUBLE_EQ(lr_schedule_factor(twice, 14), 1.0);
+  EXPECT_DOUBLE_EQ(lr_schedule_factor(twice, 15), 6.0 / 7.0);
+  EXPECT_DOUBLE_EQ(lr_schedule_factor(twice, 20), 1.0 / 7.0);
+  EXPECT_DOUBLE_EQ(lr_schedule_factor(twice, 25), 1.0 / 7.0);  // past the end: the last rate, never 0 or negative
+  config.lr_decay = 1.0;
+  EXPECT_DOUBLE_EQ(lr_schedule_factor(adam_settings(config), 1), 10.0 / 11.0);
+}
 
 }  // namespace
 }  // namespace genzoo::test

@@ -277,6 +277,22 @@ TEST(Trainer, LinearFastPathAgreesWithTorchPath) {
   }
 }
 
+// lr_decay reaches both paths alike and changes the run (a schedule ignored by both would agree too).
+TEST(Trainer, LearningRateDecayReachesBothPaths) {
+  FamilyConfig config = linear_config();
+  config.steps = 6;
+  const auto specs = pick(linear_specs(), {0, 1});
+  const RawTrainResult constant = train_weights(config, specs, world().dataset, options_for("auto"));
+  config.lr_decay = 0.5;
+  EXPECT_LE(fast_versus_torch(config, specs), 5e-5);
+  const RawTrainResult decayed = train_weights(config, specs, world().dataset, options_for("auto"));
+  double gap = 0.0;
+  for (size_t i = 0; i < constant.weights.size(); ++i) {
+    gap = std::max(gap, std::fabs(static_cast<double>(constant.weights[i]) - decayed.weights[i]));
+  }
+  EXPECT_GT(gap, 0.1 * config.lr);  // the last 3 steps moved each weight by 3/4, 2/4, 1/4 of lr, not lr
+}
+
 // conv_ae's hand-written path against LibTorch autograd, same reasoning and tolerance as above. The
 // kernels sum in float in their own order; the torch path computes the same functions (conv2d,
 // conv_transpose2d, dense layers, sigmoid, MSE, L1 on the code).
@@ -342,6 +358,7 @@ TEST(Trainer, GanFastPathAgreesWithTorchPath) {
     int64_t batch_size = 32;
     int64_t steps = 5;
     std::string d_augment = "none";
+    double lr_decay = 0.0;
   };
   for (const Arm& arm : {Arm{1, 0.0, 1.0, 0, "none"}, Arm{2, 0.0, 1.0, 0, "none"}, Arm{1, 0.1, 1.0, 0, "none"},
                          Arm{1, 0.0, 4.0, 12, "none"}, Arm{2, 0.0, 1.0, 0, "label"}, Arm{2, 0.0, 1.0, 0, "none", "spectral"},
@@ -352,7 +369,8 @@ TEST(Trainer, GanFastPathAgreesWithTorchPath) {
                          Arm{2, 0.1, 4.0, 0, "label", "spectral", "stddev", 40, 3},
                          Arm{1, 0.0, 1.0, 0, "none", "none", "none", 24, 5, "translation"},
                          Arm{2, 0.0, 1.0, 0, "label", "none", "none", 32, 5, "cutout"},
-                         Arm{2, 0.0, 1.0, 0, "none", "spectral", "stddev", 40, 3, "translation,cutout"}}) {
+                         Arm{2, 0.0, 1.0, 0, "none", "spectral", "stddev", 40, 3, "translation,cutout"},
+                         Arm{2, 0.0, 4.0, 0, "none", "spectral", "none", 32, 5, "none", 0.6}}) {
     FamilyConfig config = gan_config();
     config.steps = arm.steps;
     config.batch_size = arm.batch_size;
@@ -364,7 +382,8 @@ TEST(Trainer, GanFastPathAgreesWithTorchPath) {
     config.condition = arm.condition;
     config.d_norm = arm.d_norm;
     config.d_augment = arm.d_augment;
-    const std::string label = "d_augment " + arm.d_augment + ", d_steps " + std::to_string(arm.d_steps) + ", label_smoothing " +
+    config.lr_decay = arm.lr_decay;
+    const std::string label = "lr_decay " + std::to_string(arm.lr_decay) + ", d_augment " + arm.d_augment + ", d_steps " + std::to_string(arm.d_steps) + ", label_smoothing " +
                               std::to_string(arm.smoothing) + ", d_lr_scale " + std::to_string(arm.d_lr_scale) +
                               ", d_channels " + std::to_string(arm.d_channels) + ", condition " + arm.condition +
                               ", d_norm " + arm.d_norm + ", d_minibatch " + arm.d_minibatch + ", batch_size " +
