@@ -463,6 +463,12 @@ const std::vector<Field>& schema() {
                  "unaugmented; D overfits a small training set less."),
       family_key("condition", &FamilyConfig::condition, one_of({"none", "label"}),
                  "gan: label = class-conditional (one-hot class concatenated to z and to D's features)."),
+      family_key("fid_samples", &FamilyConfig::fid_samples, between(16, 2048),
+                 "vae, gan: generated images per model that FID, mode coverage (mode_tv, generated_share_*) and the "
+                 "real-image floor (real_fid, real_mode_tv: up to this many of the model's training images) are computed "
+                 "on. Both are biased upwards by sampling: mode_tv by about sqrt(K / n) for K classes, FID by the "
+                 "covariances' noise; a larger n costs evaluation time (feature net passes) and memory (n images of "
+                 "every model of a chunk)."),
       family_key("sample_grid", &FamilyConfig::sample_grid, between(0, 64),
                  "vae, gan: generated samples stored per model under /samples/<family> (fixed latent seeds)."),
   };

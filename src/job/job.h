@@ -86,6 +86,7 @@ struct FamilyConfig {
   std::string d_augment = "none";  // gan: none | translation | cutout | translation,cutout (DiffAugment of D's inputs)
   std::string condition = "none";  // gan: none | label (class-conditional)
   int64_t sample_grid = 16;        // vae, gan: stored generated samples per model
+  int64_t fid_samples = 256;       // vae, gan: generated (and real) images per model scored by the feature net
   double latent_temperature = 1.0;  // vae, gan: generated codes' noise is scaled by this (1: the density as fitted)
   int64_t num_classes = 3;         // derived: the job's data.num_classes (not a job key)
   int64_t input_dim = 784;         // derived: pixels, or data.dimension for the gaussian source (not a job key)

@@ -324,6 +324,25 @@ TEST(GenerativeEval, LatentTemperatureScalesTheNoiseOnly) {
   }
 }
 
+// fid_samples is how many generated images are scored: every generated share is a whole number of them.
+TEST(GenerativeEval, FidSamplesIsHowManyImagesAreScored) {
+  const std::vector<float> weights = init_weights(gan_config(), {5});
+  std::vector<std::vector<double>> shares;
+  for (const int64_t n : {32, 160}) {
+    FamilyConfig config = gan_config();
+    config.fid_samples = n;
+    const auto scored = evaluate(config, {gan_specs()[0]}, weights, world().eval);
+    shares.emplace_back();
+    for (int slot = 0; slot < 3; ++slot) {
+      const double share = scored[0].metrics.at("generated_share_" + std::to_string(slot));
+      EXPECT_NEAR(share * static_cast<double>(n), std::round(share * static_cast<double>(n)), 1e-9) << "n " << n;
+      shares.back().push_back(share);
+    }
+    EXPECT_TRUE(std::isfinite(scored[0].metrics.at("fid")) && std::isfinite(scored[0].metrics.at("real_fid"))) << n;
+  }
+  EXPECT_NE(shares[0], shares[1]);
+}
+
 // Generators that output one constant image are collapsed (diversity 0); they leave the figures of
 // a working model evaluated with them alone, and the feature net finds at most one class among them.
 TEST(GenerativeEval, ConstantGeneratorIsMarkedCollapsed) {
