@@ -117,15 +117,15 @@ void evaluate_generative(const FamilyConfig& config, const std::vector<const Mod
   }
 
   // FID, mode coverage and collapse, from fid_samples codes of each model's own generator.
-  const int64_t scored = config.fid_samples;
+  const int64_t samples = config.fid_samples;
   std::vector<torch::Tensor> codes, labels;
   for (int64_t m = 0; m < models; ++m) {
     auto generator = at::make_generator<at::CPUGeneratorImpl>(mix_seed(specs[m]->seed, 0x666964ULL));
-    codes.push_back(torch::randn({scored, width}, generator));
+    codes.push_back(torch::randn({samples, width}, generator));
     const auto& p = specs[m]->proportions;
     const auto draws = torch::multinomial(torch::tensor(std::vector<double>(p.begin(), p.end())).to(torch::kFloat),
-                                          scored, true, generator);
-    labels.push_back(torch::zeros({scored, config.num_classes}).scatter_(1, draws.unsqueeze(1), 1.0f));
+                                          samples, true, generator);
+    labels.push_back(torch::zeros({samples, config.num_classes}).scatter_(1, draws.unsqueeze(1), 1.0f));
   }
   const auto generated = generate(torch::stack(codes), torch::stack(labels));
   std::vector<int64_t> model_classes;
@@ -133,7 +133,7 @@ void evaluate_generative(const FamilyConfig& config, const std::vector<const Mod
   for (int64_t m = 0; m < models; ++m) {
     auto& metrics = out[m].metrics;
     const auto images = generated[m].contiguous();
-    const auto reference = reference_images(*specs[m], data, scored);
+    const auto reference = reference_images(*specs[m], data, samples);
     const auto reference_tensor = torch::from_blob(const_cast<float*>(reference.data()),
                                                    {static_cast<int64_t>(reference.size()) / kSampleImagePixels,
                                                     kSampleImagePixels});
@@ -151,7 +151,7 @@ void evaluate_generative(const FamilyConfig& config, const std::vector<const Mod
       return std::make_pair(distance, mode_coverage(feature_net_classify(*data.featurenet, scored, count), model_classes,
                                                     specs[m]->proportions));
     };
-    const auto [generated_fid, coverage] = score(images.data_ptr<float>(), scored);
+    const auto [generated_fid, coverage] = score(images.data_ptr<float>(), samples);
     metrics["fid"] = generated_fid;
     metrics["modes_found"] = static_cast<double>(coverage.classes_found);
     metrics["modes_expected"] = static_cast<double>(coverage.classes_expected);
@@ -161,7 +161,7 @@ void evaluate_generative(const FamilyConfig& config, const std::vector<const Mod
     }
     // The floor: the same figures for real images of the mixture (the model's own training images), what a
     // generator that reproduced its data would score with this feature net and sample size.
-    const auto real = real_images(*specs[m], data, scored);
+    const auto real = real_images(*specs[m], data, samples);
     const int64_t real_count = static_cast<int64_t>(real.size()) / kSampleImagePixels;
     if (real_count < 2) continue;  // no covariance of one image
     const auto [real_fid, real_coverage] = score(real.data(), real_count);
