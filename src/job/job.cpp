@@ -377,7 +377,7 @@ const std::vector<Field>& schema() {
       family_key("probe_models", &FamilyConfig::probe_models, between(0, kMaxModels),
                  "Probe models per probe dataset (A, and B or every B of the gap sweep)."),
       family_key("latent", &FamilyConfig::latent, between(1, 512), "Code width k."),
-      family_key("channels", &FamilyConfig::channels, between(1, 256), "Conv families: base channel count."),
+      family_key("channels", &FamilyConfig::channels, between(1, 256), "conv_ae, gan, and vae with decoder = \"conv\": base channel count c (layers of c and 2c channels)."),
       family_key("steps", &FamilyConfig::steps, between(1, kMaxSteps), "Optimizer steps per model."),
       family_key("batch_size", &FamilyConfig::batch_size, between(1, 4096), "Minibatch size per model."),
       family_key("lr", &FamilyConfig::lr, above_upto(0, 1), "Adam learning rate."),
@@ -413,11 +413,16 @@ const std::vector<Field>& schema() {
                  "initialization), with d this decay (0: the last iterate). A gan averages its generator only (Yazici et al. "
                  "2019) and stores its discriminator as trained. Training itself is unchanged."),
       family_key("hidden", &FamilyConfig::hidden, between(8, 4096),
-                 "vae: width of the encoder's and decoder's hidden layer; mlp: width of the first hidden layer."),
+                 "vae: width of the encoder's hidden layer and of an MLP decoder's; mlp: width of the first hidden layer."),
       family_key("hidden2", &FamilyConfig::hidden2, between(0, 4096),
                  "mlp: width of a second hidden layer (0: none; seed 004's teacher [784, 800, 50, 10] is hidden = 800, hidden2 = 50)."),
       family_key("decoder_layers", &FamilyConfig::decoder_layers, between(1, 2),
-                 "vae: hidden layers of the decoder, each `hidden` wide, with ReLU (2: a deeper decoder than the encoder)."),
+                 "vae, decoder = \"mlp\": hidden layers of the decoder, each `hidden` wide, with ReLU (2: a deeper decoder than the encoder)."),
+      family_key("decoder", &FamilyConfig::decoder, one_of({"mlp", "conv"}),
+                 "vae: the decoder's architecture. mlp: decoder_layers hidden layers, each `hidden` wide (the encoder is always "
+                 "one such layer). conv: conv_ae's and gan's generator's, fc to 2c x 7 x 7, then two stride-2 transposed 4 x 4 "
+                 "convolutions (c = `channels`) to the 28 x 28 logits: local, shared filters, which draw thin structure "
+                 "(straps, edges) an MLP decoder smooths away."),
       family_key("beta", &FamilyConfig::beta, between(0, 100), "vae: weight of the KL term in the ELBO (beta-VAE)."),
       family_key("likelihood", &FamilyConfig::likelihood, one_of({"bernoulli", "gaussian", "gaussian_learned"}),
                  "vae: decoder distribution p(x|z): bernoulli; gaussian (unit variance); gaussian_learned (a learned "
@@ -998,6 +1003,12 @@ const std::vector<Rule>& rules() {
            }
          }
          return "";
+       }},
+      {"family", "`decoder_layers` = 2 only with `decoder` = \"mlp\" (a conv decoder has its own fixed depth).",
+       [](const RuleContext& ctx) -> std::string {
+         if (ctx.family.decoder != "conv" || ctx.family.decoder_layers == 1) return "";
+         return "key '" + ctx.key("decoder_layers") + "': a conv decoder has no hidden-layer count; expected 1, got " +
+                std::to_string(ctx.family.decoder_layers);
        }},
       {"family", "A family trains at least one model.",
        [](const RuleContext& ctx) -> std::string {

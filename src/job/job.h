@@ -72,7 +72,8 @@ struct FamilyConfig {
   double ema_decay = 0.0;          // final weights: the exponential moving average of the iterates (0: the last iterate)
   int64_t hidden = 256;            // vae: hidden layer width; mlp: first hidden layer's width
   int64_t hidden2 = 0;             // mlp: second hidden layer's width (0: one hidden layer)
-  int64_t decoder_layers = 1;      // vae: the decoder's hidden layers, each `hidden` wide
+  int64_t decoder_layers = 1;      // vae, decoder = "mlp": the decoder's hidden layers, each `hidden` wide
+  std::string decoder = "mlp";     // vae: mlp (hidden-wide layers) | conv (conv_ae's transposed convolutions, `channels`)
   double beta = 1.0;               // vae: KL weight
   std::string likelihood = "bernoulli";  // vae: bernoulli | gaussian (unit variance) | gaussian_learned (per-pixel variance)
   std::string latent_density = "standard";  // vae: standard (codes drawn from N(0, I)) | mixture (fitted after training)

@@ -7,12 +7,11 @@
 #include "models/torch_family.h"
 #include "data/image.h"
 #include "models/conv_ae_cpu.h"
+#include "models/conv_decoder.h"
 
 namespace genzoo {
 
 namespace {
-
-constexpr int64_t kKernel = 4;
 
 class ConvAeTorch : public TorchFamily {
  public:
@@ -42,13 +41,6 @@ class ConvAeTorch : public TorchFamily {
   }
 
  private:
-  // [M, ...] -> [M*a, ...]: stacked per-model kernels become the groups of one convolution.
-  static torch::Tensor groups_of(const torch::Tensor& w) {
-    std::vector<int64_t> shape{w.size(0) * w.size(1)};
-    for (int64_t d = 2; d < w.dim(); ++d) shape.push_back(w.size(d));
-    return w.reshape(shape);
-  }
-
   static torch::Tensor encode(const StackedParams& p, const torch::Tensor& x) {
     const int64_t models = x.size(0), batch = x.size(1);
     auto h = x.permute({1, 0, 2}).reshape({batch, models, kImageSide, kImageSide});
@@ -61,15 +53,7 @@ class ConvAeTorch : public TorchFamily {
   }
 
   static torch::Tensor decode(const StackedParams& p, const torch::Tensor& code) {
-    const int64_t models = code.size(0), batch = code.size(1);
-    auto h = torch::relu(torch::baddbmm(p.at("decoder.fc.bias").unsqueeze(1), code, p.at("decoder.fc.weight").transpose(1, 2)));
-    const int64_t side = kImageSide / 4;
-    h = h.permute({1, 0, 2}).reshape({batch, -1, side, side});  // [B, M*2c, 7, 7]
-    h = torch::relu(torch::conv_transpose2d(h, groups_of(p.at("decoder.convt1.weight")),
-                                            p.at("decoder.convt1.bias").reshape(-1), 2, 1, 0, models));
-    h = torch::sigmoid(torch::conv_transpose2d(h, groups_of(p.at("decoder.convt2.weight")),
-                                               p.at("decoder.convt2.bias").reshape(-1), 2, 1, 0, models));
-    return h.reshape({batch, models, kImagePixels}).permute({1, 0, 2});
+    return torch::sigmoid(conv_decoder_logits(p, "decoder", code));
   }
 };
 
@@ -80,25 +64,20 @@ class ConvAe : public Family {
     return "convolutional autoencoder: two stride-2 convs, k-dim code, two transposed convs, MSE";
   }
   Layout layout(const FamilyConfig& config) const override {
-    const int64_t c = config.channels, k = config.latent, flat = 2 * c * (kImageSide / 4) * (kImageSide / 4);
+    const int64_t c = config.channels, k = config.latent, flat = 2 * c * kFeatureSide * kFeatureSide;
     Layout layout;
-    add_param(layout, "encoder.conv1.weight", "encoder", {c, 1, kKernel, kKernel});
+    add_param(layout, "encoder.conv1.weight", "encoder", {c, 1, kConvKernel, kConvKernel});
     add_param(layout, "encoder.conv1.bias", "encoder", {c});
-    add_param(layout, "encoder.conv2.weight", "encoder", {2 * c, c, kKernel, kKernel});
+    add_param(layout, "encoder.conv2.weight", "encoder", {2 * c, c, kConvKernel, kConvKernel});
     add_param(layout, "encoder.conv2.bias", "encoder", {2 * c});
     add_param(layout, "encoder.fc.weight", "encoder", {k, flat});
     add_param(layout, "encoder.fc.bias", "encoder", {k});
-    add_param(layout, "decoder.fc.weight", "decoder", {flat, k});
-    add_param(layout, "decoder.fc.bias", "decoder", {flat});
-    add_param(layout, "decoder.convt1.weight", "decoder", {2 * c, c, kKernel, kKernel});
-    add_param(layout, "decoder.convt1.bias", "decoder", {c});
-    add_param(layout, "decoder.convt2.weight", "decoder", {c, 1, kKernel, kKernel});
-    add_param(layout, "decoder.convt2.bias", "decoder", {1});
+    add_conv_decoder(layout, "decoder", "decoder", c, k);
     return layout;
   }
   double flops_per_sample(const FamilyConfig& config) const override {
     const double c = static_cast<double>(config.channels), k = static_cast<double>(config.latent);
-    const double taps = kKernel * kKernel;
+    const double taps = kConvKernel * kConvKernel;
     const double conv1 = 14 * 14 * c * taps, conv2 = 7 * 7 * 2 * c * c * taps, fc = 2 * c * 49 * k;
     return 3.0 * 2.0 * 2.0 * (conv1 + conv2 + fc);  // encoder and decoder mirror each other
   }

@@ -48,7 +48,7 @@ void check_family_layouts(const std::vector<FamilyConfig>& families, const std::
     if (!same) {
       throw JobError(source + ": family[" + std::to_string(i) + "] and family[" + std::to_string(it->second.first) +
                      "] are both '" + families[i].name +
-                     "' with different parameter shapes (latent, channels, hidden, condition, decoder_layers, likelihood or latent_density); zoo.h5 stacks one "
+                     "' with different parameter shapes (latent, channels, hidden, condition, decoder, decoder_layers, likelihood or latent_density); zoo.h5 stacks one "
                      "layout per family");
     }
   }

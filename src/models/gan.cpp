@@ -8,6 +8,7 @@
 #include "models/torch_family.h"
 #include "data/image.h"
 #include "models/gan_augment.h"
+#include "models/conv_decoder.h"
 #include "models/gan_cpu.h"
 #include "models/spectral_norm.h"
 
@@ -17,17 +18,10 @@ namespace genzoo {
 
 namespace {
 
-constexpr int64_t kKernel = 4, kLowSide = kImageSide / 4;
 constexpr double kLeakySlope = 0.2;
 constexpr double kStddevEpsilon = 1e-8;  // minibatch standard deviation: sqrt(variance + this)
 
 int64_t label_width(const FamilyConfig& config) { return config.condition == "label" ? config.num_classes : 0; }
-
-torch::Tensor groups_of(const torch::Tensor& w) {
-  std::vector<int64_t> shape{w.size(0) * w.size(1)};
-  for (int64_t d = 2; d < w.dim(); ++d) shape.push_back(w.size(d));
-  return w.reshape(shape);
-}
 
 torch::Tensor with_labels(const torch::Tensor& features, const torch::Tensor& labels) {
   return labels.defined() && labels.numel() > 0 ? torch::cat({features, labels}, 2) : features;
@@ -35,15 +29,7 @@ torch::Tensor with_labels(const torch::Tensor& features, const torch::Tensor& la
 
 // z [M, S, k] (+ labels [M, S, K]) -> images [M, S, 784] in (0, 1).
 torch::Tensor generator(const StackedParams& p, const torch::Tensor& z, const torch::Tensor& labels) {
-  const int64_t models = z.size(0), batch = z.size(1);
-  auto h = torch::relu(torch::baddbmm(p.at("generator.fc.bias").unsqueeze(1), with_labels(z, labels),
-                                      p.at("generator.fc.weight").transpose(1, 2)));
-  h = h.permute({1, 0, 2}).reshape({batch, -1, kLowSide, kLowSide});
-  h = torch::relu(torch::conv_transpose2d(h, groups_of(p.at("generator.convt1.weight")),
-                                          p.at("generator.convt1.bias").reshape(-1), 2, 1, 0, models));
-  h = torch::sigmoid(torch::conv_transpose2d(h, groups_of(p.at("generator.convt2.weight")),
-                                             p.at("generator.convt2.bias").reshape(-1), 2, 1, 0, models));
-  return h.reshape({batch, models, kImagePixels}).permute({1, 0, 2});
+  return torch::sigmoid(conv_decoder_logits(p, "generator", with_labels(z, labels)));
 }
 
 // W / σ(W) of every model's w [M, rows, ...] (spectral_norm.h): the power iteration from spectral_start
@@ -168,18 +154,13 @@ class Gan : public Family {
   }
   Layout layout(const FamilyConfig& config) const override {
     const int64_t c = config.channels, cd = config.discriminator_channels(), k = config.latent;
-    const int64_t labels = label_width(config), flat = 2 * c * kLowSide * kLowSide, d_flat = 2 * cd * kLowSide * kLowSide;
+    const int64_t labels = label_width(config), d_flat = 2 * cd * kFeatureSide * kFeatureSide;
     const int64_t stddev = config.d_minibatch == "stddev" ? 1 : 0;  // the minibatch stddev feature's column
     Layout layout;  // every generator parameter first: the adversarial loop updates G and D as two ranges
-    add_param(layout, "generator.fc.weight", "generator", {flat, k + labels});
-    add_param(layout, "generator.fc.bias", "generator", {flat});
-    add_param(layout, "generator.convt1.weight", "generator", {2 * c, c, kKernel, kKernel});
-    add_param(layout, "generator.convt1.bias", "generator", {c});
-    add_param(layout, "generator.convt2.weight", "generator", {c, 1, kKernel, kKernel});
-    add_param(layout, "generator.convt2.bias", "generator", {1});
-    add_param(layout, "discriminator.conv1.weight", "discriminator", {cd, 1, kKernel, kKernel});
+    add_conv_decoder(layout, "generator", "generator", c, k + labels);
+    add_param(layout, "discriminator.conv1.weight", "discriminator", {cd, 1, kConvKernel, kConvKernel});
     add_param(layout, "discriminator.conv1.bias", "discriminator", {cd});
-    add_param(layout, "discriminator.conv2.weight", "discriminator", {2 * cd, cd, kKernel, kKernel});
+    add_param(layout, "discriminator.conv2.weight", "discriminator", {2 * cd, cd, kConvKernel, kConvKernel});
     add_param(layout, "discriminator.conv2.bias", "discriminator", {2 * cd});
     // Columns: D's flattened features, the minibatch stddev feature (d_minibatch = "stddev"), the labels.
     add_param(layout, "discriminator.fc.weight", "discriminator", {1, d_flat + stddev + labels});
@@ -189,7 +170,7 @@ class Gan : public Family {
   double flops_per_sample(const FamilyConfig& config) const override {
     const double c = static_cast<double>(config.channels), k = static_cast<double>(config.latent);
     const double cd = static_cast<double>(config.discriminator_channels());
-    const double taps = kKernel * kKernel;
+    const double taps = kConvKernel * kConvKernel;
     const auto convs = [&](double channels) { return 14 * 14 * channels * taps + 7 * 7 * 2 * channels * channels * taps; };
     const double generator_flops = convs(c) + 2 * c * 49 * k, discriminator_flops = convs(cd) + 2 * cd * 49;
     // Per generator step, in passes of a network (forward, weight gradient and input gradient cost

@@ -1,12 +1,14 @@
 // vae: Gaussian encoder q(z|x) = N(mu(x), diag sigma^2(x)), reparametrized z = mu + sigma * eps, and a
 // Bernoulli (or unit-variance Gaussian) decoder p(x|z); trained on -ELBO with weight beta on the KL
-// term (seed 003). MLP encoder and decoder, batched over models with baddbmm. The decoder has
-// decoder_layers hidden layers (decoder.fc, then decoder.fc2 when 2), each `hidden` wide with ReLU.
+// term (seed 003). MLP encoder, batched over models with baddbmm. The decoder (decoder = "mlp") has
+// decoder_layers hidden layers (decoder.fc, then decoder.fc2 when 2), each `hidden` wide with ReLU, or
+// (decoder = "conv") is conv_ae's convolutional decoder (models/conv_decoder.h) with `channels` channels.
 #include <cmath>
 
 #include "job/job.h"
 #include "models/torch_family.h"
 #include "data/image.h"
+#include "models/conv_decoder.h"
 #include "models/latent_density.h"
 #include "models/vae_cpu.h"
 
@@ -28,9 +30,11 @@ Posterior encode(const StackedParams& p, const torch::Tensor& x) {
   return {linear(p, "encoder.mu", h), linear(p, "encoder.logvar", h).clamp(-20.0, 20.0)};
 }
 
-// The decoder's depth follows the parameters (decoder.fc2 present: decoder_layers = 2), so every caller
-// (training, evaluation, generation, reduce's probes) decodes with the layout it was given.
+// The decoder follows the parameters (decoder.convt1 present: decoder = "conv"; decoder.fc2 present:
+// decoder_layers = 2), so every caller (training, evaluation, generation, reduce's probes) decodes with the
+// layout it was given.
 torch::Tensor decode_logits(const StackedParams& p, const torch::Tensor& z) {
+  if (p.count("decoder.convt1.weight")) return conv_decoder_logits(p, "decoder", z);
   auto h = torch::relu(linear(p, "decoder.fc", z));
   if (p.count("decoder.fc2.weight")) h = torch::relu(linear(p, "decoder.fc2", h));
   return linear(p, "decoder.out", h);
@@ -126,7 +130,8 @@ class Vae : public Family {
  public:
   std::string name() const override { return "vae"; }
   std::string description() const override {
-    return "variational autoencoder: MLP encoder (mu, log sigma^2), reparametrization, MLP decoder (1 or 2 hidden layers), -ELBO";
+    return "variational autoencoder: MLP encoder (mu, log sigma^2), reparametrization, MLP decoder (1 or 2 hidden layers) "
+           "or convolutional decoder, -ELBO";
   }
   Layout layout(const FamilyConfig& config) const override {
     const int64_t h = config.hidden, k = config.latent;
@@ -137,15 +142,19 @@ class Vae : public Family {
     add_param(layout, "encoder.mu.bias", "encoder", {k});
     add_param(layout, "encoder.logvar.weight", "encoder", {k, h});
     add_param(layout, "encoder.logvar.bias", "encoder", {k});
-    add_param(layout, "decoder.fc.weight", "decoder", {h, k});
-    add_param(layout, "decoder.fc.bias", "decoder", {h});
-    // decoder_layers = 2: the second hidden layer between fc and out (absent for 1: today's layout).
-    if (config.decoder_layers == 2) {
-      add_param(layout, "decoder.fc2.weight", "decoder", {h, h});
-      add_param(layout, "decoder.fc2.bias", "decoder", {h});
+    if (config.decoder == "conv") {
+      add_conv_decoder(layout, "decoder", "decoder", config.channels, k);
+    } else {
+      add_param(layout, "decoder.fc.weight", "decoder", {h, k});
+      add_param(layout, "decoder.fc.bias", "decoder", {h});
+      // decoder_layers = 2: the second hidden layer between fc and out (absent for 1: today's layout).
+      if (config.decoder_layers == 2) {
+        add_param(layout, "decoder.fc2.weight", "decoder", {h, h});
+        add_param(layout, "decoder.fc2.bias", "decoder", {h});
+      }
+      add_param(layout, "decoder.out.weight", "decoder", {kImagePixels, h});
+      add_param(layout, "decoder.out.bias", "decoder", {kImagePixels});
     }
-    add_param(layout, "decoder.out.weight", "decoder", {kImagePixels, h});
-    add_param(layout, "decoder.out.bias", "decoder", {kImagePixels});
     if (config.likelihood == "gaussian_learned") add_param(layout, "decoder.out.logvar", "decoder", {kImagePixels});
     // After every trained tensor, so the training paths' offsets are those of the standard layout.
     if (config.latent_density == "mixture") add_latent_density(layout, config.latent_components, k);
@@ -156,7 +165,11 @@ class Vae : public Family {
     // Multiply-adds of the layers (784 x h twice, h x k three times, h x h for a second decoder
     // layer): forward and weight gradients of all, input gradients of all but the first (the images
     // need none).
-    const double layers = 2.0 * kImagePixels * h + 3.0 * h * k + (config.decoder_layers == 2 ? h * h : 0.0);
+    // A conv decoder's multiply-adds replace the decoder's layers (h x k, h x 784).
+    const double encoder = kImagePixels * h + 2.0 * h * k;
+    const double decoder = config.decoder == "conv" ? conv_decoder_multiply_adds(config.channels, config.latent)
+                                                    : kImagePixels * h + h * k + (config.decoder_layers == 2 ? h * h : 0.0);
+    const double layers = encoder + decoder;
     return 2.0 * (2.0 * layers + (layers - kImagePixels * h));
   }
   const TorchFamily& torch_impl() const override { return impl_; }

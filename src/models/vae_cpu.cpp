@@ -5,11 +5,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "data/dataset.h"
 #include "data/image.h"
 #include "job/job.h"
+#include "kernels/conv.h"
 #include "kernels/isa.h"
 #include "kernels/likelihood.h"
 #include "kernels/linear.h"
@@ -17,6 +21,7 @@
 #include "models/torch_family.h"
 #include "plan/plan.h"
 #include "train/data_stream.h"
+#include "train/lane_step.h"
 
 namespace genzoo {
 
@@ -31,9 +36,38 @@ struct VaeExtras : ModelExtras {
   torch::Generator noise;
 };
 
+using conv_kernels::Epilogue;
+using conv_kernels::Grid;
+using conv_kernels::kLanes;
+
+// The conv decoder's work space for one 16-sample lane block (kernels/conv.h): its activations, their
+// gradients and the block's codes as lanes ([code_width][kLanes]; the padded code units stay zero).
+struct ConvDecoderScratch {
+  ConvDecoderScratch(int64_t channels, int64_t code_width) : code_width(code_width) {
+    const int64_t side = kImageSide;
+    const std::vector<std::pair<Grid*, std::pair<int64_t, int64_t>>> shapes = {
+        {&g2, {2 * channels, side / 4}}, {&g1, {channels, side / 2}}, {&logits, {1, side}},
+        {&d_g2, {2 * channels, side / 4}}, {&d_g1, {channels, side / 2}}};
+    int64_t floats = 2 * code_width * kLanes + kImagePixels;
+    for (const auto& [grid, shape] : shapes) {
+      grid->channels = shape.first, grid->side = shape.second;
+      floats += grid->floats();
+    }
+    storage = AlignedFloats(floats);  // zero: the grids' borders stay zero, kernels write interiors only
+    float* next = storage.data();
+    for (const auto& [grid, shape] : shapes) grid->data = next, next += grid->floats();
+    code = next, d_code = code + code_width * kLanes, d_logvar = d_code + code_width * kLanes;
+  }
+  AlignedFloats storage;
+  Grid g2, g1, logits, d_g2, d_g1;  // logits holds the decoder's output, then its gradient
+  int64_t code_width;
+  float *code, *d_code, *d_logvar;  // d_logvar: one block's share of the learned variance's gradient
+};
+
 // Every activation and gradient of one step, allocated once per thread (no allocation per step).
 // decoder_layers = 2 adds h3, the second decoder layer's output (empty for 1); its gradient lives in
-// d_h, free until the encoder's backward pass.
+// d_h, free until the encoder's backward pass. A conv decoder (decoder = "conv") adds its lane-block
+// work space; the batch-major rows are then a whole number of blocks.
 struct VaeScratch : StepScratch {
   VaeScratch(int64_t params, int64_t batch, int64_t hidden, int64_t latent, int64_t decoder_layers)
       : gradient(params), images(batch * kImagePixels), logits(batch * kImagePixels),
@@ -47,6 +81,7 @@ struct VaeScratch : StepScratch {
                                    &sigma, &z, &d_z, &d_mu, &d_logvar}) {
       floats += b->size();
     }
+    if (conv) floats += conv->storage.size();
     return static_cast<int64_t>(sizeof(float)) * floats;
   }
   float* grads() override { return gradient.data(); }
@@ -54,29 +89,85 @@ struct VaeScratch : StepScratch {
   // model's step closer to L2.
   AlignedFloats gradient, images, logits, h, h2, h3, d_h, d_h2, mu, logvar_raw, logvar, eps, sigma, z, d_z, d_mu,
       d_logvar;
+  std::unique_ptr<ConvDecoderScratch> conv;  // decoder = "conv" only
 };
 
-// One model's tensors as pointers into a flat parameter (or gradient) vector. The internal layout is
-// the canonical one with the two 784-wide matrices transposed in place: the encoder's as [784, hidden]
-// and the decoder's output layer as [hidden, 784], the layouts the linear kernels stream (as in
-// linear_ae_cpu.cpp), so no step transposes anything.
+// The internal layout: the canonical one with the 784-wide matrices transposed in place, the encoder's as
+// [784, hidden] and an MLP decoder's output layer as [hidden, 784], the layouts the linear kernels stream
+// (as in linear_ae_cpu.cpp), so no step transposes anything. With a conv decoder it is LaneLayout's
+// (train/lane_step.h: every tensor aligned, decoder.fc.weight's code columns padded to whole lane blocks),
+// again with the encoder's matrix transposed.
+class VaeInternalLayout {
+ public:
+  VaeInternalLayout(const Layout& layout, const FamilyConfig& config) : layout_(layout), hidden_(config.hidden) {
+    if (config.decoder == "conv") {
+      lanes_.emplace(layout, config.latent, std::vector<LaneLayout::CodeTensor>{{"decoder.fc.weight", LaneLayout::Form::kCodeColumns}});
+    }
+  }
+  bool has(const std::string& name) const {
+    return std::any_of(layout_.begin(), layout_.end(), [&](const ParamLayout& t) { return t.name == name; });
+  }
+  int64_t offset(const std::string& name) const { return lanes_ ? lanes_->offset(name) : find_param(layout_, name).offset; }
+  int64_t size() const { return lanes_ ? lanes_->size() : layout_size(layout_); }
+  int64_t code_width() const { return lanes_ ? lanes_->code_width() : 0; }
+
+  void to_internal(const float* canonical, float* internal) const {
+    if (lanes_) {
+      lanes_->to_internal(canonical, internal);
+    } else {
+      std::copy_n(canonical, size(), internal);
+    }
+    for (const auto& [name, rows] : transposed()) {
+      kernels::transpose(canonical + find_param(layout_, name).offset, rows, transposed_cols(rows), internal + offset(name));
+    }
+  }
+  void to_canonical(const float* internal, float* canonical) const {
+    if (lanes_) {
+      lanes_->to_canonical(internal, canonical);
+    } else {
+      std::copy_n(internal, size(), canonical);
+    }
+    for (const auto& [name, rows] : transposed()) {
+      kernels::transpose(internal + offset(name), transposed_cols(rows), rows, canonical + find_param(layout_, name).offset);
+    }
+  }
+
+ private:
+  // The transposed tensors and their canonical row counts (the other side is the other of hidden, 784).
+  std::vector<std::pair<std::string, int64_t>> transposed() const {
+    std::vector<std::pair<std::string, int64_t>> out{{"encoder.fc.weight", hidden_}};
+    if (!lanes_) out.emplace_back("decoder.out.weight", kImagePixels);
+    return out;
+  }
+  int64_t transposed_cols(int64_t rows) const { return rows == kImagePixels ? hidden_ : kImagePixels; }
+
+  Layout layout_;
+  int64_t hidden_;
+  std::optional<LaneLayout> lanes_;
+};
+
+// One model's tensors as pointers into its internal parameter (or gradient) vector.
 struct VaeTensors {
-  float *enc_wt, *enc_b, *mu_w, *mu_b, *logvar_w, *logvar_b, *dec_w, *dec_b, *out_wt, *out_b;
+  float *enc_wt, *enc_b, *mu_w, *mu_b, *logvar_w, *logvar_b, *dec_w, *dec_b;
+  float *out_wt = nullptr, *out_b = nullptr;  // decoder = "mlp": the output layer
   float *dec2_w = nullptr, *dec2_b = nullptr;  // decoder_layers = 2: the second hidden layer (torch's [out, in])
+  float *convt1_w = nullptr, *convt1_b = nullptr, *convt2_w = nullptr, *convt2_b = nullptr;  // decoder = "conv"
   float* out_logvar = nullptr;  // likelihood gaussian_learned: the per-pixel log variance
 
-  VaeTensors(const Layout& layout, float* flat) {
-    const auto at = [&](const char* name) { return flat + find_param(layout, name).offset; };
+  VaeTensors(const VaeInternalLayout& layout, float* flat) {
+    const auto at = [&](const char* name) { return flat + layout.offset(name); };
     enc_wt = at("encoder.fc.weight"), enc_b = at("encoder.fc.bias");
     mu_w = at("encoder.mu.weight"), mu_b = at("encoder.mu.bias");
     logvar_w = at("encoder.logvar.weight"), logvar_b = at("encoder.logvar.bias");
     dec_w = at("decoder.fc.weight"), dec_b = at("decoder.fc.bias");
-    out_wt = at("decoder.out.weight"), out_b = at("decoder.out.bias");
-    const bool deeper = std::any_of(layout.begin(), layout.end(), [](const ParamLayout& t) { return t.name == "decoder.fc2.weight"; });
-    if (deeper) dec2_w = at("decoder.fc2.weight"), dec2_b = at("decoder.fc2.bias");
-    const bool learned_variance =
-        std::any_of(layout.begin(), layout.end(), [](const ParamLayout& t) { return t.name == "decoder.out.logvar"; });
-    if (learned_variance) out_logvar = at("decoder.out.logvar");
+    if (layout.has("decoder.convt1.weight")) {
+      convt1_w = at("decoder.convt1.weight"), convt1_b = at("decoder.convt1.bias");
+      convt2_w = at("decoder.convt2.weight"), convt2_b = at("decoder.convt2.bias");
+    } else {
+      out_wt = at("decoder.out.weight"), out_b = at("decoder.out.bias");
+    }
+    if (layout.has("decoder.fc2.weight")) dec2_w = at("decoder.fc2.weight"), dec2_b = at("decoder.fc2.bias");
+    if (layout.has("decoder.out.logvar")) out_logvar = at("decoder.out.logvar");
   }
 };
 
@@ -142,24 +233,18 @@ void relu_backward(const float* y, float* grad, int64_t n) {
 
 class VaeStep : public GradientStep {
  public:
-  explicit VaeStep(const FamilyConfig& config) : config_(config), layout_(find_family("vae").layout(config)) {}
+  explicit VaeStep(const FamilyConfig& config)
+      : config_(config), layout_(find_family("vae").layout(config)), internal_(layout_, config) {}
 
   const Layout& layout() const override { return layout_; }
-  void to_internal(const float* canonical, float* internal) const override {
-    std::copy_n(canonical, layout_size(layout_), internal);
-    const VaeTensors from(layout_, const_cast<float*>(canonical)), to(layout_, internal);
-    kernels::transpose(from.enc_wt, config_.hidden, kImagePixels, to.enc_wt);
-    kernels::transpose(from.out_wt, kImagePixels, config_.hidden, to.out_wt);
-  }
-  void to_canonical(const float* internal, float* canonical) const override {
-    std::copy_n(internal, layout_size(layout_), canonical);
-    const VaeTensors from(layout_, const_cast<float*>(internal)), to(layout_, canonical);
-    kernels::transpose(from.enc_wt, kImagePixels, config_.hidden, to.enc_wt);
-    kernels::transpose(from.out_wt, config_.hidden, kImagePixels, to.out_wt);
-  }
+  int64_t internal_size() const override { return internal_.size(); }
+  void to_internal(const float* canonical, float* internal) const override { internal_.to_internal(canonical, internal); }
+  void to_canonical(const float* internal, float* canonical) const override { internal_.to_canonical(internal, canonical); }
   std::unique_ptr<StepScratch> make_scratch() const override {
-    return std::make_unique<VaeScratch>(internal_size(), config_.batch_size, config_.hidden, config_.latent,
-                                        config_.decoder_layers);
+    auto scratch = std::make_unique<VaeScratch>(internal_size(), config_.batch_size, config_.hidden, config_.latent,
+                                                config_.decoder_layers);
+    if (config_.decoder == "conv") scratch->conv = std::make_unique<ConvDecoderScratch>(config_.channels, internal_.code_width());
+    return scratch;
   }
   std::unique_ptr<ModelExtras> make_extras(const ModelSpec& spec, const std::vector<int64_t>&) const override {
     return std::make_unique<VaeExtras>(spec.seed);
@@ -169,17 +254,17 @@ class VaeStep : public GradientStep {
   // models/vae.cpp: Bernoulli (or Gaussian) likelihood of the logits, KL(N(mu, sigma^2) || N(0, I)),
   // z = mu + sigma eps with eps from the model's generator. The 784-wide layers go to the linear
   // kernels (kernels/linear.h), the small ones around the code to the BLAS LibTorch uses (OpenBLAS),
-  // the likelihood to kernels/likelihood.h; no LibTorch op but the noise draw, so no per-op dispatch
-  // and no allocation per step.
+  // a conv decoder to the lane-block kernels (kernels/conv.h), the likelihood to kernels/likelihood.h;
+  // no LibTorch op but the noise draw, so no per-op dispatch and no allocation per step.
   double gradients(const ImageSet& train, const int64_t* batch_indices, const FastModel& model, StepScratch& scratch,
                    BatchPrefetcher& prefetch) const override {
     auto& s = static_cast<VaeScratch&>(scratch);
     auto& extras = static_cast<VaeExtras&>(*model.extras);
-    const int64_t batch = config_.batch_size, hidden = config_.hidden, latent = config_.latent, d = kImagePixels;
+    const int64_t batch = config_.batch_size, hidden = config_.hidden, latent = config_.latent;
     const int64_t codes = batch * latent;
     const float beta = static_cast<float>(config_.beta), per_sample = 1.0f / static_cast<float>(batch);
-    const VaeTensors p(layout_, model.params);
-    const VaeTensors g(layout_, s.grads());
+    const VaeTensors p(internal_, model.params);
+    const VaeTensors g(internal_, s.grads());
 
     gather_images(train, batch_indices, batch, s.images.data());
     prefetch.next_slice(1);
@@ -189,7 +274,7 @@ class VaeStep : public GradientStep {
       std::copy_n(eps.data_ptr<float>(), codes, s.eps.data());
     }
 
-    // Forward.
+    // Forward through the encoder to z.
     encoder_forward(s.images.data(), batch, p.enc_wt, p.enc_b, hidden, s.h.data());
     relu(s.h.data(), batch * hidden);
     linear_forward(s.h.data(), batch, hidden, p.mu_w, p.mu_b, latent, s.mu.data());
@@ -202,39 +287,11 @@ class VaeStep : public GradientStep {
       s.z[i] = s.mu[i] + s.sigma[i] * s.eps[i];
       kl += 0.5 * (static_cast<double>(s.mu[i]) * s.mu[i] + std::exp(static_cast<double>(lv)) - 1.0 - lv);
     }
-    linear_forward(s.z.data(), batch, latent, p.dec_w, p.dec_b, hidden, s.h2.data());
-    relu(s.h2.data(), batch * hidden);
-    // The output layer's input: h2, or with decoder_layers = 2 the second hidden layer's h3.
-    float* top = s.h2.data();
-    if (p.dec2_w) {
-      linear_forward(s.h2.data(), batch, hidden, p.dec2_w, p.dec2_b, hidden, s.h3.data());
-      relu(s.h3.data(), batch * hidden);
-      top = s.h3.data();
-    }
-    kernels::rows_times_narrow(top, batch, hidden, p.out_wt, d, p.out_b, s.logits.data());
-    const double nll =
-        p.out_logvar ? kernels::learned_gaussian_loss(s.logits.data(), s.images.data(), batch, d, p.out_logvar, per_sample,
-                                                      s.logits.data(), g.out_logvar)
-        : config_.likelihood == "gaussian"
-            ? kernels::sigmoid_squared_loss(s.logits.data(), s.images.data(), batch * d, per_sample, s.logits.data())
-            : kernels::bernoulli_logit_loss(s.logits.data(), s.images.data(), batch * d, per_sample, s.logits.data());
-    const float* d_logits = s.logits.data();
+    // The decoder, its likelihood and its backward pass to d_z.
+    const double nll = s.conv ? conv_decoder_pass(p, g, s, per_sample) : mlp_decoder_pass(p, g, s, per_sample);
     const double loss = (nll + config_.beta * kl) * per_sample;
 
-    // Backward: decoder, reparametrization, encoder; weight gradients straight into the gradient buffer.
-    // d_top: the output layer's input gradient, d_h2 or (decoder_layers = 2) d_h, free until the encoder.
-    float* d_top = p.dec2_w ? s.d_h.data() : s.d_h2.data();
-    decoder_input_grad(d_logits, batch, p.out_wt, hidden, d_top);
-    kernels::narrow_transposed_times_rows(top, batch, hidden, d_logits, d, g.out_wt);
-    kernels::column_sums(d_logits, batch, d, g.out_b);
-    relu_backward(top, d_top, batch * hidden);
-    if (p.dec2_w) {
-      linear_weight_grads(d_top, batch, hidden, s.h2.data(), hidden, g.dec2_w, g.dec2_b);
-      linear_input_grad(d_top, batch, hidden, p.dec2_w, hidden, 0.0f, s.d_h2.data());
-      relu_backward(s.h2.data(), s.d_h2.data(), batch * hidden);
-    }
-    linear_weight_grads(s.d_h2.data(), batch, hidden, s.z.data(), latent, g.dec_w, g.dec_b);
-    linear_input_grad(s.d_h2.data(), batch, hidden, p.dec_w, latent, 0.0f, s.d_z.data());
+    // Backward through the reparametrization and the encoder; weight gradients straight into the gradient buffer.
     for (int64_t i = 0; i < codes; ++i) {
       s.d_mu[i] = s.d_z[i] + beta * per_sample * s.mu[i];
       const bool inside = s.logvar_raw[i] >= -kLogvarLimit && s.logvar_raw[i] <= kLogvarLimit;
@@ -251,8 +308,97 @@ class VaeStep : public GradientStep {
   }
 
  private:
+  // The likelihood's -log p(x | logits) summed over rows x pixels, its gradient written over the logits
+  // (and the learned variance's into d_logvar), each scaled by `scale`.
+  double likelihood(float* logits, const float* images, int64_t rows, const float* logvar, float scale,
+                    float* d_logvar) const {
+    const int64_t n = rows * kImagePixels;
+    if (logvar) return kernels::learned_gaussian_loss(logits, images, rows, kImagePixels, logvar, scale, logits, d_logvar);
+    if (config_.likelihood == "gaussian") return kernels::sigmoid_squared_loss(logits, images, n, scale, logits);
+    return kernels::bernoulli_logit_loss(logits, images, n, scale, logits);
+  }
+
+  // decoder = "mlp": z -> hidden (-> hidden) -> 784 logits over the whole batch, then back to s.d_z.
+  double mlp_decoder_pass(const VaeTensors& p, const VaeTensors& g, VaeScratch& s, float per_sample) const {
+    const int64_t batch = config_.batch_size, hidden = config_.hidden, latent = config_.latent, d = kImagePixels;
+    linear_forward(s.z.data(), batch, latent, p.dec_w, p.dec_b, hidden, s.h2.data());
+    relu(s.h2.data(), batch * hidden);
+    // The output layer's input: h2, or with decoder_layers = 2 the second hidden layer's h3.
+    float* top = s.h2.data();
+    if (p.dec2_w) {
+      linear_forward(s.h2.data(), batch, hidden, p.dec2_w, p.dec2_b, hidden, s.h3.data());
+      relu(s.h3.data(), batch * hidden);
+      top = s.h3.data();
+    }
+    kernels::rows_times_narrow(top, batch, hidden, p.out_wt, d, p.out_b, s.logits.data());
+    const double nll = likelihood(s.logits.data(), s.images.data(), batch, p.out_logvar, per_sample, g.out_logvar);
+    const float* d_logits = s.logits.data();
+
+    // d_top: the output layer's input gradient, d_h2 or (decoder_layers = 2) d_h, free until the encoder.
+    float* d_top = p.dec2_w ? s.d_h.data() : s.d_h2.data();
+    decoder_input_grad(d_logits, batch, p.out_wt, hidden, d_top);
+    kernels::narrow_transposed_times_rows(top, batch, hidden, d_logits, d, g.out_wt);
+    kernels::column_sums(d_logits, batch, d, g.out_b);
+    relu_backward(top, d_top, batch * hidden);
+    if (p.dec2_w) {
+      linear_weight_grads(d_top, batch, hidden, s.h2.data(), hidden, g.dec2_w, g.dec2_b);
+      linear_input_grad(d_top, batch, hidden, p.dec2_w, hidden, 0.0f, s.d_h2.data());
+      relu_backward(s.h2.data(), s.d_h2.data(), batch * hidden);
+    }
+    linear_weight_grads(s.d_h2.data(), batch, hidden, s.z.data(), latent, g.dec_w, g.dec_b);
+    linear_input_grad(s.d_h2.data(), batch, hidden, p.dec_w, latent, 0.0f, s.d_z.data());
+    return nll;
+  }
+
+  // decoder = "conv": conv_ae's decoder (models/conv_decoder.h) one 16-sample lane block at a time, each
+  // block forward, through its likelihood and back before the next, so a block's grids stay in L1/L2.
+  // The conv kernels add into the decoder's gradients; those are zeroed first.
+  double conv_decoder_pass(const VaeTensors& p, const VaeTensors& g, VaeScratch& s, float per_sample) const {
+    ConvDecoderScratch& c = *s.conv;
+    const int64_t batch = config_.batch_size, latent = config_.latent, d = kImagePixels;
+    std::fill(s.grads(), s.grads() + internal_size(), 0.0f);
+    double nll = 0.0;
+    for (int64_t first = 0; first < batch; first += kLanes) {
+      const int64_t valid = std::min(kLanes, batch - first);
+      // The block's codes into lanes: code[j][l] = z[first + l][j], zero in the lanes past the batch.
+      std::fill_n(c.code, c.code_width * kLanes, 0.0f);
+      for (int64_t l = 0; l < valid; ++l) {
+        for (int64_t j = 0; j < latent; ++j) c.code[j * kLanes + l] = s.z[(first + l) * latent + j];
+      }
+      conv_kernels::dense_from_narrow(c.code, p.dec_w, p.dec_b, c.g2, Epilogue::kRelu, c.code_width);
+      conv_kernels::conv_transposed(c.g2, p.convt1_w, p.convt1_b, c.g1, Epilogue::kRelu);
+      conv_kernels::conv_transposed(c.g1, p.convt2_w, p.convt2_b, c.logits, Epilogue::kNone);
+
+      // The likelihood on the block's images as rows (s.logits), its gradient back into the logits grid.
+      float* rows = s.logits.data() + first * d;
+      for (int64_t pixel = 0; pixel < d; ++pixel) {
+        const float* lanes = c.logits.at(0, pixel / kImageSide, pixel % kImageSide);
+        for (int64_t l = 0; l < valid; ++l) rows[l * d + pixel] = lanes[l];
+      }
+      nll += likelihood(rows, s.images.data() + first * d, valid, p.out_logvar, per_sample, c.d_logvar);
+      if (g.out_logvar) {
+        for (int64_t pixel = 0; pixel < d; ++pixel) g.out_logvar[pixel] += c.d_logvar[pixel];
+      }
+      for (int64_t pixel = 0; pixel < d; ++pixel) {
+        float* lanes = c.logits.at(0, pixel / kImageSide, pixel % kImageSide);
+        for (int64_t l = 0; l < kLanes; ++l) lanes[l] = l < valid ? rows[l * d + pixel] : 0.0f;
+      }
+
+      conv_kernels::conv_transposed_backward(c.g1, c.logits, p.convt2_w, g.convt2_w, g.convt2_b, &c.d_g1, Epilogue::kMaskBy);
+      conv_kernels::conv_transposed_backward(c.g2, c.d_g1, p.convt1_w, g.convt1_w, g.convt1_b, &c.d_g2, Epilogue::kMaskBy);
+      conv_kernels::dense_weight_grad(c.d_g2, c.code, g.dec_w, c.code_width);
+      conv_kernels::feature_sums(c.d_g2, g.dec_b);
+      conv_kernels::dense_to_narrow(c.d_g2, p.dec_w, nullptr, c.d_code, c.code_width);
+      for (int64_t l = 0; l < valid; ++l) {
+        for (int64_t j = 0; j < latent; ++j) s.d_z[(first + l) * latent + j] = c.d_code[j * kLanes + l];
+      }
+    }
+    return nll;
+  }
+
   FamilyConfig config_;
   Layout layout_;
+  VaeInternalLayout internal_;
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 // CPU training of vae without autograd: one model at a time on cache-sized tensors, the forward
-// pass and its hand-derived gradients as BLAS GEMMs and vectorized LibTorch element-wise ops, with
-// the LibTorch path's reparametrization noise.
+// pass and its hand-derived gradients on the linear kernels and OpenBLAS (an MLP decoder) or the
+// lane-block conv kernels (decoder = "conv"), the likelihood on kernels/likelihood.h, with the LibTorch
+// path's reparametrization noise.
 #pragma once
 
 #include <memory>

@@ -24,6 +24,18 @@ UnitKind kind(std::string name, UnitSlices slices, int64_t teacher, int64_t stud
   return {std::move(name), std::move(slices), teacher, student, std::move(leaving_bias)};
 }
 
+// The channel kinds of conv_ae's decoder (models/conv_decoder.h), which vae's decoder = "conv" shares: fc's
+// 2c output channels (7 x 7 features each) and convT1's c output channels.
+void add_conv_decoder_kinds(std::vector<UnitKind>& kinds, int64_t teacher_channels, int64_t student_channels) {
+  const int64_t c = teacher_channels, s = student_channels;
+  kinds.push_back(kind("decoder fc channel",
+                       {{{"decoder.fc.weight", 0, kFeatureMapPixels}, {"decoder.fc.bias", 0, kFeatureMapPixels}},
+                        {{"decoder.convt1.weight", 0}}},
+                       2 * c, 2 * s));
+  kinds.push_back(kind("convt1 channel", {{{"decoder.convt1.weight", 1}, {"decoder.convt1.bias", 0}}, {{"decoder.convt2.weight", 0}}},
+                       c, s));
+}
+
 // Seed 004's layered networks (mlp, regressor), which φ and ψ align layer by layer; none for the others.
 std::optional<LayeredNetwork> layered_network(const FamilyConfig& config) {
   if (config.name == "mlp") return LayeredNetwork{mlp_widths(config), true, "relu"};
@@ -59,12 +71,7 @@ std::vector<UnitKind> unit_kinds(const FamilyConfig& teacher, const FamilyConfig
     kinds.push_back(kind("conv2 channel", {{{"encoder.conv2.weight", 0}, {"encoder.conv2.bias", 0}},
                                            {{"encoder.fc.weight", 1, kFeatureMapPixels}}},
                          2 * c, 2 * s));
-    kinds.push_back(kind("decoder fc channel",
-                         {{{"decoder.fc.weight", 0, kFeatureMapPixels}, {"decoder.fc.bias", 0, kFeatureMapPixels}},
-                          {{"decoder.convt1.weight", 0}}},
-                         2 * c, 2 * s));
-    kinds.push_back(kind("convt1 channel", {{{"decoder.convt1.weight", 1}, {"decoder.convt1.bias", 0}}, {{"decoder.convt2.weight", 0}}},
-                         c, s));
+    add_conv_decoder_kinds(kinds, c, s);
   } else if (teacher.name == "vae") {
     narrower("hidden", teacher.hidden, student.hidden);
     narrower("latent", teacher.latent, student.latent);
@@ -76,6 +83,12 @@ std::vector<UnitKind> unit_kinds(const FamilyConfig& teacher, const FamilyConfig
       throw ReduceError("alignment: student latent = " + std::to_string(student.latent) + " differs from the teacher's " +
                         std::to_string(teacher.latent) + ", whose latent_density = \"mixture\" lives in that code space (vae)");
     }
+    if (student.decoder != teacher.decoder) {
+      throw ReduceError("alignment: student decoder = \"" + student.decoder + "\" differs from the teacher's \"" + teacher.decoder +
+                        "\" (vae; alignment cannot change it)");
+    }
+    const bool conv = teacher.decoder == "conv";  // conv_ae's decoder: the hidden width is the encoder's alone
+    if (conv) narrower("channels", teacher.channels, student.channels);
     const bool deeper = teacher.decoder_layers == 2;  // decoder.fc2 between decoder.fc and decoder.out
     kinds.push_back(kind("encoder hidden", {{{"encoder.fc.weight", 0}, {"encoder.fc.bias", 0}},
                                             {{"encoder.mu.weight", 1}, {"encoder.logvar.weight", 1}}},
@@ -84,9 +97,13 @@ std::vector<UnitKind> unit_kinds(const FamilyConfig& teacher, const FamilyConfig
                                      {"encoder.logvar.bias", 0}},
                                     {{"decoder.fc.weight", 1}}},
                          teacher.latent, student.latent));
-    kinds.push_back(kind("decoder hidden", {{{"decoder.fc.weight", 0}, {"decoder.fc.bias", 0}},
-                                            {{deeper ? "decoder.fc2.weight" : "decoder.out.weight", 1}}},
-                         teacher.hidden, student.hidden));
+    if (conv) {
+      add_conv_decoder_kinds(kinds, teacher.channels, student.channels);
+    } else {
+      kinds.push_back(kind("decoder hidden", {{{"decoder.fc.weight", 0}, {"decoder.fc.bias", 0}},
+                                              {{deeper ? "decoder.fc2.weight" : "decoder.out.weight", 1}}},
+                           teacher.hidden, student.hidden));
+    }
     if (deeper) {
       kinds.push_back(kind("decoder hidden 2", {{{"decoder.fc2.weight", 0}, {"decoder.fc2.bias", 0}}, {{"decoder.out.weight", 1}}},
                            teacher.hidden, student.hidden));

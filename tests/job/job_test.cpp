@@ -330,6 +330,8 @@ TEST(Job, RefusesOutOfRange) {
   expect_refusal(with_family("d_lr_scale = 0.0"), {"key 'family[0].d_lr_scale': expected a float in [0.1, 10], got 0.0"});
   expect_refusal(with_family("d_channels = 257"), {"key 'family[0].d_channels': expected an integer in [0, 256], got 257"});
   expect_refusal(with_family("d_norm = \"batch\""), {"key 'family[0].d_norm'", "\"none\", \"spectral\""});
+  expect_refusal(with_family("decoder = \"deconv\""),
+                 {"key 'family[0].decoder': expected one of \"mlp\", \"conv\", got \"deconv\""});
   expect_refusal(with_family("d_minibatch = \"mean\""),
                  {"key 'family[0].d_minibatch': expected one of \"none\", \"stddev\", got \"mean\""});
   expect_refusal(std::string(kMinimalJob) + "[data]\nnum_classes = 11\n",
@@ -381,6 +383,8 @@ TEST(Job, RefusesInconsistentKeys) {
   expect_refusal(std::string(kMinimalJob) + "[data]\nclasses = [1, 2]\n",
                  {"key 'data.classes': expected data.num_classes = 3 labels, got 2"});
   expect_refusal(std::string(kMinimalJob) + "[data]\nclasses = [1, 2, 1]\n", {"key 'data.classes': label 1 appears twice"});
+  expect_refusal(with_family("decoder = \"conv\"\ndecoder_layers = 2"),
+                 {"key 'family[0].decoder_layers': a conv decoder has no hidden-layer count; expected 1, got 2"});
   expect_refusal(with_family("noise = \"mask\"\nnoise_level = 2"),
                  {"key 'family[0].noise_level': expected a masking probability in [0, 1]"});
   expect_refusal("name = \"x\"\n[[family]]\nname = \"vae\"\n", {"key 'family[0]': expected at least one model"});

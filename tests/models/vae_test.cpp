@@ -12,6 +12,7 @@
 #include "data/dataset.h"
 #include "helpers.h"
 #include "job/job.h"
+#include "models/conv_decoder.h"
 #include "models/family.h"
 #include "models/torch_family.h"
 #include "plan/plan.h"
@@ -329,6 +330,56 @@ TEST(Vae, GenerateDecodesCodesToImagesInTheOpenUnitInterval) {
     }
     EXPECT_GT((images[0] - images[1]).abs().max().item<float>(), 1e-4) << "each model decodes with its own weights";
   }
+}
+
+// decoder = "conv": the encoder unchanged, conv_ae's decoder in place of the MLP's (same tensor names and
+// shapes as conv_ae's of the same channels and code), the learned variance after it; generated images are
+// those of a gan whose generator holds the same weights (the decoder the gan tests check against a plain
+// per-model DCGAN), and the cost model counts the conv decoder's multiply-adds in place of the MLP's.
+TEST(Vae, ConvDecoderIsConvAesDecoder) {
+  FamilyConfig config = tiny_vae(16, 4, 1.0, "gaussian_learned");
+  config.decoder = "conv";
+  config.channels = 3;
+  const Layout layout = find_family("vae").layout(config);
+  FamilyConfig conv_ae = config;
+  conv_ae.name = "conv_ae";
+  std::vector<ParamLayout> expected;
+  for (const ParamLayout& p : find_family("vae").layout(tiny_vae(16, 4, 1.0))) {
+    if (p.role == "encoder") expected.push_back(p);
+  }
+  for (const ParamLayout& p : find_family("conv_ae").layout(conv_ae)) {
+    if (p.role == "decoder") expected.push_back(p);
+  }
+  ASSERT_EQ(layout.size(), expected.size() + 1);
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(layout[i].name, expected[i].name);
+    EXPECT_EQ(layout[i].shape, expected[i].shape) << layout[i].name;
+    EXPECT_EQ(layout[i].role, expected[i].role) << layout[i].name;
+  }
+  EXPECT_EQ(layout.back().name, "decoder.out.logvar");
+
+  const Tiny t = make_tiny(config, 2, 1);
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(5);
+  const auto z = torch::randn({2, 5, config.latent}, generator);
+  const auto images = find_family("vae").torch_impl().generate(view_params(t.flat, t.layout), z, torch::Tensor(), config);
+  FamilyConfig gan = config;
+  gan.name = "gan";
+  const Layout gan_layout = find_family("gan").layout(gan);
+  torch::Tensor gan_flat = torch::zeros({2, layout_size(gan_layout)});
+  for (const ParamLayout& p : gan_layout) {
+    if (p.role != "generator") continue;
+    const ParamLayout& mine = find_param(layout, "decoder" + p.name.substr(std::string("generator").size()));
+    gan_flat.narrow(1, p.offset, p.numel()).copy_(t.flat.narrow(1, mine.offset, mine.numel()));
+  }
+  const auto gan_images = find_family("gan").torch_impl().generate(view_params(gan_flat, gan_layout), z, torch::Tensor(), gan);
+  EXPECT_LE((images - gan_images).abs().max().item<double>(), 1e-6);
+  EXPECT_GT((images[0] - images[1]).abs().max().item<float>(), 1e-4) << "each model decodes with its own weights";
+
+  // Flops: 2 per multiply-add; forward, weight and input gradients of every layer but the encoder's first
+  // (whose input gradient, the images', is not needed).
+  const double h = 16, k = 4, encoder = kPixels * h + 2 * h * k;
+  const double layers = encoder + conv_decoder_multiply_adds(3, 4);
+  EXPECT_DOUBLE_EQ(find_family("vae").flops_per_sample(config), 2.0 * (3.0 * layers - kPixels * h));
 }
 
 // latent_density = "mixture" appends latent_density.{logits, means, scale_tril} after every trained

@@ -89,6 +89,13 @@ TEST(Students, LinearCodeNarrowingIsOneConditionalMarginal) {
   EXPECT_LT(worst, 1e-12);
 }
 
+// A vae with conv_ae's decoder (decoder = "conv") of `channels` channels.
+FamilyConfig conv_vae(int64_t latent, int64_t channels, int64_t hidden) {
+  FamilyConfig config = family("vae", latent, channels, hidden);
+  config.decoder = "conv";
+  return config;
+}
+
 // Every alignable family and key reaches the student family's own layout.
 TEST(Students, EveryAlignableStudentGetsItsFamilysLayout) {
   const std::vector<std::pair<FamilyConfig, FamilyConfig>> pairs = {
@@ -96,6 +103,8 @@ TEST(Students, EveryAlignableStudentGetsItsFamilysLayout) {
       {family("conv_ae", 8, 4), family("conv_ae", 4, 2)},
       {family("vae", 4, 8, 32), family("vae", 2, 8, 16)},
       {deep_vae(4, 32), deep_vae(2, 16)},  // both decoder hidden layers narrowed
+      {conv_vae(4, 8, 32), conv_vae(2, 4, 16)},  // the encoder's width, the code and the conv decoder's channels
+      {conv_vae(4, 8, 32), conv_vae(4, 8, 16)},  // the encoder's width alone: the decoder is untouched
   };
   for (const auto& [teacher, student] : pairs) {
     const LowRankGaussian g = random_gaussian(layout_size(find_family(teacher.name).layout(teacher)), 2, 5);
@@ -185,6 +194,18 @@ TEST(Students, UnalignableStudentsAreRefusedNamingTheKey) {
   }
   EXPECT_THROW(priors::unit_kinds(family("gan", 16), family("gan", 8)), ReduceError);
   EXPECT_THROW(priors::unit_kinds(family("vae", 8), family("conv_ae", 8)), ReduceError);
+  try {
+    priors::unit_kinds(conv_vae(8, 4, 32), conv_vae(8, 6, 32));
+    FAIL() << "a conv-decoder vae student with more channels was accepted";
+  } catch (const ReduceError& e) {
+    EXPECT_NE(std::string(e.what()).find("channels"), std::string::npos) << e.what();
+  }
+  try {
+    priors::unit_kinds(conv_vae(8, 4, 32), family("vae", 8, 4, 32));
+    FAIL() << "a vae student with another decoder was accepted";
+  } catch (const ReduceError& e) {
+    EXPECT_NE(std::string(e.what()).find("decoder = \"mlp\""), std::string::npos) << e.what();
+  }
   try {
     priors::unit_kinds(deep_vae(8, 32), family("vae", 8, 8, 16));
     FAIL() << "a vae student with another decoder depth was accepted";

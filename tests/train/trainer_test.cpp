@@ -466,17 +466,18 @@ TEST(Trainer, GanModelAloneEqualsModelInBatch) {
 
 // vae's hand-derived gradients against LibTorch autograd (same reparametrization noise from the
 // model's generator), for the three likelihoods (the learned variance's gradient included), a KL weight
-// other than 1, and one and two decoder hidden layers (decoder.fc2's forward and backward).
+// other than 1, and the three decoders: one and two hidden layers (decoder.fc2's forward and backward)
+// and conv_ae's convolutional one (decoder = "conv", on the lane-block kernels).
 TEST(Trainer, VaeFastPathAgreesWithTorchPath) {
-  for (const int64_t decoder_layers : {1, 2}) {
+  for (const std::string decoder : {"mlp 1", "mlp 2", "conv"}) {
     for (const std::string likelihood : {"bernoulli", "gaussian", "gaussian_learned"}) {
       FamilyConfig config = vae_config();
       config.steps = 5;
       config.likelihood = likelihood;
       config.beta = 0.5;
-      config.decoder_layers = decoder_layers;
-      EXPECT_LE(fast_versus_torch(config, pick(vae_specs(), {0, 1, 2})), 5e-5)
-          << likelihood << ", decoder_layers " << decoder_layers;
+      config.decoder = decoder.substr(0, decoder.find(' '));
+      config.decoder_layers = decoder == "mlp 2" ? 2 : 1;
+      EXPECT_LE(fast_versus_torch(config, pick(vae_specs(), {0, 1, 2})), 5e-5) << likelihood << ", decoder " << decoder;
     }
   }
 }
@@ -561,6 +562,20 @@ TEST_P(FastPathEveryIsa, VaeAnyHiddenWidthAgreesWithTorchAndIsBatchIndependent) 
   EXPECT_LE(fast_versus_torch(deeper, pick(vae_specs(), {0, 1}), "fast"), 5e-5) << "hidden 20, decoder_layers 2";
   EXPECT_EQ(alone_versus_batch(vae_config(), vae_specs(), options_for("fast")), 0.0);
   EXPECT_EQ(alone_versus_batch(deeper, vae_specs(), options_for("fast")), 0.0) << "decoder_layers 2";
+}
+
+// vae's conv decoder on a code of 20 (padded to 32 lanes of code) and a batch of 24 (a partly filled
+// last lane block, whose empty lanes must give no gradient), with the learned variance summed over blocks.
+TEST_P(FastPathEveryIsa, VaeConvDecoderOddCodeAndBatchAgreeWithTorchAndIsBatchIndependent) {
+  FamilyConfig config = vae_config();
+  config.steps = 5;
+  config.decoder = "conv";
+  config.channels = 4;
+  config.latent = 20;
+  config.batch_size = 24;
+  config.likelihood = "gaussian_learned";
+  EXPECT_LE(fast_versus_torch(config, pick(vae_specs(), {0, 1}), "fast"), 5e-5);
+  EXPECT_EQ(alone_versus_batch(config, vae_specs(), options_for("fast")), 0.0);
 }
 
 TEST_P(FastPathEveryIsa, ConvModelAloneEqualsModelInBatch) {
