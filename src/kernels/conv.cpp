@@ -538,6 +538,41 @@ void dense_one_weight_grad_impl(const Grid& grid, const float* lanes, float* gra
   for_each_pixel(grid, [&](int64_t c, int64_t y, int64_t x) { *g++ += sum_lanes(load(grid.at(c, y, x)) * in); });
 }
 
+// 1 in the first `valid` lanes, 0 in the others.
+HWY_INLINE Block first_lanes(int64_t valid) {
+  HWY_ALIGN float ones[kLanes];
+  for (int64_t l = 0; l < kLanes; ++l) ones[l] = l < valid ? 1.0f : 0.0f;
+  return load(ones);
+}
+
+void masked_feature_sums_impl(const Grid& grid, int64_t valid, float* sums) {
+  const Block keep = first_lanes(valid);
+  float* out = sums;
+  for_each_pixel(grid, [&](int64_t c, int64_t y, int64_t x) { *out++ += sum_lanes(load(grid.at(c, y, x)) * keep); });
+}
+
+void centered_square_sums_impl(const Grid& grid, int64_t valid, const float* mean, float* sums) {
+  const Block keep = first_lanes(valid);
+  int64_t f = 0;
+  for_each_pixel(grid, [&](int64_t c, int64_t y, int64_t x) {
+    const Block centered = (load(grid.at(c, y, x)) - splat(mean[f])) * keep;
+    sums[f++] += sum_lanes(centered * centered);
+  });
+}
+
+void add_leaky_centered_impl(const Grid& features, const float* mean, const float* factor, float scale, const Grid& d,
+                             int64_t valid) {
+  const Block keep = first_lanes(valid);
+  int64_t f = 0;
+  for_each_pixel(features, [&](int64_t c, int64_t y, int64_t x) {
+    const float* feature = features.at(c, y, x);
+    const Block grad = splat(scale * factor[f]) * (load(feature) - splat(mean[f]));
+    ++f;
+    float* out = d.at(c, y, x);
+    store(out, load(out) + apply(Epilogue::kLeakyMaskBy, grad, feature) * keep);
+  });
+}
+
 void load_images_impl(const float* images, const Grid& grid) {
   const int64_t pixels = grid.side * grid.side;
   for (int64_t y = 0; y < grid.side; ++y) {
@@ -573,6 +608,22 @@ HWY_EXPORT(dense_from_one_impl);
 HWY_EXPORT(dense_one_weight_grad_impl);
 HWY_EXPORT(add_lane_sums_impl);
 HWY_EXPORT(load_images_impl);
+HWY_EXPORT(masked_feature_sums_impl);
+HWY_EXPORT(centered_square_sums_impl);
+HWY_EXPORT(add_leaky_centered_impl);
+
+void masked_feature_sums(const Grid& grid, int64_t valid, float* sums) {
+  HWY_DYNAMIC_DISPATCH(masked_feature_sums_impl)(grid, valid, sums);
+}
+
+void centered_square_sums(const Grid& grid, int64_t valid, const float* mean, float* sums) {
+  HWY_DYNAMIC_DISPATCH(centered_square_sums_impl)(grid, valid, mean, sums);
+}
+
+void add_leaky_centered(const Grid& features, const float* mean, const float* factor, float scale, const Grid& d,
+                        int64_t valid) {
+  HWY_DYNAMIC_DISPATCH(add_leaky_centered_impl)(features, mean, factor, scale, d, valid);
+}
 
 void conv(const Grid& in, const float* weight, const float* bias, const Grid& out, Epilogue epilogue, const Grid* mask) {
   HWY_DYNAMIC_DISPATCH(conv_impl)(in, weight, bias, out, epilogue, mask);

@@ -112,6 +112,18 @@ void dense_from_one(const float* lanes, const float* weight, const Grid& grid, E
 // grad[f] += sum over samples of grid(f) lanes.
 void dense_one_weight_grad(const Grid& grid, const float* lanes, float* grad);
 
+// The minibatch standard deviation's statistics over D's features (gan, d_minibatch = "stddev"), on a
+// block's first `valid` lanes (the others hold padding and count for nothing): sums[f] += sum over those
+// lanes of grid(f), and sums[f] += sum over them of (grid(f) - mean[f])^2.
+void masked_feature_sums(const Grid& grid, int64_t valid, float* sums);
+void centered_square_sums(const Grid& grid, int64_t valid, const float* mean, float* sums);
+
+// d(f) += g where g = scale factor[f] (features(f) - mean[f]) passed back through the leaky ReLU whose
+// output `features` is (g where features(f) > 0, else kLeakySlope g), on the first `valid` lanes: the
+// minibatch standard deviation's gradient into each feature.
+void add_leaky_centered(const Grid& features, const float* mean, const float* factor, float scale, const Grid& d,
+                        int64_t valid);
+
 // sums[j] += sum over lanes of vectors[j] for j < count: horizontal sums, four at a time.
 void add_lane_sums(const float* vectors, float* sums, int64_t count = kLanes);
 

@@ -457,32 +457,27 @@ class GanStep : public FastStep {
   // interior, image i of the batch: the first valid(block) lanes of every stored block, B = batch_size,
   // F features),
   //   s = (1/F) sum_j sqrt(var_j + eps),  var_j = (1/B) sum_i (f_ij - mean_j)^2,  eps = 1e-8,
-  // in double; keeps mean_j and 1 / (F B sqrt(var_j + eps)) per feature for add_stddev_gradient.
+  // the sums in float over lane blocks (kernels/conv.h), the deviations in double; keeps mean_j and
+  // 1 / (F B sqrt(var_j + eps)) per feature for add_stddev_gradient.
   float minibatch_stddev(GanScratch& s) const {
     const Grid& shape = s.stored[0].h2;
     const int64_t features = shape.channels * shape.side * shape.side, blocks = this->blocks();
     const double images = static_cast<double>(config_.batch_size);
+    float* sums = s.feature_factor;  // the sums, then the squares, before the factors replace them
+    std::fill_n(sums, features, 0.0f);
+    for (int64_t block = 0; block < blocks; ++block) {
+      conv_kernels::masked_feature_sums(s.stored[static_cast<size_t>(block)].h2, valid(block), sums);
+    }
+    for (int64_t j = 0; j < features; ++j) s.feature_mean[j] = static_cast<float>(sums[j] / images);
+    std::fill_n(sums, features, 0.0f);
+    for (int64_t block = 0; block < blocks; ++block) {
+      conv_kernels::centered_square_sums(s.stored[static_cast<size_t>(block)].h2, valid(block), s.feature_mean, sums);
+    }
     double total = 0.0;
-    int64_t j = 0;
-    for (int64_t c = 0; c < shape.channels; ++c) {
-      for (int64_t y = 0; y < shape.side; ++y) {
-        for (int64_t x = 0; x < shape.side; ++x, ++j) {
-          double sum = 0.0, squares = 0.0;
-          for (int64_t block = 0; block < blocks; ++block) {
-            const float* f = s.stored[static_cast<size_t>(block)].h2.at(c, y, x);
-            for (int64_t i = 0; i < valid(block); ++i) sum += f[i];
-          }
-          const double mean = sum / images;
-          for (int64_t block = 0; block < blocks; ++block) {
-            const float* f = s.stored[static_cast<size_t>(block)].h2.at(c, y, x);
-            for (int64_t i = 0; i < valid(block); ++i) squares += (f[i] - mean) * (f[i] - mean);
-          }
-          const double deviation = std::sqrt(squares / images + kStddevEpsilon);
-          total += deviation;
-          s.feature_mean[j] = static_cast<float>(mean);
-          s.feature_factor[j] = static_cast<float>(1.0 / (static_cast<double>(features) * images * deviation));
-        }
-      }
+    for (int64_t j = 0; j < features; ++j) {
+      const double deviation = std::sqrt(sums[j] / images + kStddevEpsilon);
+      total += deviation;
+      s.feature_factor[j] = static_cast<float>(1.0 / (static_cast<double>(features) * images * deviation));
     }
     return static_cast<float>(total / static_cast<double>(features));
   }
@@ -491,20 +486,7 @@ class GanStep : public FastStep {
   // through D's leaky ReLU (f = h2 is its output: positive where its input was), to s.d_h2 for the
   // current block's first `valid` lanes; padded lanes are not in s and get nothing.
   void add_stddev_gradient(GanScratch& s, int64_t valid, float d_stddev) const {
-    int64_t j = 0;
-    for (int64_t c = 0; c < s.h2.channels; ++c) {
-      for (int64_t y = 0; y < s.h2.side; ++y) {
-        for (int64_t x = 0; x < s.h2.side; ++x, ++j) {
-          const float* f = s.h2.at(c, y, x);
-          float* d = s.d_h2.at(c, y, x);
-          const float mean = s.feature_mean[j], factor = d_stddev * s.feature_factor[j];
-          for (int64_t i = 0; i < valid; ++i) {
-            const float grad = factor * (f[i] - mean);
-            d[i] += f[i] > 0.0f ? grad : conv_kernels::kLeakySlope * grad;
-          }
-        }
-      }
-    }
+    conv_kernels::add_leaky_centered(s.h2, s.feature_mean, s.feature_factor, d_stddev, s.d_h2, valid);
   }
 
   // d_minibatch = "stddev": generates the fake batch block by block into the stored blocks (images, G's

@@ -203,6 +203,33 @@ TEST_P(ConvKernels, ChannelAndFeatureSumsAddEveryPixelAndSample) {
   }
 }
 
+// The minibatch standard deviation's kernels on a block's first `valid` lanes (all 16, a partial block's
+// 5, none); the other lanes hold large values that must not count, and keep their gradient.
+TEST_P(ConvKernels, MinibatchStddevKernelsCountOnlyValidLanes) {
+  for (const int64_t valid : {int64_t{16}, int64_t{5}, int64_t{0}}) {
+    const std::string what = "valid " + std::to_string(valid);
+    auto t = random({kLanes, 3, 7, 7}, 21);
+    t.narrow(0, valid, kLanes - valid).fill_(1e3);
+    const OwnedGrid g(t), d(random({kLanes, 3, 7, 7}, 22));
+    const auto used = t.narrow(0, 0, valid);
+    const auto mean = random({3 * 49}, 23), factor = random({3 * 49}, 24);
+    std::vector<float> sums(3 * 49, 1.0f), squares(3 * 49, 2.0f);
+    conv_kernels::masked_feature_sums(g.grid, valid, sums.data());
+    conv_kernels::centered_square_sums(g.grid, valid, floats(mean).data(), squares.data());
+    expect_close(torch::tensor(sums), used.sum(0).reshape(-1) + 1.0, "masked_feature_sums, " + what);
+    expect_close(torch::tensor(squares), (used.reshape({valid, 3 * 49}) - mean).square().sum(0) + 2.0,
+                 "centered_square_sums, " + what);
+
+    const auto before = d.tensor().to(torch::kDouble);
+    conv_kernels::add_leaky_centered(g.grid, floats(mean).data(), floats(factor).data(), 0.5f, d.grid, valid);
+    const auto grad = 0.5 * factor.reshape({1, 3, 7, 7}) * (t - mean.reshape({1, 3, 7, 7}));
+    auto expected = before + reference_epilogue(Epilogue::kLeakyMaskBy, grad, t);
+    expected.narrow(0, valid, kLanes - valid).copy_(before.narrow(0, valid, kLanes - valid));
+    expect_close(d.tensor(), expected, "add_leaky_centered, " + what);
+    EXPECT_TRUE(d.border_is_zero()) << what;
+  }
+}
+
 TEST_P(ConvKernels, AddLaneSumsSumsEachVector) {
   for (const int64_t count : {int64_t{16}, int64_t{7}, int64_t{32}}) {
     const auto t = random({count, kLanes}, 15);
