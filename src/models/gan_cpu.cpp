@@ -160,7 +160,8 @@ class GanStep : public FastStep {
     if (config.d_norm == "spectral") {
       for (const char* name : {"discriminator.conv1.weight", "discriminator.conv2.weight", "discriminator.fc.weight"}) {
         const ParamLayout& param = find_param(layout_, name);
-        spectral_.push_back({offsets_.lanes.offset(name), param.shape[0], param.numel() / param.shape[0]});
+        const int64_t cols = param.numel() / param.shape[0];
+        spectral_.push_back({offsets_.lanes.offset(name), param.shape[0], cols, spectral_start(cols)});
       }
     }
   }
@@ -280,9 +281,11 @@ class GanStep : public FastStep {
   int64_t blocks() const { return (config_.batch_size + kLanes - 1) / kLanes; }
   int64_t valid(int64_t block) const { return std::min(kLanes, config_.batch_size - block * kLanes); }
 
-  // A discriminator weight matrix spectral normalization divides: internal offset, rows x cols.
+  // A discriminator weight matrix spectral normalization divides: internal offset, rows x cols, and the
+  // power iteration's start.
   struct SpectralMatrix {
     int64_t offset, rows, cols;
+    std::vector<float> start;
   };
 
   // The weights D computes with: the model's own, or (d_norm = "spectral") a copy in s.normalized whose
@@ -295,7 +298,7 @@ class GanStep : public FastStep {
     s.factors.resize(spectral_.size());
     for (size_t m = 0; m < spectral_.size(); ++m) {
       const SpectralMatrix& w = spectral_[m];
-      s.factors[m] = spectral_factors(p + w.offset, w.rows, w.cols);
+      spectral_factors(p + w.offset, w.rows, w.cols, w.start, s.factors[m]);
       spectral_divide(p + w.offset, w.rows * w.cols, s.factors[m], s.normalized.data() + w.offset);
     }
     return s.normalized.data();

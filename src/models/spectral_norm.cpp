@@ -1,5 +1,6 @@
 #include "models/spectral_norm.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "common/rng.h"
@@ -30,7 +31,12 @@ std::vector<float> spectral_start(int64_t cols) {
 
 SpectralFactors spectral_factors(const float* w, int64_t rows, int64_t cols) {
   SpectralFactors f;
-  f.v = spectral_start(cols);
+  spectral_factors(w, rows, cols, spectral_start(cols), f);
+  return f;
+}
+
+void spectral_factors(const float* w, int64_t rows, int64_t cols, const std::vector<float>& start, SpectralFactors& f) {
+  f.v = start;
   f.u.assign(rows, 0.0f);
   for (int it = 0; it < kSpectralIterations; ++it) {
     for (int64_t i = 0; i < rows; ++i) {
@@ -39,10 +45,12 @@ SpectralFactors spectral_factors(const float* w, int64_t rows, int64_t cols) {
       f.u[i] = static_cast<float>(sum);
     }
     normalize(f.u);
-    for (int64_t j = 0; j < cols; ++j) {
-      double sum = 0.0;
-      for (int64_t i = 0; i < rows; ++i) sum += static_cast<double>(w[i * cols + j]) * f.u[i];
-      f.v[j] = static_cast<float>(sum);
+    // v = Wᵀu row by row: W is read in its storage order.
+    std::fill(f.v.begin(), f.v.end(), 0.0f);
+    for (int64_t i = 0; i < rows; ++i) {
+      const float ui = f.u[i];
+      const float* row = w + i * cols;
+      for (int64_t j = 0; j < cols; ++j) f.v[j] += row[j] * ui;
     }
     normalize(f.v);
   }
@@ -51,7 +59,6 @@ SpectralFactors spectral_factors(const float* w, int64_t rows, int64_t cols) {
     for (int64_t j = 0; j < cols; ++j) sigma += static_cast<double>(f.u[i]) * w[i * cols + j] * f.v[j];
   }
   f.sigma = static_cast<float>(sigma);
-  return f;
 }
 
 void spectral_divide(const float* w, int64_t count, const SpectralFactors& f, float* out) {

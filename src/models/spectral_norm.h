@@ -26,8 +26,11 @@ struct SpectralFactors {
   float sigma = 1.0f;
 };
 
-// The power iteration on W [rows, cols] (row-major).
+// The power iteration on W [rows, cols] (row-major) from spectral_start(cols).
 SpectralFactors spectral_factors(const float* w, int64_t rows, int64_t cols);
+// The same from a given start (spectral_start(cols), computed once by a caller that repeats it), into f (its
+// vectors keep their storage: no allocation per step).
+void spectral_factors(const float* w, int64_t rows, int64_t cols, const std::vector<float>& start, SpectralFactors& f);
 
 // out = W / σ.
 void spectral_divide(const float* w, int64_t count, const SpectralFactors& f, float* out);
