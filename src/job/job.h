@@ -53,7 +53,7 @@ struct FamilyConfig {
   int64_t chains = 0;              // nested chains (3 models each: Da < Db < Dc)
   int64_t probe_models = 0;        // models per probe dataset (A and B, and per gap)
   int64_t latent = 16;             // code width k
-  int64_t channels = 8;            // conv families: base channel count
+  int64_t channels = 8;            // conv_ae, gan, vae with decoder = "conv": base channel count
   int64_t steps = 500;
   int64_t batch_size = 64;
   double lr = 1e-3;
@@ -70,7 +70,7 @@ struct FamilyConfig {
   double noise_level = 0.0;        // gaussian std or masking probability p0
   std::vector<int64_t> checkpoint_steps;
   double ema_decay = 0.0;          // final weights: the exponential moving average of the iterates (0: the last iterate)
-  int64_t hidden = 256;            // vae: hidden layer width; mlp: first hidden layer's width
+  int64_t hidden = 256;            // vae: the encoder's (and an MLP decoder's) hidden width; mlp: first hidden layer's
   int64_t hidden2 = 0;             // mlp: second hidden layer's width (0: one hidden layer)
   int64_t decoder_layers = 1;      // vae, decoder = "mlp": the decoder's hidden layers, each `hidden` wide
   std::string decoder = "mlp";     // vae: mlp (hidden-wide layers) | conv (conv_ae's transposed convolutions, `channels`)

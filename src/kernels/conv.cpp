@@ -545,17 +545,24 @@ HWY_INLINE Block first_lanes(int64_t valid) {
   return load(ones);
 }
 
+// v in the lanes where keep (first_lanes) is 1, exactly 0 in the others whatever v holds there (a padded
+// lane's inf or NaN included).
+HWY_INLINE Block kept(const Block& v, const Block& keep) {
+  const FloatVec zero_v = hn::Zero(FloatTag());
+  return map(v, keep, [&](FloatVec x, FloatVec k) { return hn::IfThenElseZero(k > zero_v, x); });
+}
+
 void masked_feature_sums_impl(const Grid& grid, int64_t valid, float* sums) {
   const Block keep = first_lanes(valid);
   float* out = sums;
-  for_each_pixel(grid, [&](int64_t c, int64_t y, int64_t x) { *out++ += sum_lanes(load(grid.at(c, y, x)) * keep); });
+  for_each_pixel(grid, [&](int64_t c, int64_t y, int64_t x) { *out++ += sum_lanes(kept(load(grid.at(c, y, x)), keep)); });
 }
 
 void centered_square_sums_impl(const Grid& grid, int64_t valid, const float* mean, float* sums) {
   const Block keep = first_lanes(valid);
   int64_t f = 0;
   for_each_pixel(grid, [&](int64_t c, int64_t y, int64_t x) {
-    const Block centered = (load(grid.at(c, y, x)) - splat(mean[f])) * keep;
+    const Block centered = kept(load(grid.at(c, y, x)) - splat(mean[f]), keep);
     sums[f++] += sum_lanes(centered * centered);
   });
 }
@@ -569,7 +576,7 @@ void add_leaky_centered_impl(const Grid& features, const float* mean, const floa
     const Block grad = splat(scale * factor[f]) * (load(feature) - splat(mean[f]));
     ++f;
     float* out = d.at(c, y, x);
-    store(out, load(out) + apply(Epilogue::kLeakyMaskBy, grad, feature) * keep);
+    store(out, load(out) + kept(apply(Epilogue::kLeakyMaskBy, grad, feature), keep));
   });
 }
 

@@ -1,4 +1,4 @@
-// Kernels for conv_ae's and gan's stride-2, 4x4, padding-1 convolutions with 16 samples in the vector lanes.
+// Kernels for conv_ae's, gan's and vae's conv decoder's stride-2, 4x4, padding-1 convolutions with 16 samples in the vector lanes.
 // Every activation is a Grid: [channels][side + 2][side + 2][16] floats, a zero border of one pixel
 // around each channel plane (so no kernel tests bounds) and one 16-sample lane block per pixel: one
 // 64-byte cache line, one register on AVX-512, two on AVX2, four on SSE4/NEON. One source compiled per

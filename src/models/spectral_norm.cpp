@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
+#include <string>
 
 #include "common/rng.h"
 
@@ -36,6 +38,10 @@ SpectralFactors spectral_factors(const float* w, int64_t rows, int64_t cols) {
 }
 
 void spectral_factors(const float* w, int64_t rows, int64_t cols, const std::vector<float>& start, SpectralFactors& f) {
+  if (static_cast<int64_t>(start.size()) != cols) {
+    throw std::invalid_argument("spectral_factors: a start of " + std::to_string(start.size()) + " entries for " +
+                                std::to_string(cols) + " columns");
+  }
   f.v = start;
   f.u.assign(rows, 0.0f);
   for (int it = 0; it < kSpectralIterations; ++it) {

@@ -28,8 +28,9 @@ struct SpectralFactors {
 
 // The power iteration on W [rows, cols] (row-major) from spectral_start(cols).
 SpectralFactors spectral_factors(const float* w, int64_t rows, int64_t cols);
-// The same from a given start (spectral_start(cols), computed once by a caller that repeats it), into f (its
-// vectors keep their storage: no allocation per step).
+// The same from a given start (spectral_start(cols), cols entries, computed once by a caller that repeats
+// it), into f (its vectors keep their storage: no allocation per step). u = Wv and σ are summed in double,
+// v = Wᵀu in float row by row (reading W in storage order), as LibTorch's float bmm sums both.
 void spectral_factors(const float* w, int64_t rows, int64_t cols, const std::vector<float>& start, SpectralFactors& f);
 
 // out = W / σ.

@@ -165,7 +165,7 @@ class Vae : public Family {
     // Multiply-adds of the layers (784 x h twice, h x k three times, h x h for a second decoder
     // layer): forward and weight gradients of all, input gradients of all but the first (the images
     // need none).
-    // A conv decoder's multiply-adds replace the decoder's layers (h x k, h x 784).
+    // A conv decoder's multiply-adds replace the MLP decoder's layers (h x k, h x 784, and h x h when deeper).
     const double encoder = kImagePixels * h + 2.0 * h * k;
     const double decoder = config.decoder == "conv" ? conv_decoder_multiply_adds(config.channels, config.latent)
                                                     : kImagePixels * h + h * k + (config.decoder_layers == 2 ? h * h : 0.0);

@@ -41,14 +41,15 @@ using conv_kernels::Grid;
 using conv_kernels::kLanes;
 
 // The conv decoder's work space for one 16-sample lane block (kernels/conv.h): its activations, their
-// gradients and the block's codes as lanes ([code_width][kLanes]; the padded code units stay zero).
+// gradients, the block's codes as lanes ([code_width][kLanes]; the padded code units stay zero) and its
+// logits as rows ([kLanes][784], the likelihood kernels' layout; a partial block uses its first rows).
 struct ConvDecoderScratch {
   ConvDecoderScratch(int64_t channels, int64_t code_width) : code_width(code_width) {
     const int64_t side = kImageSide;
     const std::vector<std::pair<Grid*, std::pair<int64_t, int64_t>>> shapes = {
         {&g2, {2 * channels, side / 4}}, {&g1, {channels, side / 2}}, {&logits, {1, side}},
         {&d_g2, {2 * channels, side / 4}}, {&d_g1, {channels, side / 2}}};
-    int64_t floats = 2 * code_width * kLanes + kImagePixels;
+    int64_t floats = 2 * code_width * kLanes + kImagePixels + kLanes * kImagePixels;
     for (const auto& [grid, shape] : shapes) {
       grid->channels = shape.first, grid->side = shape.second;
       floats += grid->floats();
@@ -57,22 +58,24 @@ struct ConvDecoderScratch {
     float* next = storage.data();
     for (const auto& [grid, shape] : shapes) grid->data = next, next += grid->floats();
     code = next, d_code = code + code_width * kLanes, d_logvar = d_code + code_width * kLanes;
+    rows = d_logvar + kImagePixels;
   }
   AlignedFloats storage;
   Grid g2, g1, logits, d_g2, d_g1;  // logits holds the decoder's output, then its gradient
   int64_t code_width;
   float *code, *d_code, *d_logvar;  // d_logvar: one block's share of the learned variance's gradient
+  float* rows;                       // the logits, then their gradient
 };
 
 // Every activation and gradient of one step, allocated once per thread (no allocation per step).
 // decoder_layers = 2 adds h3, the second decoder layer's output (empty for 1); its gradient lives in
-// d_h, free until the encoder's backward pass. A conv decoder (decoder = "conv") adds its lane-block
-// work space; the batch-major rows are then a whole number of blocks.
+// d_h, free until the encoder's backward pass. A conv decoder (decoder = "conv") has its own lane-block
+// work space (`conv`) in place of the MLP decoder's logits, h2 and d_h2 (then empty).
 struct VaeScratch : StepScratch {
-  VaeScratch(int64_t params, int64_t batch, int64_t hidden, int64_t latent, int64_t decoder_layers)
-      : gradient(params), images(batch * kImagePixels), logits(batch * kImagePixels),
-        h(batch * hidden), h2(batch * hidden), h3(decoder_layers == 2 ? batch * hidden : 0), d_h(batch * hidden),
-        d_h2(batch * hidden), mu(batch * latent),
+  VaeScratch(int64_t params, int64_t batch, int64_t hidden, int64_t latent, int64_t decoder_layers, bool mlp_decoder)
+      : gradient(params), images(batch * kImagePixels), logits(mlp_decoder ? batch * kImagePixels : 0),
+        h(batch * hidden), h2(mlp_decoder ? batch * hidden : 0), h3(decoder_layers == 2 ? batch * hidden : 0),
+        d_h(batch * hidden), d_h2(mlp_decoder ? batch * hidden : 0), mu(batch * latent),
         logvar_raw(batch * latent), logvar(batch * latent), eps(batch * latent), sigma(batch * latent), z(batch * latent),
         d_z(batch * latent), d_mu(batch * latent), d_logvar(batch * latent) {}
   int64_t bytes() const override {
@@ -242,7 +245,7 @@ class VaeStep : public GradientStep {
   void to_canonical(const float* internal, float* canonical) const override { internal_.to_canonical(internal, canonical); }
   std::unique_ptr<StepScratch> make_scratch() const override {
     auto scratch = std::make_unique<VaeScratch>(internal_size(), config_.batch_size, config_.hidden, config_.latent,
-                                                config_.decoder_layers);
+                                                config_.decoder_layers, config_.decoder != "conv");
     if (config_.decoder == "conv") scratch->conv = std::make_unique<ConvDecoderScratch>(config_.channels, internal_.code_width());
     return scratch;
   }
@@ -369,8 +372,8 @@ class VaeStep : public GradientStep {
       conv_kernels::conv_transposed(c.g2, p.convt1_w, p.convt1_b, c.g1, Epilogue::kRelu);
       conv_kernels::conv_transposed(c.g1, p.convt2_w, p.convt2_b, c.logits, Epilogue::kNone);
 
-      // The likelihood on the block's images as rows (s.logits), its gradient back into the logits grid.
-      float* rows = s.logits.data() + first * d;
+      // The likelihood on the block's images as rows, its gradient back into the logits grid.
+      float* rows = c.rows;
       for (int64_t pixel = 0; pixel < d; ++pixel) {
         const float* lanes = c.logits.at(0, pixel / kImageSide, pixel % kImageSide);
         for (int64_t l = 0; l < valid; ++l) rows[l * d + pixel] = lanes[l];

@@ -88,7 +88,12 @@ std::vector<UnitKind> unit_kinds(const FamilyConfig& teacher, const FamilyConfig
                         "\" (vae; alignment cannot change it)");
     }
     const bool conv = teacher.decoder == "conv";  // conv_ae's decoder: the hidden width is the encoder's alone
-    if (conv) narrower("channels", teacher.channels, student.channels);
+    if (conv) {
+      narrower("channels", teacher.channels, student.channels);
+    } else if (student.channels != teacher.channels) {
+      throw ReduceError("alignment: student channels = " + std::to_string(student.channels) +
+                        " on a vae with an MLP decoder, which has no channels (decoder = \"conv\" has)");
+    }
     const bool deeper = teacher.decoder_layers == 2;  // decoder.fc2 between decoder.fc and decoder.out
     kinds.push_back(kind("encoder hidden", {{{"encoder.fc.weight", 0}, {"encoder.fc.bias", 0}},
                                             {{"encoder.mu.weight", 1}, {"encoder.logvar.weight", 1}}},

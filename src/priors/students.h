@@ -27,7 +27,7 @@ struct UnitKind {
 struct CodeBasis;
 
 // The unit kinds a teacher must lose to become the student, in the order φ removes them. Alignable:
-// linear_ae latent; conv_ae latent and channels; vae hidden and latent. Throws ReduceError naming the
+// linear_ae latent; conv_ae latent and channels; vae hidden and latent, and channels with decoder = "conv". Throws ReduceError naming the
 // key when the families differ, the student is wider, or it differs in a key alignment cannot change.
 std::vector<UnitKind> unit_kinds(const FamilyConfig& teacher, const FamilyConfig& student);
 

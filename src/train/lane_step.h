@@ -1,4 +1,4 @@
-// What the lane-block CPU steps (conv_ae, gan) share: their internal parameter layout and their work
+// What the lane-block CPU steps (conv_ae, gan, vae's conv decoder) share: their internal parameter layout and their work
 // buffers of 16-sample lane blocks (kernels/conv.h).
 #pragma once
 
@@ -42,7 +42,7 @@ class LaneLayout {
   AlignedLayout aligned_;  // of the padded shapes
 };
 
-// Work buffers of the lane-vector steps (conv_ae, gan): grids and further floats in one aligned
+// Work buffers of the lane-vector steps (conv_ae, gan; vae keeps its own): grids and further floats in one aligned
 // buffer, the gradient, and the gathered images of one 16-sample lane block.
 struct LaneScratch : StepScratch {
   explicit LaneScratch(int64_t params);

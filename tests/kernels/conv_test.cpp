@@ -204,12 +204,12 @@ TEST_P(ConvKernels, ChannelAndFeatureSumsAddEveryPixelAndSample) {
 }
 
 // The minibatch standard deviation's kernels on a block's first `valid` lanes (all 16, a partial block's
-// 5, none); the other lanes hold large values that must not count, and keep their gradient.
+// 5, none); the other lanes hold NaN, which must not count, and keep their gradient.
 TEST_P(ConvKernels, MinibatchStddevKernelsCountOnlyValidLanes) {
   for (const int64_t valid : {int64_t{16}, int64_t{5}, int64_t{0}}) {
     const std::string what = "valid " + std::to_string(valid);
     auto t = random({kLanes, 3, 7, 7}, 21);
-    t.narrow(0, valid, kLanes - valid).fill_(1e3);
+    t.narrow(0, valid, kLanes - valid).fill_(std::numeric_limits<double>::quiet_NaN());
     const OwnedGrid g(t), d(random({kLanes, 3, 7, 7}, 22));
     const auto used = t.narrow(0, 0, valid);
     const auto mean = random({3 * 49}, 23), factor = random({3 * 49}, 24);

@@ -201,6 +201,12 @@ TEST(Students, UnalignableStudentsAreRefusedNamingTheKey) {
     EXPECT_NE(std::string(e.what()).find("channels"), std::string::npos) << e.what();
   }
   try {
+    priors::unit_kinds(family("vae", 8, 8, 32), family("vae", 8, 4, 32));
+    FAIL() << "channels on a vae with an MLP decoder were accepted";
+  } catch (const ReduceError& e) {
+    EXPECT_NE(std::string(e.what()).find("channels"), std::string::npos) << e.what();
+  }
+  try {
     priors::unit_kinds(conv_vae(8, 4, 32), family("vae", 8, 4, 32));
     FAIL() << "a vae student with another decoder was accepted";
   } catch (const ReduceError& e) {
