@@ -365,10 +365,7 @@ class GanStep : public FastStep {
     const GanOffsets& o = offsets_;
     const int64_t k = config_.latent;
     const float* codes = z.data_ptr<float>() + block * kLanes * k;
-    std::fill(s.code, s.code + code_width_ * kLanes, 0.0f);
-    for (int64_t b = 0; b < valid; ++b) {
-      for (int64_t j = 0; j < k; ++j) s.code[j * kLanes + b] = codes[b * k + j];
-    }
+    lanes_from_rows(codes, valid, k, code_width_, s.code);
     if (labels_ > 0) {
       const int64_t* drawn = slots.data_ptr<int64_t>() + block * kLanes;
       for (int64_t b = 0; b < valid; ++b) {

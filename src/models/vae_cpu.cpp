@@ -102,14 +102,24 @@ struct VaeScratch : StepScratch {
 // again with the encoder's matrix transposed.
 class VaeInternalLayout {
  public:
+  // Internal offsets of the step's tensors, resolved once; -1 for a tensor the configuration lacks.
+  struct Offsets {
+    int64_t enc_wt, enc_b, mu_w, mu_b, logvar_w, logvar_b, dec_w, dec_b, out_wt, out_b, dec2_w, dec2_b, convt1_w, convt1_b,
+        convt2_w, convt2_b, out_logvar;
+  };
+
   VaeInternalLayout(const Layout& layout, const FamilyConfig& config) : layout_(layout), hidden_(config.hidden) {
     if (config.decoder == "conv") {
       lanes_.emplace(layout, config.latent, std::vector<LaneLayout::CodeTensor>{{"decoder.fc.weight", LaneLayout::Form::kCodeColumns}});
     }
+    const auto at = [&](const char* name) { return has(name) ? offset(name) : -1; };
+    offsets_ = {at("encoder.fc.weight"), at("encoder.fc.bias"), at("encoder.mu.weight"), at("encoder.mu.bias"),
+                at("encoder.logvar.weight"), at("encoder.logvar.bias"), at("decoder.fc.weight"), at("decoder.fc.bias"),
+                at("decoder.out.weight"), at("decoder.out.bias"), at("decoder.fc2.weight"), at("decoder.fc2.bias"),
+                at("decoder.convt1.weight"), at("decoder.convt1.bias"), at("decoder.convt2.weight"), at("decoder.convt2.bias"),
+                at("decoder.out.logvar")};
   }
-  bool has(const std::string& name) const {
-    return std::any_of(layout_.begin(), layout_.end(), [&](const ParamLayout& t) { return t.name == name; });
-  }
+  const Offsets& offsets() const { return offsets_; }
   int64_t offset(const std::string& name) const { return lanes_ ? lanes_->offset(name) : find_param(layout_, name).offset; }
   int64_t size() const { return lanes_ ? lanes_->size() : layout_size(layout_); }
   int64_t code_width() const { return lanes_ ? lanes_->code_width() : 0; }
@@ -136,6 +146,9 @@ class VaeInternalLayout {
   }
 
  private:
+  bool has(const std::string& name) const {
+    return std::any_of(layout_.begin(), layout_.end(), [&](const ParamLayout& t) { return t.name == name; });
+  }
   // The transposed tensors and their canonical row counts (the other side is the other of hidden, 784).
   std::vector<std::pair<std::string, int64_t>> transposed() const {
     std::vector<std::pair<std::string, int64_t>> out{{"encoder.fc.weight", hidden_}};
@@ -147,6 +160,7 @@ class VaeInternalLayout {
   Layout layout_;
   int64_t hidden_;
   std::optional<LaneLayout> lanes_;
+  Offsets offsets_;
 };
 
 // One model's tensors as pointers into its internal parameter (or gradient) vector.
@@ -157,20 +171,13 @@ struct VaeTensors {
   float *convt1_w = nullptr, *convt1_b = nullptr, *convt2_w = nullptr, *convt2_b = nullptr;  // decoder = "conv"
   float* out_logvar = nullptr;  // likelihood gaussian_learned: the per-pixel log variance
 
-  VaeTensors(const VaeInternalLayout& layout, float* flat) {
-    const auto at = [&](const char* name) { return flat + layout.offset(name); };
-    enc_wt = at("encoder.fc.weight"), enc_b = at("encoder.fc.bias");
-    mu_w = at("encoder.mu.weight"), mu_b = at("encoder.mu.bias");
-    logvar_w = at("encoder.logvar.weight"), logvar_b = at("encoder.logvar.bias");
-    dec_w = at("decoder.fc.weight"), dec_b = at("decoder.fc.bias");
-    if (layout.has("decoder.convt1.weight")) {
-      convt1_w = at("decoder.convt1.weight"), convt1_b = at("decoder.convt1.bias");
-      convt2_w = at("decoder.convt2.weight"), convt2_b = at("decoder.convt2.bias");
-    } else {
-      out_wt = at("decoder.out.weight"), out_b = at("decoder.out.bias");
-    }
-    if (layout.has("decoder.fc2.weight")) dec2_w = at("decoder.fc2.weight"), dec2_b = at("decoder.fc2.bias");
-    if (layout.has("decoder.out.logvar")) out_logvar = at("decoder.out.logvar");
+  VaeTensors(const VaeInternalLayout::Offsets& o, float* flat) {
+    const auto at = [&](int64_t offset) { return offset < 0 ? nullptr : flat + offset; };
+    enc_wt = at(o.enc_wt), enc_b = at(o.enc_b), mu_w = at(o.mu_w), mu_b = at(o.mu_b);
+    logvar_w = at(o.logvar_w), logvar_b = at(o.logvar_b), dec_w = at(o.dec_w), dec_b = at(o.dec_b);
+    out_wt = at(o.out_wt), out_b = at(o.out_b), dec2_w = at(o.dec2_w), dec2_b = at(o.dec2_b);
+    convt1_w = at(o.convt1_w), convt1_b = at(o.convt1_b), convt2_w = at(o.convt2_w), convt2_b = at(o.convt2_b);
+    out_logvar = at(o.out_logvar);
   }
 };
 
@@ -266,8 +273,8 @@ class VaeStep : public GradientStep {
     const int64_t batch = config_.batch_size, hidden = config_.hidden, latent = config_.latent;
     const int64_t codes = batch * latent;
     const float beta = static_cast<float>(config_.beta), per_sample = 1.0f / static_cast<float>(batch);
-    const VaeTensors p(internal_, model.params);
-    const VaeTensors g(internal_, s.grads());
+    const VaeTensors p(internal_.offsets(), model.params);
+    const VaeTensors g(internal_.offsets(), s.grads());
 
     gather_images(train, batch_indices, batch, s.images.data());
     prefetch.next_slice(1);
@@ -355,19 +362,16 @@ class VaeStep : public GradientStep {
 
   // decoder = "conv": conv_ae's decoder (models/conv_decoder.h) one 16-sample lane block at a time, each
   // block forward, through its likelihood and back before the next, so a block's grids stay in L1/L2.
-  // The conv kernels add into the decoder's gradients; those are zeroed first.
+  // The conv kernels add into the decoder's gradients; those (the decoder's tensors and the untrained
+  // density's after them: Vae::layout puts the encoder first) are zeroed first. The encoder's are written.
   double conv_decoder_pass(const VaeTensors& p, const VaeTensors& g, VaeScratch& s, float per_sample) const {
     ConvDecoderScratch& c = *s.conv;
     const int64_t batch = config_.batch_size, latent = config_.latent, d = kImagePixels;
-    std::fill(s.grads(), s.grads() + internal_size(), 0.0f);
+    std::fill(g.dec_w, s.grads() + internal_size(), 0.0f);
     double nll = 0.0;
     for (int64_t first = 0; first < batch; first += kLanes) {
       const int64_t valid = std::min(kLanes, batch - first);
-      // The block's codes into lanes: code[j][l] = z[first + l][j], zero in the lanes past the batch.
-      std::fill_n(c.code, c.code_width * kLanes, 0.0f);
-      for (int64_t l = 0; l < valid; ++l) {
-        for (int64_t j = 0; j < latent; ++j) c.code[j * kLanes + l] = s.z[(first + l) * latent + j];
-      }
+      lanes_from_rows(s.z.data() + first * latent, valid, latent, c.code_width, c.code);
       conv_kernels::dense_from_narrow(c.code, p.dec_w, p.dec_b, c.g2, Epilogue::kRelu, c.code_width);
       conv_kernels::conv_transposed(c.g2, p.convt1_w, p.convt1_b, c.g1, Epilogue::kRelu);
       conv_kernels::conv_transposed(c.g1, p.convt2_w, p.convt2_b, c.logits, Epilogue::kNone);
@@ -382,19 +386,15 @@ class VaeStep : public GradientStep {
       if (g.out_logvar) {
         for (int64_t pixel = 0; pixel < d; ++pixel) g.out_logvar[pixel] += c.d_logvar[pixel];
       }
-      for (int64_t pixel = 0; pixel < d; ++pixel) {
-        float* lanes = c.logits.at(0, pixel / kImageSide, pixel % kImageSide);
-        for (int64_t l = 0; l < kLanes; ++l) lanes[l] = l < valid ? rows[l * d + pixel] : 0.0f;
-      }
+      std::fill(rows + valid * d, rows + kLanes * d, 0.0f);  // a partial block's empty lanes get no gradient
+      conv_kernels::load_images(rows, c.logits);
 
       conv_kernels::conv_transposed_backward(c.g1, c.logits, p.convt2_w, g.convt2_w, g.convt2_b, &c.d_g1, Epilogue::kMaskBy);
       conv_kernels::conv_transposed_backward(c.g2, c.d_g1, p.convt1_w, g.convt1_w, g.convt1_b, &c.d_g2, Epilogue::kMaskBy);
       conv_kernels::dense_weight_grad(c.d_g2, c.code, g.dec_w, c.code_width);
       conv_kernels::feature_sums(c.d_g2, g.dec_b);
       conv_kernels::dense_to_narrow(c.d_g2, p.dec_w, nullptr, c.d_code, c.code_width);
-      for (int64_t l = 0; l < valid; ++l) {
-        for (int64_t j = 0; j < latent; ++j) s.d_z[(first + l) * latent + j] = c.d_code[j * kLanes + l];
-      }
+      rows_from_lanes(c.d_code, valid, latent, s.d_z.data() + first * latent);
     }
     return nll;
   }

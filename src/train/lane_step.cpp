@@ -75,6 +75,19 @@ void LaneLayout::to_canonical(const float* internal, float* canonical) const {
   }
 }
 
+void lanes_from_rows(const float* rows, int64_t count, int64_t width, int64_t lane_rows, float* lanes) {
+  std::fill_n(lanes, lane_rows * kLanes, 0.0f);
+  for (int64_t b = 0; b < count; ++b) {
+    for (int64_t j = 0; j < width; ++j) lanes[j * kLanes + b] = rows[b * width + j];
+  }
+}
+
+void rows_from_lanes(const float* lanes, int64_t count, int64_t width, float* rows) {
+  for (int64_t b = 0; b < count; ++b) {
+    for (int64_t j = 0; j < width; ++j) rows[b * width + j] = lanes[j * kLanes + b];
+  }
+}
+
 LaneScratch::LaneScratch(int64_t params) : gradient(params), images(kLanes * kImagePixels) {}
 
 void LaneScratch::add(Grid& grid, int64_t channels, int64_t side) {

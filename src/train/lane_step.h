@@ -42,6 +42,12 @@ class LaneLayout {
   AlignedLayout aligned_;  // of the padded shapes
 };
 
+// lanes [lane_rows][kLanes] from rows [count][width] (count <= kLanes, width <= lane_rows): lanes[j][b] =
+// rows[b][j], zero in every other lane and row (a partial block's empty lanes, the padded code units).
+void lanes_from_rows(const float* rows, int64_t count, int64_t width, int64_t lane_rows, float* lanes);
+// And back: rows[b][j] = lanes[j][b] for b < count, j < width.
+void rows_from_lanes(const float* lanes, int64_t count, int64_t width, float* rows);
+
 // Work buffers of the lane-vector steps (conv_ae, gan; vae keeps its own): grids and further floats in one aligned
 // buffer, the gradient, and the gathered images of one 16-sample lane block.
 struct LaneScratch : StepScratch {
