@@ -2,7 +2,8 @@
 """Issue 16's figures of generative zoos, one line (or with --markdown one table row) per zoo.h5:
 median mode_tv, the generated share outside the mixture's classes (median, max), modes found / expected,
 median FID, per class slot the share of the models whose mixture holds it at >= 10 % that generate >= 5 % of
-it, training seconds, and the real-image floor (median real_fid, real_mode_tv) where the zoo stores it.
+it, training seconds, the real-image floor (median real_fid, real_mode_tv) and a vae's reconstruction floor (median
+reconstruction_fid, reconstruction_mode_tv) where the zoo stores them.
   bench/generative_table.py [--markdown] [--family NAME] RUN/zoo.h5 ...
 """
 import argparse
@@ -28,9 +29,13 @@ def figures(path, family):
         found.append(((shares[:, k] >= 0.05) & big).sum() / max(big.sum(), 1))
     statuses = dict(zip(*np.unique(col("status").astype(str), return_counts=True)))
     real = (np.nanmedian(col("real_fid")), np.nanmedian(col("real_mode_tv"))) if "real_fid" in m else None
+    stored = lambda name: keep.any() and name in m and np.isfinite(col(name)).any()
+    recon = ((np.nanmedian(col("reconstruction_fid")), np.nanmedian(col("reconstruction_mode_tv")))
+             if stored("reconstruction_fid") else None)
     return dict(models=int(keep.sum()), mode_tv=np.median(col("mode_tv")), outside=np.median(outside),
                 outside_max=outside.max(), modes=np.median(col("modes_found")), expected=np.median(col("modes_expected")),
-                fid=np.median(col("fid")), found=found, statuses=statuses, train_s=col("train_seconds").sum(), real=real)
+                fid=np.median(col("fid")), found=found, statuses=statuses, train_s=col("train_seconds").sum(), real=real,
+                recon=recon)
 
 
 def main():
@@ -43,6 +48,8 @@ def main():
         f = figures(path, args.family)
         found = " / ".join("%.2f" % x for x in f["found"])
         real = f"FID {f['real'][0]:.1f}, mode_tv {f['real'][1]:.3f}" if f["real"] else "-"
+        if f["recon"]:
+            real += f"; reconstructions: FID {f['recon'][0]:.1f}, mode_tv {f['recon'][1]:.3f}"
         if args.markdown:
             print(f"| {path} | {f['mode_tv']:.3f} | {f['outside']:.3f} ({f['outside_max']:.3f}) | {f['modes']:.1f} / "
                   f"{f['expected']:.1f} | {f['fid']:.1f} | {found} | {real} |")

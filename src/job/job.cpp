@@ -470,8 +470,9 @@ const std::vector<Field>& schema() {
                  "gan: label = class-conditional (one-hot class concatenated to z and to D's features)."),
       family_key("fid_samples", &FamilyConfig::fid_samples, between(16, 2048),
                  "vae, gan: generated images per model that FID, mode coverage (mode_tv, generated_share_*) and the "
-                 "real-image floor (real_fid, real_mode_tv: up to this many of the model's training images) are computed "
-                 "on. Both are biased upwards by sampling: mode_tv by about 0.4 sqrt(K / n) for K classes (0.04-0.05 at "
+                 "real-image floor (real_fid, real_mode_tv: up to this many of the model's training images; "
+                 "reconstruction_fid, reconstruction_mode_tv: a vae's reconstructions of them) are computed on. All are "
+                 "biased upwards by sampling: mode_tv by about 0.4 sqrt(K / n) for K classes (0.04-0.05 at "
                  "K = 4, n = 256), FID by the covariances' noise; a larger n costs evaluation time (feature net passes) "
                  "and memory (n images of every model of a chunk)."),
       family_key("sample_grid", &FamilyConfig::sample_grid, between(0, 64),

@@ -1,5 +1,6 @@
 // Evaluation of generative families (vae, gan) after training: sample grids from fixed latent seeds,
-// FID against the model's own class mixture, mode coverage, the JS estimate (gan), collapse status.
+// FID against the model's own class mixture, mode coverage, the JS estimate (gan), collapse status, and
+// the same figures for real images (real_*) and for a vae's reconstructions of them (reconstruction_*).
 #pragma once
 
 #include <vector>

@@ -121,6 +121,18 @@ void expect_generative_figures(const TrainedModel& model, const ModelSpec& spec,
   EXPECT_LT(m.at("real_fid"), m.at("fid"));
   EXPECT_GE(m.at("real_mode_tv"), 0.0);
   EXPECT_LE(m.at("real_mode_tv"), 1.0);
+  // A vae's reconstructions of those images: its decoder, briefly trained, loses what real images have.
+  if (config.name == "vae") {
+    for (const char* name : {"reconstruction_fid", "reconstruction_mode_tv"}) {
+      ASSERT_TRUE(m.count(name)) << name;
+      EXPECT_TRUE(std::isfinite(m.at(name))) << name;
+    }
+    EXPECT_GT(m.at("reconstruction_fid"), m.at("real_fid"));
+    EXPECT_GE(m.at("reconstruction_mode_tv"), 0.0);
+    EXPECT_LE(m.at("reconstruction_mode_tv"), 1.0);
+  } else {
+    EXPECT_FALSE(m.count("reconstruction_fid")) << "a gan has no encoder";
+  }
   EXPECT_GE(m.at("diversity_ratio"), 0.0);
   EXPECT_EQ(model.status == "collapsed", m.at("diversity_ratio") < kCollapseDiversity) << "status " << model.status;
   EXPECT_TRUE(model.status == "ok" || model.status == "collapsed") << model.status;
@@ -375,6 +387,13 @@ TEST(GenerativeEval, ConstantGeneratorIsMarkedCollapsed) {
   EXPECT_EQ(vae[0].metrics.at("real_fid"), trained[0].metrics.at("real_fid"));
   EXPECT_EQ(vae[0].metrics.at("real_mode_tv"), trained[0].metrics.at("real_mode_tv"));
   EXPECT_LT(vae[1].metrics.at("real_fid"), vae[1].metrics.at("fid"));
+  // Reconstructions depend on the weights, not on the batch they are evaluated in; the collapsed vae
+  // reconstructs every image as the image it generates, so both are filed alike.
+  EXPECT_NEAR(vae[0].metrics.at("reconstruction_fid"), trained[0].metrics.at("reconstruction_fid"),
+              1e-6 * trained[0].metrics.at("reconstruction_fid"));
+  EXPECT_EQ(vae[1].metrics.at("reconstruction_mode_tv"), vae[1].metrics.at("mode_tv"));
+  EXPECT_NEAR(vae[1].metrics.at("reconstruction_fid"), vae[1].metrics.at("fid"), 1e-6 * vae[1].metrics.at("fid"));
+  EXPECT_LT(vae[0].metrics.at("reconstruction_fid"), vae[1].metrics.at("reconstruction_fid"));
 
   // A gan whose generator weights are all zero: every image is sigmoid(0) = 1/2. Its d_loss gives js.
   const FamilyConfig config = gan_config();
