@@ -78,6 +78,7 @@ struct FamilyConfig {
   std::string likelihood = "bernoulli";  // vae: bernoulli | gaussian (unit variance) | gaussian_learned (per-pixel variance)
   std::string latent_density = "standard";  // vae: standard (codes drawn from N(0, I)) | mixture (fitted after training)
   int64_t latent_components = 10;  // vae, latent_density = "mixture": Gaussian components
+  double latent_shrinkage = 0.0;   // vae, latent_density = "mixture": components' correlations scaled by 1 - this
   int64_t d_steps = 1;             // gan: discriminator steps per generator step
   double label_smoothing = 0.0;    // gan: the discriminator's target for real images is 1 - this (one-sided)
   double d_lr_scale = 1.0;         // gan: the discriminator's learning rate is lr * this (two time-scale updates)

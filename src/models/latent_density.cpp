@@ -149,7 +149,7 @@ double mixture_log_likelihood(const GaussianMixture& mixture, const std::vector<
 }
 
 GaussianMixture fit_gaussian_mixture(const std::vector<double>& points, int64_t n, int64_t dim, int64_t components,
-                                     uint64_t seed, int64_t max_iterations, double tolerance) {
+                                     uint64_t seed, double shrinkage, int64_t max_iterations, double tolerance) {
   const int64_t d = dim, k = components;
   const bool finite = std::all_of(points.begin(), points.begin() + n * d, [](double v) { return std::isfinite(v); });
   if (n < 1 || !finite) return standard_mixture(k, d);
@@ -225,6 +225,7 @@ GaussianMixture fit_gaussian_mixture(const std::vector<double>& points, int64_t 
         for (int64_t j = 0; j <= i; ++j) {
           const double shift = kPullPoints * (mean[i] - mu[i]) * (mean[j] - mu[j]);
           scatter[i * d + j] = (scatter[i * d + j] + kPullPoints * covariance[i * d + j] + shift) / denominator;
+          if (j < i) scatter[i * d + j] *= 1.0 - shrinkage;  // a convex mix of Σ_c and its diagonal: still positive definite
           scatter[j * d + i] = scatter[i * d + j];
         }
         scatter[i * d + i] += ridge;

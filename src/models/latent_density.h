@@ -28,9 +28,11 @@ GaussianMixture standard_mixture(int64_t components, int64_t dim);
 // whole sample's mean and covariance, and adds a 1e-6 relative ridge: a component that loses all its
 // points falls back to the sample's Gaussian, and one with fewer than d of them stays narrow but not singular. Stops
 // after max_iterations or when the mean log-likelihood per point improves by less than tolerance (nats;
-// scikit-learn's GaussianMixture defaults: 100 and 1e-3).
+// scikit-learn's GaussianMixture defaults: 100 and 1e-3). shrinkage λ in [0, 1]: each M-step's covariance
+// becomes (1 - λ) Σ_c + λ diag(Σ_c) (FamilyConfig::latent_shrinkage), after the pull and the ridge.
 GaussianMixture fit_gaussian_mixture(const std::vector<double>& points, int64_t n, int64_t dim, int64_t components,
-                                     uint64_t seed, int64_t max_iterations = 100, double tolerance = 1e-3);
+                                     uint64_t seed, double shrinkage = 0.0, int64_t max_iterations = 100,
+                                     double tolerance = 1e-3);
 
 // Mean log-likelihood per point of points [n, d] under the mixture.
 double mixture_log_likelihood(const GaussianMixture& mixture, const std::vector<double>& points, int64_t n);

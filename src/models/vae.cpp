@@ -119,7 +119,7 @@ class VaeTorch : public TorchFamily {
     const auto mu = encode(view_params(flat, layout), x).mu[0].to(torch::kDouble).contiguous();  // [n, k]
     const int64_t n = mu.size(0), k = mu.size(1);
     const std::vector<double> points(mu.data_ptr<double>(), mu.data_ptr<double>() + n * k);
-    const GaussianMixture fitted = fit_gaussian_mixture(points, n, k, config.latent_components, seed);
+    const GaussianMixture fitted = fit_gaussian_mixture(points, n, k, config.latent_components, seed, config.latent_shrinkage);
     write_latent_density(fitted, layout, weights);
     // Checkpoints carry the fitted density too: it is not trained, and a trajectory should not jump at its end.
     for (int64_t t = 0; t < checkpoint_count; ++t) write_latent_density(fitted, layout, checkpoints + t * params);

@@ -327,6 +327,8 @@ TEST(Job, RefusesOutOfRange) {
   expect_refusal(with_family("latent = 0"), {"key 'family[0].latent': expected an integer in [1, 512], got 0"});
   expect_refusal(with_family("lr_spread = -1"), {"key 'family[0].lr_spread': expected a float in [0, 5], got -1"});
   expect_refusal(with_family("noise_level = nan"), {"key 'family[0].noise_level'", "got nan"});
+  expect_refusal(with_family("latent_shrinkage = 1.5"),
+                 {"key 'family[0].latent_shrinkage': expected a float in [0, 1], got 1.5"});
   expect_refusal(with_family("d_lr_scale = 0.0"), {"key 'family[0].d_lr_scale': expected a float in [0.1, 10], got 0.0"});
   expect_refusal(with_family("d_channels = 257"), {"key 'family[0].d_channels': expected an integer in [0, 256], got 257"});
   expect_refusal(with_family("d_norm = \"batch\""), {"key 'family[0].d_norm'", "\"none\", \"spectral\""});

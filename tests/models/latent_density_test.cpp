@@ -103,6 +103,31 @@ TEST(LatentDensity, OneComponentIsTheSampleMeanAndCovariance) {
   EXPECT_EQ(fit.scale_tril[1], 0.0) << "lower triangular";
 }
 
+// latent_shrinkage: one component's covariance keeps its variances and has its covariances scaled by 1 - λ
+// (λ = 1: a diagonal Gaussian), on correlated 3-D points.
+TEST(LatentDensity, ShrinkageScalesEachComponentsCovariancesTowardsItsDiagonal) {
+  const int64_t n = 400, d = 3;
+  Rng rng(5);
+  std::vector<double> points;
+  for (int64_t p = 0; p < n; ++p) {
+    const double a = rng.normal(), b = rng.normal(), c = rng.normal();
+    points.insert(points.end(), {a, 0.8 * a + 0.6 * b, -0.5 * a + 0.3 * b + 0.8 * c});
+  }
+  const auto plain = covariance_of(fit_gaussian_mixture(points, n, d, 1, 3), 0);
+  ASSERT_GT(std::fabs(plain[1]), 0.5) << "the points are correlated";
+  for (const double lambda : {0.3, 1.0}) {
+    SCOPED_TRACE(lambda);
+    const GaussianMixture shrunk = fit_gaussian_mixture(points, n, d, 1, 3, lambda);
+    const auto sigma = covariance_of(shrunk, 0);
+    for (int64_t i = 0; i < d; ++i) {
+      for (int64_t j = 0; j < d; ++j) {
+        const double expected = i == j ? plain[i * d + j] : (1.0 - lambda) * plain[i * d + j];
+        EXPECT_NEAR(sigma[i * d + j], expected, 1e-9 * (std::fabs(plain[i * d + i]) + 1.0)) << i << ", " << j;
+      }
+    }
+  }
+}
+
 TEST(LatentDensity, EmRecoversAKnownMixture) {
   const Clusters c = three_clusters(3000);
   const GaussianMixture fit = fit_gaussian_mixture(c.points, c.n, 2, 3, 7);
@@ -147,7 +172,7 @@ TEST(LatentDensity, LogLikelihoodMatchesTheFormulaAndEmImprovesIt) {
   EXPECT_NEAR(mixture_log_likelihood(m, points, 3), expected, 1e-12);
 
   const Clusters c = three_clusters(1000);
-  const double one_step = mixture_log_likelihood(fit_gaussian_mixture(c.points, c.n, 2, 3, 5, 1), c.points, c.n);
+  const double one_step = mixture_log_likelihood(fit_gaussian_mixture(c.points, c.n, 2, 3, 5, 0.0, 1), c.points, c.n);
   const double converged = mixture_log_likelihood(fit_gaussian_mixture(c.points, c.n, 2, 3, 5), c.points, c.n);
   const double single = mixture_log_likelihood(fit_gaussian_mixture(c.points, c.n, 2, 1, 5), c.points, c.n);
   EXPECT_GE(converged, one_step - 1e-9);
