@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "common/blas.h"
 #include "common/cholesky.h"
 #include "common/rng.h"
 
@@ -32,8 +33,6 @@ std::vector<double> cholesky(std::vector<double> a, int64_t d, double ridge) {
     for (int64_t i = 0; i < d; ++i) a[i * d + i] += ridge * std::pow(10.0, attempt);
   }
 }
-
-int blas_size(int64_t n) { return static_cast<int>(n); }
 
 // logits[c] + each component's normalizer -Σ log L_ii - (d/2) log 2π (computed once per component: the
 // logarithms would otherwise dominate the E-step).

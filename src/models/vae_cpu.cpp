@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/blas.h"
 #include "data/dataset.h"
 #include "data/image.h"
 #include "job/job.h"
@@ -181,27 +182,25 @@ struct VaeTensors {
   }
 };
 
-int sgemm_size(int64_t n) { return static_cast<int>(n); }
-
 // out [rows, cols] = a [rows, inner] · wᵀ (w [cols, inner], torch's weight layout) + bias: the small
 // layers around the code, through the BLAS LibTorch uses.
 void linear_forward(const float* a, int64_t rows, int64_t inner, const float* w, const float* bias, int64_t cols, float* out) {
   for (int64_t r = 0; r < rows; ++r) std::copy_n(bias, cols, out + r * cols);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, sgemm_size(rows), sgemm_size(cols), sgemm_size(inner), 1.0f, a,
-              sgemm_size(inner), w, sgemm_size(inner), 1.0f, out, sgemm_size(cols));
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blas_size(rows), blas_size(cols), blas_size(inner), 1.0f, a,
+              blas_size(inner), w, blas_size(inner), 1.0f, out, blas_size(cols));
 }
 
 // Weight and bias gradients of that layer: g_w [cols, inner] = d_outᵀ · a, g_b = column sums of d_out.
 void linear_weight_grads(const float* d_out, int64_t rows, int64_t cols, const float* a, int64_t inner, float* g_w, float* g_b) {
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, sgemm_size(cols), sgemm_size(inner), sgemm_size(rows), 1.0f,
-              d_out, sgemm_size(cols), a, sgemm_size(inner), 0.0f, g_w, sgemm_size(inner));
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blas_size(cols), blas_size(inner), blas_size(rows), 1.0f,
+              d_out, blas_size(cols), a, blas_size(inner), 0.0f, g_w, blas_size(inner));
   kernels::column_sums(d_out, rows, cols, g_b);
 }
 
 // d_a [rows, inner] (+)= d_out [rows, cols] · w [cols, inner].
 void linear_input_grad(const float* d_out, int64_t rows, int64_t cols, const float* w, int64_t inner, float beta, float* d_a) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, sgemm_size(rows), sgemm_size(inner), sgemm_size(cols), 1.0f,
-              d_out, sgemm_size(cols), w, sgemm_size(inner), beta, d_a, sgemm_size(inner));
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_size(rows), blas_size(inner), blas_size(cols), 1.0f,
+              d_out, blas_size(cols), w, blas_size(inner), beta, d_a, blas_size(inner));
 }
 
 // The encoder's first layer, h [rows, hidden] = x [rows, 784] · wt [784, hidden] + bias, and its weight
@@ -210,16 +209,16 @@ void linear_input_grad(const float* d_out, int64_t rows, int64_t cols, const flo
 void encoder_forward(const float* x, int64_t rows, const float* wt, const float* bias, int64_t hidden, float* h) {
   if (hidden % kernels::float_lanes() == 0) return kernels::rows_times_narrow(x, rows, kImagePixels, wt, hidden, bias, h);
   for (int64_t r = 0; r < rows; ++r) std::copy_n(bias, hidden, h + r * hidden);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, sgemm_size(rows), sgemm_size(hidden), sgemm_size(kImagePixels),
-              1.0f, x, sgemm_size(kImagePixels), wt, sgemm_size(hidden), 1.0f, h, sgemm_size(hidden));
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_size(rows), blas_size(hidden), blas_size(kImagePixels),
+              1.0f, x, blas_size(kImagePixels), wt, blas_size(hidden), 1.0f, h, blas_size(hidden));
 }
 
 void encoder_weight_grads(const float* x, int64_t rows, const float* d_h, int64_t hidden, float* g_wt, float* g_b) {
   if (hidden % kernels::float_lanes() == 0) {
     kernels::transposed_times_narrow(x, rows, kImagePixels, d_h, hidden, g_wt);
   } else {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, sgemm_size(kImagePixels), sgemm_size(hidden), sgemm_size(rows),
-                1.0f, x, sgemm_size(kImagePixels), d_h, sgemm_size(hidden), 0.0f, g_wt, sgemm_size(hidden));
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blas_size(kImagePixels), blas_size(hidden), blas_size(rows),
+                1.0f, x, blas_size(kImagePixels), d_h, blas_size(hidden), 0.0f, g_wt, blas_size(hidden));
   }
   kernels::column_sums(d_h, rows, hidden, g_b);
 }
@@ -228,8 +227,8 @@ void encoder_weight_grads(const float* x, int64_t rows, const float* d_h, int64_
 // dot products, four outputs at a time in the kernel (hidden a multiple of 4), OpenBLAS otherwise.
 void decoder_input_grad(const float* d_logits, int64_t rows, const float* wt, int64_t hidden, float* d_h) {
   if (hidden % 4 == 0) return kernels::rows_times_rows(d_logits, rows, kImagePixels, wt, hidden, d_h);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, sgemm_size(rows), sgemm_size(hidden), sgemm_size(kImagePixels),
-              1.0f, d_logits, sgemm_size(kImagePixels), wt, sgemm_size(kImagePixels), 0.0f, d_h, sgemm_size(hidden));
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blas_size(rows), blas_size(hidden), blas_size(kImagePixels),
+              1.0f, d_logits, blas_size(kImagePixels), wt, blas_size(kImagePixels), 0.0f, d_h, blas_size(hidden));
 }
 
 void relu(float* x, int64_t n) {
