@@ -18,6 +18,9 @@ namespace {
 // decisive for one with none.
 constexpr double kPullPoints = 1e-2;
 constexpr double kRidge = 1e-6;  // relative to the sample covariance's mean variance
+// A point whose responsibility for a component is below this adds nothing the M-step's doubles keep beside
+// the ridge (1e-6 of a variance), so the component's sums skip it.
+constexpr double kNegligibleResponsibility = 1e-12;
 
 // Cholesky factor L (lower, [d, d]) of a symmetric positive definite a; adds a growing ridge until the
 // factorization succeeds (a covariance that rounding made semi-definite).
@@ -109,9 +112,12 @@ double log_sum_exp(const double* v, int64_t count, double* normalized = nullptr)
     if (normalized) std::fill(normalized, normalized + count, 1.0 / static_cast<double>(count));
     return top;
   }
+  // Terms more than kNegligibleLog below the largest add under 1e-30 of it to the sum: they are left out, and
+  // so is their exponential's slow underflow path.
+  constexpr double kNegligibleLog = -69.0;
   double sum = 0.0;
   for (int64_t c = 0; c < count; ++c) {
-    const double e = std::exp(v[c] - top);
+    const double e = v[c] - top > kNegligibleLog ? std::exp(v[c] - top) : 0.0;
     sum += e;
     if (normalized) normalized[c] = e;
   }
@@ -201,25 +207,44 @@ GaussianMixture fit_gaussian_mixture(const std::vector<double>& points, int64_t 
 
   GaussianMixture mixture = standard_mixture(k, d);
   std::vector<double> offsets(n * d), projected, terms, sum(d), scatter(d * d);
+  std::vector<double> weights(k);
+  std::vector<std::vector<int64_t>> members(k);  // [K] lists of point indices
   double previous = -std::numeric_limits<double>::infinity();
   for (int64_t iteration = 0; iteration < max_iterations; ++iteration) {
     // M-step, pulled towards the sample's Gaussian by kPullPoints points.
+    // Each component's points: those whose responsibility is not negligible (a point of a well-separated
+    // mixture belongs to one or two of K components, so the sums below run over ~n/K points, not n).
+    std::fill(weights.begin(), weights.end(), 0.0);
+    for (auto& list : members) list.clear();
+    for (int64_t p = 0; p < n; ++p) {
+      for (int64_t c = 0; c < k; ++c) {
+        const double r = responsibility[p * k + c];
+        weights[c] += r;
+        if (r > kNegligibleResponsibility) members[c].push_back(p);
+      }
+    }
     for (int64_t c = 0; c < k; ++c) {
-      double weight = 0.0;
-      for (int64_t p = 0; p < n; ++p) weight += responsibility[p * k + c];
-      // sum = Xᵀ r_c (the column of responsibilities, stride K)
-      cblas_dgemv(CblasRowMajor, CblasTrans, blas_size(n), blas_size(d), 1.0, points.data(), blas_size(d),
-                  &responsibility[c], blas_size(k), 0.0, sum.data(), 1);
+      const double weight = weights[c];
+      const int64_t count = static_cast<int64_t>(members[c].size());
+      std::fill(sum.begin(), sum.end(), 0.0);
+      for (const int64_t p : members[c]) {
+        const double r = responsibility[p * k + c];
+        for (int64_t i = 0; i < d; ++i) sum[i] += r * points[p * d + i];
+      }
       const double denominator = weight + kPullPoints;
       double* mu = &mixture.means[c * d];
       for (int64_t i = 0; i < d; ++i) mu[i] = (sum[i] + kPullPoints * mean[i]) / denominator;
       // scatter (lower triangle) = Σ_p r_pc (x_p - μ_c)(x_p - μ_c)ᵀ = Aᵀ A with rows a_p = √r_pc (x_p - μ_c)
-      for (int64_t p = 0; p < n; ++p) {
+      for (int64_t row = 0; row < count; ++row) {
+        const int64_t p = members[c][row];
         const double root = std::sqrt(responsibility[p * k + c]);
-        for (int64_t i = 0; i < d; ++i) offsets[p * d + i] = root * (points[p * d + i] - mu[i]);
+        for (int64_t i = 0; i < d; ++i) offsets[row * d + i] = root * (points[p * d + i] - mu[i]);
       }
-      cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, blas_size(d), blas_size(n), 1.0, offsets.data(), blas_size(d), 0.0,
-                  scatter.data(), blas_size(d));
+      std::fill(scatter.begin(), scatter.end(), 0.0);
+      if (count > 0) {
+        cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, blas_size(d), blas_size(count), 1.0, offsets.data(), blas_size(d),
+                    0.0, scatter.data(), blas_size(d));
+      }
       for (int64_t i = 0; i < d; ++i) {
         for (int64_t j = 0; j <= i; ++j) {
           const double shift = kPullPoints * (mean[i] - mu[i]) * (mean[j] - mu[j]);

@@ -19,6 +19,7 @@
 #include "kernels/likelihood.h"
 #include "kernels/linear.h"
 #include "models/family.h"
+#include "models/latent_density.h"
 #include "models/torch_family.h"
 #include "plan/plan.h"
 #include "train/data_stream.h"
@@ -124,6 +125,14 @@ class VaeInternalLayout {
   int64_t offset(const std::string& name) const { return lanes_ ? lanes_->offset(name) : find_param(layout_, name).offset; }
   int64_t size() const { return lanes_ ? lanes_->size() : layout_size(layout_); }
   int64_t code_width() const { return lanes_ ? lanes_->code_width() : 0; }
+  // The end of the last trained tensor: the latent density's tensors (Vae::layout's last) follow it.
+  int64_t trained_size() const {
+    int64_t end = 0;
+    for (const ParamLayout& t : layout_) {
+      if (t.role != kLatentDensityRole) end = std::max(end, offset(t.name) + t.numel());
+    }
+    return end;
+  }
 
   void to_internal(const float* canonical, float* internal) const {
     if (lanes_) {
@@ -243,10 +252,14 @@ void relu_backward(const float* y, float* grad, int64_t n) {
 class VaeStep : public GradientStep {
  public:
   explicit VaeStep(const FamilyConfig& config)
-      : config_(config), layout_(find_family("vae").layout(config)), internal_(layout_, config) {}
+      : config_(config),
+        layout_(find_family("vae").layout(config)),
+        internal_(layout_, config),
+        trained_size_(internal_.trained_size()) {}
 
   const Layout& layout() const override { return layout_; }
   int64_t internal_size() const override { return internal_.size(); }
+  int64_t trained_size() const override { return trained_size_; }
   void to_internal(const float* canonical, float* internal) const override { internal_.to_internal(canonical, internal); }
   void to_canonical(const float* internal, float* canonical) const override { internal_.to_canonical(internal, canonical); }
   std::unique_ptr<StepScratch> make_scratch() const override {
@@ -361,12 +374,12 @@ class VaeStep : public GradientStep {
 
   // decoder = "conv": conv_ae's decoder (models/conv_decoder.h) one 16-sample lane block at a time, each
   // block forward, through its likelihood and back before the next, so a block's grids stay in L1/L2.
-  // The conv kernels add into the decoder's gradients; those (the decoder's tensors and the untrained
-  // density's after them: Vae::layout puts the encoder first) are zeroed first. The encoder's are written.
+  // The conv kernels add into the decoder's gradients, so those (the decoder's tensors, up to trained_size():
+  // Vae::layout puts the encoder first) are zeroed first. The encoder's are written.
   double conv_decoder_pass(const VaeTensors& p, const VaeTensors& g, VaeScratch& s, float per_sample) const {
     ConvDecoderScratch& c = *s.conv;
     const int64_t batch = config_.batch_size, latent = config_.latent, d = kImagePixels;
-    std::fill(g.dec_w, s.grads() + internal_size(), 0.0f);
+    std::fill(g.dec_w, s.grads() + trained_size(), 0.0f);
     double nll = 0.0;
     for (int64_t first = 0; first < batch; first += kLanes) {
       const int64_t valid = std::min(kLanes, batch - first);
@@ -401,6 +414,7 @@ class VaeStep : public GradientStep {
   FamilyConfig config_;
   Layout layout_;
   VaeInternalLayout internal_;
+  int64_t trained_size_;
 };
 
 }  // namespace

@@ -74,7 +74,7 @@ double GradientStep::update(const ImageSet& train, const int64_t* batch_indices,
                             StepScratch& scratch, BatchPrefetcher& prefetch) const {
   const double loss = gradients(train, batch_indices, model, scratch, prefetch);
   if (std::isfinite(loss)) {
-    adam_step(model.params, scratch.grads(), model.adam_m, model.adam_v, 1, internal_size(), model.lr, step, *model.adam);
+    adam_step(model.params, scratch.grads(), model.adam_m, model.adam_v, 1, trained_size(), model.lr, step, *model.adam);
   }
   return loss;
 }

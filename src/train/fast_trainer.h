@@ -111,6 +111,9 @@ class FastStep {
   // The step's own parameter order (e.g. matrices transposed, tensors aligned), internal_size() floats
   // (at least the canonical length; padding stays zero).
   virtual int64_t internal_size() const { return layout_size(layout()); }
+  // The leading internal floats training updates: Adam's span and the gradient a step writes. Beyond them,
+  // tensors no step trains (a vae's latent density, fitted after training) are carried as initialized.
+  virtual int64_t trained_size() const { return internal_size(); }
   virtual void to_internal(const float* canonical, float* internal) const = 0;
   virtual void to_canonical(const float* internal, float* canonical) const = 0;
   virtual std::unique_ptr<StepScratch> make_scratch() const = 0;

@@ -7,6 +7,7 @@
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <numeric>
 #include <stdexcept>
@@ -16,6 +17,7 @@
 #include "data/dataset.h"
 #include "helpers.h"
 #include "job/job.h"
+#include "models/latent_density.h"
 #include "plan/plan.h"
 
 namespace genzoo::test {
@@ -92,6 +94,49 @@ TEST(FastStep, InternalOrderRoundTrips) {
   }
 }
 
+// Adam and a step's gradient span the leading trained_size() internal floats: every trained tensor of a vae
+// inside it, its latent density (fitted after training, never trained) after it; the other families train
+// every internal float.
+TEST(FastStep, TrainedSpanEndsBeforeTheVaesLatentDensity) {
+  for (const std::string decoder : {"mlp", "conv"}) {
+    for (const std::string density : {"standard", "mixture"}) {
+      SCOPED_TRACE(decoder + " " + density);
+      FamilyConfig config = family("vae");
+      config.decoder = decoder;
+      config.latent_density = density;
+      config.latent_components = 3;
+      const auto step = make_fast_step(config);
+      const Layout& layout = step->layout();
+      // Each canonical float's value is its index + 1: an internal float's value names its tensor.
+      std::vector<float> canonical(layout_size(layout));
+      std::iota(canonical.begin(), canonical.end(), 1.0f);
+      AlignedFloats internal(step->internal_size());
+      step->to_internal(canonical.data(), internal.data());
+      int64_t density_floats = 0;
+      for (int64_t i = 0; i < internal.size(); ++i) {
+        if (internal[i] == 0.0f) continue;  // padding
+        const int64_t index = static_cast<int64_t>(internal[i]) - 1;
+        const auto tensor = std::find_if(layout.begin(), layout.end(), [&](const ParamLayout& t) {
+          return index >= t.offset && index < t.offset + t.numel();
+        });
+        ASSERT_NE(tensor, layout.end());
+        if (tensor->role == kLatentDensityRole) {
+          ++density_floats;
+          EXPECT_GE(i, step->trained_size()) << tensor->name;
+        } else {
+          EXPECT_LT(i, step->trained_size()) << tensor->name;
+        }
+      }
+      EXPECT_EQ(density_floats, density == "mixture" ? 3 * (1 + 16 + 16 * 16) : 0);
+      EXPECT_LE(step->trained_size(), step->internal_size() - density_floats);
+    }
+  }
+  for (const std::string name : {"linear_ae", "conv_ae", "gan"}) {
+    const auto step = make_fast_step(family(name));
+    EXPECT_EQ(step->trained_size(), step->internal_size()) << name;
+  }
+}
+
 // conv_ae's internal tensors start on lane-vector boundaries (aligned rows for the kernels).
 TEST(FastStep, ConvAeInternalSizeIsWholeVectors) {
   const auto step = make_fast_step(family("conv_ae"));
@@ -109,6 +154,7 @@ class ThrowingStep : public FastStep {
   explicit ThrowingStep(std::unique_ptr<FastStep> inner) : inner_(std::move(inner)) {}
   const Layout& layout() const override { return inner_->layout(); }
   int64_t internal_size() const override { return inner_->internal_size(); }
+  int64_t trained_size() const override { return inner_->trained_size(); }
   void to_internal(const float* canonical, float* internal) const override { inner_->to_internal(canonical, internal); }
   void to_canonical(const float* internal, float* canonical) const override { inner_->to_canonical(internal, canonical); }
   std::unique_ptr<StepScratch> make_scratch() const override { return inner_->make_scratch(); }
