@@ -72,23 +72,12 @@ class TorchBatch {
   // Each live model's discriminator learning rate [live]: lr times FamilyConfig::d_lr_scale.
   const torch::Tensor& discriminator_lr() const { return d_lr_.defined() ? d_lr_ : lr; }
 
-  // Adam on columns [begin, end) of every live model (the whole model, or G or D of a GAN), at the
-  // learning rates `rates` [live] (lr, or discriminator_lr()); discriminator: D's update count (d_steps
-  // per step) sets the learning-rate schedule.
-  void adam(int64_t begin, int64_t end, int64_t step, const torch::Tensor& rates, bool discriminator = false) {
-    const AdamSettings& settings = discriminator ? d_adam_ : adam_;
-    torch::NoGradGuard no_grad;
-    auto grads = flat.grad();
-    if (device_.is_cpu()) {
-      adam_step(flat.data_ptr<float>() + begin, grads.data_ptr<float>() + begin, adam_m.data_ptr<float>() + begin,
-                adam_v.data_ptr<float>() + begin, live(), end - begin, rates.data_ptr<float>(), step, settings,
-                params_per_model_);
-    } else {
-      auto p = flat.narrow(1, begin, end - begin), g = grads.narrow(1, begin, end - begin);
-      auto m = adam_m.narrow(1, begin, end - begin), v = adam_v.narrow(1, begin, end - begin);
-      adam_step_tensors(p, g, m, v, rates, step, settings);
-    }
-    grads.zero_();
+  // Adam on columns [begin, end) of every live model (the whole model, or a GAN's G) at its lr.
+  void adam(int64_t begin, int64_t end, int64_t step) { adam_update(begin, end, step, lr, adam_); }
+  // Adam on a GAN's D, columns [begin, end), at discriminator_lr(); discriminator_step counts D's updates
+  // (d_steps per step), which set its learning-rate schedule.
+  void discriminator_adam(int64_t begin, int64_t end, int64_t discriminator_step) {
+    adam_update(begin, end, discriminator_step, discriminator_lr(), d_adam_);
   }
 
   // One more iterate into each live model's weight average (FamilyConfig::ema_decay), after a step's updates.
@@ -207,6 +196,22 @@ class TorchBatch {
   RawTrainResult result;
 
  private:
+  // Adam with `settings` on columns [begin, end) at the learning rates `rates` [live].
+  void adam_update(int64_t begin, int64_t end, int64_t step, const torch::Tensor& rates, const AdamSettings& settings) {
+    torch::NoGradGuard no_grad;
+    auto grads = flat.grad();
+    if (device_.is_cpu()) {
+      adam_step(flat.data_ptr<float>() + begin, grads.data_ptr<float>() + begin, adam_m.data_ptr<float>() + begin,
+                adam_v.data_ptr<float>() + begin, live(), end - begin, rates.data_ptr<float>(), step, settings,
+                params_per_model_);
+    } else {
+      auto p = flat.narrow(1, begin, end - begin), g = grads.narrow(1, begin, end - begin);
+      auto m = adam_m.narrow(1, begin, end - begin), v = adam_v.narrow(1, begin, end - begin);
+      adam_step_tensors(p, g, m, v, rates, step, settings);
+    }
+    grads.zero_();
+  }
+
   void copy_rows_out(const torch::Tensor& rows_tensor, const std::vector<int64_t>& positions, int64_t checkpoint) {
     const auto cpu = rows_tensor.detach().to(torch::kCPU).contiguous();
     for (size_t row = 0; row < positions.size(); ++row) {
@@ -254,7 +259,7 @@ RawTrainResult train_torch(const FamilyConfig& config, const std::vector<const M
     const auto x = batch.next_batch(train, config.batch_size, nullptr, impl.classifies() ? &ctx.labels : nullptr);
     const auto losses = impl.loss(view_params(batch.flat, layout), x, ctx);
     losses.sum().backward();
-    batch.adam(0, layout_size(layout), step, batch.lr);
+    batch.adam(0, layout_size(layout), step);
     batch.accumulate_average();
     if (!batch.drop_diverged(losses)) break;
     batch.checkpoint(config, next_checkpoint, step);
@@ -298,7 +303,7 @@ RawTrainResult train_adversarial(const FamilyConfig& config, const std::vector<c
       d_losses = impl.discriminator_loss(view_params(batch.flat, layout), x, real_labels, z, fake_labels, real_augment,
                                          fake_augment, config);
       d_losses.sum().backward();
-      batch.adam(generator_end, params_per_model, ++discriminator_step, batch.discriminator_lr(), true);
+      batch.discriminator_adam(generator_end, params_per_model, ++discriminator_step);
     }
     torch::Tensor fake_labels;
     if (conditional) fake_labels = batch.sampled_labels(specs, config.batch_size, config.num_classes);
@@ -306,7 +311,7 @@ RawTrainResult train_adversarial(const FamilyConfig& config, const std::vector<c
     const auto g_losses = impl.generator_loss(view_params(batch.flat, layout), z, fake_labels,
                                               batch.augmentation_draws(impl, config, config.batch_size), config);
     g_losses.sum().backward();
-    batch.adam(0, generator_end, step, batch.lr);
+    batch.adam(0, generator_end, step);
     batch.accumulate_average();
     if (step >= tail_start) {
       const auto d_cpu = d_losses.detach().to(torch::kCPU).to(torch::kDouble);
