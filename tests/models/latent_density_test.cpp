@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <string>
 #include <vector>
 
 #include "common/rng.h"
@@ -208,6 +210,76 @@ TEST(LatentDensity, LogLikelihoodMatchesDenseFormulaInFiveDimensions) {
 
 // Fewer points than components, identical points and non-finite codes give finite mixtures; the last
 // falls back to N(0, I).
+// One EM iteration written out densely, against the fit, which sums each component only over the points whose
+// responsibility exceeds 1e-12 (and skips the exponentials of terms 69 nats below a point's best): two iterations
+// of the fit are the dense M-step of the dense E-step of its first iteration. Three clusters, so most
+// responsibilities are negligible and the skipping is exercised; 4 components, so one straddles two clusters and
+// some are neither 0 nor 1; λ = 0.2, as the shipped jobs shrink.
+TEST(LatentDensity, EmIterationMatchesTheDenseUpdate) {
+  const Clusters clusters = three_clusters(900);
+  const int64_t n = clusters.n, d = 2, k = 4;
+  const double lambda = 0.2, no_tolerance = -std::numeric_limits<double>::infinity();
+  const GaussianMixture first = fit_gaussian_mixture(clusters.points, n, d, k, 5, lambda, 1, no_tolerance);
+  const GaussianMixture second = fit_gaussian_mixture(clusters.points, n, d, k, 5, lambda, 2, no_tolerance);
+
+  // E-step: r_pc = π_c N(x_p | μ_c, Σ_c) / Σ_c' π_c' N(x_p | μ_c', Σ_c').
+  std::vector<double> r(n * k);
+  int64_t negligible = 0, split = 0;
+  for (int64_t p = 0; p < n; ++p) {
+    double total = 0.0;
+    for (int64_t c = 0; c < k; ++c) {
+      r[p * k + c] = std::exp(first.logits[c] + log_normal_2d(&clusters.points[p * d], &first.means[c * d],
+                                                               covariance_of(first, c).data()));
+      total += r[p * k + c];
+    }
+    for (int64_t c = 0; c < k; ++c) {
+      r[p * k + c] /= total;
+      negligible += r[p * k + c] < 1e-12;
+      split += r[p * k + c] > 1e-3 && r[p * k + c] < 1.0 - 1e-3;
+    }
+  }
+  ASSERT_GT(negligible, n) << "most responsibilities are negligible";
+  ASSERT_GT(split, 0) << "some points are shared between components";
+
+  // M-step: pulled by 0.01 points towards the sample's Gaussian, covariances x (1 - λ), a 1e-6 relative ridge.
+  const double pull = 0.01;
+  double mean[2] = {0.0, 0.0}, sample[4] = {0.0, 0.0, 0.0, 0.0};
+  for (int64_t p = 0; p < n; ++p) {
+    for (int i = 0; i < 2; ++i) mean[i] += clusters.points[p * d + i] / static_cast<double>(n);
+  }
+  for (int64_t p = 0; p < n; ++p) {
+    for (int i = 0; i < 2; ++i) {
+      for (int j = 0; j < 2; ++j) {
+        sample[i * 2 + j] += (clusters.points[p * d + i] - mean[i]) * (clusters.points[p * d + j] - mean[j]) / static_cast<double>(n);
+      }
+    }
+  }
+  const double ridge = 1e-6 * (sample[0] + sample[3]) / 2.0;
+  for (int64_t c = 0; c < k; ++c) {
+    SCOPED_TRACE("component " + std::to_string(c));
+    double weight = 0.0, mu[2] = {pull * mean[0], pull * mean[1]};
+    for (int64_t p = 0; p < n; ++p) {
+      weight += r[p * k + c];
+      for (int i = 0; i < 2; ++i) mu[i] += r[p * k + c] * clusters.points[p * d + i];
+    }
+    for (double& m : mu) m /= weight + pull;
+    double sigma[4];
+    for (int i = 0; i < 2; ++i) {
+      for (int j = 0; j < 2; ++j) {
+        double s = pull * (sample[i * 2 + j] + (mean[i] - mu[i]) * (mean[j] - mu[j]));
+        for (int64_t p = 0; p < n; ++p) {
+          s += r[p * k + c] * (clusters.points[p * d + i] - mu[i]) * (clusters.points[p * d + j] - mu[j]);
+        }
+        sigma[i * 2 + j] = s / (weight + pull) * (i == j ? 1.0 : 1.0 - lambda) + (i == j ? ridge : 0.0);
+      }
+    }
+    EXPECT_NEAR(second.logits[c], std::log((weight + pull / k) / (static_cast<double>(n) + pull)), 1e-9);
+    for (int i = 0; i < 2; ++i) EXPECT_NEAR(second.means[c * d + i], mu[i], 1e-9);
+    const auto fitted = covariance_of(second, c);
+    for (int i = 0; i < 4; ++i) EXPECT_NEAR(fitted[i], sigma[i], 1e-9 * (sigma[0] + sigma[3])) << i;
+  }
+}
+
 TEST(LatentDensity, DegenerateInputsGiveFiniteMixtures) {
   const auto finite = [](const GaussianMixture& m) {
     for (const auto* v : {&m.logits, &m.means, &m.scale_tril}) {
