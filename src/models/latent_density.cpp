@@ -279,6 +279,11 @@ bool has_latent_density(const Layout& layout) {
   return std::any_of(layout.begin(), layout.end(), [](const ParamLayout& p) { return p.role == kLatentDensityRole; });
 }
 
+int64_t trained_param_count(const Layout& layout) {
+  const auto density = std::find_if(layout.begin(), layout.end(), [](const ParamLayout& p) { return p.role == kLatentDensityRole; });
+  return density == layout.end() ? layout_size(layout) : density->offset;
+}
+
 void write_latent_density(const GaussianMixture& mixture, const Layout& layout, float* weights) {
   const auto put = [&](const char* name, const std::vector<double>& values) {
     const ParamLayout& param = find_param(layout, name);

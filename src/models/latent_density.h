@@ -43,6 +43,8 @@ double mixture_log_likelihood(const GaussianMixture& mixture, const std::vector<
 inline constexpr const char* kLatentDensityRole = "latent_density";
 void add_latent_density(Layout& layout, int64_t components, int64_t dim);
 bool has_latent_density(const Layout& layout);
+// The leading canonical parameters training updates: all of a layout but its trailing latent density.
+int64_t trained_param_count(const Layout& layout);
 // The mixture into / out of one model's canonical weights (float).
 void write_latent_density(const GaussianMixture& mixture, const Layout& layout, float* weights);
 GaussianMixture read_latent_density(const Layout& layout, const float* weights);

@@ -59,7 +59,7 @@ int64_t generator_param_count(const Layout& layout) {
 
 int64_t averaged_param_count(const Layout& layout) {
   const int64_t generator = generator_param_count(layout);
-  return generator > 0 ? generator : layout_size(layout);
+  return generator > 0 ? generator : trained_param_count(layout);
 }
 
 void init_flat_params(float* flat, const Layout& layout, uint64_t seed) {

@@ -127,7 +127,8 @@ torch::Tensor labels_of(const ImageSet& images, const int64_t* indices, int64_t 
 // Number of leading flat parameters with role "generator" (the rest belong to the discriminator).
 int64_t generator_param_count(const Layout& layout);
 // The leading canonical parameters FamilyConfig::ema_decay averages: a gan's generator (its discriminator
-// is stored as trained, it judged the raw generator), every parameter of other families.
+// is stored as trained, it judged the raw generator), every trained parameter of other families (not a
+// vae's latent density, fitted after training).
 int64_t averaged_param_count(const Layout& layout);
 
 // A model's own noise generator (codes, reparameterization, corruption), seeded from its spec's seed.

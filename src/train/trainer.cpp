@@ -11,6 +11,7 @@
 #include "common/rng.h"
 #include "data/dataset.h"
 #include "job/job.h"
+#include "models/latent_density.h"
 #include "models/torch_family.h"
 #include "plan/plan.h"
 #include "kernels/isa.h"
@@ -259,7 +260,7 @@ RawTrainResult train_torch(const FamilyConfig& config, const std::vector<const M
     const auto x = batch.next_batch(train, config.batch_size, nullptr, impl.classifies() ? &ctx.labels : nullptr);
     const auto losses = impl.loss(view_params(batch.flat, layout), x, ctx);
     losses.sum().backward();
-    batch.adam(0, layout_size(layout), step);
+    batch.adam(0, trained_param_count(layout), step);  // the latent density gets no gradient
     batch.accumulate_average();
     if (!batch.drop_diverged(losses)) break;
     batch.checkpoint(config, next_checkpoint, step);

@@ -304,9 +304,11 @@ TEST(LatentDensity, StoredTensorsRoundTripAfterTheTrainedOnes) {
   Layout layout;
   add_param(layout, "decoder.out.bias", "decoder", {5});
   EXPECT_FALSE(has_latent_density(layout));
+  EXPECT_EQ(trained_param_count(layout), 5);
   add_latent_density(layout, 3, 2);
   EXPECT_TRUE(has_latent_density(layout));
   EXPECT_EQ(layout_size(layout), 5 + 3 + 3 * 2 + 3 * 2 * 2);
+  EXPECT_EQ(trained_param_count(layout), 5) << "the density is not trained";
   const Clusters c = three_clusters(300);
   const GaussianMixture fit = fit_gaussian_mixture(c.points, c.n, 2, 3, 2);
   std::vector<float> weights(layout_size(layout), 7.0f);

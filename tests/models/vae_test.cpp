@@ -14,6 +14,7 @@
 #include "job/job.h"
 #include "models/conv_decoder.h"
 #include "models/family.h"
+#include "models/latent_density.h"
 #include "models/torch_family.h"
 #include "plan/plan.h"
 #include "train/trainer.h"
@@ -399,6 +400,10 @@ TEST(Vae, MixtureDensityIsStoredLastAndStartsAsTheStandardNormal) {
   }
   EXPECT_EQ(find_param(t.layout, "latent_density.scale_tril").shape, (std::vector<int64_t>{4, 3, 3}));
   EXPECT_EQ(layout_size(t.layout), layout_size(standard) + 4 * (1 + 3 + 9));
+  // Adam (on LibTorch's path) and ema_decay stop where the density starts: it is fitted, not trained.
+  EXPECT_EQ(trained_param_count(t.layout), layout_size(standard));
+  EXPECT_EQ(averaged_param_count(t.layout), layout_size(standard));
+  EXPECT_EQ(averaged_param_count(standard), layout_size(standard));
   const TorchFamily& impl = find_family("vae").torch_impl();
   EXPECT_EQ(impl.code_width(config), 4);
   const auto p = view_params(t.flat, t.layout);
