@@ -275,12 +275,14 @@ void add_latent_density(Layout& layout, int64_t components, int64_t dim) {
   add_param(layout, "latent_density.scale_tril", kLatentDensityRole, {components, dim, dim});
 }
 
-bool has_latent_density(const Layout& layout) {
-  return std::any_of(layout.begin(), layout.end(), [](const ParamLayout& p) { return p.role == kLatentDensityRole; });
-}
+namespace {
+bool is_latent_density(const ParamLayout& param) { return param.role == kLatentDensityRole; }
+}  // namespace
+
+bool has_latent_density(const Layout& layout) { return std::any_of(layout.begin(), layout.end(), is_latent_density); }
 
 int64_t trained_param_count(const Layout& layout) {
-  const auto density = std::find_if(layout.begin(), layout.end(), [](const ParamLayout& p) { return p.role == kLatentDensityRole; });
+  const auto density = std::find_if(layout.begin(), layout.end(), is_latent_density);
   return density == layout.end() ? layout_size(layout) : density->offset;
 }
 

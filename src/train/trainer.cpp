@@ -254,13 +254,14 @@ RawTrainResult train_torch(const FamilyConfig& config, const std::vector<const M
   at::globalContext().setUserEnabledMkldnn(false);
   TorchBatch batch(config, specs, layout, options);
   LossContext ctx{&config, true, &batch.generators};
+  const int64_t trained = trained_param_count(layout);  // the latent density gets no gradient
   size_t next_checkpoint = 0;
   for (int64_t step = 1; step <= config.steps; ++step) {
     if (options.stop && options.stop->load()) throw ChunkAbandoned{};
     const auto x = batch.next_batch(train, config.batch_size, nullptr, impl.classifies() ? &ctx.labels : nullptr);
     const auto losses = impl.loss(view_params(batch.flat, layout), x, ctx);
     losses.sum().backward();
-    batch.adam(0, trained_param_count(layout), step);  // the latent density gets no gradient
+    batch.adam(0, trained, step);
     batch.accumulate_average();
     if (!batch.drop_diverged(losses)) break;
     batch.checkpoint(config, next_checkpoint, step);
