@@ -2,8 +2,12 @@
 # The runs behind bench/RESULTS.md "Portable kernels": every workload on AVX-512 and on AVX2 (this
 # binary restricted with --isa, OpenBLAS with OPENBLAS_CORETYPE), two threads, a plain PyTorch loop.
 # Output of the recorded run: bench/portable_kernels.log. Run from the repository root.
+# On a CPU without AVX-512 only the AVX2 runs are made (the AVX3 target would not be there to pin).
 cd "$(dirname "$0")/.."
-for cfg in "SkylakeX AVX3" "Haswell AVX2"; do
+configs=("Haswell AVX2")
+grep -qw avx512f /proc/cpuinfo && configs=("SkylakeX AVX3" "Haswell AVX2")
+grep -m1 'model name' /proc/cpuinfo; grep -m2 -E 'cpu family|^model\s' /proc/cpuinfo | tr '\n' ' '; echo
+for cfg in "${configs[@]}"; do
   set -- $cfg; ct=$1; isa=$2
   for w in W1 W2 W3 W4; do
     m=16; [[ $w == W1 ]] && m=64
